@@ -1,0 +1,124 @@
+"""One clock for everything: the host's monotonic clock, and the map from device counters to it.
+
+* :class:`MonotonicClock` — real time (``time.monotonic_ns``).
+* :class:`VirtualClock` — a clock that only moves when told; simulated devices and the recorder
+  run on it faster than real time (tests, the demo patient).
+* :class:`CounterClock` — a running linear fit ``host_ns = offset + period · counter`` for one
+  stream. Arrival latency is one-sided (a packet can only arrive *after* its last sample was
+  taken), so the fit follows the *lower envelope* of (counter, arrival) points: per block the
+  earliest arrival relative to the nominal rate, then a least-squares line through those minima.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+import numpy as np
+
+
+class Clock(Protocol):
+    def now_ns(self) -> int: ...
+
+
+class MonotonicClock:
+    """The host monotonic clock (ns)."""
+
+    def now_ns(self) -> int:
+        return time.monotonic_ns()
+
+
+class VirtualClock:
+    """A clock advanced explicitly with :meth:`advance_to` (ns)."""
+
+    def __init__(self, start_ns: int = 1_000_000_000) -> None:
+        self._t = int(start_ns)
+        self._lock = threading.Lock()
+
+    def now_ns(self) -> int:
+        with self._lock:
+            return self._t
+
+    def advance_to(self, t_ns: int) -> None:
+        with self._lock:
+            if t_ns < self._t:
+                raise ValueError("VirtualClock cannot go backwards")
+            self._t = int(t_ns)
+
+
+class CounterClock:
+    """Map one stream's sample counter to host monotonic time (ns).
+
+    Parameters
+    ----------
+    rate : float — nominal sampling rate (Hz)
+    block : int — counter span (samples) over which one lower-envelope point is taken
+    history : int — number of envelope points kept for the fit (older ones are dropped, so the
+        fit follows slow drift)
+    """
+
+    def __init__(self, rate: float, block: int | None = None, history: int = 120) -> None:
+        self.rate = float(rate)
+        self.nominal_period_ns = 1e9 / self.rate
+        self.block = int(block or max(1, round(self.rate)))  # ≈ 1 s of samples
+        self.history = history
+        self._blk_id: int | None = None
+        self._blk_best: tuple[int, int] | None = None  # (counter, arrival_ns) with least residual
+        self._pts: list[tuple[int, int]] = []
+        self._ref: tuple[int, int] | None = None
+        self.offset_ns = 0.0
+        self.period_ns = self.nominal_period_ns
+        self.n_points = 0
+
+    def observe(self, last_counter: int, arrival_ns: int) -> None:
+        """Add one packet: the counter of its *last* sample and its host arrival time (ns)."""
+        if self._ref is None:
+            self._ref = (last_counter, arrival_ns)
+        resid = arrival_ns - (self._ref[1] + (last_counter - self._ref[0]) * self.nominal_period_ns)
+        blk = last_counter // self.block
+        if self._blk_id != blk:
+            if self._blk_best is not None:
+                self._pts.append(self._blk_best)
+                self._pts = self._pts[-self.history :]
+            self._blk_id, self._blk_best = blk, (last_counter, arrival_ns)
+        else:
+            assert self._blk_best is not None
+            b = self._blk_best
+            bres = b[1] - (self._ref[1] + (b[0] - self._ref[0]) * self.nominal_period_ns)
+            if resid < bres:
+                self._blk_best = (last_counter, arrival_ns)
+        self._refit()
+
+    def _refit(self) -> None:
+        pts = list(self._pts)
+        if self._blk_best is not None:
+            pts.append(self._blk_best)
+        self.n_points = len(pts)
+        c = np.array([p[0] for p in pts], dtype=float)
+        t = np.array([p[1] for p in pts], dtype=float)
+        if len(pts) >= 3 and c[-1] - c[0] >= 2 * self.block:
+            c0, t0 = c[0], t[0]
+            slope, icpt = np.polyfit(c - c0, t - t0, 1)
+            # a sensor crystal is within a few hundred ppm of nominal; reject wild fits
+            if abs(slope / self.nominal_period_ns - 1.0) < 0.01:
+                self.period_ns = float(slope)
+                # shift the line down onto the envelope: no point may lie below it
+                res = (t - t0) - (icpt + slope * (c - c0))
+                self.offset_ns = float(t0 + icpt + res.min() - slope * c0)
+                return
+        self.period_ns = self.nominal_period_ns
+        self.offset_ns = float((t - c * self.period_ns).min())
+
+    def to_host_ns(self, counter: np.ndarray | int) -> np.ndarray:
+        """Host monotonic time (ns, float) of the given sample counter(s)."""
+        return self.offset_ns + self.period_ns * np.asarray(counter, dtype=float)
+
+    def state(self) -> dict[str, float]:
+        """The current fit, JSON-serialisable (stored with the session)."""
+        return {
+            "offset_ns": self.offset_ns,
+            "period_ns": self.period_ns,
+            "nominal_rate": self.rate,
+            "n_points": float(self.n_points),
+        }

@@ -1,0 +1,85 @@
+"""Configuration in one place: where data lives and the user's settings.
+
+Data (catalog, sessions) goes to the platform's user data directory (``platformdirs``), unless
+``THERASCOPE_DATA_DIR`` or the CLI's ``--data-dir`` says otherwise. Settings are a small JSON file
+in the platform's config directory (``THERASCOPE_CONFIG_DIR`` overrides). Nothing is written next
+to the code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+APP_NAME = "TheraScope"
+DATA_ENV = "THERASCOPE_DATA_DIR"
+CONFIG_ENV = "THERASCOPE_CONFIG_DIR"
+
+
+def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
+    """The data directory: ``override``, else ``$THERASCOPE_DATA_DIR``, else the platform's."""
+    if override:
+        p = Path(override)
+    elif os.environ.get(DATA_ENV):
+        p = Path(os.environ[DATA_ENV])
+    else:
+        import platformdirs
+
+        p = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def config_dir() -> Path:
+    """The settings directory: ``$THERASCOPE_CONFIG_DIR`` or the platform's config directory."""
+    if os.environ.get(CONFIG_ENV):
+        p = Path(os.environ[CONFIG_ENV])
+    else:
+        import platformdirs
+
+        p = Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+@dataclass
+class Settings:
+    """User settings (saved as JSON in :func:`config_dir`).
+
+    Parameters
+    ----------
+    bio_rate : float — sampling rate asked of the bio-sensor (Hz)
+    camera_fps : float — frame rate asked of the camera (frames/s)
+    camera_width, camera_height : int — frame size (pixels)
+    jpeg_quality : int — 1–100, quality of the stored video frames
+    clinic_name : str — printed on reports
+    phase_minutes : float — length of the pre/post windows (min)
+    """
+
+    bio_rate: float = 800.0
+    camera_fps: float = 60.0
+    camera_width: int = 640
+    camera_height: int = 480
+    jpeg_quality: int = 85
+    clinic_name: str = ""
+    phase_minutes: float = 15.0
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Settings:
+        path = path or config_dir() / "settings.json"
+        if not path.exists():
+            return cls()
+        try:
+            raw = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return cls()
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in known})
+
+    def save(self, path: Path | None = None) -> None:
+        path = path or config_dir() / "settings.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        os.replace(tmp, path)

@@ -1,0 +1,1 @@
+"""Devices: bio-sensors, cameras and their simulated twins. No Qt here (enforced by tests)."""
