@@ -1,0 +1,131 @@
+"""Shared plumbing of the catalog: the connection, the lock, times and row conversion."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+from core.catalog.models import AuditEntry, Marker, Patient, SessionRecord
+
+
+def utc_now() -> str:
+    """The current wall-clock time as an ISO-8601 UTC string (ms resolution)."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def to_iso_utc(value: datetime | str, what: str) -> str:
+    """Normalise a time to the catalog's ISO-8601 UTC form.
+
+    Parameters
+    ----------
+    value : datetime or str — an aware datetime, or an ISO-8601 string with an offset or ``Z``
+    what : str — the field's name, for the error message
+
+    Returns
+    -------
+    str — ``YYYY-MM-DDTHH:MM:SS.mmm+00:00``
+
+    Raises
+    ------
+    ValueError — empty, unparsable, or without a time zone (a naive time is ambiguous)
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise ValueError(f"{what} is required")
+        # Python 3.10's fromisoformat does not accept a trailing "Z".
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{what} is not an ISO-8601 time: {value!r}") from None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} must carry a time zone (UTC), got {value.isoformat()}")
+    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class CatalogBase:
+    """State shared by the catalog's parts: one connection, guarded by one lock.
+
+    The lock is re-entrant so that a public method may call another one while holding it.
+    """
+
+    _conn: sqlite3.Connection
+    _lock: threading.RLock
+    path: Path
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self._lock = threading.RLock()
+        self.path = path
+
+    def _write_audit(self, action: str, entity: str, entity_id: int | None, detail: str) -> int:
+        """Insert one audit row; the caller holds the lock and an open transaction."""
+        cur = self._conn.execute(
+            "INSERT INTO audit (at, action, entity, entity_id, detail) VALUES (?, ?, ?, ?, ?)",
+            (utc_now(), action, entity, entity_id, detail),
+        )
+        return int(cur.lastrowid or 0)
+
+
+def row_to_patient(row: sqlite3.Row) -> Patient:
+    """Build a :class:`Patient` from a ``patients`` row."""
+    return Patient(
+        id=row["id"],
+        code=row["code"],
+        name=row["name"],
+        birth_year=row["birth_year"],
+        notes=row["notes"],
+        is_demo=bool(row["is_demo"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def row_to_session(row: sqlite3.Row) -> SessionRecord:
+    """Build a :class:`SessionRecord` from a ``sessions`` row (JSON columns decoded)."""
+    return SessionRecord(
+        id=row["id"],
+        uid=row["uid"],
+        patient_id=row["patient_id"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        duration_s=row["duration_s"],
+        status=row["status"],
+        devices=json.loads(row["devices_json"]),
+        settings=json.loads(row["settings_json"]),
+        consent_at=row["consent_at"],
+        consent_note=row["consent_note"],
+        simulated=bool(row["simulated"]),
+        folder=row["folder"],
+        quality=json.loads(row["quality_json"]),
+        notes=row["notes"],
+    )
+
+
+def row_to_marker(row: sqlite3.Row) -> Marker:
+    """Build a :class:`Marker` from a ``markers`` row."""
+    return Marker(
+        id=row["id"],
+        session_id=row["session_id"],
+        t_s=row["t_s"],
+        kind=row["kind"],
+        label=row["label"],
+        created_at=row["created_at"],
+    )
+
+
+def row_to_audit(row: sqlite3.Row) -> AuditEntry:
+    """Build an :class:`AuditEntry` from an ``audit`` row."""
+    return AuditEntry(
+        id=row["id"],
+        at=row["at"],
+        action=row["action"],
+        entity=row["entity"],
+        entity_id=row["entity_id"],
+        detail=row["detail"],
+    )

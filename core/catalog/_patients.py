@@ -1,0 +1,255 @@
+"""Patients: create, read, update, search and delete."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date
+from typing import Any
+
+from core.catalog._base import CatalogBase, row_to_patient, row_to_session, utc_now
+from core.catalog.models import Patient, PatientOverview, SessionRecord
+
+MAX_CODE_LEN = 32
+MIN_BIRTH_YEAR = 1900
+
+_PATIENT_FIELDS = ("code", "name", "birth_year", "notes", "is_demo")
+
+
+def clean_code(code: str) -> str:
+    """Validate and normalise a patient code (stripped, 1–32 printable characters)."""
+    if not isinstance(code, str):
+        raise ValueError("The patient code must be text")
+    code = code.strip()
+    if not code:
+        raise ValueError("A patient code is required")
+    if len(code) > MAX_CODE_LEN:
+        raise ValueError(f"A patient code has at most {MAX_CODE_LEN} characters")
+    if any(unicodedata.category(ch).startswith("C") for ch in code):
+        raise ValueError("A patient code cannot contain control characters")
+    return code
+
+
+def clean_birth_year(year: int | None) -> int | None:
+    """Validate a birth year: ``None`` or between 1900 and the current year."""
+    if year is None:
+        return None
+    if isinstance(year, bool) or not isinstance(year, int):
+        raise ValueError("The birth year must be a whole number")
+    this_year = date.today().year
+    if not MIN_BIRTH_YEAR <= year <= this_year:
+        raise ValueError(f"The birth year must be between {MIN_BIRTH_YEAR} and {this_year}")
+    return year
+
+
+def clean_name(name: str | None) -> str | None:
+    """Strip a name; an empty name is stored as ``None``."""
+    if name is None:
+        return None
+    name = str(name).strip()
+    return name or None
+
+
+class PatientsMixin(CatalogBase):
+    """Patient methods of :class:`core.catalog.Catalog`."""
+
+    def add_patient(
+        self,
+        code: str,
+        name: str | None = None,
+        birth_year: int | None = None,
+        notes: str = "",
+        is_demo: bool = False,
+    ) -> Patient:
+        """Add a patient.
+
+        Parameters
+        ----------
+        code : str — pseudonymous code, unique (case-insensitive), 1–32 characters
+        name : str, optional — clear name (kept out of the audit trail)
+        birth_year : int, optional — year of birth (1900 – this year)
+        notes : str — free notes
+        is_demo : bool — a demo patient
+
+        Returns
+        -------
+        Patient
+
+        Raises
+        ------
+        ValueError — invalid fields, or the code is already in use
+        """
+        code = clean_code(code)
+        name = clean_name(name)
+        birth_year = clean_birth_year(birth_year)
+        now = utc_now()
+        with self._lock, self._conn:
+            if self._code_taken(code, exclude_id=None):
+                raise ValueError(f"A patient with code {code} already exists")
+            cur = self._conn.execute(
+                "INSERT INTO patients (code, name, birth_year, notes, is_demo, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (code, name, birth_year, str(notes), int(bool(is_demo)), now, now),
+            )
+            pid = int(cur.lastrowid or 0)
+            self._write_audit("create", "patient", pid, f"code={code}")
+            return self._patient_or_raise(pid)
+
+    def update_patient(self, patient_id: int, **fields: Any) -> Patient:
+        """Change some of a patient's fields.
+
+        Parameters
+        ----------
+        patient_id : int — the patient's id
+        **fields — any of ``code``, ``name``, ``birth_year``, ``notes``, ``is_demo``
+
+        Returns
+        -------
+        Patient — as stored after the change
+
+        Raises
+        ------
+        KeyError — no such patient
+        ValueError — an unknown field, an invalid value, or a code already in use
+        """
+        unknown = sorted(set(fields) - set(_PATIENT_FIELDS))
+        if unknown:
+            raise ValueError(f"Unknown patient field(s): {', '.join(unknown)}")
+        values: dict[str, Any] = {}
+        if "code" in fields:
+            values["code"] = clean_code(fields["code"])
+        if "name" in fields:
+            values["name"] = clean_name(fields["name"])
+        if "birth_year" in fields:
+            values["birth_year"] = clean_birth_year(fields["birth_year"])
+        if "notes" in fields:
+            values["notes"] = str(fields["notes"])
+        if "is_demo" in fields:
+            values["is_demo"] = int(bool(fields["is_demo"]))
+        with self._lock, self._conn:
+            old = self._patient_or_raise(patient_id)
+            if not values:
+                return old
+            if "code" in values and self._code_taken(values["code"], exclude_id=patient_id):
+                raise ValueError(f"A patient with code {values['code']} already exists")
+            assignments = ", ".join(f"{k} = ?" for k in values)
+            self._conn.execute(
+                f"UPDATE patients SET {assignments}, updated_at = ? WHERE id = ?",
+                (*values.values(), utc_now(), patient_id),
+            )
+            # Field names only: the values may be a name or notes.
+            detail = f"code={values.get('code', old.code)}; fields={','.join(values)}"
+            if values.get("code", old.code) != old.code:
+                detail += f"; was={old.code}"
+            self._write_audit("update", "patient", patient_id, detail)
+            return self._patient_or_raise(patient_id)
+
+    def get_patient(self, patient_id: int) -> Patient | None:
+        """The patient with this id, or ``None``."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT * FROM patients WHERE id = ?", (patient_id,)
+            ).fetchone()
+        return row_to_patient(row) if row else None
+
+    def patient_by_code(self, code: str) -> Patient | None:
+        """The patient with this code (case-insensitive, surrounding spaces ignored), or ``None``."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT * FROM patients WHERE code = ?", (str(code).strip(),)
+            ).fetchone()
+        return row_to_patient(row) if row else None
+
+    def list_patients(self, search: str = "") -> list[Patient]:
+        """Patients ordered by code, optionally only those whose code or name contains ``search``.
+
+        Parameters
+        ----------
+        search : str — case-insensitive substring of the code or the name; empty for all
+        """
+        with self._lock:
+            rows = self._conn.execute("SELECT * FROM patients ORDER BY code").fetchall()
+        patients = [row_to_patient(r) for r in rows]
+        needle = search.strip().casefold()
+        if not needle:
+            return patients
+        # Filtered in Python: SQLite's LIKE folds ASCII only, and names are often not ASCII.
+        return [
+            p
+            for p in patients
+            if needle in p.code.casefold() or (p.name is not None and needle in p.name.casefold())
+        ]
+
+    def delete_patient(
+        self, patient_id: int, *, with_sessions: bool = False
+    ) -> list[SessionRecord]:
+        """Delete a patient, and with it (only when asked) its sessions and their markers.
+
+        The session folders on disk are left alone; the caller removes them.
+
+        Parameters
+        ----------
+        patient_id : int — the patient's id
+        with_sessions : bool — also delete the patient's sessions; without it a patient who has
+            sessions is refused
+
+        Returns
+        -------
+        list of SessionRecord — the deleted sessions (their ``folder`` is for the caller to remove)
+
+        Raises
+        ------
+        KeyError — no such patient
+        ValueError — the patient has sessions and ``with_sessions`` is false
+        """
+        with self._lock, self._conn:
+            patient = self._patient_or_raise(patient_id)
+            rows = self._conn.execute(
+                "SELECT * FROM sessions WHERE patient_id = ? ORDER BY started_at", (patient_id,)
+            ).fetchall()
+            sessions = [row_to_session(r) for r in rows]
+            if sessions and not with_sessions:
+                raise ValueError(
+                    f"Patient {patient.code} has {len(sessions)} session(s); "
+                    "delete them too or keep the patient"
+                )
+            for s in sessions:
+                self._conn.execute("DELETE FROM sessions WHERE id = ?", (s.id,))
+                self._write_audit("delete", "session", s.id, f"uid={s.uid}; patient={patient.code}")
+            self._conn.execute("DELETE FROM patients WHERE id = ?", (patient_id,))
+            self._write_audit(
+                "delete", "patient", patient_id, f"code={patient.code}; sessions={len(sessions)}"
+            )
+        return sessions
+
+    def patient_overview(self) -> list[PatientOverview]:
+        """Every patient with the number of sessions and the start of the latest, ordered by code."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT p.id, p.code, p.name, p.is_demo, COUNT(s.id) AS n_sessions,"
+                " MAX(s.started_at) AS last_session_at"
+                " FROM patients p LEFT JOIN sessions s ON s.patient_id = p.id"
+                " GROUP BY p.id ORDER BY p.code"
+            ).fetchall()
+        return [
+            PatientOverview(
+                id=r["id"],
+                code=r["code"],
+                name=r["name"],
+                is_demo=bool(r["is_demo"]),
+                n_sessions=int(r["n_sessions"]),
+                last_session_at=r["last_session_at"],
+            )
+            for r in rows
+        ]
+
+    def _code_taken(self, code: str, exclude_id: int | None) -> bool:
+        row = self._conn.execute(
+            "SELECT id FROM patients WHERE code = ? AND id IS NOT ?", (code, exclude_id)
+        ).fetchone()
+        return row is not None
+
+    def _patient_or_raise(self, patient_id: int) -> Patient:
+        row = self._conn.execute("SELECT * FROM patients WHERE id = ?", (patient_id,)).fetchone()
+        if row is None:
+            raise KeyError(f"No patient with id {patient_id}")
+        return row_to_patient(row)

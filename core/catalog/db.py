@@ -1,0 +1,306 @@
+"""The catalog: an SQLite database indexing patients, sessions, markers and an audit trail.
+
+Opening creates, checks and migrates the file (:meth:`Catalog.open`); the methods live in
+:mod:`core.catalog._patients` and :mod:`core.catalog._sessions`. One connection is shared by the
+GUI thread and worker threads, serialised by a lock.
+
+Durability: WAL journal with ``synchronous=FULL``, so a committed write survives a power cut, not
+only a crash of the program. Every change writes its audit row in the same transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from types import TracebackType
+
+from core.catalog._base import row_to_audit
+from core.catalog._patients import PatientsMixin
+from core.catalog._sessions import SessionsMixin
+from core.catalog.models import AUDIT_ACTIONS, AuditEntry
+from core.config import data_dir
+
+CURRENT_SCHEMA = 1
+"""The schema version this code reads and writes (kept in ``PRAGMA user_version``)."""
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: dict[int, Migration] = {}
+"""``MIGRATIONS[n]`` upgrades a version ``n - 1`` catalog to version ``n``.
+
+A step runs inside a transaction opened for it, with foreign keys off (so tables can be rebuilt as
+SQLite recommends); it must use ``conn.execute`` only (``executescript`` would commit half-way).
+Version 1 is ``schema_v1.sql`` and is never edited: later versions only add steps here.
+"""
+
+CATALOG_FILENAME = "catalog.sqlite"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_BUSY_TIMEOUT_MS = 10_000
+
+
+class CatalogError(RuntimeError):
+    """The catalog file cannot be used; the message is meant for the user."""
+
+
+class CatalogVersionError(CatalogError):
+    """The catalog was written by a newer TheraScope (a schema this version does not know)."""
+
+
+class CatalogFormatError(CatalogError):
+    """The file is not a TheraScope catalog (not SQLite, damaged, or another program's)."""
+
+
+def _schema_v1_sql() -> str:
+    return (Path(__file__).parent / "schema_v1.sql").read_text(encoding="utf-8")
+
+
+def _user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _check_is_sqlite(path: Path) -> None:
+    if path.is_dir():
+        raise CatalogFormatError(f"{path} is a folder, not a TheraScope catalog file.")
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as fh:
+        head = fh.read(len(_SQLITE_MAGIC))
+    if head != _SQLITE_MAGIC:
+        raise CatalogFormatError(
+            f"{path} is not a TheraScope catalog (it is not an SQLite database). "
+            "Choose another data folder, or move this file out of the way."
+        )
+
+
+def _apply_v1(conn: sqlite3.Connection) -> None:
+    # One script, one transaction: a crash leaves either no schema or all of version 1.
+    try:
+        conn.executescript(
+            f"BEGIN IMMEDIATE;\n{_schema_v1_sql()}\nPRAGMA user_version = 1;\nCOMMIT;"
+        )
+    except BaseException:
+        if conn.in_transaction:
+            conn.rollback()
+        raise
+
+
+def backup_file(conn: sqlite3.Connection, path: Path, version: int) -> Path:
+    """Copy the open database next to itself before a migration (SQLite's online backup).
+
+    Returns
+    -------
+    Path — ``<name>.v<version>-<UTC time>.bak``
+    """
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.v{version}-{stamp}.bak")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.v{version}-{stamp}-{n}.bak")
+    # The backup API, not a file copy: it includes what is still in the WAL file.
+    dst = sqlite3.connect(str(target))
+    try:
+        conn.backup(dst)
+    finally:
+        dst.close()
+    return target
+
+
+def _migrate(conn: sqlite3.Connection, path: Path, version: int, make_backup: bool) -> None:
+    """Bring a catalog from ``version`` up to :data:`CURRENT_SCHEMA`, one step at a time."""
+    if version >= CURRENT_SCHEMA:
+        return
+    backup = backup_file(conn, path, version) if make_backup else None
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        for target in range(version + 1, CURRENT_SCHEMA + 1):
+            step = MIGRATIONS.get(target)
+            if step is None:
+                raise CatalogError(f"No migration from schema v{target - 1} to v{target}")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                step(conn)
+                broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise CatalogError(
+                        f"Migration to schema v{target} left {len(broken)} broken reference(s)"
+                    )
+                conn.execute(f"PRAGMA user_version = {int(target)}")
+                detail = f"schema v{target - 1}->v{target}"
+                if backup is not None:
+                    detail += f"; backup={backup.name}"
+                conn.execute(
+                    "INSERT INTO audit (at, action, entity, entity_id, detail)"
+                    " VALUES (?, 'update', 'catalog', NULL, ?)",
+                    (datetime.now(timezone.utc).isoformat(timespec="milliseconds"), detail),
+                )
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+    """Check the version, set the pragmas, create or migrate the schema."""
+    try:
+        version = _user_version(conn)
+        has_tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+    except sqlite3.DatabaseError as exc:
+        raise CatalogFormatError(
+            f"{path} cannot be read as a TheraScope catalog ({exc}). "
+            "It may be damaged; restore a backup or choose another data folder."
+        ) from exc
+    # Checked before any pragma that writes, so a newer catalog is left exactly as it was.
+    if version > CURRENT_SCHEMA:
+        raise CatalogVersionError(
+            f"This catalog was written by a newer TheraScope (schema v{version}); this version "
+            f"reads up to v{CURRENT_SCHEMA}. Update TheraScope, or choose another data folder."
+        )
+    if version == 0 and has_tables:
+        raise CatalogFormatError(
+            f"{path} is an SQLite database but not a TheraScope catalog. "
+            "Choose another data folder, or move this file out of the way."
+        )
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    fresh = version == 0
+    if fresh:
+        _apply_v1(conn)
+        version = 1
+    _migrate(conn, path, version, make_backup=not fresh)
+
+
+class Catalog(PatientsMixin, SessionsMixin):
+    """The catalog of patients, sessions, markers and the audit trail.
+
+    Open with :meth:`open`; safe to share between threads. Use as a context manager, or call
+    :meth:`close`.
+    """
+
+    @classmethod
+    def open(cls, path: Path | None = None) -> Catalog:
+        """Open (creating or migrating as needed) a catalog file.
+
+        Parameters
+        ----------
+        path : Path, optional — the SQLite file; default ``data_dir() / "catalog.sqlite"``
+
+        Returns
+        -------
+        Catalog
+
+        Raises
+        ------
+        CatalogVersionError — written by a newer TheraScope
+        CatalogFormatError — not an SQLite database, damaged, or another program's database
+        """
+        path = Path(path) if path is not None else data_dir() / CATALOG_FILENAME
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _check_is_sqlite(path)
+        conn = sqlite3.connect(str(path), timeout=_BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        try:
+            conn.row_factory = sqlite3.Row
+            _prepare(conn, path)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path)
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open file (``PRAGMA user_version``)."""
+        with self._lock:
+            return _user_version(self._conn)
+
+    def audit(
+        self, action: str, entity: str, entity_id: int | None, detail: str = ""
+    ) -> AuditEntry:
+        """Append an entry to the audit trail (used by other modules, e.g. for exports).
+
+        Parameters
+        ----------
+        action : str — one of ``create``, ``update``, ``record``, ``finalise``, ``recover``,
+            ``export``, ``delete``
+        entity : str — what it concerns, e.g. ``session``
+        entity_id : int or None — the entity's catalog id
+        detail : str — codes and ids only. As a safety net any patient name found in it is
+            replaced by ``[name]``.
+
+        Returns
+        -------
+        AuditEntry
+        """
+        if action not in AUDIT_ACTIONS:
+            raise ValueError(f"Audit action must be one of {', '.join(AUDIT_ACTIONS)}")
+        if not entity or not entity.strip():
+            raise ValueError("An audit entry needs an entity")
+        with self._lock, self._conn:
+            clean = self._redact_names(str(detail))
+            aid = self._write_audit(action, entity.strip(), entity_id, clean)
+            row = self._conn.execute("SELECT * FROM audit WHERE id = ?", (aid,)).fetchone()
+        return row_to_audit(row)
+
+    def audit_log(
+        self, limit: int = 200, entity: str | None = None, entity_id: int | None = None
+    ) -> list[AuditEntry]:
+        """The latest audit entries, newest first.
+
+        Parameters
+        ----------
+        limit : int — at most this many entries
+        entity, entity_id : optional — only entries about this entity (and id)
+        """
+        clauses: list[str] = []
+        params: list[object] = []
+        if entity is not None:
+            clauses.append("entity = ?")
+            params.append(entity)
+        if entity_id is not None:
+            clauses.append("entity_id = ?")
+            params.append(entity_id)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT * FROM audit{where} ORDER BY id DESC LIMIT ?", (*params, int(limit))
+            ).fetchall()
+        return [row_to_audit(r) for r in rows]
+
+    def close(self) -> None:
+        """Close the connection (committed data is already on disk)."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _redact_names(self, detail: str) -> str:
+        """Replace any patient name (whole, or a part of 3+ letters) by ``[name]``."""
+        if not detail:
+            return detail
+        names = [
+            r[0] for r in self._conn.execute("SELECT name FROM patients WHERE name IS NOT NULL")
+        ]
+        pieces: set[str] = set()
+        for name in names:
+            pieces.add(name)
+            pieces.update(part for part in re.split(r"\W+", name) if len(part) >= 3)
+        # Longest first, so a full name is replaced before its parts.
+        for piece in sorted(pieces, key=len, reverse=True):
+            if len(piece) < 2:
+                continue
+            pattern = rf"(?<!\w){re.escape(piece)}(?!\w)"
+            detail = re.sub(pattern, "[name]", detail, flags=re.IGNORECASE)
+        return detail

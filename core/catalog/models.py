@@ -1,0 +1,146 @@
+"""Plain records read from and written to the catalog.
+
+Times are ISO-8601 UTC strings with an explicit offset (``2025-03-01T09:30:00.000+00:00``), as
+stored; JSON columns are decoded to dicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict
+
+SessionStatus = Literal["recording", "finalised", "recovered", "failed"]
+MarkerKind = Literal["treatment_start", "treatment_end", "note"]
+AuditAction = Literal["create", "update", "record", "finalise", "recover", "export", "delete"]
+
+SESSION_STATUSES: tuple[str, ...] = ("recording", "finalised", "recovered", "failed")
+MARKER_KINDS: tuple[str, ...] = ("treatment_start", "treatment_end", "note")
+AUDIT_ACTIONS: tuple[str, ...] = (
+    "create",
+    "update",
+    "record",
+    "finalise",
+    "recover",
+    "export",
+    "delete",
+)
+
+
+@dataclass
+class Patient:
+    """A patient, known by a pseudonymous code.
+
+    Parameters
+    ----------
+    id : int — catalog id (never reused)
+    code : str — pseudonymous code, unique (case-insensitive), at most 32 characters
+    name : str or None — optional clear name; never written to the audit trail
+    birth_year : int or None — year of birth
+    notes : str — free notes by the therapist
+    is_demo : bool — a demo patient with simulated sessions
+    created_at, updated_at : str — ISO-8601 UTC
+    """
+
+    id: int
+    code: str
+    name: str | None
+    birth_year: int | None
+    notes: str
+    is_demo: bool
+    created_at: str
+    updated_at: str
+
+
+@dataclass
+class SessionRecord:
+    """One recorded session as indexed in the catalog (the data lives in ``folder``).
+
+    Parameters
+    ----------
+    id : int — catalog id (never reused)
+    uid : str — folder-safe unique id
+    patient_id : int — the patient's catalog id
+    started_at : str — ISO-8601 UTC wall clock at the start of recording
+    ended_at : str or None — ISO-8601 UTC, set at finalisation
+    duration_s : float or None — recorded length (s), set at finalisation
+    status : str — ``recording``, ``finalised``, ``recovered`` or ``failed``
+    devices : dict — the devices used (names, addresses, firmware …)
+    settings : dict — the recording settings (rates, frame size …)
+    consent_at : str — ISO-8601 UTC time the patient's consent was recorded
+    consent_note : str — how consent was given
+    simulated : bool — recorded from simulated devices
+    folder : str — the session folder, relative to the data directory
+    quality : dict — lost samples, dropped frames … (filled at finalisation)
+    notes : str — free notes by the therapist
+    """
+
+    id: int
+    uid: str
+    patient_id: int
+    started_at: str
+    ended_at: str | None
+    duration_s: float | None
+    status: str
+    devices: dict[str, Any]
+    settings: dict[str, Any]
+    consent_at: str
+    consent_note: str
+    simulated: bool
+    folder: str
+    quality: dict[str, Any] = field(default_factory=dict)
+    notes: str = ""
+
+
+@dataclass
+class Marker:
+    """A time marker within a session.
+
+    Parameters
+    ----------
+    id : int — catalog id
+    session_id : int — the session's catalog id
+    t_s : float — time since the session's start (s)
+    kind : str — ``treatment_start``, ``treatment_end`` or ``note``
+    label : str — free text
+    created_at : str — ISO-8601 UTC
+    """
+
+    id: int
+    session_id: int
+    t_s: float
+    kind: str
+    label: str
+    created_at: str
+
+
+@dataclass
+class AuditEntry:
+    """One line of the audit trail.
+
+    Parameters
+    ----------
+    id : int — catalog id
+    at : str — ISO-8601 UTC
+    action : str — one of :data:`AUDIT_ACTIONS`
+    entity : str — ``patient``, ``session``, ``marker``, ``catalog`` …
+    entity_id : int or None — the entity's catalog id
+    detail : str — codes and ids only, never names or notes
+    """
+
+    id: int
+    at: str
+    action: str
+    entity: str
+    entity_id: int | None
+    detail: str
+
+
+class PatientOverview(TypedDict):
+    """One row of :meth:`Catalog.patient_overview`: a patient with session counts."""
+
+    id: int
+    code: str
+    name: str | None
+    is_demo: bool
+    n_sessions: int
+    last_session_at: str | None
