@@ -122,3 +122,57 @@ class CounterClock:
             "nominal_rate": self.rate,
             "n_points": float(self.n_points),
         }
+
+
+def fit_counter_clock(
+    last_counters: np.ndarray, arrivals_ns: np.ndarray, rate: float, block_s: float = 1.0
+) -> dict[str, float]:
+    """Fit ``host_ns = offset_ns + period_ns · counter`` to a whole recording's packets at once.
+
+    Parameters
+    ----------
+    last_counters : ndarray of int — counter of each packet's *last* sample
+    arrivals_ns : ndarray of int — host monotonic arrival time of each packet (ns)
+    rate : float — nominal sampling rate (Hz)
+    block_s : float — span (s) of device time over which one lower-envelope point is taken
+
+    Returns
+    -------
+    dict with ``offset_ns``, ``period_ns``, ``nominal_rate``, ``n_points``, ``drift_ppm``
+    """
+    c = np.asarray(last_counters, dtype=np.int64)
+    t = np.asarray(arrivals_ns, dtype=np.int64)
+    nominal = 1e9 / rate
+    if len(c) == 0:
+        return {
+            "offset_ns": 0.0,
+            "period_ns": nominal,
+            "nominal_rate": rate,
+            "n_points": 0.0,
+            "drift_ppm": 0.0,
+        }
+    c0, t0 = int(c[0]), int(t[0])
+    x = (c - c0).astype(float)
+    y = (t - t0).astype(float)
+    resid = y - x * nominal
+    block = max(1, int(round(rate * block_s)))
+    blk = (c - c0) // block
+    # index of the earliest arrival (relative to the nominal rate) in every block
+    order = np.lexsort((resid, blk))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = blk[order][1:] != blk[order][:-1]
+    sel = order[first]
+    period = nominal
+    if len(sel) >= 3 and x[sel][-1] - x[sel][0] >= 2 * block:
+        slope, _ = np.polyfit(x[sel], y[sel], 1)
+        if abs(slope / nominal - 1.0) < 0.01:
+            period = float(slope)
+    # the line through the lowest point: latency is one-sided, no packet arrives early
+    icpt = float((y[sel] - period * x[sel]).min())
+    return {
+        "offset_ns": float(t0) + icpt - period * c0,
+        "period_ns": period,
+        "nominal_rate": float(rate),
+        "n_points": float(len(sel)),
+        "drift_ppm": (period / nominal - 1.0) * 1e6,
+    }

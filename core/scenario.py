@@ -41,9 +41,8 @@ class Scenario:
         if len(self.keys) < 1:
             raise ValueError("Scenario needs at least one key point")
         fr = np.array([k[0] for k in self.keys], dtype=float)
-        if fr[0] != 0.0 or fr[-1] != 1.0 or np.any(np.diff(fr) <= 0):
-            if len(self.keys) > 1:
-                raise ValueError("Scenario key fractions must rise strictly from 0 to 1")
+        if len(self.keys) > 1 and (fr[0] != 0.0 or fr[-1] != 1.0 or np.any(np.diff(fr) <= 0)):
+            raise ValueError("Scenario key fractions must rise strictly from 0 to 1")
         for _, v, a in self.keys:
             if not (-1.0 <= v <= 1.0 and -1.0 <= a <= 1.0):
                 raise ValueError("Scenario values must lie in [-1, 1]")

@@ -1,0 +1,222 @@
+"""``therascope``: the GUI with no arguments; headless jobs as subcommands.
+
+Qt is imported only when the GUI starts, so every subcommand runs on a machine without a display.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from core import __version__
+
+
+def _catalog(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from core.catalog import Catalog
+    from core.config import data_dir
+
+    root = data_dir(args.data_dir)
+    return Catalog.open(root / "catalog.sqlite"), root
+
+
+def _patient(cat, code: str):  # type: ignore[no-untyped-def]
+    p = cat.patient_by_code(code)
+    if p is None:
+        raise SystemExit(
+            f"No patient with code {code!r} (create one: therascope patients add {code})"
+        )
+    return p
+
+
+def cmd_patients(args: argparse.Namespace) -> int:
+    cat, _ = _catalog(args)
+    if args.action == "add":
+        if not args.code:
+            raise SystemExit("therascope patients add CODE")
+        p = cat.add_patient(args.code, name=args.name, birth_year=args.birth_year)
+        print(f"created patient {p.code} (id {p.id})")
+        return 0
+    for row in cat.patient_overview():
+        print(
+            f"{row['code']:<16} sessions={row['n_sessions']:<3} last={row['last_session_at'] or '-'}"
+            + ("  [demo]" if row["is_demo"] else "")
+        )
+    return 0
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    cat, _ = _catalog(args)
+    pid = _patient(cat, args.patient).id if args.patient else None
+    rows = cat.list_sessions(patient_id=pid)
+    if args.json:
+        print(json.dumps([vars(r) for r in rows], indent=2, default=str))
+        return 0
+    for r in rows:
+        q = r.quality or {}
+        lost = sum(s.get("lost", 0) for s in q.get("streams", {}).values())
+        dur = f"{r.duration_s / 60:.1f} min" if r.duration_s else "-"
+        sim = " simulated" if r.simulated else ""
+        print(
+            f"{r.uid}  patient={cat.get_patient(r.patient_id).code:<12} {r.started_at}  "
+            f"{dur:>9}  {r.status:<10} lost_samples={lost}{sim}"
+        )
+    return 0
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from core.config import Settings
+    from devices.simulation import record_simulated
+
+    if not args.simulate:
+        raise SystemExit("Only simulated devices are available in this version: add --simulate")
+    if not args.consent:
+        raise SystemExit("Recording needs the patient's consent: add --consent once it is given")
+    cat, root = _catalog(args)
+    patient = _patient(cat, args.patient)
+    settings = Settings.load()
+    if args.no_video:
+        settings.camera_fps = 0
+    last = [-1]
+
+    def progress(done: float) -> None:
+        pct = int(done * 100)
+        if pct // 10 != last[0] // 10 and not args.quiet:
+            print(f"  {pct:3d} %", file=sys.stderr, flush=True)
+        last[0] = pct
+
+    rec = record_simulated(
+        cat,
+        root,
+        patient.id,
+        args.duration,
+        scenario=args.scenario,
+        seed=args.seed,
+        virtual=args.virtual,
+        settings=settings,
+        drop_prob=args.drop_prob,
+        progress=progress,
+        consent_note="consent given (command line)",
+        with_markers=args.markers,
+    )
+    print(rec.uid)
+    if not args.quiet:
+        print(json.dumps(rec.quality, indent=2), file=sys.stderr)
+    return 0
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    from core.recording.recovery import recover_unfinished
+
+    cat, root = _catalog(args)
+    res = recover_unfinished(cat, root)
+    for r in res:
+        print(json.dumps(r))
+    if not res:
+        print("nothing to recover")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from core.session_report import export_session_report
+
+    cat, root = _catalog(args)
+    rec = cat.session_by_uid(args.session)
+    if rec is None:
+        raise SystemExit(f"No session {args.session!r} (list them: therascope sessions)")
+    out = export_session_report(cat, root, rec.id, Path(args.out), include_name=args.include_name)
+    print(out)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from devices.simulation import ensure_demo_patient
+
+    cat, root = _catalog(args)
+    p = ensure_demo_patient(cat, root, progress=None)
+    print(f"demo patient {p.code}: {len(cat.list_sessions(patient_id=p.id))} sessions")
+    return 0
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from app.main import run_gui
+
+    return run_gui(data_dir=args.data_dir, demo=not args.no_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="therascope", description=__doc__.splitlines()[0])
+    ap.add_argument("--version", action="version", version=f"TheraScope {__version__}")
+    ap.add_argument(
+        "--data-dir",
+        help="data folder (default: the platform's user data folder, or $THERASCOPE_DATA_DIR)",
+    )
+    ap.add_argument("--no-demo", action="store_true", help="GUI: do not create the demo patient")
+    sub = ap.add_subparsers(dest="cmd")
+
+    p = sub.add_parser("gui", help="start the GUI (the default)")
+    p.set_defaults(func=cmd_gui)
+
+    p = sub.add_parser("patients", help="list or add patients")
+    p.add_argument("action", nargs="?", choices=["list", "add"], default="list")
+    p.add_argument("code", nargs="?")
+    p.add_argument("--name")
+    p.add_argument("--birth-year", type=int)
+    p.set_defaults(func=cmd_patients)
+
+    p = sub.add_parser("sessions", help="list sessions")
+    p.add_argument("--patient", help="patient code")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sessions)
+
+    p = sub.add_parser("record", help="record a session")
+    p.add_argument("--patient", required=True, help="patient code")
+    p.add_argument("--duration", type=float, default=120.0, help="seconds")
+    p.add_argument("--simulate", action="store_true", help="simulated sensor and camera")
+    p.add_argument(
+        "--virtual", action="store_true", help="virtual clock: simulate faster than real time"
+    )
+    p.add_argument("--scenario", default="anxious_to_calm")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--drop-prob", type=float, default=0.0, help="simulated packet loss (0–1)")
+    p.add_argument("--no-video", action="store_true")
+    p.add_argument(
+        "--markers",
+        action="store_true",
+        help="add treatment start/end markers at 1/3 and 2/3 of the session",
+    )
+    p.add_argument("--consent", action="store_true", help="the patient gave consent")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_record)
+
+    p = sub.add_parser("recover", help="recover sessions left unfinished by a crash")
+    p.set_defaults(func=cmd_recover)
+
+    p = sub.add_parser("report", help="export a session's PDF report")
+    p.add_argument("session", help="session uid")
+    p.add_argument("--out", required=True, help="PDF path")
+    p.add_argument("--include-name", action="store_true", help="print the patient's name")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("demo", help="create the demo patient and its simulated sessions")
+    p.set_defaults(func=cmd_demo)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    from core.logs import setup_logging
+
+    args = build_parser().parse_args(argv)
+    setup_logging(args.data_dir)
+    if args.cmd is None:
+        return cmd_gui(args)
+    try:
+        return int(args.func(args))
+    except (ValueError, PermissionError, RuntimeError) as e:
+        print(f"therascope: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""Screen 1 — Patients: search, list, create and edit."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.widgets import heading
+from core.catalog import Catalog, Patient
+
+
+class PatientDialog(QDialog):
+    """Create or edit a patient. Only the pseudonymous code is required."""
+
+    def __init__(
+        self, catalog: Catalog, patient: Patient | None = None, parent: QWidget | None = None
+    ):
+        super().__init__(parent)
+        self.catalog = catalog
+        self.patient = patient
+        self.setWindowTitle("Edit patient" if patient else "New patient")
+        self.code = QLineEdit(patient.code if patient else "")
+        self.code.setPlaceholderText("pseudonymous code, e.g. P-0042")
+        self.code.setMaxLength(32)
+        self.name = QLineEdit((patient.name or "") if patient else "")
+        self.name.setPlaceholderText("optional")
+        self.birth_year = QSpinBox()
+        self.birth_year.setRange(0, 2100)
+        self.birth_year.setSpecialValueText("not given")
+        self.birth_year.setValue((patient.birth_year or 0) if patient else 0)
+        self.notes = QPlainTextEdit((patient.notes if patient else "") or "")
+        self.notes.setFixedHeight(80)
+        form = QFormLayout()
+        form.addRow("Code *", self.code)
+        form.addRow("Name", self.name)
+        form.addRow("Birth year", self.birth_year)
+        form.addRow("Notes", self.notes)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(buttons)
+        self.result_patient: Patient | None = None
+
+    def save(self) -> None:
+        code = self.code.text().strip()
+        fields = {
+            "name": self.name.text().strip() or None,
+            "birth_year": self.birth_year.value() or None,
+            "notes": self.notes.toPlainText(),
+        }
+        try:
+            if self.patient is None:
+                self.result_patient = self.catalog.add_patient(code, **fields)  # type: ignore[arg-type]
+            else:
+                self.result_patient = self.catalog.update_patient(
+                    self.patient.id, code=code, **fields
+                )
+        except ValueError as e:
+            QMessageBox.warning(self, "Patient not saved", str(e))
+            return
+        self.accept()
+
+
+class PatientsPage(QWidget):
+    """The list of patients with search; double-click (or Enter) opens a patient."""
+
+    open_patient = Signal(int)
+
+    def __init__(self, catalog: Catalog, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.catalog = catalog
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search by code or name…")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.refresh)
+        self.new_btn = QPushButton("New patient")
+        self.new_btn.clicked.connect(self.new_patient)
+        self.edit_btn = QPushButton("Edit")
+        self.edit_btn.clicked.connect(self.edit_patient)
+        self.open_btn = QPushButton("Open")
+        self.open_btn.clicked.connect(self._open_selected)
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["Code", "Name", "Sessions", "Last session"])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setVisible(False)
+        self.table.doubleClicked.connect(self._open_selected)
+        top = QHBoxLayout()
+        top.addWidget(heading("Patients"))
+        top.addStretch(1)
+        top.addWidget(self.new_btn)
+        bar = QHBoxLayout()
+        bar.addWidget(self.search, 1)
+        bar.addWidget(self.edit_btn)
+        bar.addWidget(self.open_btn)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addLayout(bar)
+        lay.addWidget(self.table, 1)
+        self.refresh()
+
+    def refresh(self) -> None:
+        term = self.search.text().strip().lower()
+        rows = [
+            r
+            for r in self.catalog.patient_overview()
+            if not term or term in r["code"].lower() or term in (r["name"] or "").lower()
+        ]
+        self.table.setRowCount(len(rows))
+        for i, r in enumerate(rows):
+            code = r["code"] + ("  (demo)" if r["is_demo"] else "")
+            last = (r["last_session_at"] or "–")[:16].replace("T", " ")
+            for j, text in enumerate([code, r["name"] or "", str(r["n_sessions"]), last]):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, r["id"])
+                self.table.setItem(i, j, item)
+        if rows and not self.table.selectedItems():
+            self.table.selectRow(0)
+
+    def selected_id(self) -> int | None:
+        items = self.table.selectedItems()
+        return int(items[0].data(Qt.ItemDataRole.UserRole)) if items else None
+
+    def _open_selected(self) -> None:
+        pid = self.selected_id()
+        if pid is not None:
+            self.open_patient.emit(pid)
+
+    def new_patient(self) -> None:
+        dlg = PatientDialog(self.catalog, parent=self)
+        if dlg.exec() and dlg.result_patient is not None:
+            self.refresh()
+            self.open_patient.emit(dlg.result_patient.id)
+
+    def edit_patient(self) -> None:
+        pid = self.selected_id()
+        if pid is None:
+            return
+        dlg = PatientDialog(self.catalog, self.catalog.get_patient(pid), parent=self)
+        if dlg.exec():
+            self.refresh()

@@ -1,0 +1,70 @@
+"""Small shared widgets: status lights, image display, headings."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
+
+COLOURS = {"green": "#2e9d4f", "amber": "#e6a118", "red": "#d23b3b", "grey": "#9aa0a6"}
+
+
+class StatusLight(QWidget):
+    """A coloured dot with a caption and a detail text (e.g. "Disk — 512 min available")."""
+
+    def __init__(self, caption: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.dot = QLabel()
+        self.dot.setFixedSize(16, 16)
+        self.text = QLabel(caption)
+        self.caption = caption
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.dot)
+        lay.addWidget(self.text, 1)
+        self.state = "grey"
+        self.set("grey", "")
+
+    def set(self, state: str, detail: str) -> None:
+        self.state = state
+        self.dot.setStyleSheet(f"background:{COLOURS[state]}; border-radius:8px;")
+        self.text.setText(f"<b>{self.caption}</b> {detail}")
+
+
+def bgr_to_pixmap(image: np.ndarray, width: int | None = None) -> QPixmap:
+    """A QPixmap of a BGR uint8 image, scaled to ``width`` pixels (keeping the aspect ratio)."""
+    rgb = np.ascontiguousarray(image[:, :, ::-1])
+    h, w = rgb.shape[:2]
+    qimg = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+    pm = QPixmap.fromImage(qimg.copy())
+    if width:
+        pm = pm.scaledToWidth(width, Qt.TransformationMode.SmoothTransformation)
+    return pm
+
+
+def heading(text: str, size: int = 18) -> QLabel:
+    lab = QLabel(text)
+    lab.setStyleSheet(f"font-size:{size}px; font-weight:600;")
+    return lab
+
+
+def banner(text: str) -> QLabel:
+    """An amber strip for things the user must not miss (e.g. simulated data)."""
+    lab = QLabel(text)
+    lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    lab.setStyleSheet(
+        "background:#fff3cd; color:#6b4e00; border:1px solid #e6a118; padding:4px; font-weight:600;"
+    )
+    return lab
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    s = int(round(seconds))
+    return (
+        f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+        if s >= 3600
+        else f"{s // 60:d}:{s % 60:02d}"
+    )

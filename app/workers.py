@@ -1,0 +1,90 @@
+"""Run long core jobs (demo creation, report export) off the GUI thread."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+
+class Job(QObject):
+    """Runs ``fn(progress)`` in a QThread; ``progress`` takes a fraction in [0, 1]."""
+
+    progressed = Signal(float)
+    finished = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, fn: Callable[[Callable[[float], None]], Any]) -> None:
+        super().__init__()
+        self._fn = fn
+        self.thread = QThread()
+        self.moveToThread(self.thread)
+        self.thread.started.connect(self._run)
+
+    def _run(self) -> None:
+        try:
+            result = self._fn(self.progressed.emit)
+        except Exception as e:  # shown to the user; the traceback goes to the log
+            import logging
+
+            logging.getLogger(__name__).exception("background job failed")
+            self.failed.emit(str(e))
+        else:
+            self.finished.emit(result)
+        finally:
+            self.thread.quit()
+
+    def start(self) -> None:
+        self.thread.start()
+
+
+class _Relay(QObject):
+    """Lives on the GUI thread, so signals from the worker reach the callbacks there (queued)."""
+
+    def __init__(self, on_done: Any, on_error: Any, on_progress: Any) -> None:
+        super().__init__()
+        self._cb = (on_done, on_error, on_progress)
+        self.entry: tuple[Job, _Relay] | None = None
+
+    @Slot(object)
+    def done(self, result: object) -> None:
+        if self._cb[0]:
+            self._cb[0](result)
+
+    @Slot(str)
+    def error(self, msg: str) -> None:
+        if self._cb[1]:
+            self._cb[1](msg)
+
+    @Slot(float)
+    def progress(self, f: float) -> None:
+        if self._cb[2]:
+            self._cb[2](f)
+
+    @Slot()
+    def cleanup(self) -> None:
+        _running.discard(self.entry)
+
+
+_running: set[tuple[Job, _Relay]] = set()
+
+
+def run_job(
+    fn: Callable[[Callable[[float], None]], Any],
+    on_done: Callable[[Any], None] | None = None,
+    on_error: Callable[[str], None] | None = None,
+    on_progress: Callable[[float], None] | None = None,
+) -> Job:
+    """Start ``fn`` in a worker thread; callbacks run on the GUI thread."""
+    job = Job(fn)
+    relay = _Relay(on_done, on_error, on_progress)
+    job.finished.connect(relay.done)
+    job.failed.connect(relay.error)
+    job.progressed.connect(relay.progress)
+    entry = (job, relay)
+    _running.add(entry)
+    relay.entry = entry
+    job.thread.finished.connect(relay.cleanup)
+    job.start()
+    return job

@@ -1,0 +1,65 @@
+"""A lock file that says "a live process is recording into this folder".
+
+The lock is an OS file lock (released by the kernel when the process dies, even by SIGKILL), so a
+crashed recording is recognised on the next start without trusting stale PID files.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import IO
+
+LOCK_NAME = "recording.lock"
+
+
+def _try_lock(fh: IO[bytes]) -> bool:
+    if sys.platform == "win32":
+        import msvcrt
+
+        try:
+            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+    import fcntl
+
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+
+
+class RecordingLock:
+    """Hold the lock on ``folder`` for the lifetime of a recording."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LOCK_NAME
+        self._fh: IO[bytes] | None = open(self.path, "a+b")  # noqa: SIM115 — held open
+        if not _try_lock(self._fh):
+            self._fh.close()
+            self._fh = None
+            raise RuntimeError(f"Another TheraScope process is recording into {folder}")
+        self._fh.seek(0)
+        self._fh.truncate()
+        self._fh.write(str(os.getpid()).encode())
+        self._fh.flush()
+
+    def release(self, remove: bool = True) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+            if remove:
+                self.path.unlink(missing_ok=True)
+
+
+def is_recording_live(folder: Path) -> bool:
+    """True when a live process holds the recording lock of ``folder``."""
+    path = folder / LOCK_NAME
+    if not path.exists():
+        return False
+    with open(path, "a+b") as fh:
+        # if we get the lock nobody holds it; closing our handle releases it again
+        return not _try_lock(fh)

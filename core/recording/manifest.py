@@ -1,0 +1,116 @@
+"""The session folder's manifest (``session.json``) and its quality figures.
+
+``session.json`` is written when recording starts (status ``recording``) and rewritten atomically
+(temp file, fsync, rename) when the session is finalised or recovered. Everything it says about
+quality is computed from the stores on disk, so it is the same whether the recording stopped
+cleanly or was recovered after a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from core.recording.bio_store import read_bio_stream
+from core.types import StreamInfo
+
+FORMAT = "therascope-session"
+FORMAT_VERSION = 1
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON so that a crash leaves either the old or the new file, never a torn one."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    if hasattr(os, "O_DIRECTORY"):
+        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """Read ``session.json``; a clear error if the folder is not a TheraScope session."""
+    path = folder / "session.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{folder} is not a TheraScope session (no session.json)") from None
+    except ValueError as e:
+        raise ValueError(f"{path} is damaged: {e}") from None
+    if data.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a TheraScope session manifest")
+    if int(data.get("format_version", 0)) > FORMAT_VERSION:
+        raise ValueError(
+            f"{folder.name} was recorded by a newer TheraScope (session format "
+            f"v{data.get('format_version')}); this version reads up to v{FORMAT_VERSION}."
+        )
+    return data
+
+
+def stream_infos(manifest: dict[str, Any]) -> list[StreamInfo]:
+    return [StreamInfo.from_dict(s) for s in manifest.get("streams", [])]
+
+
+def compute_quality(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Recording-quality figures from what is on disk.
+
+    Returns
+    -------
+    dict — ``streams``: per stream ``expected``, ``received``, ``lost``, ``lost_pct``, ``gaps``,
+    ``duration_s``; ``video``: ``frames``, ``dropped``, ``duration_s``, ``fps``; ``duration_s``
+    (the longer of the bio and video spans, s)
+    """
+    from core.clock import fit_counter_clock
+
+    out: dict[str, Any] = {"streams": {}, "video": None}
+    t0 = int(manifest["t0_host_ns"])
+    ends = [0.0]
+    for info in stream_infos(manifest):
+        s = read_bio_stream(folder / "bio", info)
+        expected = s.end_counter - s.first_counter
+        lost = s.lost_samples
+        dur = 0.0
+        if len(s.index):
+            last = s.index["first_counter"] + s.index["n"] - 1
+            fit = fit_counter_clock(last, s.index["arrival_ns"], info.rate)
+            dur = (fit["offset_ns"] + fit["period_ns"] * s.end_counter - t0) / 1e9
+            ends.append(dur)
+        out["streams"][info.name] = {
+            "expected": int(expected),
+            "received": int(s.n_received),
+            "lost": int(lost),
+            "lost_pct": round(100.0 * lost / expected, 3) if expected else 0.0,
+            "gaps": len(s.gaps()),
+            "duration_s": round(dur, 3),
+        }
+    vdir = folder / "video"
+    if (vdir / "frames.idx").exists():
+        from core.video_store import VideoStoreReader
+
+        v = VideoStoreReader(vdir)
+        n = len(v)
+        vdur = 0.0
+        fps = 0.0
+        if n:
+            ts = v.timestamps_ns
+            vdur = (int(ts[-1]) - t0) / 1e9
+            if n > 1:
+                fps = (n - 1) / ((int(ts[-1]) - int(ts[0])) / 1e9)
+            ends.append(vdur)
+        out["video"] = {
+            "frames": n,
+            "dropped": int(v.dropped_frames()),
+            "corrupt": int(getattr(v, "n_corrupt", 0)),
+            "duration_s": round(vdur, 3),
+            "fps": round(fps, 2),
+        }
+    out["duration_s"] = round(max(ends), 3)
+    return out

@@ -1,0 +1,310 @@
+"""A recording session from start to stop: folder, catalog row, recorder, markers, finalisation.
+
+Devices are taken through the small :class:`Source` protocol (what ``devices.base`` provides), so
+``core`` stays independent of ``devices``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from core.catalog import Catalog, Marker, SessionRecord
+from core.clock import Clock, MonotonicClock, fit_counter_clock
+from core.config import Settings
+from core.recording.bio_store import read_bio_stream
+from core.recording.lock import RecordingLock
+from core.recording.manifest import (
+    FORMAT,
+    FORMAT_VERSION,
+    compute_quality,
+    read_manifest,
+    stream_infos,
+    write_json_atomic,
+)
+from core.recording.recorder import Recorder
+from core.types import StreamInfo
+
+log = logging.getLogger(__name__)
+
+MARKER_KINDS = ("treatment_start", "treatment_end", "note")
+
+
+class Source(Protocol):
+    name: str
+    simulated: bool
+
+    def start(self, __sink: Callable[[Any], None], __events: Callable[[Any], None]) -> None: ...
+    def stop(self) -> None: ...
+    def pump(self, until_ns: int) -> None: ...
+    def describe(self) -> dict[str, object]: ...
+
+
+class SensorSource(Source, Protocol):
+    @property
+    def streams(self) -> list[StreamInfo]: ...
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def new_session_uid() -> str:
+    """A folder-safe, sortable, unique id: UTC start time plus random hex."""
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
+
+
+def sessions_root(data_root: Path) -> Path:
+    p = data_root / "sessions"
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+class RecordingSession:
+    """One live recording. Create with :meth:`start`; end with :meth:`stop`."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        data_root: Path,
+        record: SessionRecord,
+        folder: Path,
+        recorder: Recorder,
+        sensor: SensorSource | None,
+        camera: Source | None,
+        clock: Clock,
+        t0_ns: int,
+        lock: RecordingLock,
+        manifest: dict[str, Any],
+        virtual: bool,
+    ) -> None:
+        self.catalog = catalog
+        self.data_root = data_root
+        self.record = record
+        self.folder = folder
+        self.recorder = recorder
+        self.sensor = sensor
+        self.camera = camera
+        self.clock = clock
+        self.t0_ns = t0_ns
+        self._lock = lock
+        self.manifest = manifest
+        self.virtual = virtual
+        self.stopped = False
+
+    @classmethod
+    def start(
+        cls,
+        catalog: Catalog,
+        data_root: Path,
+        patient_id: int,
+        sensor: SensorSource | None,
+        camera: Source | None,
+        *,
+        consent: bool,
+        consent_note: str = "",
+        settings: Settings | None = None,
+        clock: Clock | None = None,
+        virtual: bool = False,
+        simulation: dict[str, Any] | None = None,
+    ) -> RecordingSession:
+        """Create the session folder and catalog row, then start the devices.
+
+        Parameters
+        ----------
+        consent : bool — the patient's consent was obtained; recording is refused without it
+        virtual : bool — virtual-clock mode: nothing runs in threads; drive with :meth:`advance`
+        simulation : dict — for simulated sessions, the truth to store (scenario, seeds)
+        """
+        if not consent:
+            raise PermissionError(
+                "Recording needs the patient's consent: tick the consent box first."
+            )
+        if sensor is None and camera is None:
+            raise ValueError("Nothing to record: no sensor and no camera")
+        settings = settings or Settings()
+        clock = clock or MonotonicClock()
+        uid = new_session_uid()
+        folder = sessions_root(data_root) / uid
+        folder.mkdir(parents=True)
+        lock = RecordingLock(folder)
+        simulated = bool(
+            (sensor is not None and sensor.simulated) or (camera is not None and camera.simulated)
+        )
+        devices: dict[str, Any] = {
+            "sensor": sensor.describe() if sensor is not None else None,
+            "camera": camera.describe() if camera is not None else None,
+        }
+        streams = sensor.streams if sensor is not None else []
+        consent_at = utc_now()
+        t0 = clock.now_ns()
+        manifest: dict[str, Any] = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "uid": uid,
+            "status": "recording",
+            "started_at": consent_at,
+            "t0_host_ns": t0,
+            "clock": "host monotonic (ns); virtual" if virtual else "host monotonic (ns)",
+            "streams": [s.to_dict() for s in streams],
+            "camera": camera.describe() if camera is not None else None,
+            "devices": devices,
+            "settings": vars(settings),
+            "simulated": simulated,
+        }
+        write_json_atomic(folder / "session.json", manifest)
+        if simulation is not None:
+            write_json_atomic(folder / "simulation.json", simulation)
+        record = catalog.create_session(
+            patient_id=patient_id,
+            uid=uid,
+            started_at=consent_at,
+            devices=devices,
+            settings=vars(settings),
+            consent_at=consent_at,
+            consent_note=consent_note,
+            simulated=simulated,
+            folder=str(folder.relative_to(data_root)),
+        )
+        catalog.audit("record", "session", record.id, f"uid={uid}")
+        recorder = Recorder(
+            folder,
+            streams,
+            clock,
+            t0,
+            record_video=camera is not None,
+            jpeg_quality=settings.jpeg_quality,
+            threaded=not virtual,
+        )
+        self = cls(
+            catalog,
+            data_root,
+            record,
+            folder,
+            recorder,
+            sensor,
+            camera,
+            clock,
+            t0,
+            lock,
+            manifest,
+            virtual,
+        )
+        recorder.log_event("start", uid=uid, simulated=simulated)
+        # in virtual-clock mode devices only register the sinks here; advance() drives them
+        try:
+            if sensor is not None:
+                sensor.start(recorder.on_batch, recorder.on_event)
+            if camera is not None:
+                camera.start(recorder.on_frame, recorder.on_event)
+        except Exception:
+            self.stop(status="failed")
+            raise
+        return self
+
+    def elapsed_s(self) -> float:
+        return (self.clock.now_ns() - self.t0_ns) / 1e9
+
+    def advance(self, until_ns: int) -> None:
+        """Virtual-clock mode: pump the devices up to ``until_ns`` and store what they gave."""
+        from core.clock import VirtualClock
+
+        if isinstance(self.clock, VirtualClock):
+            self.clock.advance_to(until_ns)
+        if self.sensor is not None:
+            self.sensor.pump(until_ns)
+        if self.camera is not None:
+            self.camera.pump(until_ns)
+        self.recorder.process_pending()
+
+    def add_marker(self, kind: str, label: str = "", t_s: float | None = None) -> Marker:
+        """Add a phase marker or a free-text note at ``t_s`` (s since start; default now)."""
+        if kind not in MARKER_KINDS:
+            raise ValueError(f"Unknown marker kind {kind!r}")
+        t = self.elapsed_s() if t_s is None else float(t_s)
+        m = self.catalog.add_marker(self.record.id, round(t, 3), kind, label)
+        self.recorder.log_event("marker", marker_kind=kind, marker_id=m.id, marker_t_s=m.t_s)
+        return m
+
+    def stop(
+        self, status: str = "finalised", simulation_truth: dict[str, Any] | None = None
+    ) -> SessionRecord:
+        """Stop the devices, flush and close the stores, finalise the folder and the catalog.
+
+        ``simulation_truth`` (simulated sessions: what the simulator dropped, its drift…) is added
+        to ``simulation.json``.
+        """
+        if self.stopped:
+            return self.record
+        self.stopped = True
+        for dev in (self.sensor, self.camera):
+            if dev is not None:
+                try:
+                    dev.stop()
+                except Exception as e:  # a device that fails to stop must not lose the data
+                    log.error("device %s failed to stop: %s", dev.name, e)
+        self.recorder.log_event("stop")
+        self.recorder.close()
+        if simulation_truth is not None:
+            sim_path = self.folder / "simulation.json"
+            sim = json.loads(sim_path.read_text()) if sim_path.exists() else {}
+            sim.update(simulation_truth)
+            write_json_atomic(sim_path, sim)
+        self.record = finalise_folder(
+            self.catalog,
+            self.data_root,
+            self.record,
+            self.folder,
+            status,
+            error=self.recorder.error,
+        )
+        self._lock.release()
+        return self.record
+
+
+def finalise_folder(
+    catalog: Catalog,
+    data_root: Path,
+    record: SessionRecord,
+    folder: Path,
+    status: str,
+    error: str | None = None,
+) -> SessionRecord:
+    """Write the final manifest (quality, clock fits) and close the catalog row."""
+    manifest = read_manifest(folder)
+    quality = compute_quality(folder, manifest)
+    if error:
+        quality["error"] = error
+    fits = {}
+    for info in stream_infos(manifest):
+        s = read_bio_stream(folder / "bio", info)
+        if len(s.index):
+            fits[info.name] = fit_counter_clock(
+                s.index["first_counter"] + s.index["n"] - 1, s.index["arrival_ns"], info.rate
+            )
+    ended_at = utc_now()
+    manifest.update(
+        status=status,
+        ended_at=ended_at,
+        duration_s=quality["duration_s"],
+        clock_fits=fits,
+        quality=quality,
+    )
+    write_json_atomic(folder / "session.json", manifest)
+    catalog.finalise_session(
+        record.id,
+        ended_at=ended_at,
+        duration_s=quality["duration_s"],
+        quality=quality,
+        status=status,
+    )
+    action = "recover" if status == "recovered" else "finalise"
+    catalog.audit(action, "session", record.id, f"uid={record.uid}")
+    got = catalog.get_session(record.id)
+    assert got is not None
+    return got

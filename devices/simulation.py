@@ -1,0 +1,188 @@
+"""Simulated sessions: the device pair for demo mode, headless simulated recording, the demo patient.
+
+Everything here goes through the real path: the simulated sensor's stream-format-v1 packets are
+decoded by the same decoder as a real sensor's, and the recorder writes the same files.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from core.catalog import Catalog, Patient, SessionRecord
+from core.clock import Clock, MonotonicClock, VirtualClock
+from core.config import Settings
+from core.recording.session import RecordingSession
+from core.scenario import Scenario, preset
+from devices.simulated_camera import SimulatedCamera
+from devices.simulated_sensor import SimulatedSensor
+
+DEMO_CODE = "DEMO-01"
+#: the demo patient's sessions: (scenario, minutes, seed, packet-loss probability)
+DEMO_SESSIONS: tuple[tuple[str, float, int, float], ...] = (
+    ("anxious_to_calm", 6.0, 101, 0.0),
+    ("anxious_to_calm", 6.0, 102, 0.002),
+    ("anxious_to_calm", 6.0, 103, 0.0),
+)
+#: the demo sessions' camera size (pixels): a quarter of the pixels of a live session, so the demo
+#: patient is ready within a couple of minutes on a 2-core laptop; it is stored with each session
+DEMO_FRAME = (320, 240)
+
+Progress = Callable[[float], None]
+
+
+def make_devices(
+    scenario: Scenario,
+    clock: Clock,
+    settings: Settings,
+    seed: int = 0,
+    drop_prob: float = 0.0,
+) -> tuple[SimulatedSensor, SimulatedCamera | None, dict[str, Any]]:
+    """A simulated sensor and camera following ``scenario``, and the truth to store with them."""
+    sensor = SimulatedSensor(
+        scenario, rate=settings.bio_rate, seed=seed, clock=clock, drop_prob=drop_prob
+    )
+    camera = None
+    if settings.camera_fps > 0:
+        camera = SimulatedCamera(
+            scenario,
+            clock,
+            fps=settings.camera_fps,
+            width=settings.camera_width,
+            height=settings.camera_height,
+            seed=seed,
+        )
+    truth = {"scenario": scenario.to_dict(), "seed": seed, "drop_prob": drop_prob}
+    return sensor, camera, truth
+
+
+def simulated_device_factory(
+    settings: Settings, duration_s: float = 3600.0
+) -> Callable[[str, int], tuple[Any, Any, dict[str, Any] | None]]:
+    """For the GUI's live recording (real time): ``factory(scenario_name, seed)``.
+
+    The scenario is stretched over ``duration_s`` (s), an expected session length: the live course
+    then unfolds at a therapy session's pace, whenever the therapist stops.
+    """
+
+    def factory(scenario_name: str, seed: int) -> tuple[Any, Any, dict[str, Any] | None]:
+        return make_devices(preset(scenario_name, duration_s), MonotonicClock(), settings, seed)
+
+    return factory
+
+
+def sensor_truth(sensor: SimulatedSensor) -> dict[str, Any]:
+    """What the simulator knows and the recorder must not: its drops and its true clock."""
+    return {
+        "dropped_packets": [list(d) for d in sensor.dropped],
+        "drift_ppm": sensor.drift_ppm,
+        "true_rate": sensor.true_rate,
+    }
+
+
+def record_simulated(
+    catalog: Catalog,
+    data_root: Path,
+    patient_id: int,
+    duration_s: float,
+    *,
+    scenario: str = "anxious_to_calm",
+    seed: int = 0,
+    virtual: bool = True,
+    settings: Settings | None = None,
+    drop_prob: float = 0.0,
+    progress: Progress | None = None,
+    consent_note: str = "simulated session",
+    with_markers: bool = False,
+    step_s: float = 0.1,
+) -> SessionRecord:
+    """Record a simulated session through the real recorder.
+
+    Parameters
+    ----------
+    duration_s : float — session length (s)
+    virtual : bool — virtual clock (faster than real time) or real time
+    with_markers : bool — add "treatment start"/"treatment end" at one and two thirds
+    step_s : float — virtual-clock step (s)
+    """
+    settings = settings or Settings()
+    clock: Clock = VirtualClock() if virtual else MonotonicClock()
+    sc = preset(scenario, duration_s)
+    sensor, camera, truth = make_devices(sc, clock, settings, seed, drop_prob)
+    session = RecordingSession.start(
+        catalog,
+        data_root,
+        patient_id,
+        sensor,
+        camera,
+        consent=True,
+        consent_note=consent_note,
+        settings=settings,
+        clock=clock,
+        virtual=virtual,
+        simulation=truth,
+    )
+    marks = [(duration_s / 3, "treatment_start"), (2 * duration_s / 3, "treatment_end")]
+    marks = marks if with_markers else []
+    try:
+        t0 = session.t0_ns
+        end = t0 + int(duration_s * 1e9)
+        t = t0
+        while t < end:
+            t = min(end, t + int(step_s * 1e9))
+            if virtual:
+                session.advance(t)
+            else:
+                time.sleep(max(0.0, (t - clock.now_ns()) / 1e9))
+            while marks and (t - t0) / 1e9 >= marks[0][0]:
+                at, kind = marks.pop(0)
+                session.add_marker(kind, t_s=at)
+            if progress is not None:
+                progress((t - t0) / (end - t0))
+    finally:
+        rec = session.stop(simulation_truth=sensor_truth(sensor))
+    return rec
+
+
+def ensure_demo_patient(
+    catalog: Catalog,
+    data_root: Path,
+    progress: Progress | None = None,
+    sessions: tuple[tuple[str, float, int, float], ...] = DEMO_SESSIONS,
+) -> Patient:
+    """The demo patient with its simulated sessions; created (once) if missing or incomplete."""
+    patient = catalog.patient_by_code(DEMO_CODE)
+    if patient is None:
+        patient = catalog.add_patient(
+            DEMO_CODE, notes="Demo patient: every session is simulated.", is_demo=True
+        )
+    done = [s for s in catalog.list_sessions(patient_id=patient.id) if s.status != "recording"]
+    todo = sessions[len(done) :]
+    settings = Settings(camera_width=DEMO_FRAME[0], camera_height=DEMO_FRAME[1])
+    total = sum(m for _, m, _, _ in todo) or 1.0
+    before = 0.0
+    for name, minutes, seed, loss in todo:
+
+        def sub(f: float, base: float = before, m: float = minutes) -> None:
+            if progress is not None:
+                progress((base + f * m) / total)
+
+        record_simulated(
+            catalog,
+            data_root,
+            patient.id,
+            minutes * 60,
+            scenario=name,
+            seed=seed,
+            settings=settings,
+            drop_prob=loss,
+            progress=sub,
+            with_markers=True,
+            consent_note="demo patient (simulated)",
+        )
+        before += minutes
+    if progress is not None:
+        progress(1.0)
+    return patient
