@@ -1,0 +1,392 @@
+"""PDF session report for the patient file (reportlab, imported inside the functions).
+
+Page 1 is the summary (session, pre/post physiology table, plain-language sentence); the details
+(recording quality, devices, charts, markers) always start on page 2. Every page carries a
+footer with page number, app version, generation time and "Decision support only — not a
+diagnosis"; simulated sessions carry a red banner on every page.
+
+Fonts: the standard Helvetica with WinAnsi encoding, which has µ, en/em dash and middle dot, so
+no font file has to ship. Characters outside WinAnsi (arrows, ≥, Greek) are avoided.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import numpy as np
+
+from core import __version__
+from core.physiology import METRICS, PhysiologySummary, describe_change, format_clock
+
+SIMULATED_BANNER = "SIMULATED DATA — not a real recording"
+DISCLAIMER = "Decision support only — not a diagnosis"
+NOT_MEASURED = "—"
+
+
+@dataclass
+class ReportData:
+    """Everything printed in a session report.
+
+    Parameters
+    ----------
+    clinic_name : str — printed under the title
+    patient_code : str — pseudonymous patient code
+    session_uid : str — session identifier
+    started_at : str — session date and time as it should be printed, e.g. "2025-03-04 14:05"
+    duration_s : float — session length (s)
+    physiology : PhysiologySummary — pre/post comparison
+    simulated : bool — data from simulated devices: banner on every page
+    patient_name : str or None — printed only when ``include_name`` is True
+    include_name : bool — the therapist chose to print the name
+    devices : list of dict — ``{"name": str, "simulated": bool}`` per device
+    quality : dict — ``streams``: list of ``{"name", "expected", "received", "lost"[, "lost_pct"]}``
+        (samples; lost % is computed when absent), ``frames_stored``, ``frames_dropped``,
+        ``gaps`` (ints); missing keys print as "—"
+    markers : list of (t_s, kind, label) — session markers, time from session start (s)
+    hr_t_s, hr_bpm : ndarray or None — heart-rate series for the chart (s, beats/min)
+    eda_t_s, eda_us : ndarray or None — EDA-level series for the chart (s, µS)
+    generated_at : str — generation time as printed; empty: now, local time
+    app_version : str — TheraScope version printed in the footer
+    """
+
+    clinic_name: str
+    patient_code: str
+    session_uid: str
+    started_at: str
+    duration_s: float
+    physiology: PhysiologySummary
+    simulated: bool = False
+    patient_name: str | None = None
+    include_name: bool = False
+    devices: list[dict[str, Any]] = field(default_factory=list)
+    quality: dict[str, Any] = field(default_factory=dict)
+    markers: list[tuple[float, str, str]] = field(default_factory=list)
+    hr_t_s: np.ndarray | None = None
+    hr_bpm: np.ndarray | None = None
+    eda_t_s: np.ndarray | None = None
+    eda_us: np.ndarray | None = None
+    generated_at: str = ""
+    app_version: str = __version__
+
+
+def format_duration(seconds: float) -> str:
+    """``3725`` → ``"1 h 02 min 05 s"``; ``725`` → ``"12 min 05 s"``."""
+    total = int(round(max(seconds, 0.0)))
+    h, rem = divmod(total, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h} h {m:02d} min {s:02d} s" if h else f"{m} min {s:02d} s"
+
+
+def format_value(value: float | None, decimals: int, signed: bool = False) -> str:
+    """Number as printed in the tables; ``None`` prints as an em dash."""
+    if value is None:
+        return NOT_MEASURED
+    return f"{value:+.{decimals}f}" if signed else f"{value:.{decimals}f}"
+
+
+def _count(value: Any) -> str:
+    return NOT_MEASURED if value is None else f"{int(value):,}".replace(",", " ")
+
+
+def _marker_kind(kind: str) -> str:
+    return kind.replace("_", " ").capitalize()
+
+
+def _styles() -> dict[str, Any]:
+    from reportlab.lib import colors
+    from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+
+    base = getSampleStyleSheet()
+    return {
+        "title": ParagraphStyle("t", parent=base["Title"], fontSize=20, spaceAfter=4),
+        "clinic": ParagraphStyle(
+            "c",
+            parent=base["Normal"],
+            fontSize=12,
+            alignment=1,
+            textColor=colors.HexColor("#333333"),
+            spaceAfter=12,
+        ),
+        "h2": ParagraphStyle(
+            "h2", parent=base["Heading2"], fontSize=13, spaceBefore=10, spaceAfter=6
+        ),
+        "body": ParagraphStyle("b", parent=base["Normal"], fontSize=9.5, leading=12.5),
+        "small": ParagraphStyle(
+            "s", parent=base["Normal"], fontSize=8, leading=10, textColor=colors.HexColor("#444444")
+        ),
+        "cell": ParagraphStyle("cell", parent=base["Normal"], fontSize=9, leading=11),
+        "sentence": ParagraphStyle(
+            "plain",
+            parent=base["Normal"],
+            fontSize=11,
+            leading=15,
+            backColor=colors.HexColor("#eef4ea"),
+            borderPadding=8,
+            borderColor=colors.HexColor("#9bb98a"),
+            borderWidth=0.6,
+            spaceBefore=10,
+            spaceAfter=12,
+        ),
+    }
+
+
+def _table(
+    rows: list[list[Any]], widths: list[float], align_right_from: int = 1, header: bool = True
+) -> Any:
+    from reportlab.lib import colors
+    from reportlab.platypus import Table, TableStyle
+
+    t = Table(rows, colWidths=widths, repeatRows=1 if header else 0, hAlign="LEFT")
+    h = 1 if header else 0
+    style: list[tuple[Any, ...]] = [
+        ("FONT", (0, 0), (-1, -1), "Helvetica", 9),
+        ("ROWBACKGROUNDS", (0, h), (-1, -1), [colors.white, colors.HexColor("#f5f7f9")]),
+        ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#b0b8c0")),
+        ("ALIGN", (align_right_from, h), (-1, -1), "RIGHT"),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("TOPPADDING", (0, 0), (-1, -1), 3),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+    ]
+    if header:
+        style += [
+            ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 9),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dfe6ee")),
+        ]
+    else:  # key/value table: bold keys instead of a header row
+        style.append(("FONT", (0, 0), (0, -1), "Helvetica-Bold", 9))
+    t.setStyle(TableStyle(style))
+    return t
+
+
+def _summary_page(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
+    from reportlab.platypus import Paragraph, Spacer
+
+    phys = data.physiology
+    info: list[list[Any]] = [["Patient code", data.patient_code]]
+    if data.include_name and data.patient_name:
+        info.append(["Patient name", data.patient_name])
+    info += [
+        ["Date and time", data.started_at],
+        ["Duration", format_duration(data.duration_s)],
+        ["Session ID", data.session_uid],
+        ["Data", "Simulated devices (demo)" if data.simulated else "Recorded from sensors"],
+    ]
+    out: list[Any] = [
+        Paragraph("TheraScope session report", st["title"]),
+        Paragraph(escape(data.clinic_name), st["clinic"]),
+        _table(info, [0.3 * width, 0.7 * width], align_right_from=99, header=False),
+        Paragraph("Physiology before and after", st["h2"]),
+    ]
+    pre_w, post_w = phys.windows
+    head = [
+        "Measure",
+        Paragraph(
+            f"<b>{escape(pre_w.label.capitalize())}</b><br/>"
+            f"{format_clock(pre_w.start_s)}–{format_clock(pre_w.end_s)}",
+            st["cell"],
+        ),
+        Paragraph(
+            f"<b>{escape(post_w.label.capitalize())}</b><br/>"
+            f"{format_clock(post_w.start_s)}–{format_clock(post_w.end_s)}",
+            st["cell"],
+        ),
+        "Change",
+    ]
+    rows: list[list[Any]] = [head]
+    for m in METRICS:
+        rows.append(
+            [
+                f"{m.label} ({m.unit})",
+                format_value(phys.pre.value(m.key), m.decimals),
+                format_value(phys.post.value(m.key), m.decimals),
+                format_value(phys.change.get(m.key), m.decimals, signed=True),
+            ]
+        )
+    rows.append(
+        [
+            "Usable signal, ECG / EDA (min)",
+            f"{phys.pre.ecg_seconds_analysed / 60:.1f} / {phys.pre.eda_seconds_analysed / 60:.1f}",
+            f"{phys.post.ecg_seconds_analysed / 60:.1f} / {phys.post.eda_seconds_analysed / 60:.1f}",
+            "",
+        ]
+    )
+    out.append(_table(rows, [0.37 * width, 0.23 * width, 0.23 * width, 0.17 * width]))
+    out.append(Spacer(1, 4))
+    out.append(
+        Paragraph(
+            escape(pre_w.note) + f" Change = after minus before; {NOT_MEASURED} = not measured.",
+            st["small"],
+        )
+    )
+    reasons = sorted(
+        {
+            f"{m.label}, {w.label}: {wm.reasons[m.key]}"
+            for w, wm in zip(phys.windows, phys.metrics, strict=True)
+            for m in METRICS
+            if wm.value(m.key) is None and m.key in wm.reasons
+        }
+    )
+    if reasons:
+        out.append(Paragraph("Not measured — " + escape("; ".join(reasons)) + ".", st["small"]))
+    out.append(Paragraph("In plain words", st["h2"]))
+    out.append(Paragraph(escape(describe_change(phys)), st["sentence"]))
+    out.append(
+        Paragraph(
+            "These numbers describe the recorded signals only; they are not a clinical assessment. "
+            "Heart rate: mean over the window; RMSSD: beat-to-beat variability; EDA tonic level: "
+            "slow skin-conductance level; SCR rate: skin-conductance responses of at least "
+            "0.02 µS per minute.",
+            st["small"],
+        )
+    )
+    return out
+
+
+def _details(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
+    from reportlab.platypus import KeepTogether, Paragraph, Spacer
+
+    from core.report_charts import session_chart
+
+    q = data.quality
+    out: list[Any] = [Paragraph("Recording quality", st["h2"])]
+    rows: list[list[Any]] = [["Stream", "Expected (samples)", "Received", "Lost", "Lost (%)"]]
+    for s in q.get("streams", []):
+        lost_pct = s.get("lost_pct")
+        if lost_pct is None and s.get("expected") and s.get("lost") is not None:
+            lost_pct = 100.0 * float(s["lost"]) / float(s["expected"])
+        rows.append(
+            [
+                str(s.get("name", "")),
+                _count(s.get("expected")),
+                _count(s.get("received")),
+                _count(s.get("lost")),
+                format_value(lost_pct, 2),
+            ]
+        )
+    if len(rows) == 1:
+        rows.append(["No stream statistics recorded", "", "", "", ""])
+    out.append(_table(rows, [0.32 * width, 0.2 * width, 0.18 * width, 0.15 * width, 0.15 * width]))
+    out.append(Spacer(1, 6))
+    other = [
+        ["Item", "Value"],
+        ["Session duration", format_duration(data.duration_s)],
+        ["Video frames stored", _count(q.get("frames_stored"))],
+        ["Dropped video frames", _count(q.get("frames_dropped"))],
+        ["Gaps in the signal stream", _count(q.get("gaps"))],
+    ]
+    out.append(_table(other, [0.32 * width, 0.3 * width]))
+
+    out.append(Paragraph("Devices", st["h2"]))
+    dev_rows: list[list[Any]] = [["Device", "Type"]]
+    for dev in data.devices:
+        dev_rows.append(
+            [str(dev.get("name", "")), "Simulated" if dev.get("simulated") else "Real sensor"]
+        )
+    if len(dev_rows) == 1:
+        dev_rows.append(["No device recorded", ""])
+    out.append(_table(dev_rows, [0.62 * width, 0.38 * width], align_right_from=99))
+
+    out.append(Paragraph("Markers", st["h2"]))
+    mk_rows: list[list[Any]] = [["#", "Time (m:ss)", "Kind", "Label"]]
+    for i, (t_s, kind, label) in enumerate(data.markers, start=1):
+        mk_rows.append(
+            [str(i), format_clock(t_s), _marker_kind(kind), Paragraph(escape(label), st["cell"])]
+        )
+    if len(mk_rows) == 1:
+        mk_rows.append(["", "", "No markers set", ""])
+    out.append(
+        _table(
+            mk_rows, [0.07 * width, 0.15 * width, 0.25 * width, 0.53 * width], align_right_from=99
+        )
+    )
+    times = [float(m[0]) for m in data.markers]
+    windows = data.physiology.windows
+    charts = [
+        ("Heart rate over the session", data.hr_t_s, data.hr_bpm, "Heart rate (bpm)", "#b0283c"),
+        ("EDA level over the session", data.eda_t_s, data.eda_us, "EDA level (µS)", "#1f5fa8"),
+    ]
+    for title, t, v, ylab, colour in charts:
+        out.append(
+            KeepTogether(
+                [
+                    Paragraph(title, st["h2"]),
+                    session_chart(t, v, data.duration_s, windows, times, ylab, width, 140, colour),
+                ]
+            )
+        )
+    out.append(
+        Paragraph(
+            "Shaded: the two comparison windows. Dashed lines: markers, numbered "
+            "as in the markers table.",
+            st["small"],
+        )
+    )
+
+    return out
+
+
+def build_session_report(data: ReportData, out_path: Path) -> Path:
+    """Write the session report as PDF.
+
+    Parameters
+    ----------
+    data : ReportData — what to print
+    out_path : Path — PDF file to write (parent folders are created)
+
+    Returns
+    -------
+    Path — ``out_path``
+    """
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.platypus import PageBreak, SimpleDocTemplate
+
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    generated = data.generated_at or _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    page_w, page_h = A4
+    margin = 18 * mm
+    top = margin + (12 * mm if data.simulated else 0)
+
+    def decorate(canvas: Any, doc: Any) -> None:
+        canvas.saveState()
+        if data.simulated:
+            canvas.setFillColor(colors.HexColor("#c62828"))
+            canvas.rect(0, page_h - 14 * mm, page_w, 10 * mm, stroke=0, fill=1)
+            canvas.setFillColor(colors.white)
+            canvas.setFont("Helvetica-Bold", 14)
+            canvas.drawCentredString(page_w / 2, page_h - 10.6 * mm, SIMULATED_BANNER)
+        canvas.setStrokeColor(colors.HexColor("#b0b8c0"))
+        canvas.line(margin, 13 * mm, page_w - margin, 13 * mm)
+        canvas.setFillColor(colors.HexColor("#444444"))
+        canvas.setFont("Helvetica", 7.5)
+        canvas.drawString(
+            margin,
+            9 * mm,
+            f"Page {doc.page} · TheraScope {data.app_version} · "
+            f"generated {generated} · {data.patient_code}",
+        )
+        canvas.setFont("Helvetica-Bold", 7.5)
+        canvas.drawRightString(page_w - margin, 9 * mm, DISCLAIMER)
+        canvas.restoreState()
+
+    doc = SimpleDocTemplate(
+        str(out_path),
+        pagesize=A4,
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=top,
+        bottomMargin=margin,
+        title=f"TheraScope session report {data.patient_code}",
+        author=data.clinic_name,
+        creator=f"TheraScope {data.app_version}",
+    )
+    st = _styles()
+    story = _summary_page(data, st, doc.width) + [PageBreak()] + _details(data, st, doc.width)
+    doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
+    return out_path

@@ -1,0 +1,195 @@
+"""Vector charts of a session for the PDF report (reportlab.graphics; no matplotlib).
+
+A chart shows one series over the whole session, with the pre/post comparison windows shaded
+and the session markers as numbered vertical lines (numbers match the report's markers table).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from core.physiology import PhaseWindow
+
+#: More points than this add nothing visible at report width and only bloat the PDF.
+MAX_POINTS = 1200
+_TICK_STEPS_MIN = (0.5, 1, 2, 5, 10, 15, 20, 30, 60, 120)
+
+
+def _tick_step(span_min: float) -> float:
+    """Smallest round step (min) that keeps the time axis at ≤ 8 ticks."""
+    for step in _TICK_STEPS_MIN:
+        if span_min / step <= 8:
+            return float(step)
+    return float(_TICK_STEPS_MIN[-1])
+
+
+def _reduce(t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Block means down to ≤ MAX_POINTS; a block holding a NaN stays NaN and breaks the line."""
+    if t.size <= MAX_POINTS:
+        return t, y
+    q = -(-t.size // MAX_POINTS)
+    n = (t.size // q) * q
+    return t[:n].reshape(-1, q).mean(axis=1), y[:n].reshape(-1, q).mean(axis=1)
+
+
+def _break_gaps(t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Insert NaN where samples are missing, so a beat series is not bridged across lost data.
+
+    A gap is a step longer than 3× the typical step and at least 2.5 s (longer than any
+    plausible RR interval).
+    """
+    if t.size < 3:
+        return t, y
+    dt = np.diff(t)
+    limit = max(3.0 * float(np.median(dt)), 2.5)
+    idx = np.flatnonzero(dt > limit) + 1
+    return np.insert(t, idx, t[idx - 1] + dt[idx - 1] / 2), np.insert(y, idx, np.nan)
+
+
+def _runs(t_min: np.ndarray, y: np.ndarray) -> list[list[tuple[float, float]]]:
+    """Point lists of the finite stretches, so gaps in the data are gaps in the line."""
+    ok = np.isfinite(y) & np.isfinite(t_min)
+    edges = np.diff(np.concatenate(([0], ok.astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    out = []
+    for a, b in zip(starts, ends, strict=True):
+        pts = list(zip(t_min[a:b].tolist(), y[a:b].tolist(), strict=True))
+        # A lone point would not be drawn as a line; doubling it draws a dot-sized segment.
+        out.append(pts if len(pts) > 1 else pts * 2)
+    return out
+
+
+def session_chart(
+    t_s: np.ndarray | None,
+    values: np.ndarray | None,
+    duration_s: float,
+    windows: list[PhaseWindow],
+    marker_times_s: list[float],
+    y_label: str,
+    width: float,
+    height: float = 150.0,
+    colour_hex: str = "#1f5fa8",
+) -> Any:
+    """One series over the session as a reportlab ``Drawing``.
+
+    Parameters
+    ----------
+    t_s : ndarray or None — sample times from the session start (s)
+    values : ndarray or None — values in the unit named by ``y_label``; NaN breaks the line
+    duration_s : float — session length (s); the time axis spans it, in minutes
+    windows : list of PhaseWindow — shaded (pre and post)
+    marker_times_s : list of float — vertical lines, numbered 1… in this order (s)
+    y_label : str — axis title with unit, e.g. ``"Heart rate (bpm)"``
+    width, height : float — drawing size (pt)
+    colour_hex : str — line colour
+
+    Returns
+    -------
+    reportlab.graphics.shapes.Drawing
+    """
+    from reportlab.graphics.charts.lineplots import LinePlot
+    from reportlab.graphics.shapes import Drawing, Group, Line, Rect, String
+    from reportlab.lib import colors
+
+    d = Drawing(width, height)
+    left, bottom, top_pad, right_pad = 46.0, 30.0, 14.0, 8.0
+    pw, ph = width - left - right_pad, height - bottom - top_pad
+    span_min = max(duration_s / 60.0, 1e-6)
+
+    t = np.asarray(t_s if t_s is not None else [], dtype=np.float64).ravel()
+    y = np.asarray(values if values is not None else [], dtype=np.float64).ravel()
+    n = min(t.size, y.size)
+    t, y = _reduce(*_break_gaps(t[:n], y[:n]))
+    runs = _runs(t / 60.0, y)
+
+    def x_of(minutes: float) -> float:
+        return left + min(max(minutes / span_min, 0.0), 1.0) * pw
+
+    shade = colors.HexColor("#e6eef7")
+    for w in windows:
+        x0, x1 = x_of(w.start_s / 60.0), x_of(w.end_s / 60.0)
+        d.add(Rect(x0, bottom, x1 - x0, ph, fillColor=shade, strokeColor=None))
+        d.add(
+            String(
+                (x0 + x1) / 2,
+                bottom + ph - 9,
+                w.label,
+                fontSize=6.5,
+                textAnchor="middle",
+                fillColor=colors.HexColor("#4a5a6a"),
+            )
+        )
+
+    finite = y[np.isfinite(y)]
+    if runs and finite.size:
+        lo, hi = float(finite.min()), float(finite.max())
+        pad = max((hi - lo) * 0.1, abs(hi) * 0.02, 0.05)
+        lp = LinePlot()
+        lp.x, lp.y, lp.width, lp.height = left, bottom, pw, ph
+        lp.data = runs
+        for i in range(len(runs)):
+            lp.lines[i].strokeColor = colors.HexColor(colour_hex)
+            lp.lines[i].strokeWidth = 0.9
+        lp.xValueAxis.valueMin, lp.xValueAxis.valueMax = 0.0, span_min
+        lp.xValueAxis.valueStep = _tick_step(span_min)
+        lp.xValueAxis.labels.fontSize = 7
+        lp.xValueAxis.labelTextFormat = lambda v: f"{v:g}"
+        lp.yValueAxis.valueMin, lp.yValueAxis.valueMax = lo - pad, hi + pad
+        lp.yValueAxis.labels.fontSize = 7
+        lp.yValueAxis.labelTextFormat = "%.3g"
+        lp.yValueAxis.visibleGrid = True
+        lp.yValueAxis.gridStrokeColor = colors.HexColor("#d8d8d8")
+        lp.yValueAxis.gridStrokeWidth = 0.4
+        d.add(lp)
+    else:
+        d.add(Rect(left, bottom, pw, ph, fillColor=None, strokeColor=colors.grey))
+        d.add(
+            String(
+                left + pw / 2,
+                bottom + ph / 2,
+                "No data recorded",
+                fontSize=9,
+                textAnchor="middle",
+                fillColor=colors.grey,
+            )
+        )
+
+    marker_colour = colors.HexColor("#b5651d")
+    last_label_x = -1e9
+    for i, tm in enumerate(marker_times_s, start=1):
+        x = x_of(tm / 60.0)
+        d.add(
+            Line(
+                x,
+                bottom,
+                x,
+                bottom + ph,
+                strokeColor=marker_colour,
+                strokeWidth=0.7,
+                strokeDashArray=[2, 2],
+            )
+        )
+        # Dense markers would print their numbers on top of each other; skip crowded ones.
+        if x - last_label_x >= 4.0 * len(str(i)) + 4.0:
+            d.add(
+                String(
+                    x,
+                    bottom + ph + 3,
+                    str(i),
+                    fontSize=6.5,
+                    textAnchor="middle",
+                    fillColor=marker_colour,
+                )
+            )
+            last_label_x = x
+
+    d.add(
+        String(left + pw / 2, 4, "Time from session start (min)", fontSize=7.5, textAnchor="middle")
+    )
+    title = Group(String(0, 0, y_label, fontSize=7.5, textAnchor="middle"))
+    title.translate(12, bottom + ph / 2)
+    title.rotate(90)
+    d.add(title)
+    return d
