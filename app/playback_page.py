@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.widgets import banner, bgr_to_pixmap, fmt_duration, heading
+from app.widgets import banner, bgr_to_pixmap, fmt_duration, heading, unit_label
 from core.catalog import Catalog
 from core.recording import SessionData, open_session
 
@@ -133,13 +133,13 @@ class PlaybackPage(QWidget):
                 curve.setData([], [])
                 continue
             self.sig[ch] = s
-            plot.setLabel("left", f"{unit_axis} ({s.unit})")
+            plot.setLabel("left", f"{unit_axis} ({unit_label(s.unit)})")
             curve.setData(s.t_s, s.values, connect="finite")
         if "EDA" in self.sig:
             s = self.sig["EDA"]
             step = max(1, int(s.rate / 4))  # 4 Hz is plenty for the whole-session overview
             self.ov_curve.setData(s.t_s[::step], s.values[::step], connect="finite")
-            self.overview.setLabel("left", f"EDA ({s.unit})")
+            self.overview.setLabel("left", f"EDA ({unit_label(s.unit)})")
         self.overview.setXRange(0, self.duration, padding=0.01)
         for item in self.marker_items:
             for p in (self.overview, self.ecg_plot, self.eda_plot):
@@ -147,7 +147,7 @@ class PlaybackPage(QWidget):
                     p.removeItem(item)
         self.marker_items = []
         self.markers = self.catalog.list_markers(session_id)
-        for m in self.markers:
+        for i, m in enumerate(self.markers):
             text = MARKER_NAMES.get(m.kind, m.label or "marker")
             colour = "#2e9d4f" if m.kind != "note" else "#e6a118"
             for p in (self.overview, self.ecg_plot, self.eda_plot):
@@ -156,7 +156,8 @@ class PlaybackPage(QWidget):
                     angle=90,
                     pen=pg.mkPen(colour, width=2, style=Qt.PenStyle.DashLine),
                     label=text if p is self.overview else None,
-                    labelOpts={"position": 0.9, "color": colour},
+                    # staggered heights keep labels of nearby markers apart
+                    labelOpts={"position": 0.92 - 0.14 * (i % 4), "color": colour},
                 )
                 p.addItem(line)
                 self.marker_items.append(line)

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.widgets import StatusLight, banner, bgr_to_pixmap, fmt_duration, heading
+from app.widgets import StatusLight, banner, bgr_to_pixmap, fmt_duration, heading, unit_label
 from core.catalog import Catalog
 from core.config import Settings
 from core.recording.disk import minutes_available
@@ -67,7 +67,7 @@ class LiveSignalsView(pg.GraphicsLayoutWidget):
         for i, (_stream, ch, unit) in enumerate(channels):
             p = self.addPlot(row=i, col=0)
             p.setLabel("left", ch, units=None)
-            p.getAxis("left").setLabel(f"{ch} ({unit})")
+            p.getAxis("left").setLabel(f"{ch} ({unit_label(unit)})")
             p.showGrid(x=True, y=True, alpha=0.2)
             p.setMouseEnabled(x=False, y=False)
             p.setDownsampling(mode="peak")
@@ -217,6 +217,9 @@ class RecordPage(QWidget):
         lay.addWidget(self.sim_banner)
         lay.addWidget(self.setup_box)
         lay.addWidget(self.rec_box, 1)
+        # takes the free space while only the set-up is shown
+        self.filler = QWidget()
+        lay.addWidget(self.filler, 1)
         self.space = QShortcut(QKeySequence(Qt.Key.Key_Space), self)
         self.space.activated.connect(self._space_marker)
 
@@ -229,6 +232,7 @@ class RecordPage(QWidget):
         self.consent.setChecked(False)
         self.setup_box.setVisible(True)
         self.rec_box.setVisible(False)
+        self.filler.setVisible(True)
         mins = minutes_available(self.data_root, self.settings)
         self.setup_disk.setText(f"{mins:,.0f} minutes of recording available")
         self._update_start()
@@ -266,6 +270,7 @@ class RecordPage(QWidget):
         ]
         self.signals.configure(chans)
         self.setup_box.setVisible(False)
+        self.filler.setVisible(False)
         self.rec_box.setVisible(True)
         self.sim_banner.setVisible(bool(self.session.manifest.get("simulated")))
         self.markers_label.setText("No markers yet")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
 
 COLOURS = {"green": "#2e9d4f", "amber": "#e6a118", "red": "#d23b3b", "grey": "#9aa0a6"}
 
@@ -46,6 +46,7 @@ def bgr_to_pixmap(image: np.ndarray, width: int | None = None) -> QPixmap:
 def heading(text: str, size: int = 18) -> QLabel:
     lab = QLabel(text)
     lab.setStyleSheet(f"font-size:{size}px; font-weight:600;")
+    lab.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
     return lab
 
 
@@ -56,7 +57,13 @@ def banner(text: str) -> QLabel:
     lab.setStyleSheet(
         "background:#fff3cd; color:#6b4e00; border:1px solid #e6a118; padding:4px; font-weight:600;"
     )
+    lab.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
     return lab
+
+
+def unit_label(unit: str) -> str:
+    """Units as people write them (streams store ASCII, e.g. ``uS`` → ``µS``)."""
+    return {"uS": "µS", "uV": "µV"}.get(unit, unit)
 
 
 def fmt_duration(seconds: float | None) -> str:
