@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QGraphicsItem,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -57,12 +58,15 @@ class LiveSignalsView(pg.GraphicsLayoutWidget):
         self.setBackground("w")
         self.plots: dict[str, pg.PlotItem] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
+        self._yrange: dict[str, tuple[float, float]] = {}
+        self._last_range = 0.0
 
     def configure(self, channels: list[tuple[str, str, str]]) -> None:
         """``channels``: (stream name, channel, unit) to show, one plot each."""
         self.clear()
         self.plots.clear()
         self.curves.clear()
+        self._yrange.clear()
         colours = ["#c0392b", "#1f6fb2", "#2e8b57", "#8e44ad"]
         for i, (_stream, ch, unit) in enumerate(channels):
             p = self.addPlot(row=i, col=0)
@@ -70,15 +74,46 @@ class LiveSignalsView(pg.GraphicsLayoutWidget):
             p.getAxis("left").setLabel(f"{ch} ({unit_label(unit)})")
             p.showGrid(x=True, y=True, alpha=0.2)
             p.setMouseEnabled(x=False, y=False)
-            p.setDownsampling(mode="peak")
+            p.hideButtons()
+            # fixed ranges: axes re-render their text only when the y range really changes
+            # (auto-ranging every frame made axis painting the GUI's largest cost)
+            p.disableAutoRange()
+            p.setXRange(-10.0, 0.0, padding=0.01)
+            for ax in ("left", "bottom"):
+                # the view repaints whole each frame; a cached axis is a blit, not text drawing
+                p.getAxis(ax).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            # auto: ~8000 samples onto a few hundred pixels; peak keeps every R wave visible
+            p.setDownsampling(auto=True, mode="peak")
             p.setClipToView(True)
             if i == len(channels) - 1:
                 p.setLabel("bottom", "time (s, 0 = now)")
-            curve = p.plot(pen=pg.mkPen(colours[i % len(colours)], width=1), connect="finite")
+            curve = p.plot(pen=pg.mkPen(colours[i % len(colours)], width=1))
             self.plots[ch] = p
             self.curves[ch] = curve
 
+    def _fit_y(self, ch: str, y: np.ndarray) -> None:
+        """Adjust the y range when the data leave it or fill less than half of it."""
+        fin = y[np.isfinite(y)]
+        if not len(fin):
+            return
+        lo, hi = float(fin.min()), float(fin.max())
+        pad = 0.1 * (hi - lo) or 0.05 * (abs(hi) or 1.0)
+        cur = self._yrange.get(ch)
+        if (
+            cur is not None
+            and cur[0] <= lo
+            and hi <= cur[1]
+            and (hi - lo) > 0.5 * (cur[1] - cur[0])
+        ):
+            return
+        self._yrange[ch] = (lo - pad, hi + pad)
+        self.plots[ch].setYRange(lo - pad, hi + pad, padding=0)
+
     def update_from(self, rings: dict[str, Any], streams: dict[str, Any]) -> None:
+        now = time.monotonic()
+        refit = now - self._last_range >= 1.0
+        if refit:
+            self._last_range = now
         for name, ring in rings.items():
             counters, x = ring.snapshot()
             if not len(counters):
@@ -87,7 +122,13 @@ class LiveSignalsView(pg.GraphicsLayoutWidget):
             t = (counters - counters[-1]) / info.rate
             for ci, ch in enumerate(info.channels):
                 if ch in self.curves:
-                    self.curves[ch].setData(t, x[:, ci], connect="finite")
+                    y = np.ascontiguousarray(x[:, ci])
+                    if refit or ch not in self._yrange:
+                        self._fit_y(ch, y)
+                    if np.isnan(y).any():  # a gap: draw it as a break, never bridge it
+                        self.curves[ch].setData(t, y, connect="finite")
+                    else:
+                        self.curves[ch].setData(t, y, connect="all", skipFiniteCheck=True)
 
 
 class RecordPage(QWidget):
@@ -115,7 +156,9 @@ class RecordPage(QWidget):
         self._last_preview = 0.0
         self._build()
         self.timer = QTimer(self)
-        self.timer.setInterval(33)
+        # a precise 30 ms timer keeps redraws at ≥ 30 Hz; a coarse one may fire up to 5 % late
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(30)
         self.timer.timeout.connect(self._tick)
 
     # ---- layout ------------------------------------------------------------------------------
@@ -317,7 +360,7 @@ class RecordPage(QWidget):
             self._last_preview = now
             f = rec.frame_slot.get()
             if f is not None:
-                self.preview.setPixmap(bgr_to_pixmap(f.image, 320))
+                self.preview.setPixmap(bgr_to_pixmap(f.image, 320, fast=True))
             self._update_status()
 
     def _update_status(self) -> None:

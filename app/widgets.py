@@ -32,14 +32,25 @@ class StatusLight(QWidget):
         self.text.setText(f"<b>{self.caption}</b> {detail}")
 
 
-def bgr_to_pixmap(image: np.ndarray, width: int | None = None) -> QPixmap:
-    """A QPixmap of a BGR uint8 image, scaled to ``width`` pixels (keeping the aspect ratio)."""
+def bgr_to_pixmap(image: np.ndarray, width: int | None = None, fast: bool = False) -> QPixmap:
+    """A QPixmap of a BGR uint8 image, scaled to ``width`` pixels (keeping the aspect ratio).
+
+    ``fast`` (live preview): decimate by an integer step first and scale without smoothing.
+    """
+    if fast and width and image.shape[1] >= 2 * width:
+        step = image.shape[1] // width
+        image = image[::step, ::step]
     rgb = np.ascontiguousarray(image[:, :, ::-1])
     h, w = rgb.shape[:2]
     qimg = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
     pm = QPixmap.fromImage(qimg.copy())
-    if width:
-        pm = pm.scaledToWidth(width, Qt.TransformationMode.SmoothTransformation)
+    if width and pm.width() != width:
+        mode = (
+            Qt.TransformationMode.FastTransformation
+            if fast
+            else Qt.TransformationMode.SmoothTransformation
+        )
+        pm = pm.scaledToWidth(width, mode)
     return pm
 
 

@@ -139,6 +139,7 @@ def fit_counter_clock(
     Returns
     -------
     dict with ``offset_ns``, ``period_ns``, ``nominal_rate``, ``n_points``, ``drift_ppm``
+    (positive when the device's clock runs fast: more samples per host second than nominal)
     """
     c = np.asarray(last_counters, dtype=np.int64)
     t = np.asarray(arrivals_ns, dtype=np.int64)
@@ -164,9 +165,18 @@ def fit_counter_clock(
     sel = order[first]
     period = nominal
     if len(sel) >= 3 and x[sel][-1] - x[sel][0] >= 2 * block:
-        slope, _ = np.polyfit(x[sel], y[sel], 1)
-        if abs(slope / nominal - 1.0) < 0.01:
+        pts = sel
+        for _ in range(3):
+            slope, icpt0 = np.polyfit(x[pts], y[pts], 1)
+            if abs(slope / nominal - 1.0) >= 0.01:
+                break  # a sensor crystal is within a few hundred ppm: reject a wild fit
             period = float(slope)
+            # block minima still carry some latency; the lower half of them hugs the envelope
+            r = y[pts] - (icpt0 + slope * x[pts])
+            lower = pts[r <= np.median(r)]
+            if len(lower) < 3 or x[lower][-1] - x[lower][0] < 2 * block:
+                break
+            pts = lower
     # the line through the lowest point: latency is one-sided, no packet arrives early
     icpt = float((y[sel] - period * x[sel]).min())
     return {
@@ -174,5 +184,5 @@ def fit_counter_clock(
         "period_ns": period,
         "nominal_rate": float(rate),
         "n_points": float(len(sel)),
-        "drift_ppm": (period / nominal - 1.0) * 1e6,
+        "drift_ppm": (nominal / period - 1.0) * 1e6,
     }

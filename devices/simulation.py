@@ -150,9 +150,13 @@ def ensure_demo_patient(
     catalog: Catalog,
     data_root: Path,
     progress: Progress | None = None,
-    sessions: tuple[tuple[str, float, int, float], ...] = DEMO_SESSIONS,
+    sessions: tuple[tuple[str, float, int, float], ...] | None = None,
 ) -> Patient:
-    """The demo patient with its simulated sessions; created (once) if missing or incomplete."""
+    """The demo patient with its simulated sessions; created (once) if missing or incomplete.
+
+    ``sessions`` defaults to :data:`DEMO_SESSIONS`: (scenario, minutes, seed, packet loss).
+    """
+    sessions = DEMO_SESSIONS if sessions is None else sessions
     patient = catalog.patient_by_code(DEMO_CODE)
     if patient is None:
         patient = catalog.add_patient(

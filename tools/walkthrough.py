@@ -49,7 +49,7 @@ def main() -> int:
         print("saved", args.out / f"{name}.png")
 
     if args.demo:
-        while win.progress.isVisible():
+        while not win.progress.isHidden():
             pump(0.5)
     shot("1-patients")
     p = win.catalog.add_patient("P-0042", name="Alex Example", birth_year=1990)

@@ -1,0 +1,72 @@
+"""The headless command line: patients, record, sessions, report, recover."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pypdf import PdfReader
+
+from app.cli import main
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("THERASCOPE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("THERASCOPE_CONFIG_DIR", str(tmp_path / "cfg"))
+    (tmp_path / "cfg").mkdir()
+    # a small camera frame keeps the simulated recording quick
+    (tmp_path / "cfg" / "settings.json").write_text(
+        json.dumps({"camera_width": 160, "camera_height": 120})
+    )
+    return tmp_path
+
+
+def test_record_list_report(env, capsys):
+    assert main(["patients", "add", "C-7", "--name", "Chris Cli"]) == 0
+    assert (
+        main(
+            [
+                "record",
+                "--patient",
+                "C-7",
+                "--simulate",
+                "--virtual",
+                "--consent",
+                "--duration",
+                "12",
+                "--drop-prob",
+                "0.01",
+                "--markers",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    uid = capsys.readouterr().out.strip().splitlines()[-1]
+    assert main(["sessions", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["uid"] for r in rows] == [uid]
+    assert rows[0]["status"] == "finalised" and rows[0]["simulated"] is True
+    out = env / "r.pdf"
+    assert main(["report", uid, "--out", str(out)]) == 0
+    text = "".join(p.extract_text() for p in PdfReader(out).pages)
+    assert "C-7" in text and "SIMULATED DATA" in text
+    assert "Chris Cli" not in text
+    assert main(["patients"]) == 0
+    assert "C-7" in capsys.readouterr().out
+
+
+def test_record_refuses_without_consent_or_patient(env, capsys):
+    assert main(["patients", "add", "C-8"]) == 0
+    with pytest.raises(SystemExit, match="consent"):
+        main(["record", "--patient", "C-8", "--simulate", "--virtual", "--duration", "2"])
+    with pytest.raises(SystemExit, match="No patient"):
+        main(["record", "--patient", "NOPE", "--simulate", "--consent", "--duration", "2"])
+    assert main(["patients", "add", "C-8"]) == 2  # duplicate code: clear error, exit 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_recover_with_nothing_to_do(env, capsys):
+    assert main(["recover"]) == 0
+    assert "nothing to recover" in capsys.readouterr().out
