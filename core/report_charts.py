@@ -101,7 +101,9 @@ def session_chart(
     t = np.asarray(t_s if t_s is not None else [], dtype=np.float64).ravel()
     y = np.asarray(values if values is not None else [], dtype=np.float64).ravel()
     n = min(t.size, y.size)
-    t, y = _reduce(*_break_gaps(t[:n], y[:n]))
+    # nothing may be drawn outside the frame: a binned series can end a little past the session
+    inside = (t[:n] >= 0.0) & (t[:n] <= span_min * 60.0)
+    t, y = _reduce(*_break_gaps(t[:n][inside], y[:n][inside]))
     runs = _runs(t / 60.0, y)
 
     def x_of(minutes: float) -> float:

@@ -31,9 +31,10 @@ def _binned(t: np.ndarray, y: np.ndarray, width_s: float) -> tuple[np.ndarray, n
     if not len(t):
         return t, y
     b = np.floor(t / width_s).astype(np.int64)
-    keys, start = np.unique(b, return_index=True)
-    parts = np.split(y, start[1:])
-    return (keys + 0.5) * width_s, np.array([np.nanmedian(p) for p in parts])
+    _, start = np.unique(b, return_index=True)
+    # each bin is placed at the median time of its beats, so the series never runs past the data
+    t_mid = [np.median(p) for p in np.split(t, start[1:])]
+    return np.array(t_mid), np.array([np.nanmedian(p) for p in np.split(y, start[1:])])
 
 
 def session_physiology(

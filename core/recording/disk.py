@@ -7,9 +7,10 @@ from pathlib import Path
 
 from core.config import Settings
 
-#: mean stored JPEG size (bytes) of a 640×480 face frame at quality 85, measured on the
-#: simulated camera; scaled by pixel count for other sizes. Used only before recording starts,
-#: when no measured rate exists yet.
+#: assumed stored JPEG size (bytes) of a 640×480 camera frame at quality 85, scaled by pixel count
+#: for other sizes. Deliberately conservative (a real webcam image is typically 30–50 KB; the
+#: simulated face is ≈ 18 KB), so the estimate shown before recording never overstates the time
+#: left. Once recording runs, the measured storage rate replaces it.
 JPEG_BYTES_640x480 = 40_000
 
 
