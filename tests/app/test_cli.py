@@ -11,15 +11,8 @@ from app.cli import main
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("THERASCOPE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("THERASCOPE_CONFIG_DIR", str(tmp_path / "cfg"))
-    (tmp_path / "cfg").mkdir()
-    # a small camera frame keeps the simulated recording quick
-    (tmp_path / "cfg" / "settings.json").write_text(
-        json.dumps({"camera_width": 160, "camera_height": 120})
-    )
-    return tmp_path
+def env(app_env):
+    return app_env
 
 
 def test_record_list_report(env, capsys):
