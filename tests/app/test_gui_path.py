@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from pypdf import PdfReader
 from PySide6.QtCore import Qt
@@ -59,6 +61,7 @@ def test_record_markers_stop_playback_report(win, qtbot, monkeypatch, app_env):
     page.consent.setChecked(True)
     assert page.start_btn.isEnabled()
     qtbot.mouseClick(page.start_btn, Qt.MouseButton.LeftButton)
+    t_start = time.monotonic()
     assert page.recording and page.sim_banner.isVisible()
     qtbot.wait(1500)
     qtbot.mouseClick(page.treat_start, Qt.MouseButton.LeftButton)
@@ -78,12 +81,14 @@ def test_record_markers_stop_playback_report(win, qtbot, monkeypatch, app_env):
     assert markers[1].label == "patient reports tension" and markers[2].label == "marker"
 
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    t_stop = time.monotonic()
     qtbot.mouseClick(page.stop_btn, Qt.MouseButton.LeftButton)
     assert not page.recording
     pb = win.playback
     assert win.stack.currentWidget() is pb
     rec = win.catalog.list_sessions(patient_id=p.id)[0]
-    assert rec.status == "finalised" and rec.duration_s > 4
+    assert rec.status == "finalised"
+    assert rec.duration_s == pytest.approx(t_stop - t_start, abs=0.3)
     assert pb.slider.maximum() == int(pb.duration * 1000)
     pb.slider.setValue(pb.slider.maximum() // 2)
     assert pb.t == pytest.approx(pb.duration / 2, abs=0.01)
