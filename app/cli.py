@@ -73,6 +73,10 @@ def cmd_record(args: argparse.Namespace) -> int:
         raise SystemExit("Only simulated devices are available in this version: add --simulate")
     if not args.consent:
         raise SystemExit("Recording needs the patient's consent: add --consent once it is given")
+    if not 0.0 <= args.drop_prob < 1.0:
+        raise SystemExit("--drop-prob is a probability: 0 ≤ p < 1")
+    if args.duration <= 0:
+        raise SystemExit("--duration must be positive (seconds)")
     cat, root = _catalog(args)
     patient = _patient(cat, args.patient)
     settings = Settings.load()
@@ -213,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_gui(args)
     try:
         return int(args.func(args))
-    except (ValueError, PermissionError, RuntimeError) as e:
+    except (OSError, ValueError, RuntimeError) as e:  # PermissionError is an OSError
         print(f"therascope: {e}", file=sys.stderr)
         return 2
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -18,11 +19,12 @@ def create_window(data_dir: str | None = None, demo: bool = True):  # type: igno
     from core.config import Settings
     from core.config import data_dir as resolve
     from core.recording.recovery import recover_unfinished
-    from devices.simulation import ensure_demo_patient, simulated_device_factory
+    from devices.simulation import Cancelled, ensure_demo_patient, simulated_device_factory
 
     root = resolve(data_dir)
     catalog = Catalog.open(root / "catalog.sqlite")
-    recovered = recover_unfinished(catalog, root)
+    results = recover_unfinished(catalog, root)
+    recovered = [r for r in results if r["status"] == "recovered"]
     settings = Settings.load()
     win = MainWindow(catalog, root, simulated_device_factory(settings), settings, demo=True)
     messages = []
@@ -31,6 +33,11 @@ def create_window(data_dir: str | None = None, demo: bool = True):  # type: igno
             f"{len(recovered)} session(s) interrupted by a crash were recovered: "
             + ", ".join(r["uid"] for r in recovered)
         )
+    messages += [
+        f"Session {r['uid']} could not be recovered yet: {r.get('reason', '')}"
+        for r in results
+        if r["status"] != "recovered"
+    ]
     if demo:
         win.progress.setVisible(True)
         win.statusBar().showMessage("Preparing the demo patient's simulated sessions…")
@@ -44,12 +51,15 @@ def create_window(data_dir: str | None = None, demo: bool = True):  # type: igno
             win.progress.setVisible(False)
             win.statusBar().showMessage(f"Demo patient not created: {msg}")
 
-        win.demo_job = run_job(
-            lambda progress: ensure_demo_patient(catalog, root, progress=progress),
-            done,
-            failed,
-            lambda f: win.progress.setValue(int(f * 100)),
-        )
+        def build(progress: Callable[[float], None]) -> object:
+            try:
+                return ensure_demo_patient(
+                    catalog, root, progress=progress, cancel=win.closing.is_set
+                )
+            except Cancelled:
+                return None
+
+        win.demo_job = run_job(build, done, failed, lambda f: win.progress.setValue(int(f * 100)))
     win.show_patients()
     return win, messages
 
@@ -63,7 +73,7 @@ def run_gui(data_dir: str | None = None, demo: bool = True) -> int:
     app.setApplicationName("TheraScope")
     try:
         win, messages = create_window(data_dir, demo)
-    except CatalogError as e:
+    except (CatalogError, OSError) as e:
         QMessageBox.critical(None, "TheraScope cannot open its data", str(e))
         return 2
     win.show()

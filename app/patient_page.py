@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -105,13 +106,13 @@ class PatientPage(QWidget):
             self.back.emit()
             return
         self.title.setText(f"Patient {p.code}" + ("  (demo patient)" if p.is_demo else ""))
-        bits = []
+        bits = []  # rich text: what the therapist typed is escaped, never read as markup
         if p.name:
-            bits.append(f"Name: {p.name}")
+            bits.append(f"Name: {html.escape(p.name)}")
         if p.birth_year:
             bits.append(f"Born: {p.birth_year}")
         if p.notes:
-            bits.append(f"Notes: {p.notes}")
+            bits.append(f"Notes: {html.escape(p.notes)}")
         self.details.setText(" · ".join(bits) or "<i>No details besides the code.</i>")
         self.sessions = self.catalog.list_sessions(patient_id=p.id)
         self.table.setRowCount(len(self.sessions))

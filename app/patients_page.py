@@ -106,7 +106,7 @@ class PatientsPage(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setVisible(False)
-        self.table.doubleClicked.connect(self._open_selected)
+        self.table.activated.connect(self._open_selected)  # double-click or Enter
         top = QHBoxLayout()
         top.addWidget(heading("Patients"))
         top.addStretch(1)

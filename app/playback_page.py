@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from app.widgets import banner, bgr_to_pixmap, fmt_duration, heading, unit_label
 from core.catalog import Catalog
 from core.recording import SessionData, open_session
+from core.video_store import VideoStoreReader
 
 MARKER_NAMES = {"treatment_start": "Treatment start", "treatment_end": "Treatment end"}
 DETAIL_S = 10.0
@@ -39,6 +40,7 @@ class PlaybackPage(QWidget):
         self.catalog = catalog
         self.data_root = data_root
         self.data: SessionData | None = None
+        self.vreader: VideoStoreReader | None = None
         self.patient_id: int | None = None
         self.t = 0.0
         self.title = heading("Playback")
@@ -115,8 +117,18 @@ class PlaybackPage(QWidget):
         self.patient_id = rec.patient_id
         p = self.catalog.get_patient(rec.patient_id)
         self.data = data = open_session(self.data_root / rec.folder)
+        if self.vreader is not None:
+            self.vreader.close()
         self.vreader = data.video()
-        self.frame_t = data.frame_times_s()
+        self.frame_t = (
+            (np.asarray(self.vreader.timestamps_ns, dtype=np.int64) - data.t0_ns) / 1e9
+            if self.vreader is not None
+            else np.zeros(0)
+        )
+        self._shown_frame: int | None = None
+        self.current_frame: int | None = None
+        self.video.clear()
+        self.video.setText("no video in this session" if self.vreader is None else "")
         self.duration = max(data.duration_s, 0.001)
         self.title.setText(
             f"Playback — patient {p.code if p else '?'} — {rec.started_at[:16].replace('T', ' ')} UTC"
@@ -215,7 +227,7 @@ class PlaybackPage(QWidget):
                 np.searchsorted(self.frame_t, self.t, side="right") - 1, 0, len(self.frame_t) - 1
             )
         )
-        if getattr(self, "_shown_frame", None) == i:
+        if self._shown_frame == i:
             return
         self._shown_frame = i
         self.video.setPixmap(bgr_to_pixmap(self.vreader.read(i), 480))

@@ -125,7 +125,7 @@ class LiveSignalsView(pg.GraphicsLayoutWidget):
                     y = np.ascontiguousarray(x[:, ci])
                     if refit or ch not in self._yrange:
                         self._fit_y(ch, y)
-                    if np.isnan(y).any():  # a gap: draw it as a break, never bridge it
+                    if not np.isfinite(y).all():  # a gap: draw it as a break, never bridge it
                         self.curves[ch].setData(t, y, connect="finite")
                     else:
                         self.curves[ch].setData(t, y, connect="all", skipFiniteCheck=True)
@@ -154,6 +154,7 @@ class RecordPage(QWidget):
         self.session: RecordingSession | None = None
         self.redraw_ns: list[int] = []  # timer tick times, for the redraw benchmark
         self._last_preview = 0.0
+        self._error_shown = False
         self._build()
         self.timer = QTimer(self)
         # a precise 30 ms timer keeps redraws at ≥ 30 Hz; a coarse one may fire up to 5 % late
@@ -265,6 +266,7 @@ class RecordPage(QWidget):
         lay.addWidget(self.filler, 1)
         self.space = QShortcut(QKeySequence(Qt.Key.Key_Space), self)
         self.space.activated.connect(self._space_marker)
+        self.space.setEnabled(False)  # only while recording: in set-up Space ticks boxes
 
     # ---- set-up ------------------------------------------------------------------------------
     def prepare(self, patient_id: int) -> None:
@@ -318,6 +320,8 @@ class RecordPage(QWidget):
         self.sim_banner.setVisible(bool(self.session.manifest.get("simulated")))
         self.markers_label.setText("No markers yet")
         self.redraw_ns.clear()
+        self._error_shown = False
+        self.space.setEnabled(True)
         self.timer.start()
         self.setFocus()
 
@@ -402,7 +406,7 @@ class RecordPage(QWidget):
             self.lights["disk"].set(disk, f"{mins:,.0f} min available")
         parts.append(f"video: {st.frames_stored} frames stored")
         self.rates.setText("<br>".join(parts))
-        if st.error and not getattr(self, "_error_shown", False):
+        if st.error and not self._error_shown:
             self._error_shown = True
             QMessageBox.critical(
                 self,
@@ -429,16 +433,23 @@ class RecordPage(QWidget):
         if self.session is None:
             return None
         self.timer.stop()
+        self.space.setEnabled(False)
         s, self.session = self.session, None
         truth = None
         if s.sensor is not None and s.sensor.simulated:
             from devices.simulation import sensor_truth
 
-            truth = sensor_truth(s.sensor)
-        rec = s.stop(simulation_truth=truth)
+            sensor = s.sensor
+            truth = lambda: sensor_truth(sensor)  # noqa: E731 — called after the devices stop
         self.treat_start.setText("Treatment start")
         self.treat_end.setText("Treatment end")
         self._update_start()
+        try:
+            rec = s.stop(simulation_truth=truth)
+        except RuntimeError as e:
+            QMessageBox.warning(self, "Session not finalised", str(e))
+            self.cancelled.emit()
+            return None
         self.finished.emit(rec.id)
         return rec.id
 

@@ -56,6 +56,7 @@ def bgr_to_pixmap(image: np.ndarray, width: int | None = None, fast: bool = Fals
 
 def heading(text: str, size: int = 18) -> QLabel:
     lab = QLabel(text)
+    lab.setTextFormat(Qt.TextFormat.PlainText)  # headings carry patient codes: never markup
     lab.setStyleSheet(f"font-size:{size}px; font-weight:600;")
     lab.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
     return lab

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from PySide6.QtGui import QCloseEvent
@@ -11,6 +12,7 @@ from app.patient_page import PatientPage
 from app.patients_page import PatientsPage
 from app.playback_page import PlaybackPage
 from app.record_page import DeviceFactory, RecordPage
+from app.workers import Job
 from core.catalog import Catalog
 from core.config import Settings
 
@@ -27,6 +29,8 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.catalog = catalog
         self.data_root = data_root
+        self.closing = threading.Event()  # background jobs poll it to stop early
+        self.demo_job: Job | None = None
         self.setWindowTitle("TheraScope" + (" — demo mode (simulated devices)" if demo else ""))
         self.resize(1280, 800)
         self.stack = QStackedWidget()
@@ -88,4 +92,7 @@ class MainWindow(QMainWindow):
                 return
             self.record.stop_recording()
         self.playback.stop()
+        self.closing.set()
+        if self.demo_job is not None and self.demo_job.thread.isRunning():
+            self.demo_job.thread.wait()  # the demo build stops at its next step (≤ 0.1 s)
         event.accept()

@@ -33,6 +33,10 @@ DEMO_FRAME = (320, 240)
 Progress = Callable[[float], None]
 
 
+class Cancelled(Exception):
+    """A simulated recording was cancelled; its partial session was removed."""
+
+
 def make_devices(
     scenario: Scenario,
     clock: Clock,
@@ -97,6 +101,7 @@ def record_simulated(
     consent_note: str = "simulated session",
     with_markers: bool = False,
     step_s: float = 0.1,
+    cancel: Callable[[], bool] | None = None,
 ) -> SessionRecord:
     """Record a simulated session through the real recorder.
 
@@ -106,6 +111,8 @@ def record_simulated(
     virtual : bool — virtual clock (faster than real time) or real time
     with_markers : bool — add "treatment start"/"treatment end" at one and two thirds
     step_s : float — virtual-clock step (s)
+    cancel : callable, optional — polled every step; when it returns True the partial session
+        is stopped, removed (it is simulated: nothing real is lost) and :class:`Cancelled` raised
     """
     settings = settings or Settings()
     clock: Clock = VirtualClock() if virtual else MonotonicClock()
@@ -126,11 +133,15 @@ def record_simulated(
     )
     marks = [(duration_s / 3, "treatment_start"), (2 * duration_s / 3, "treatment_end")]
     marks = marks if with_markers else []
+    cancelled = False
     try:
         t0 = session.t0_ns
         end = t0 + int(duration_s * 1e9)
         t = t0
         while t < end:
+            if cancel is not None and cancel():
+                cancelled = True
+                break
             t = min(end, t + int(step_s * 1e9))
             if virtual:
                 session.advance(t)
@@ -142,8 +153,19 @@ def record_simulated(
             if progress is not None:
                 progress((t - t0) / (end - t0))
     finally:
-        rec = session.stop(simulation_truth=sensor_truth(sensor))
+        rec = session.stop(simulation_truth=lambda: sensor_truth(sensor))
+    if cancelled:
+        remove_session(catalog, data_root, rec)
+        raise Cancelled(f"simulated session {rec.uid} cancelled")
     return rec
+
+
+def remove_session(catalog: Catalog, data_root: Path, rec: SessionRecord) -> None:
+    """Delete a (simulated) session: its catalog row and its folder."""
+    import shutil
+
+    catalog.delete_session(rec.id)
+    shutil.rmtree(data_root / rec.folder, ignore_errors=True)
 
 
 def ensure_demo_patient(
@@ -151,6 +173,7 @@ def ensure_demo_patient(
     data_root: Path,
     progress: Progress | None = None,
     sessions: tuple[tuple[str, float, int, float], ...] | None = None,
+    cancel: Callable[[], bool] | None = None,
 ) -> Patient:
     """The demo patient with its simulated sessions; created (once) if missing or incomplete.
 
@@ -162,7 +185,13 @@ def ensure_demo_patient(
         patient = catalog.add_patient(
             DEMO_CODE, notes="Demo patient: every session is simulated.", is_demo=True
         )
-    done = [s for s in catalog.list_sessions(patient_id=patient.id) if s.status != "recording"]
+    done = []
+    for s in catalog.list_sessions(patient_id=patient.id):
+        if s.status == "finalised":
+            done.append(s)
+        elif s.status != "recording":
+            # a demo session cut short (the app closed or crashed meanwhile): make it anew
+            remove_session(catalog, data_root, s)
     todo = sessions[len(done) :]
     settings = Settings(camera_width=DEMO_FRAME[0], camera_height=DEMO_FRAME[1])
     total = sum(m for _, m, _, _ in todo) or 1.0
@@ -185,6 +214,7 @@ def ensure_demo_patient(
             progress=sub,
             with_markers=True,
             consent_note="demo patient (simulated)",
+            cancel=cancel,
         )
         before += minutes
     if progress is not None:

@@ -18,6 +18,9 @@ def _try_lock(fh: IO[bytes]) -> bool:
     if sys.platform == "win32":
         import msvcrt
 
+        # msvcrt locks bytes from the current position, and "a+b" opens at the end of the file:
+        # every process must lock the same byte, byte 0
+        fh.seek(0)
         try:
             msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
             return True
@@ -30,6 +33,15 @@ def _try_lock(fh: IO[bytes]) -> bool:
         return True
     except OSError:
         return False
+
+
+def _unlock(fh: IO[bytes]) -> None:
+    if sys.platform == "win32":
+        import msvcrt
+
+        fh.seek(0)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+    # POSIX flock locks end with the file description: closing is enough
 
 
 class RecordingLock:
@@ -49,6 +61,7 @@ class RecordingLock:
 
     def release(self, remove: bool = True) -> None:
         if self._fh is not None:
+            _unlock(self._fh)
             self._fh.close()
             self._fh = None
             if remove:
@@ -61,5 +74,7 @@ def is_recording_live(folder: Path) -> bool:
     if not path.exists():
         return False
     with open(path, "a+b") as fh:
-        # if we get the lock nobody holds it; closing our handle releases it again
-        return not _try_lock(fh)
+        if not _try_lock(fh):
+            return True
+        _unlock(fh)  # nobody held it: give it straight back
+        return False

@@ -95,7 +95,9 @@ def compute_quality(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     if (vdir / "frames.idx").exists():
         from core.video_store import VideoStoreReader
 
-        v = VideoStoreReader(vdir)
+        # index only (verify=False): a full CRC pass would read gigabytes at every stop;
+        # recovery checks CRCs itself and every read() checks its frame's CRC
+        v = VideoStoreReader(vdir, verify=False)
         n = len(v)
         vdur = 0.0
         fps = 0.0
@@ -105,10 +107,11 @@ def compute_quality(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
             if n > 1:
                 fps = (n - 1) / ((int(ts[-1]) - int(ts[0])) / 1e9)
             ends.append(vdur)
+        v.close()
         out["video"] = {
             "frames": n,
             "dropped": int(v.dropped_frames()),
-            "corrupt": int(getattr(v, "n_corrupt", 0)),
+            "corrupt": int(v.n_corrupt),
             "duration_s": round(vdur, 3),
             "fps": round(fps, 2),
         }

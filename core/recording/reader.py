@@ -80,20 +80,28 @@ class SessionData:
                 return Signal(channel, s.info.units[ch], s.info.rate, t, s.grid()[:, ch])
         raise KeyError(f"No channel {channel!r} in this session (has {self.channels()})")
 
-    def video(self) -> VideoStoreReader | None:
-        """The stored video, or None when the session has none."""
+    def video(self, verify: bool = False) -> VideoStoreReader | None:
+        """The stored video, or None when the session has none (close it when done).
+
+        ``verify`` checks every frame's CRC on opening (reads the whole video); without it each
+        :meth:`read` still checks its own frame.
+        """
         vdir = self.folder / "video"
         if not (vdir / "frames.idx").exists():
             return None
         from core.video_store import VideoStoreReader
 
-        return VideoStoreReader(vdir)
+        return VideoStoreReader(vdir, verify=verify)
 
     def frame_times_s(self) -> np.ndarray:
+        """Capture time of every stored frame since session start (s)."""
         v = self.video()
         if v is None:
             return np.zeros(0)
-        return (np.asarray(v.timestamps_ns, dtype=np.int64) - self.t0_ns) / 1e9
+        try:
+            return (np.asarray(v.timestamps_ns, dtype=np.int64) - self.t0_ns) / 1e9
+        finally:
+            v.close()
 
     def simulation(self) -> dict[str, Any] | None:
         """The simulated session's truth (scenario, dropped packets), if any."""

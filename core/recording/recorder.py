@@ -55,33 +55,39 @@ class RecorderStats:
     frames_stored: int = 0
     frames_dropped: int = 0
     frames_not_stored: int = 0
+    frames_rejected: int = 0
     achieved_fps: float = 0.0
     bytes_written: int = 0
     queue_depth: int = 0
     heart_rate_bpm: float | None = None
     eda_level_us: float | None = None
     error: str | None = None
+    item_errors: int = 0
+    last_item_error: str | None = None
     writer_cpu_s: float = 0.0
 
 
 class _RateMeter:
-    """Items per second over the last few seconds of host time."""
+    """Items per second over the last ``window_s`` of host time; falls to 0 when data stop.
 
-    def __init__(self, window_s: float = 2.0) -> None:
+    Parameters
+    ----------
+    start_ns : int — host time (ns) the measurement starts (the recording start)
+    """
+
+    def __init__(self, start_ns: int, window_s: float = 2.0) -> None:
+        self.start_ns = start_ns
         self.window_ns = int(window_s * 1e9)
         self._ev: deque[tuple[int, int]] = deque()
 
     def add(self, t_ns: int, n: int) -> None:
         self._ev.append((t_ns, n))
-        while self._ev and t_ns - self._ev[0][0] > self.window_ns:
-            self._ev.popleft()
 
-    def rate(self) -> float:
-        if len(self._ev) < 2:
-            return 0.0
-        span = self._ev[-1][0] - self._ev[0][0]
-        n = sum(e[1] for e in list(self._ev)[1:])
-        return n * 1e9 / span if span > 0 else 0.0
+    def rate(self, now_ns: int) -> float:
+        while self._ev and now_ns - self._ev[0][0] > self.window_ns:
+            self._ev.popleft()
+        span = min(self.window_ns, now_ns - self.start_ns)
+        return sum(n for _, n in self._ev) * 1e9 / span if span > 0 else 0.0
 
 
 class Recorder:
@@ -129,8 +135,8 @@ class Recorder:
         self._q: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._stats = RecorderStats(streams={s.name: StreamStats() for s in streams})
-        self._rates = {s.stream_id: _RateMeter() for s in streams}
-        self._fps = _RateMeter()
+        self._rates = {s.stream_id: _RateMeter(t0_ns) for s in streams}
+        self._fps = _RateMeter(t0_ns)
         self._next_frame_index: int | None = None
         self._last_flush = clock.now_ns()
         self._last_metrics = clock.now_ns()
@@ -192,14 +198,28 @@ class Recorder:
                 self._handle(item)
 
     def _handle(self, item: object) -> None:
-        if isinstance(item, SampleBatch):
-            self._handle_batch(item)
-        elif isinstance(item, Frame):
-            self._handle_frame(item)
-        elif isinstance(item, DeviceEvent):
-            self._journal_write(
-                {"event": item.kind, "t_s": self._t_s(item.t_host_ns), **item.detail}
-            )
+        # The writer must survive anything one item can do (a corrupt frame, a bad batch):
+        # the item is counted as not stored, logged, and recording goes on.
+        try:
+            if isinstance(item, SampleBatch):
+                self._handle_batch(item)
+            elif isinstance(item, Frame):
+                self._handle_frame(item)
+            elif isinstance(item, DeviceEvent):
+                self._journal_write(
+                    {"event": item.kind, "t_s": self._t_s(item.t_host_ns), **item.detail}
+                )
+        except OSError as e:
+            self._fail(e)
+        except Exception as e:
+            log.exception("recorder could not store a %s", type(item).__name__)
+            with self._lock:
+                if isinstance(item, SampleBatch) and item.stream_id in self.streams:
+                    self._stats.streams[self.streams[item.stream_id].name].not_stored += item.n
+                elif isinstance(item, Frame):
+                    self._stats.frames_not_stored += 1
+                self._stats.item_errors += 1
+                self._stats.last_item_error = f"{type(e).__name__}: {e}"
 
     def _handle_batch(self, b: SampleBatch) -> None:
         info = self.streams.get(b.stream_id)
@@ -220,13 +240,12 @@ class Recorder:
                 st.not_stored += b.n
             return
         self._dirty = True
-        self._rates[b.stream_id].add(b.arrival_ns, b.n)
         with self._lock:
+            self._rates[b.stream_id].add(b.arrival_ns, b.n)
             st.received = w.samples_written
             st.lost = w.lost_samples
             st.gaps = len(w.gaps)
             st.rejected = w.n_rejected
-            st.achieved_rate = self._rates[b.stream_id].rate()
         if gap is not None:
             self._journal_write(
                 {
@@ -246,6 +265,8 @@ class Recorder:
         if self._next_frame_index is not None and f.index > self._next_frame_index:
             dropped = f.index - self._next_frame_index
         if self._next_frame_index is not None and f.index < self._next_frame_index:
+            with self._lock:
+                self._stats.frames_rejected += 1  # a repeated or out-of-order frame
             return
         self._next_frame_index = f.index + 1
         if self.error is None:
@@ -254,15 +275,14 @@ class Recorder:
                 self._dirty = True
             except OSError as e:
                 self._fail(e)
-        self._fps.add(f.t_host_ns, 1)
         with self._lock:
+            self._fps.add(f.t_host_ns, 1)
             s = self._stats
             s.frames_dropped += dropped
             if self.error is None:
                 s.frames_stored = self._video.n_frames
             else:
                 s.frames_not_stored += 1
-            s.achieved_fps = self._fps.rate()
 
     def _journal_write(self, entry: dict[str, object]) -> None:
         if self.error is not None:
@@ -280,7 +300,10 @@ class Recorder:
         now = self.clock.now_ns()
         if now - self._last_metrics >= 1_000_000_000:
             self._last_metrics = now
-            self._update_live_metrics()
+            try:
+                self._update_live_metrics()
+            except Exception:  # a display figure must never stop the recording
+                log.exception("live heart rate / EDA level failed")
         if not force and now - self._last_flush < self.flush_interval_ns:
             return
         self._last_flush = now
@@ -334,23 +357,32 @@ class Recorder:
 
     # ---- control -----------------------------------------------------------------------------
     def stats(self) -> RecorderStats:
-        """A consistent copy of the current figures."""
+        """A consistent copy of the current figures (rates measured up to now)."""
+        now = self.clock.now_ns()
         with self._lock:
             s = self._stats
+            streams = {k: StreamStats(**vars(v)) for k, v in s.streams.items()}
+            for sid, info in self.streams.items():
+                streams[info.name].achieved_rate = self._rates[sid].rate(now)
             out = RecorderStats(
-                elapsed_s=(self.clock.now_ns() - self.t0_ns) / 1e9,
-                streams={k: StreamStats(**vars(v)) for k, v in s.streams.items()},
+                elapsed_s=(now - self.t0_ns) / 1e9,
+                streams=streams,
                 frames_stored=s.frames_stored,
                 frames_dropped=s.frames_dropped,
                 frames_not_stored=s.frames_not_stored,
-                achieved_fps=s.achieved_fps,
+                frames_rejected=s.frames_rejected,
+                achieved_fps=self._fps.rate(now),
                 bytes_written=self._bytes_written(),
                 queue_depth=self._q.qsize(),
                 heart_rate_bpm=s.heart_rate_bpm,
                 eda_level_us=s.eda_level_us,
                 error=s.error,
+                item_errors=s.item_errors,
+                last_item_error=s.last_item_error,
                 writer_cpu_s=self._cpu_ns / 1e9,
             )
+        if self._thread is not None and not self._thread.is_alive() and not self._closed:
+            out.error = out.error or "The recorder's writer stopped; data is no longer stored."
         return out
 
     def _bytes_written(self) -> int:
@@ -364,19 +396,23 @@ class Recorder:
         if self._closed:
             return
         self._closed = True
-        if self._thread is not None:
+        if self._thread is not None and self._thread.is_alive():
             self._q.put(_STOP)
             self._thread.join()
-        else:
-            self._drain()
+        self._drain()  # anything left, e.g. if the writer thread had died
+        closers = [w.close for w in self._bio.values()]
+        if self._video is not None:
+            closers.append(self._video.close)
+        closers.append(self._close_journal)
+        for close in closers:  # each on its own: one failing file must not strand the others
+            try:
+                close()
+            except OSError as e:
+                self._fail(e)
+
+    def _close_journal(self) -> None:
         try:
-            for w in self._bio.values():
-                w.close()
-            if self._video is not None:
-                self._video.close()
             self._journal.flush()
             os.fsync(self._journal.fileno())
-        except OSError as e:
-            self._fail(e)
         finally:
             self._journal.close()

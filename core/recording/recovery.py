@@ -48,5 +48,10 @@ def recover_unfinished(catalog: Catalog, data_root: Path) -> list[dict[str, Any]
     for rec in catalog.unfinished_sessions():
         if is_recording_live(data_root / rec.folder):
             continue
-        out.append(recover_session(catalog, data_root, rec))
+        try:
+            out.append(recover_session(catalog, data_root, rec))
+        except (OSError, ValueError) as e:
+            # e.g. a disk still full: leave the session as it is and try again next time
+            log.error("session %s could not be recovered yet: %s", rec.uid, e)
+            out.append({"uid": rec.uid, "status": "not recovered", "reason": str(e)})
     return out

@@ -171,16 +171,22 @@ class RecordingSession:
             simulated=simulated,
             folder=str(folder.relative_to(data_root)),
         )
-        catalog.audit("record", "session", record.id, f"uid={uid}")
-        recorder = Recorder(
-            folder,
-            streams,
-            clock,
-            t0,
-            record_video=camera is not None,
-            jpeg_quality=settings.jpeg_quality,
-            threaded=not virtual,
-        )
+        try:
+            catalog.audit("record", "session", record.id, f"uid={uid}")
+            recorder = Recorder(
+                folder,
+                streams,
+                clock,
+                t0,
+                record_video=camera is not None,
+                jpeg_quality=settings.jpeg_quality,
+                threaded=not virtual,
+            )
+        except Exception:
+            # nothing was recorded: do not leave a row that claims to be recording
+            catalog.set_session_status(record.id, "failed")
+            lock.release()
+            raise
         self = cls(
             catalog,
             data_root,
@@ -232,12 +238,19 @@ class RecordingSession:
         return m
 
     def stop(
-        self, status: str = "finalised", simulation_truth: dict[str, Any] | None = None
+        self,
+        status: str = "finalised",
+        simulation_truth: Callable[[], dict[str, Any]] | None = None,
     ) -> SessionRecord:
         """Stop the devices, flush and close the stores, finalise the folder and the catalog.
 
-        ``simulation_truth`` (simulated sessions: what the simulator dropped, its drift…) is added
-        to ``simulation.json``.
+        ``simulation_truth`` (simulated sessions) is called once the devices have stopped; what it
+        returns (the simulator's drops, its drift…) is added to ``simulation.json``.
+
+        Raises
+        ------
+        RuntimeError — the data are on disk but the session could not be finalised (e.g. the disk
+            is full); the session stays marked as recording and is recovered at the next start.
         """
         if self.stopped:
             return self.record
@@ -248,22 +261,31 @@ class RecordingSession:
                     dev.stop()
                 except Exception as e:  # a device that fails to stop must not lose the data
                     log.error("device %s failed to stop: %s", dev.name, e)
-        self.recorder.log_event("stop")
-        self.recorder.close()
-        if simulation_truth is not None:
-            sim_path = self.folder / "simulation.json"
-            sim = json.loads(sim_path.read_text()) if sim_path.exists() else {}
-            sim.update(simulation_truth)
-            write_json_atomic(sim_path, sim)
-        self.record = finalise_folder(
-            self.catalog,
-            self.data_root,
-            self.record,
-            self.folder,
-            status,
-            error=self.recorder.error,
-        )
-        self._lock.release()
+        try:
+            self.recorder.log_event("stop")
+            self.recorder.close()
+            if simulation_truth is not None:
+                sim_path = self.folder / "simulation.json"
+                sim = json.loads(sim_path.read_text()) if sim_path.exists() else {}
+                sim.update(simulation_truth())
+                write_json_atomic(sim_path, sim)
+            self.record = finalise_folder(
+                self.catalog,
+                self.data_root,
+                self.record,
+                self.folder,
+                status,
+                error=self.recorder.error,
+            )
+        except (OSError, ValueError) as e:
+            log.error("session %s could not be finalised: %s", self.record.uid, e)
+            raise RuntimeError(
+                f"The recording is saved up to this moment, but the session could not be "
+                f"finalised ({e}). Free some disk space; TheraScope recovers it at the next start."
+            ) from e
+        finally:
+            self._lock.release(remove=False)
+        (self.folder / "recording.lock").unlink(missing_ok=True)
         return self.record
 
 
@@ -287,7 +309,14 @@ def finalise_folder(
             fits[info.name] = fit_counter_clock(
                 s.index["first_counter"] + s.index["n"] - 1, s.index["arrival_ns"], info.rate
             )
-    ended_at = utc_now()
+    if status == "recovered":
+        # the recording ended when its last data were written, not now
+        start = dt.datetime.fromisoformat(str(manifest["started_at"]))
+        ended_at = (start + dt.timedelta(seconds=quality["duration_s"])).isoformat(
+            timespec="seconds"
+        )
+    else:
+        ended_at = utc_now()
     manifest.update(
         status=status,
         ended_at=ended_at,

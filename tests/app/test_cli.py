@@ -63,3 +63,41 @@ def test_record_refuses_without_consent_or_patient(env, capsys):
 def test_recover_with_nothing_to_do(env, capsys):
     assert main(["recover"]) == 0
     assert "nothing to recover" in capsys.readouterr().out
+
+
+def test_user_mistakes_get_a_message_not_a_traceback(env, capsys):
+    assert main(["patients", "add", "C-9"]) == 0
+    with pytest.raises(SystemExit, match="probability"):
+        main(
+            [
+                "record",
+                "--patient",
+                "C-9",
+                "--simulate",
+                "--virtual",
+                "--consent",
+                "--duration",
+                "2",
+                "--drop-prob",
+                "5",
+            ]
+        )
+    assert (
+        main(
+            [
+                "record",
+                "--patient",
+                "C-9",
+                "--simulate",
+                "--virtual",
+                "--consent",
+                "--duration",
+                "2",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    uid = capsys.readouterr().out.strip().splitlines()[-1]
+    assert main(["report", uid, "--out", str(env)]) == 2  # a folder, not a file
+    assert "therascope:" in capsys.readouterr().err

@@ -89,7 +89,7 @@ def test_sigkill_mid_recording_then_recover(tmp_path: Path) -> None:
     k = np.arange(len(ecg.t_s))
     assert np.abs(ecg.t_s - (k + 1) / 800.0).max() < 0.02
     assert np.allclose(np.diff(ecg.t_s), 1 / 800.0, rtol=1e-3)
-    video = after.video()
+    video = after.video(verify=True)  # every frame's CRC checked
     assert video is not None and len(video) >= n_frames_before
     assert video.n_corrupt == 0
     ft = after.frame_times_s()

@@ -1,0 +1,66 @@
+"""Smaller promises of the screens: what they show and what keys do."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from app.main import create_window
+from core.config import Settings
+from devices.simulation import record_simulated
+
+
+def _window(qtbot):
+    w, _ = create_window(demo=False)
+    qtbot.addWidget(w)
+    w.show()
+    return w
+
+
+def test_playback_never_shows_another_sessions_video(qtbot, app_env):
+    w = _window(qtbot)
+    a = w.catalog.add_patient("A-1")
+    b = w.catalog.add_patient("B-1")
+    small = Settings(camera_width=160, camera_height=120)
+    with_video = record_simulated(w.catalog, w.data_root, a.id, 3.0, settings=small)
+    without = record_simulated(w.catalog, w.data_root, b.id, 3.0, settings=Settings(camera_fps=0))
+    w.show_playback(with_video.id)
+    assert not w.playback.video.pixmap().isNull()
+    w.show_playback(without.id)
+    assert w.playback.video.pixmap().isNull()
+    assert "no video" in w.playback.video.text()
+    w.show_playback(with_video.id)
+    assert w.playback.current_frame == 0 and not w.playback.video.pixmap().isNull()
+
+
+def test_space_is_a_marker_only_while_recording(qtbot, app_env):
+    w = _window(qtbot)
+    p = w.catalog.add_patient("S-1")
+    w.show_record(p.id)
+    assert not w.record.space.isEnabled()  # in set-up, Space ticks the consent box
+    w.record.consent.setChecked(True)
+    w.record.start_recording()
+    assert w.record.space.isEnabled()
+    w.record.stop_recording()
+    assert not w.record.space.isEnabled()
+
+
+def test_patient_details_are_shown_as_typed(qtbot, app_env):
+    w = _window(qtbot)
+    p = w.catalog.add_patient("<b>X</b>", notes="panic if HR<100 <and> sleeps<6h")
+    w.show_patient(p.id)
+    # escaped in the rich-text label, so Qt shows exactly what was typed
+    assert "panic if HR&lt;100 &lt;and&gt; sleeps&lt;6h" in w.patient.details.text()
+    assert w.patient.title.text() == "Patient <b>X</b>"
+    assert w.patient.title.textFormat() == Qt.TextFormat.PlainText
+
+
+def test_enter_on_the_list_opens_the_patient(qtbot, app_env):
+    w = _window(qtbot)
+    p = w.catalog.add_patient("E-1")
+    w.patients.refresh()
+    w.patients.table.setFocus()
+    w.patients.table.setCurrentCell(0, 0)
+    opened = []
+    w.patients.open_patient.connect(opened.append)
+    qtbot.keyClick(w.patients.table, Qt.Key.Key_Return)
+    assert opened == [p.id]
