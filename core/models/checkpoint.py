@@ -1,0 +1,271 @@
+"""Model checkpoints that cannot run code when opened.
+
+A checkpoint is one file written by ``torch.save`` holding only tensors and plain types::
+
+    {"format": "therascope-bmmn", "format_version": 1,
+     "config": BMMNConfig.to_dict(), "metadata": {...}, "state_dict": {name: tensor}}
+
+and it is read with ``torch.load(..., weights_only=True)``, which refuses anything that would import
+or call code. Metadata keys (those marked * are filled in from the config and the running code; the
+caller adds the rest):
+
+* ``variant``*, ``backbone``*, ``modalities``*
+* ``input_sizes``*: ``{"face": [3, H, W], "bio": [n_signals, window]}``
+* ``signals``*, ``bio_rate_hz``*: bio channel names and their sampling rate (Hz)
+* ``output_names``*: the order of the 10 outputs
+* ``code_version``*: ``core.__version__``; ``torch_version``*; ``created_at``*: UTC ISO 8601
+* ``scaling``: how raw signals were scaled before training, e.g. ``{"ECG": {"mean": ...,
+  "std": ...}, ...}`` in the raw units; inference must apply the same
+* ``data_fingerprint``: identifies the training data (e.g. a hash of the sample index)
+* ``metrics``: evaluation results, e.g. per-label accuracy / F1
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import pickletools
+import re
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+import core
+from core.models.bmmn import BMMN, OUTPUT_NAMES, BMMNConfig
+
+FORMAT = "therascope-bmmn"
+FORMAT_VERSION = 1
+
+_CODE_OPCODES = {"GLOBAL", "STACK_GLOBAL", "REDUCE", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX"}
+
+
+class CheckpointError(ValueError):
+    """A file is not a usable TheraScope checkpoint; the message says why."""
+
+
+def _plain(value: Any, where: str) -> Any:
+    """A copy of ``value`` made of exact plain types, which ``weights_only`` loading accepts.
+
+    Subclasses (numpy.float64, str enums, torch's TorchVersion) would be pickled as their class
+    and then refused on load, so they are converted here instead.
+    """
+    if value is None:
+        return None
+    if isinstance(value, Tensor):
+        return value.detach().to("cpu")
+    for base in (bool, int, float, str):
+        if isinstance(value, base):
+            return base(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{where} has a non-string key {key!r}")
+            out[str(key)] = _plain(item, f"{where}.{key}")
+        return out
+    raise TypeError(
+        f"{where} is a {type(value).__name__}; checkpoints hold only str, int, float, bool, None, "
+        "lists, dicts and tensors (convert numpy values with .tolist() or float())"
+    )
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    # DistributedDataParallel keeps the model in .module, torch.compile in ._orig_mod; saving the
+    # wrapper would prefix every key and make the file unloadable into a plain BMMN.
+    for attr in ("module", "_orig_mod"):
+        inner = getattr(model, attr, None)
+        if isinstance(inner, nn.Module):
+            return _unwrap(inner)
+    return model
+
+
+def _auto_metadata(config: BMMNConfig) -> dict[str, Any]:
+    return {
+        "variant": config.variant,
+        "backbone": config.backbone,
+        "modalities": config.modalities,
+        "input_sizes": {
+            "face": [3, config.face_size, config.face_size],
+            "bio": [len(config.signals), config.bio_window],
+        },
+        "signals": list(config.signals),
+        "bio_rate_hz": config.bio_rate,
+        "output_names": list(OUTPUT_NAMES),
+        "code_version": core.__version__,
+        "torch_version": torch.__version__,
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str], model: nn.Module, config: BMMNConfig, metadata: dict[str, Any]
+) -> Path:
+    """Write ``model`` with its config and metadata to ``path`` (atomically).
+
+    Parameters
+    ----------
+    path
+        Destination file; it is replaced only once the new file is completely written.
+    model
+        The BMMN (a DDP or ``torch.compile`` wrapper around it is unwrapped).
+    config
+        The config the model was built from.
+    metadata
+        Caller's metadata (``scaling``, ``data_fingerprint``, ``metrics``, …; plain types and
+        tensors only). Keys derived from ``config`` are always written from ``config``.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    inner = _unwrap(model)
+    built = getattr(inner, "config", None)
+    if isinstance(built, BMMNConfig) and _rebuild_config(built) != _rebuild_config(config):
+        raise ValueError("config does not match the config the model was built with")
+    meta = _plain({**metadata, **_auto_metadata(config)}, "metadata")
+    state = {k: v.detach().to("cpu") for k, v in inner.state_dict().items()}
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": _plain(config.to_dict(), "config"),
+        "metadata": meta,
+        "state_dict": state,
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def _rebuild_config(config: BMMNConfig) -> BMMNConfig:
+    # backbone_weights only matters for a fresh build; a saved model brings all its weights.
+    return dataclasses.replace(config, backbone_weights="none")
+
+
+def _has_code_opcodes(path: Path) -> bool:
+    # pickletools only parses, it never imports or calls anything, so it is safe on hostile data.
+    # Only a complete, well-formed pickle counts: random bytes can begin with a GLOBAL opcode.
+    try:
+        with path.open("rb") as fh:
+            names = [op.name for op, _arg, _pos in pickletools.genops(fh)]
+    except Exception:  # not a pickle (random bytes, a zip archive): no verdict
+        return False
+    return bool(_CODE_OPCODES.intersection(names))
+
+
+def _read(path: Path, map_location: Any) -> Any:
+    if not path.is_file():
+        raise CheckpointError(f"{path}: not a file" if path.exists() else f"{path}: no such file")
+    try:
+        with warnings.catch_warnings():
+            # torch warns about the pickle protocol of foreign files before refusing them.
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises many types for bad files; classify them below
+        text = str(exc)
+        if "GLOBAL" in text or "Unsupported global" in text or _has_code_opcodes(path):
+            raise CheckpointError(
+                f"{path}: refused: this file contains code, not just weights "
+                "(TheraScope checkpoints never do; nothing in it was run)"
+            ) from exc
+        # torch's weights-only message opens with advice to load unsafely; keep only the cause.
+        cause = re.search(r"WeightsUnpickler error:\s*(\S.*)", text)
+        first = cause.group(1) if cause else (text.splitlines()[0] if text else "empty file")
+        raise CheckpointError(
+            f"{path}: cannot be read; it is truncated, corrupt or not a model checkpoint "
+            f"({type(exc).__name__}: {first})"
+        ) from exc
+
+
+def _check_state(model: nn.Module, state: Any, path: Path) -> dict[str, Tensor]:
+    if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
+        raise CheckpointError(f"{path}: the checkpoint's state_dict is not a mapping of tensors")
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = [
+        f"{k} {tuple(state[k].shape)} (model needs {tuple(own[k].shape)})"
+        for k in own
+        if k in state and state[k].shape != own[k].shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing weights (e.g. {', '.join(missing[:3])})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected weights (e.g. {', '.join(unexpected[:3])})")
+    if shapes:
+        problems.append(f"{len(shapes)} with the wrong shape (e.g. {'; '.join(shapes[:3])})")
+    if problems:
+        raise CheckpointError(
+            f"{path}: the weights do not match the model its config describes: "
+            + "; ".join(problems)
+        )
+    return dict(state)
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], map_location: Any = "cpu"
+) -> tuple[BMMN, BMMNConfig, dict[str, Any]]:
+    """Read a checkpoint written by :func:`save_checkpoint`.
+
+    Parameters
+    ----------
+    path
+        The checkpoint file.
+    map_location
+        Passed to ``torch.load`` (e.g. ``"cpu"``, ``"cuda"``); the model is built on the CPU and
+        its weights are loaded from tensors on that device.
+
+    Returns
+    -------
+    model, config, metadata
+        The model in eval mode, its config and the stored metadata.
+
+    Raises
+    ------
+    CheckpointError
+        Missing, truncated or corrupt file; a file carrying code (refused, never run); a foreign
+        format (e.g. a bare torchvision state dict); a newer format version; weights that do not
+        match the stored config.
+    """
+    path = Path(path)
+    obj = _read(path, map_location)
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        hint = ""
+        if isinstance(obj, Mapping) and obj and all(isinstance(v, Tensor) for v in obj.values()):
+            hint = " (it looks like a bare state dict, e.g. torchvision backbone weights)"
+        raise CheckpointError(f"{path}: not a TheraScope model checkpoint{hint}")
+    version = obj.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise CheckpointError(f"{path}: checkpoint has no valid format_version")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: written by a newer TheraScope (checkpoint format {version}; this version "
+            f"reads up to {FORMAT_VERSION}); update TheraScope to use it"
+        )
+    if version < 1:
+        raise CheckpointError(f"{path}: invalid checkpoint format_version {version}")
+    metadata = obj.get("metadata")
+    raw_config = obj.get("config")
+    if not isinstance(metadata, dict) or not isinstance(raw_config, dict):
+        raise CheckpointError(f"{path}: checkpoint lacks its config or metadata")
+    try:
+        config = BMMNConfig.from_dict(raw_config)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: invalid model config in checkpoint: {exc}") from exc
+    # The file brings every weight, so never download or read backbone weights here.
+    model = BMMN(_rebuild_config(config))
+    state = _check_state(model, obj.get("state_dict"), path)
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    return model, config, metadata
