@@ -1,0 +1,420 @@
+"""From detections to crops: face tracking and the crop policy.
+
+At 60 fps a detector on every frame would cost more than the recording itself, while a face
+moves little in a quarter of a second. :class:`FaceTracker` therefore detects on a time grid
+(``detect_every_s``) and fills the other frames:
+
+* offline (:meth:`FaceTracker.track_boxes`, for analysis and training): both neighbouring
+  detections are known, so box parameters are linearly interpolated between them;
+* online (:meth:`FaceTracker.update`, for the live set-up screen): only the past is known, so the
+  last detection is held and the shown box glides towards it (exponential smoothing).
+
+A box is never invented far from evidence: a frame more than ``max_hold_s`` from a detection
+(or, offline, cut off from it by a failed detection) gets ``None``, which callers must treat as
+"no face crop for this frame".
+
+:func:`crop_face` cuts the fixed-size crop of a box as a :class:`CropPolicy` says (margin, shape,
+eye alignment, padding); :func:`core.faces.to_model_input` then normalises a batch of crops.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import numpy as np
+
+from core.faces import (
+    FaceBox,
+    FaceDetector,
+    as_bgr,
+    as_grey,
+    haar_cascade_path,
+    load_haar_cascade,
+    make_detector,
+)
+
+HAAR_EYE_FILE = "haarcascade_eye.xml"
+
+_GRID_EPS = 1e-6  # frame timestamps like k/60 s must not miss a grid point by rounding
+
+
+def _lerp(a: FaceBox, b: FaceBox, u: float) -> FaceBox:
+    """Box a·(1 − u) + b·u, marked as not detected."""
+    return FaceBox(
+        a.x + (b.x - a.x) * u,
+        a.y + (b.y - a.y) * u,
+        a.w + (b.w - a.w) * u,
+        a.h + (b.h - a.h) * u,
+        a.score + (b.score - a.score) * u,
+        detected=False,
+    )
+
+
+class FaceTracker:
+    """Detect faces a few times per second and track the box between detections.
+
+    Parameters
+    ----------
+    detector : FaceDetector, optional — default :func:`~core.faces.make_detector` (Haar)
+    detect_every_s : float — detection period (s) on the frames' timestamps
+    max_hold_s : float — longest time (s) a box may be held or bridged away from a detection;
+        beyond it frames get ``None``. Gaps between two detections up to this long are bridged
+        by interpolation
+    smooth_tau_s : float — online mode: time constant (s) with which the shown box follows a new
+        detection; 0 jumps at once
+    min_iou : float — a detection overlapping the tracked box at least this much is preferred
+        over a larger one elsewhere, so the tracker stays on the same person
+
+    Notes
+    -----
+    Not thread-safe; the offline and online modes keep separate state.
+    """
+
+    def __init__(
+        self,
+        detector: FaceDetector | None = None,
+        detect_every_s: float = 0.25,
+        max_hold_s: float = 1.0,
+        smooth_tau_s: float = 0.08,
+        min_iou: float = 0.3,
+    ) -> None:
+        if detect_every_s <= 0 or max_hold_s < 0 or smooth_tau_s < 0:
+            raise ValueError("detect_every_s must be > 0; max_hold_s and smooth_tau_s ≥ 0")
+        self.detector = detector if detector is not None else make_detector(None)
+        self.detect_every_s, self.max_hold_s = float(detect_every_s), float(max_hold_s)
+        self.smooth_tau_s, self.min_iou = float(smooth_tau_s), float(min_iou)
+        self.n_detections = 0  # detector calls, both modes (for cost reports)
+        self.reset()
+
+    def describe(self) -> dict[str, object]:
+        """Tracker settings plus the detector's description, for provenance."""
+        return {
+            "detector": self.detector.describe(),
+            "detect_every_s": self.detect_every_s,
+            "max_hold_s": self.max_hold_s,
+            "smooth_tau_s": self.smooth_tau_s,
+        }
+
+    def _pick(self, faces: list[FaceBox], prev: FaceBox | None) -> FaceBox | None:
+        """The detection to follow: the best overlap with the tracked box, else the first."""
+        if not faces:
+            return None
+        if prev is not None:
+            best = max(faces, key=prev.iou)
+            if prev.iou(best) >= self.min_iou:
+                return best
+        return faces[0]
+
+    def _detect(self, image: np.ndarray, prev: FaceBox | None) -> FaceBox | None:
+        self.n_detections += 1
+        return self._pick(self.detector.detect(image), prev)
+
+    def _slot(self, t_s: float, t0: float) -> int:
+        return math.floor((t_s - t0) / self.detect_every_s + _GRID_EPS)
+
+    # --- offline ----------------------------------------------------------------------------------
+    def track_boxes(self, frames: Iterable[tuple[float, np.ndarray]]) -> list[FaceBox | None]:
+        """Face box for every frame of a recording, detecting on a time grid.
+
+        Parameters
+        ----------
+        frames : iterable of (t_s, image) — timestamps (s, non-decreasing) and BGR uint8 images;
+            consumed once, images are not kept
+
+        Returns
+        -------
+        list of FaceBox or None, one per frame:
+
+        * the detection (``detected=True``) on frames where the detector found the face;
+        * linearly interpolated (``detected=False``) between two detections at most
+          ``max_hold_s`` apart, bridging missed detections in between;
+        * otherwise held (``detected=False``) from the nearest detection, up to ``max_hold_s``
+          away, over frames the detector did not examine — the ends of the recording and the
+          frames between a detection and the first (or after the last) failed detection of a
+          longer gap;
+        * ``None`` everywhere else: a face missing for longer than ``max_hold_s`` is marked
+          absent from the first to the last failed detection, never guessed
+
+        Raises
+        ------
+        ValueError
+            A timestamp is earlier than the one before it, or not finite.
+        """
+        times: list[float] = []
+        hits: dict[int, FaceBox] = {}  # frame index → detection
+        tried: list[int] = []  # frames the detector examined
+        t0: float | None = None
+        last_slot = -1
+        prev: FaceBox | None = None
+        for i, (t, image) in enumerate(frames):
+            t = float(t)
+            if not math.isfinite(t) or (times and t < times[-1]):
+                raise ValueError(f"frame {i}: timestamp {t} is not finite or goes backwards")
+            times.append(t)
+            t0 = t if t0 is None else t0
+            slot = self._slot(t, t0)
+            if slot > last_slot:
+                last_slot = slot
+                tried.append(i)
+                found = self._detect(image, prev)
+                if found is not None:
+                    hits[i] = prev = found
+        return self._fill(np.asarray(times, dtype=np.float64), tried, hits)
+
+    def _fill(
+        self, t: np.ndarray, tried: list[int], hits: dict[int, FaceBox]
+    ) -> list[FaceBox | None]:
+        """Boxes for all frames from the detections (``hits``) among the examined frames."""
+        n, hold = len(t), self.max_hold_s + _GRID_EPS
+        missed = set(tried) - set(hits)
+
+        def nearest(order: range) -> tuple[np.ndarray, np.ndarray]:
+            # nearest detection along `order`, and the same but -1 where a failed detection lies
+            # between it and the frame: boxes are held only over frames never examined
+            near, free_near, k, free = np.full(n, -1), np.full(n, -1), -1, False
+            for i in order:
+                if i in hits:
+                    k, free = i, True
+                elif i in missed:
+                    free = False
+                near[i], free_near[i] = k, k if free else -1
+            return near, free_near
+
+        (prev_hit, prev_free), (next_hit, next_free) = (
+            nearest(range(n)),
+            nearest(range(n - 1, -1, -1)),
+        )
+        out: list[FaceBox | None] = [None] * n
+        for i in range(n):
+            a, b = int(prev_hit[i]), int(next_hit[i])
+            if i in hits:
+                out[i] = hits[i]
+            elif a >= 0 and b >= 0 and t[b] - t[a] <= hold:  # both neighbours known: interpolate
+                u = (t[i] - t[a]) / (t[b] - t[a]) if t[b] > t[a] else 0.0
+                out[i] = _lerp(hits[a], hits[b], float(u))
+            elif (a := int(prev_free[i])) >= 0 and t[i] - t[a] <= hold:
+                out[i] = replace(hits[a], detected=False, landmarks=None)
+            elif (b := int(next_free[i])) >= 0 and t[b] - t[i] <= hold:
+                out[i] = replace(hits[b], detected=False, landmarks=None)
+        return out
+
+    # --- online -----------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget the online state (a new camera or a new session)."""
+        self._t0: float | None = None
+        self._last_t: float | None = None
+        self._last_slot = -1
+        self._target: FaceBox | None = None  # last detection
+        self._target_t = 0.0
+        self._shown: FaceBox | None = None
+
+    def update(self, t_s: float, image: np.ndarray) -> FaceBox | None:
+        """Live tracking: the face box for this frame, detecting when due.
+
+        Parameters
+        ----------
+        t_s : float — frame timestamp (s); a timestamp earlier than the last one resets the tracker
+        image : ndarray — the frame, BGR uint8
+
+        Returns
+        -------
+        FaceBox or None — ``detected=True`` on a frame where the detector ran and found the face
+        (the box itself is smoothed); ``detected=False`` while held; ``None`` once no detection
+        succeeded for more than ``max_hold_s``
+        """
+        t = float(t_s)
+        if self._last_t is not None and t < self._last_t:
+            self.reset()
+        dt = 0.0 if self._last_t is None else t - self._last_t
+        self._last_t = t
+        if self._t0 is None:
+            self._t0 = t
+        detected = False
+        slot = self._slot(t, self._t0)
+        if slot > self._last_slot:
+            self._last_slot = slot
+            found = self._detect(image, self._target)
+            if found is not None:
+                detected = True
+                jumped = self._target is None or self._target.iou(found) < 0.1
+                self._target, self._target_t = found, t
+                if jumped or self._shown is None:  # a new or re-found face: no glide across
+                    self._shown = found
+        if self._target is None or t - self._target_t > self.max_hold_s + _GRID_EPS:
+            self._target = self._shown = None
+            return None
+        assert self._shown is not None
+        if self.smooth_tau_s > 0:
+            k = 1.0 - math.exp(-dt / self.smooth_tau_s)
+            self._shown = _lerp(self._shown, self._target, k)
+        else:
+            self._shown = self._target
+        return replace(self._shown, detected=detected, landmarks=None)
+
+
+# --- crops --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CropPolicy:
+    """How a face box becomes the model's input crop.
+
+    Parameters
+    ----------
+    size : int — side of the output crop (pixels)
+    margin : float — fraction of the box's side added on each side (0.25: a region 1.5× the box)
+    square : bool — True crops a square around the box centre (side = the longer box side plus
+        margins), keeping the aspect ratio; False stretches the margin-enlarged box to the square
+        output
+    align : ``"none"`` or ``"eyes"`` — ``"eyes"`` rotates the crop so the eyes are level
+        (landmarks when the detector gave them, else Haar eye detection; no rotation when two eyes
+        are not found)
+    pad : ``"zero"`` or ``"edge"`` — fill for parts of the region outside the frame: black, or the
+        nearest edge pixel repeated
+    """
+
+    size: int = 224
+    margin: float = 0.25
+    square: bool = True
+    align: Literal["none", "eyes"] = "none"
+    pad: Literal["zero", "edge"] = "zero"
+
+    def __post_init__(self) -> None:
+        if self.size < 1:
+            raise ValueError("crop size must be positive")
+        if not 0.0 <= self.margin <= 4.0:
+            raise ValueError("margin must lie in [0, 4]")
+        if self.align not in ("none", "eyes"):
+            raise ValueError(f"align must be 'none' or 'eyes', not {self.align!r}")
+        if self.pad not in ("zero", "edge"):
+            raise ValueError(f"pad must be 'zero' or 'edge', not {self.pad!r}")
+
+
+_MAX_ROLL_DEG = 35.0  # steeper "eye lines" are nearly always a nostril or brow taken for an eye
+_eye_lock = threading.Lock()
+_EYE_WORK_WIDTH = 120.0  # face width (pixels) at which eyes are searched
+
+
+@functools.lru_cache(maxsize=1)
+def _eye_cascade() -> Any:
+    return load_haar_cascade(haar_cascade_path(HAAR_EYE_FILE))
+
+
+def _haar_eyes(image: np.ndarray, box: FaceBox) -> tuple[tuple[float, float], ...] | None:
+    """Image-left and image-right eye centres (pixels) by Haar detection, or None."""
+    import cv2
+
+    grey = as_grey(image)
+    x0, y0 = max(0, int(box.x)), max(0, int(box.y))
+    # eyes sit at ~40 % of a Haar box's height; 60 % keeps the lower eye of a head rolled ~20°
+    x1, y1 = min(grey.shape[1], int(box.x + box.w)), min(grey.shape[0], int(box.y + 0.6 * box.h))
+    if x1 - x0 < 24 or y1 - y0 < 12:
+        return None
+    roi = np.ascontiguousarray(grey[y0:y1, x0:x1])
+    # the eye cascade's window is 20 px; a face ~120 px wide keeps eyes above it and costs
+    # a few ms instead of tens at full resolution (the angle does not change with scale)
+    f = min(1.0, _EYE_WORK_WIDTH / box.w)
+    if f < 1.0:
+        roi = cv2.resize(roi, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    roi = cv2.equalizeHist(roi)
+    lo, hi = max(20, round(f * box.w / 8)), max(21, round(f * box.w / 2.5))
+    with _eye_lock:  # one shared cascade; OpenCV does not promise thread safety
+        eyes = _eye_cascade().detectMultiScale(roi, 1.1, 4, minSize=(lo, lo), maxSize=(hi, hi))
+    eyes = np.reshape(eyes, (-1, 4)) / f
+    mid = box.cx - x0
+    found = [(x + w / 2, y + h / 2, w * h) for x, y, w, h in eyes]
+    left = [e for e in found if e[0] < mid]
+    right = [e for e in found if e[0] >= mid]
+    if not left or not right:
+        return None
+    (lx, ly, _), (rx, ry, _) = max(left, key=lambda e: e[2]), max(right, key=lambda e: e[2])
+    if rx - lx < 0.2 * box.w:  # both "eyes" on one eye: not a pair
+        return None
+    return (x0 + lx, y0 + ly), (x0 + rx, y0 + ry)
+
+
+def estimate_eye_roll(image: np.ndarray, box: FaceBox) -> float | None:
+    """Angle (degrees) of the line from the image-left eye to the image-right eye.
+
+    Positive when the right-hand eye is lower in the image; rotating the image by this angle
+    (``cv2.getRotationMatrix2D`` convention) levels the eyes. Uses the box's landmarks when
+    present, else Haar eye detection in the upper 60 % of the box. None when two eyes are not
+    found or the angle is implausibly steep.
+    """
+    if box.landmarks is not None and len(box.landmarks) >= 2:
+        eyes: tuple[tuple[float, float], ...] | None = tuple(sorted(box.landmarks[:2]))
+    else:
+        eyes = _haar_eyes(image, box)
+    if eyes is None:
+        return None
+    (x1, y1), (x2, y2) = eyes
+    angle = math.degrees(math.atan2(y2 - y1, x2 - x1))
+    return angle if abs(angle) <= _MAX_ROLL_DEG else None
+
+
+def _region(image: np.ndarray, cx: float, cy: float, rw: int, rh: int, pad: str) -> np.ndarray:
+    """The rw × rh pixel region centred on (cx, cy), padded where it leaves the image."""
+    import cv2
+
+    h, w = image.shape[:2]
+    x0, y0 = math.floor(cx - rw / 2 + 0.5), math.floor(cy - rh / 2 + 0.5)
+    ix0, iy0 = min(max(x0, 0), w), min(max(y0, 0), h)
+    ix1, iy1 = min(max(x0 + rw, 0), w), min(max(y0 + rh, 0), h)
+    if ix1 <= ix0 or iy1 <= iy0:  # wholly outside: nothing to replicate from
+        return np.zeros((rh, rw, 3), np.uint8)
+    part = image[iy0:iy1, ix0:ix1]
+    top, left = iy0 - y0, ix0 - x0
+    bottom, right = rh - top - part.shape[0], rw - left - part.shape[1]
+    if top == bottom == left == right == 0:
+        return part
+    mode = cv2.BORDER_REPLICATE if pad == "edge" else cv2.BORDER_CONSTANT
+    return np.asarray(cv2.copyMakeBorder(part, top, bottom, left, right, mode, value=(0, 0, 0)))
+
+
+def crop_face(image: np.ndarray, box: FaceBox, policy: CropPolicy | None = None) -> np.ndarray:
+    """Cut the model's face crop out of a frame.
+
+    Parameters
+    ----------
+    image : ndarray (H, W, 3) uint8 BGR (grey and BGRA are converted)
+    box : FaceBox — the face (pixels); may reach outside the frame
+    policy : CropPolicy, optional — size, margin, shape and alignment; default ``CropPolicy()``
+
+    Returns
+    -------
+    ndarray (size, size, 3) uint8 BGR — always this shape, padded where the region leaves the
+    frame; downscaled with ``cv2.INTER_AREA`` (anti-aliased)
+    """
+    import cv2
+
+    pol = policy or CropPolicy()
+    img = as_bgr(image)
+    if not (math.isfinite(box.w) and math.isfinite(box.h) and box.w > 0 and box.h > 0):
+        raise ValueError(f"face box needs a positive finite size, got {box.w} × {box.h}")
+    if not (math.isfinite(box.x) and math.isfinite(box.y)):
+        raise ValueError("face box position is not finite")
+    k = 1.0 + 2.0 * pol.margin
+    if pol.square:
+        rw = rh = max(1, round(max(box.w, box.h) * k))
+    else:
+        rw, rh = max(1, round(box.w * k)), max(1, round(box.h * k))
+    roll = estimate_eye_roll(img, box) if pol.align == "eyes" else None
+    if roll:  # None (no eye pair) or exactly level: nothing to rotate
+        # cut a larger region so that rotating it leaves no empty corners, rotate, then trim
+        big = math.ceil(max(rw, rh) * 1.5)
+        reg = _region(img, box.cx, box.cy, big, big, pol.pad)
+        m = cv2.getRotationMatrix2D((big / 2, big / 2), roll, 1.0)
+        mode = cv2.BORDER_REPLICATE if pol.pad == "edge" else cv2.BORDER_CONSTANT
+        reg = cv2.warpAffine(reg, m, (big, big), flags=cv2.INTER_LINEAR, borderMode=mode)
+        y0, x0 = (big - rh) // 2, (big - rw) // 2
+        reg = reg[y0 : y0 + rh, x0 : x0 + rw]
+    else:
+        reg = _region(img, box.cx, box.cy, rw, rh, pol.pad)
+    # INTER_AREA averages when shrinking (no aliasing) and falls back to bilinear when enlarging
+    out = cv2.resize(reg, (pol.size, pol.size), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(out, dtype=np.uint8)
