@@ -205,6 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="create the demo patient and its simulated sessions")
     p.set_defaults(func=cmd_demo)
+
+    from app.ml_cli import add_commands
+
+    add_commands(sub)
     return ap
 
 

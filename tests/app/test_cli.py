@@ -101,3 +101,53 @@ def test_user_mistakes_get_a_message_not_a_traceback(env, capsys):
     uid = capsys.readouterr().out.strip().splitlines()[-1]
     assert main(["report", uid, "--out", str(env)]) == 2  # a folder, not a file
     assert "therascope:" in capsys.readouterr().err
+
+
+def test_train_writes_a_checkpoint_that_loads(env, capsys):
+    from core.models.checkpoint import load_checkpoint
+
+    data = env / "amigos"
+    assert (
+        main(
+            [
+                "synthetic-amigos",
+                str(data),
+                "--participants",
+                "3",
+                "--trials",
+                "2",
+                "--seconds",
+                "6",
+            ]
+        )
+        == 0
+    )
+    out = env / "model.pt"
+    assert (
+        main(
+            [
+                "train",
+                "--amigos",
+                str(data),
+                "--backbone",
+                "small",
+                "--weights",
+                "none",
+                "--face-size",
+                "48",
+                "--epochs",
+                "1,1,1",
+                "--batch",
+                "32",
+                "--frame-step",
+                "10",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    model, cfg, meta = load_checkpoint(out)
+    assert cfg.variant == "bae2" and cfg.backbone == "small"
+    assert meta["scaling"]["fitted_on"] == [1, 2, 3] and len(meta["data_fingerprint"]) == 16
+    assert list(meta["history"]) == ["bmmn", "bae", "joint"]

@@ -85,9 +85,11 @@ def test_sigkill_mid_recording_then_recover(tmp_path: Path) -> None:
     assert bio.lost_samples == 0  # no loss simulated: the store is contiguous
     ecg = after.signal("ECG")
     assert np.isfinite(ecg.values).all()
-    # counter → host time: each sample within a few ms of its true acquisition time
+    # counter → host time: each sample close to its true acquisition time. The constant offset
+    # is the smallest arrival latency seen (a few ms; more on a starved machine), the spacing
+    # exact
     k = np.arange(len(ecg.t_s))
-    assert np.abs(ecg.t_s - (k + 1) / 800.0).max() < 0.02
+    assert np.abs(ecg.t_s - (k + 1) / 800.0).max() < 0.05
     assert np.allclose(np.diff(ecg.t_s), 1 / 800.0, rtol=1e-3)
     video = after.video(verify=True)  # every frame's CRC checked
     assert video is not None and len(video) >= n_frames_before

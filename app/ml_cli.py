@@ -1,0 +1,191 @@
+"""``therascope train`` / ``evaluate`` / ``synthetic-amigos``: the model family from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _participants(spec: str | None) -> list[int] | None:
+    """``"1-40"`` or ``"1,2,5-8"`` → participant numbers."""
+    if not spec:
+        return None
+    out: list[int] = []
+    for part in spec.split(","):
+        a, _, b = part.partition("-")
+        out += list(range(int(a), int(b or a) + 1))
+    return out
+
+
+def _layout(args: argparse.Namespace) -> Any:
+    from core.data.amigos import AmigosLayout
+
+    kw: dict[str, Any] = {"root": Path(args.amigos), "ecg_column": args.ecg_column}
+    if args.mat_pattern:
+        kw["mat_pattern"] = args.mat_pattern
+    if args.video_pattern:
+        kw["video_pattern"] = args.video_pattern
+    return AmigosLayout(**kw)
+
+
+def _configs(args: argparse.Namespace, variant: str, modalities: str) -> tuple[Any, Any]:
+    from core.models import BMMNConfig
+    from core.training import TrainConfig
+
+    weights = args.weights if args.weights in ("imagenet", "none") else Path(args.weights)
+    mc = BMMNConfig(
+        variant=variant,
+        modalities=modalities,
+        backbone=args.backbone,
+        backbone_weights=weights,
+        face_size=args.face_size,
+    )
+    e1, e2, e3 = (int(x) for x in args.epochs.split(","))
+    tc = TrainConfig(
+        epochs_bmmn=e1,
+        epochs_bae=e2,
+        epochs_joint=e3,
+        batch_size=args.batch,
+        lr=args.lr,
+        seed=args.seed,
+        device=args.device,
+        amp=args.amp,
+    )
+    return mc, tc
+
+
+def _progress(stage: str, done: float, info: dict[str, float]) -> None:
+    print(
+        f"\r{stage:>5} {100 * done:5.1f} %  loss {info.get('loss', 0):.4f}",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from core import __version__
+    from core.data.amigos import SignalScaling, load_dataset
+    from core.data.frames import build_frame_samples
+    from core.experiment import data_fingerprint, dataset_of
+    from core.models.checkpoint import save_checkpoint
+    from core.training import train
+
+    trials = load_dataset(_layout(args), _participants(args.participants))
+    if not trials:
+        raise SystemExit(f"No usable AMIGOS trials under {args.amigos}")
+    mc, tc = _configs(args, args.variant, args.modalities)
+    scaling = SignalScaling.fit(trials)
+    cache = Path(args.cache or Path(args.amigos) / "therascope-crop-cache")
+    samples = build_frame_samples(trials, scaling, cache, args.frame_step, mc.face_size)
+    print(
+        f"{len(samples)} frames from {len(trials)} trials "
+        f"({samples.n_without_face} frames without a face left out)",
+        file=sys.stderr,
+    )
+    model, hist = train(
+        mc, tc, dataset_of(samples), _progress, work_dir=Path(args.out).with_suffix(".work")
+    )
+    print(file=sys.stderr)
+    meta = {
+        "scaling": {"signals": ["ECG", "EDA"], **scaling.to_dict(), "rate_hz": 128.0},
+        "data_fingerprint": data_fingerprint(trials),
+        "training_data": f"AMIGOS at {args.amigos}, {len(trials)} trials",
+        "history": hist,
+        "code_version": __version__,
+    }
+    print(save_checkpoint(Path(args.out), model, mc, meta))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from core.data.amigos import load_dataset
+    from core.experiment import cross_validate, results_table, write_tables
+
+    trials = load_dataset(_layout(args), _participants(args.participants))
+    if not trials:
+        raise SystemExit(f"No usable AMIGOS trials under {args.amigos}")
+    cache = Path(args.cache or Path(args.amigos) / "therascope-crop-cache")
+    results = []
+    for variant in args.variants.split(","):
+        for modalities in args.modalities.split(","):
+            mc, tc = _configs(args, variant, modalities)
+            print(f"== {variant} / {modalities}", file=sys.stderr)
+            results.append(
+                cross_validate(
+                    trials,
+                    mc,
+                    tc,
+                    cache,
+                    args.folds,
+                    args.frame_step,
+                    args.seed,
+                    progress=lambda m: print(m, file=sys.stderr),
+                )
+            )
+    rows = results_table(results)
+    csv_path, md_path = write_tables(rows, Path(args.out_dir))
+    print(md_path.read_text())
+    (Path(args.out_dir) / "evaluation.json").write_text(json.dumps(results, indent=2))
+    print(f"saved {csv_path} and {md_path}", file=sys.stderr)
+    return 0
+
+
+def cmd_synthetic(args: argparse.Namespace) -> int:
+    from core.data.synthetic_amigos import write_synthetic_amigos
+
+    layout = write_synthetic_amigos(
+        Path(args.out),
+        participants=args.participants,
+        trials=args.trials,
+        seconds=args.seconds,
+        seed=args.seed,
+    )
+    print(layout.root)
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    def data_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--amigos", required=True, help="folder of the AMIGOS copy")
+        p.add_argument("--participants", help='e.g. "1-40" (default: all found)')
+        p.add_argument("--mat-pattern", help="default Data_Preprocessed_P{p:02d}.mat")
+        p.add_argument("--video-pattern", help="default P{p}_{video_id}_face.mov")
+        p.add_argument("--ecg-column", type=int, default=14, help="14 ECG right, 15 ECG left")
+        p.add_argument("--cache", help="face-crop cache folder (default: inside the copy)")
+        p.add_argument("--frame-step", type=int, default=1, help="use every k-th video frame")
+        p.add_argument("--backbone", default="resnet50", choices=["resnet50", "resnet18", "small"])
+        p.add_argument("--weights", default="imagenet", help="imagenet, none or a weights file")
+        p.add_argument("--face-size", type=int, default=224)
+        p.add_argument("--epochs", default="10,5,10", help="BMMN,BAE,joint stage epochs")
+        p.add_argument("--batch", type=int, default=115)
+        p.add_argument("--lr", type=float, default=1e-4)
+        p.add_argument("--device", default="auto")
+        p.add_argument("--amp", default="auto", choices=["auto", "bf16", "off"])
+        p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("train", help="train a BMMN model on AMIGOS (torchrun for several GPUs)")
+    data_args(p)
+    p.add_argument("--variant", default="bae2", choices=["bmmn", "bae1", "bae2"])
+    p.add_argument("--modalities", default="both", choices=["both", "face", "bio"])
+    p.add_argument("--out", required=True, help="checkpoint file to write")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="person-independent evaluation beside the paper")
+    data_args(p)
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--variants", default="bae2", help="comma list of bmmn,bae1,bae2")
+    p.add_argument("--modalities", default="both", help="comma list of both,face,bio")
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("synthetic-amigos", help="write a small synthetic AMIGOS-format dataset")
+    p.add_argument("out")
+    p.add_argument("--participants", type=int, default=6)
+    p.add_argument("--trials", type=int, default=4)
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_synthetic)

@@ -1,0 +1,456 @@
+"""Training and inference throughput of BMMN-BAE-2 (ResNet-50) fed from a face-crop cache.
+
+    python benchmarks/model_throughput.py [--device auto|cpu|cuda] [--precision fp32|bf16|both]
+        [--batch 115] [--seconds 20 | --iters N] [--warmup K] [--num-workers W] [--compile]
+        [--crops render|random] [--cache-frames N] [--modes loader,inference,training]
+        [--json results.json]
+
+What is measured, per precision:
+
+* ``loader`` — the input pipeline alone: batches from ``core.training.FrameDataset`` over the crop
+  cache through a ``torch.utils.data.DataLoader`` (the ceiling for everything below);
+* ``inference`` — ``model.eval()``, ``torch.inference_mode()``, batches from the same loader,
+  moved to the device and through the model (outputs kept on the device);
+* ``training`` — ``model.train()``, one Adam step (lr 1e-4) per batch on the stage-3 joint loss
+  L = label ℓ2 + reconstruction ℓ2 (``core.training``'s own loss functions, λ = 1 each).
+
+Each timed region includes fetching the batch from the DataLoader, as in training. Warm-up
+batches (``--warmup``; they also start the loader workers and, with ``--compile``, compile) are
+not timed; on CUDA the device is synchronised before the clock starts and before it stops.
+A measurement runs ``--iters`` batches, or else whole batches until ``--seconds`` have passed
+(at least one).
+
+The crop cache is a temporary ``np.memmap`` file of N × 224 × 224 × 3 uint8 BGR crops, opened
+read-only like a real cache. ``--crops render`` (default) renders ``--unique-crops`` synthetic
+faces with ``devices.simulated_camera.render_face``, finds each with the default face detector
+(``core.faces.make_detector``; a frame without a detection reuses the previous box) and cuts it
+with ``core.faces_track.crop_face``, then tiles them through the cache; ``--crops random`` fills
+it with uniform noise instead. Bio windows (N, 2, 1000) float32 (standard normal) and targets
+(N, 10) are in memory. The model is built with ``backbone_weights="none"`` (random init; the
+weights do not change the timing, and nothing is downloaded).
+
+Devices and precision: ``bf16`` means ``torch.autocast(dtype=torch.bfloat16)`` through
+``core.training._autocast`` — on CUDA as training does, and on the CPU too when asked (it works
+where the CPU has bf16 support; slow otherwise). On CUDA the model and every face batch use
+``torch.channels_last`` (training converts the batches; converting the model as well saves a
+per-call weight conversion). The DataLoader shuffles and drops the last partial batch so every
+timed batch has ``--batch`` samples; its workers are persistent.
+
+Goals from issue 3 (on one H100): inference ≥ 10,000 frames/s, training ≥ 3,000 samples/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+
+from core.models import BMMNConfig, build_model  # noqa: E402
+from core.models.bmmn import OUTPUT_NAMES  # noqa: E402
+from core.training import (  # noqa: E402
+    FrameDataset,
+    _autocast,
+    _label_loss,
+    _recon_loss,
+    pick_device,
+)
+
+GOALS = {"inference": 10_000.0, "training": 3_000.0}  # samples/s on one H100 (issue 3)
+MODES = ("loader", "inference", "training")
+
+
+# --- machine ------------------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info(device: torch.device) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "cpu": cpu_model(),
+        "logical_cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_cuda": torch.version.cuda,
+    }
+    if device.type == "cuda":
+        idx = device.index if device.index is not None else torch.cuda.current_device()
+        props = torch.cuda.get_device_properties(idx)
+        info["cuda_device"] = props.name
+        info["cuda_memory_gib"] = round(props.total_memory / 2**30, 1)
+        info["cuda_capability"] = f"{props.major}.{props.minor}"
+        info["cudnn"] = torch.backends.cudnn.version()
+    return info
+
+
+# --- crop cache ---------------------------------------------------------------------------------
+
+
+def render_crops(n_unique: int, size: int) -> tuple[np.ndarray, int]:
+    """``n_unique`` synthetic face crops (n, size, size, 3) uint8 BGR, and how many were detected."""
+    from core.faces import FaceBox, make_detector
+    from core.faces_track import CropPolicy, crop_face
+    from devices.simulated_camera import render_face
+
+    detector = make_detector()
+    policy = CropPolicy(size=size)
+    out = np.empty((n_unique, size, size, 3), np.uint8)
+    box: FaceBox | None = None
+    found = 0
+    rng = np.random.default_rng(0)
+    for i in range(n_unique):
+        v, a = rng.uniform(-1.0, 1.0, 2)
+        frame = render_face(float(v), float(a), 0.37 * i, seed=i % 8)
+        faces = detector.detect(frame)
+        if faces:
+            box, found = faces[0], found + 1
+        elif box is None:  # nothing found yet: a box around the frame centre
+            h, w = frame.shape[:2]
+            side = 0.5 * h
+            box = FaceBox((w - side) / 2, (h - side) / 2, side, side, detected=False)
+        out[i] = crop_face(frame, box, policy)
+    return out, found
+
+
+def build_cache(
+    path: Path, n: int, size: int, crops: str, n_unique: int
+) -> tuple[np.memmap, dict[str, Any]]:
+    """Write the crop cache at ``path`` and open it read-only; return it and a description."""
+    t0 = time.perf_counter()
+    desc: dict[str, Any] = {"frames": n, "size": size, "source": crops}
+    mm = np.memmap(path, dtype=np.uint8, mode="w+", shape=(n, size, size, 3))
+    if crops == "render":
+        n_unique = max(1, min(n_unique, n))
+        tiles, found = render_crops(n_unique, size)
+        for start in range(0, n, n_unique):
+            stop = min(n, start + n_unique)
+            mm[start:stop] = tiles[: stop - start]
+        desc.update(unique=n_unique, detected=found)
+    else:
+        rng = np.random.default_rng(0)
+        step = 256
+        for start in range(0, n, step):
+            stop = min(n, start + step)
+            mm[start:stop] = rng.integers(0, 256, (stop - start, size, size, 3), dtype=np.uint8)
+    mm.flush()
+    del mm
+    desc["build_s"] = round(time.perf_counter() - t0, 2)
+    desc["bytes"] = n * size * size * 3
+    return np.memmap(path, dtype=np.uint8, mode="r", shape=(n, size, size, 3)), desc
+
+
+# --- measurement --------------------------------------------------------------------------------
+
+
+def forever(loader: DataLoader) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Batches from ``loader``, epoch after epoch."""
+    while True:
+        yield from loader
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure(
+    step: Any, batches: Iterator[Any], device: torch.device, warmup: int, seconds: float, iters: int
+) -> dict[str, float]:
+    """Run ``step(batch)`` ``warmup`` times untimed, then for ``iters`` batches or ``seconds``."""
+    for _ in range(warmup):
+        step(next(batches))
+    sync(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    done = 0
+    samples = 0
+    t0 = time.perf_counter()
+    while True:
+        samples += step(next(batches))
+        done += 1
+        if iters > 0:
+            if done >= iters:
+                sync(device)
+                break
+        elif time.perf_counter() - t0 >= seconds:
+            sync(device)  # the last batch must finish inside the clock
+            break
+    elapsed = time.perf_counter() - t0
+    res = {
+        "batches": done,
+        "samples": samples,
+        "seconds": elapsed,
+        "samples_per_s": samples / elapsed,
+        "ms_per_batch": 1000.0 * elapsed / done,
+    }
+    if device.type == "cuda":
+        res["peak_mem_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
+    return res
+
+
+def to_device(
+    face: torch.Tensor, bio: torch.Tensor, y: torch.Tensor, device: torch.device, cl: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    face, bio, y = face.to(device), bio.to(device), y.to(device)
+    if cl:
+        face = face.contiguous(memory_format=torch.channels_last)
+    return face, bio, y
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    device = pick_device(args.device)
+    on_cuda = device.type == "cuda"
+    if on_cuda:
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = args.tf32
+        torch.backends.cudnn.allow_tf32 = args.tf32
+    cl = on_cuda and not args.no_channels_last
+    workers = args.num_workers if args.num_workers is not None else (2 if on_cuda else 0)
+    warmup = args.warmup if args.warmup is not None else (5 if on_cuda else 1)
+    if args.compile:
+        warmup = max(warmup, 3)  # compilation happens in the first calls
+    precisions = ("fp32", "bf16") if args.precision == "both" else (args.precision,)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    bad = sorted(set(modes) - set(MODES))
+    if bad:
+        raise SystemExit(f"unknown modes {bad}; choose from {MODES}")
+    n_frames = args.cache_frames or max(8 * args.batch, 2048)
+    if n_frames < args.batch:
+        raise SystemExit("--cache-frames must hold at least one batch")
+    torch.manual_seed(0)
+
+    info = machine_info(device)
+    settings = {
+        "model": "BMMN-BAE-2, ResNet-50 (random init), 224 px face, ECG+EDA 1000-sample windows",
+        "device": str(device),
+        "batch": args.batch,
+        "precisions": list(precisions),
+        "modes": modes,
+        "num_workers": workers,
+        "warmup_batches": warmup,
+        "seconds": args.seconds,
+        "iters": args.iters,
+        "compile": args.compile,
+        "channels_last": cl,
+        "tf32": args.tf32 if on_cuda else None,
+    }
+
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="therascope-bench-")))
+        faces, cache = build_cache(tmp / "crops.u8", n_frames, 224, args.crops, args.unique_crops)
+        rng = np.random.default_rng(1)
+        bio = rng.standard_normal((n_frames, 2, 1000), dtype=np.float32)
+        targets = rng.uniform(-1.0, 1.0, (n_frames, len(OUTPUT_NAMES))).astype(np.float32)
+        ds = FrameDataset(faces, bio, targets)
+        g = torch.Generator()
+        g.manual_seed(0)
+        loader = DataLoader(
+            ds,
+            batch_size=args.batch,
+            shuffle=True,
+            generator=g,
+            num_workers=workers,
+            drop_last=True,
+            persistent_workers=workers > 0,
+        )
+        print_header(info, settings, cache)
+
+        cfg = BMMNConfig(variant="bae2", backbone="resnet50", backbone_weights="none")
+        model = build_model(cfg).to(device)
+        if cl:
+            model = model.to(memory_format=torch.channels_last)
+        fwd: Any = torch.compile(model) if args.compile else model
+        n_params = sum(p.numel() for p in model.parameters())
+        settings["parameters"] = n_params
+        opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+        batches = forever(loader)
+        results: list[dict[str, Any]] = []
+
+        def record(mode: str, prec: str, res: dict[str, Any]) -> None:
+            res = {"mode": mode, "precision": prec, **res}
+            results.append(res)
+            print(format_line(res, on_cuda), flush=True)
+
+        if "loader" in modes:
+
+            def load_step(batch: Any) -> int:
+                face, b, y = to_device(*batch, device, cl)
+                return int(face.shape[0])
+
+            record("loader", "-", measure(load_step, batches, device, warmup, args.seconds, 0))
+
+        for prec in precisions:
+            amp = "bf16" if prec == "bf16" else "off"
+
+            def infer_step(batch: Any, amp: str = amp) -> int:
+                face, b, _ = to_device(*batch, device, cl)
+                with torch.inference_mode(), _autocast(device, amp):
+                    fwd(face, b)
+                return int(face.shape[0])
+
+            def train_step(batch: Any, amp: str = amp) -> int:
+                face, b, y = to_device(*batch, device, cl)
+                with _autocast(device, amp):
+                    out = fwd(face, b)
+                    loss = _label_loss(out, y, b) + _recon_loss(out, y, b)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                return int(face.shape[0])
+
+            for mode, step in (("inference", infer_step), ("training", train_step)):
+                if mode not in modes:
+                    continue
+                if mode == "inference":
+                    model.eval()
+                else:
+                    model.train()
+                try:
+                    res = measure(step, batches, device, warmup, args.seconds, args.iters)
+                except (RuntimeError, torch.OutOfMemoryError) as exc:  # e.g. no bf16 kernels, OOM
+                    msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else repr(exc)
+                    results.append({"mode": mode, "precision": prec, "error": msg})
+                    print(f"{mode:<10} {prec:<5} FAILED: {msg}", flush=True)
+                    if on_cuda:
+                        torch.cuda.empty_cache()
+                    continue
+                record(mode, prec, res)
+        del batches, loader  # stop persistent workers before the cache file goes away
+
+    return {
+        "machine": info,
+        "settings": settings,
+        "cache": cache,
+        "goals": GOALS,
+        "results": results,
+    }
+
+
+# --- output -------------------------------------------------------------------------------------
+
+
+def print_header(info: dict[str, Any], settings: dict[str, Any], cache: dict[str, Any]) -> None:
+    print("TheraScope model throughput — BMMN-BAE-2 with ResNet-50")
+    print(
+        f"machine: {info['cpu']}, {info['logical_cores']} logical cores "
+        f"({info['torch_threads']} torch threads), {info['os']}"
+    )
+    print(f"software: Python {info['python']}, torch {info['torch']} (CUDA {info['torch_cuda']})")
+    if "cuda_device" in info:
+        print(
+            f"cuda: {info['cuda_device']}, {info['cuda_memory_gib']} GiB, "
+            f"compute {info['cuda_capability']}, cuDNN {info['cudnn']}"
+        )
+    else:
+        print("cuda: not used")
+    src = (
+        f"{cache['unique']} rendered+detected+cropped synthetic faces "
+        f"({cache['detected']} found by the detector) tiled"
+        if cache["source"] == "render"
+        else "uniform random pixels"
+    )
+    print(
+        f"crop cache: np.memmap {cache['frames']} × 224×224×3 uint8 "
+        f"({cache['bytes'] / 2**20:.0f} MiB; {src}; built in {cache['build_s']} s)"
+    )
+    print(
+        f"settings: device {settings['device']}, batch {settings['batch']}, DataLoader workers "
+        f"{settings['num_workers']}, warm-up {settings['warmup_batches']} batches, "
+        + (
+            f"{settings['iters']} timed batches"
+            if settings["iters"]
+            else f"≥ {settings['seconds']:g} s per measurement"
+        )
+        + f", compile {'on' if settings['compile'] else 'off'}, channels_last "
+        f"{'on' if settings['channels_last'] else 'off'}"
+    )
+    print("goals (issue 3, one H100): inference ≥ 10,000 frames/s, training ≥ 3,000 samples/s")
+    print(f"{'mode':<10} {'prec':<5} {'samples/s':>10} {'ms/batch':>10} {'batches':>8}  notes")
+
+
+def format_line(res: dict[str, Any], on_cuda: bool) -> str:
+    notes = []
+    if "peak_mem_gib" in res:
+        notes.append(f"peak {res['peak_mem_gib']:.1f} GiB")
+    goal = GOALS.get(res["mode"])
+    if goal:
+        notes.append(f"{100.0 * res['samples_per_s'] / goal:.1f}% of the H100 goal")
+    if res["mode"] == "loader":
+        notes.append("input pipeline alone")
+    return (
+        f"{res['mode']:<10} {res['precision']:<5} {res['samples_per_s']:>10.1f} "
+        f"{res['ms_per_batch']:>10.1f} {res['batches']:>8d}  {'; '.join(notes)}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda[:i]")
+    ap.add_argument("--precision", choices=("fp32", "bf16", "both"), default="both")
+    ap.add_argument("--batch", type=int, default=115, help="samples per batch (paper: 115)")
+    ap.add_argument("--seconds", type=float, default=20.0, help="time per measurement")
+    ap.add_argument(
+        "--iters",
+        type=int,
+        default=0,
+        help="timed batches per model measurement (overrides --seconds; the loader line keeps --seconds)",
+    )
+    ap.add_argument("--warmup", type=int, default=None, help="untimed batches (CUDA 5, CPU 1)")
+    ap.add_argument(
+        "--num-workers", type=int, default=None, help="DataLoader workers (CUDA 2, CPU 0)"
+    )
+    ap.add_argument("--compile", action="store_true", help="torch.compile the model")
+    ap.add_argument(
+        "--modes", default=",".join(MODES), help="comma-separated subset of " + ",".join(MODES)
+    )
+    ap.add_argument("--crops", choices=("render", "random"), default="render")
+    ap.add_argument("--unique-crops", type=int, default=32, help="distinct rendered crops")
+    ap.add_argument(
+        "--cache-frames",
+        type=int,
+        default=0,
+        help="rows in the crop cache (default 8×batch, ≥2048)",
+    )
+    ap.add_argument("--no-channels-last", action="store_true", help="keep NCHW on CUDA")
+    ap.add_argument("--tf32", action="store_true", help="allow TF32 for fp32 matmuls/convs (CUDA)")
+    ap.add_argument("--json", type=Path, default=None, help="save the results here")
+    args = ap.parse_args(argv)
+    if args.batch < 1 or args.seconds <= 0 or args.iters < 0:
+        ap.error("--batch and --seconds must be positive, --iters non-negative")
+
+    report = run(args)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
+        print(f"saved {args.json}")
+    return 1 if any("error" in r for r in report["results"]) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
