@@ -34,12 +34,11 @@ from torch.utils.data import DataLoader, Dataset
 
 from core.models import BMMNConfig, build_model
 from core.models.bio import BioAutoEncoder
+from core.models.spatial import IMAGENET_MEAN, IMAGENET_STD
 
 log = logging.getLogger(__name__)
 
 N_RATINGS = 3  # valence, arousal, liking come first in the output order
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 Progress = Callable[[str, float, dict[str, float]], None]
 

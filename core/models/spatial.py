@@ -39,13 +39,15 @@ import torch
 from torch import Tensor, nn
 from torchvision import models as tvm
 
+from core.faces import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
 from core.models._init import he_uniform_
 
 log = logging.getLogger(__name__)
 
 BACKBONES = ("resnet50", "resnet18", "small")
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+# one definition of the normalisation, shared with the crop pipeline (core.faces has no torch)
+IMAGENET_MEAN = IMAGENET_MEAN_RGB
+IMAGENET_STD = IMAGENET_STD_RGB
 SMALL_CHANNELS = (32, 64, 128, 256)
 
 _FEATURES = {"resnet50": 2048, "resnet18": 512, "small": SMALL_CHANNELS[-1]}
