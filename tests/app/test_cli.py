@@ -67,37 +67,11 @@ def test_recover_with_nothing_to_do(env, capsys):
 
 def test_user_mistakes_get_a_message_not_a_traceback(env, capsys):
     assert main(["patients", "add", "C-9"]) == 0
+    record = ["record", "--patient", "C-9", "--simulate", "--virtual", "--consent",
+              "--duration", "2"]  # fmt: skip
     with pytest.raises(SystemExit, match="probability"):
-        main(
-            [
-                "record",
-                "--patient",
-                "C-9",
-                "--simulate",
-                "--virtual",
-                "--consent",
-                "--duration",
-                "2",
-                "--drop-prob",
-                "5",
-            ]
-        )
-    assert (
-        main(
-            [
-                "record",
-                "--patient",
-                "C-9",
-                "--simulate",
-                "--virtual",
-                "--consent",
-                "--duration",
-                "2",
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+        main([*record, "--drop-prob", "5"])
+    assert main([*record, "--quiet"]) == 0
     uid = capsys.readouterr().out.strip().splitlines()[-1]
     assert main(["report", uid, "--out", str(env)]) == 2  # a folder, not a file
     assert "therascope:" in capsys.readouterr().err
