@@ -1,4 +1,5 @@
-"""The catalog: an SQLite index of patients, sessions, markers and an audit trail."""
+"""The catalog: an SQLite index of patients, sessions, markers, self-reports, analyses, reports
+and an audit trail."""
 
 from core.catalog.db import (
     CATALOG_FILENAME,
@@ -12,11 +13,16 @@ from core.catalog.db import (
 from core.catalog.models import (
     AUDIT_ACTIONS,
     MARKER_KINDS,
+    SELF_REPORT_PHASES,
+    SESSION_STATES,
     SESSION_STATUSES,
+    AnalysisRecord,
     AuditEntry,
     Marker,
     Patient,
     PatientOverview,
+    ReportRecord,
+    SelfReport,
     SessionRecord,
 )
 
@@ -26,7 +32,10 @@ __all__ = [
     "CURRENT_SCHEMA",
     "MARKER_KINDS",
     "MIGRATIONS",
+    "SELF_REPORT_PHASES",
+    "SESSION_STATES",
     "SESSION_STATUSES",
+    "AnalysisRecord",
     "AuditEntry",
     "Catalog",
     "CatalogError",
@@ -35,5 +44,7 @@ __all__ = [
     "Marker",
     "Patient",
     "PatientOverview",
+    "ReportRecord",
+    "SelfReport",
     "SessionRecord",
 ]

@@ -6,9 +6,18 @@ import json
 import sqlite3
 import threading
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
 
-from core.catalog.models import AuditEntry, Marker, Patient, SessionRecord
+from core.catalog.models import (
+    AnalysisRecord,
+    AuditEntry,
+    Marker,
+    Patient,
+    ReportRecord,
+    SelfReport,
+    SessionRecord,
+)
 
 
 def utc_now() -> str:
@@ -46,6 +55,43 @@ def to_iso_utc(value: datetime | str, what: str) -> str:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{what} must carry a time zone (UTC), got {value.isoformat()}")
     return value.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def to_json_object(value: dict[str, Any], what: str) -> str:
+    """Encode a dict as strict JSON (sorted keys; NaN and infinity refused).
+
+    Raises
+    ------
+    ValueError — not a dict, or not JSON-serialisable
+    """
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be a dict")
+    try:
+        return json.dumps(value, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what} cannot be stored as JSON: {exc}") from None
+
+
+def clean_relative_path(value: str, what: str, root: str) -> str:
+    """Validate a path relative to ``root`` and store it with forward slashes.
+
+    Parameters
+    ----------
+    value : str — the path
+    what : str — what it is, for the message (e.g. ``Session folder``)
+    root : str — what it is relative to, for the message (e.g. ``the data directory``)
+
+    Raises
+    ------
+    ValueError — empty, absolute, on a drive, or reaching outside ``root`` with ``..``
+    """
+    text = str(value).strip().replace("\\", "/")
+    if not text or PureWindowsPath(str(value)).is_absolute() or text.startswith("/"):
+        raise ValueError(f"{what} must be relative to {root}: {value!r}")
+    path = PurePosixPath(text)
+    if ".." in path.parts or PureWindowsPath(str(value)).drive:
+        raise ValueError(f"{what} must stay inside {root}: {value!r}")
+    return path.as_posix()
 
 
 class CatalogBase:
@@ -128,4 +174,45 @@ def row_to_audit(row: sqlite3.Row) -> AuditEntry:
         entity=row["entity"],
         entity_id=row["entity_id"],
         detail=row["detail"],
+    )
+
+
+def row_to_self_report(row: sqlite3.Row) -> SelfReport:
+    """Build a :class:`SelfReport` from a ``self_reports`` row."""
+    return SelfReport(
+        id=row["id"],
+        session_id=row["session_id"],
+        phase=row["phase"],
+        sam_valence=row["sam_valence"],
+        sam_arousal=row["sam_arousal"],
+        gad7=row["gad7"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def row_to_analysis(row: sqlite3.Row) -> AnalysisRecord:
+    """Build an :class:`AnalysisRecord` from an ``analyses`` row (the summary decoded)."""
+    return AnalysisRecord(
+        id=row["id"],
+        session_id=row["session_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        checkpoint_sha256=row["checkpoint_sha256"],
+        checkpoint_label=row["checkpoint_label"],
+        demo_model=bool(row["demo_model"]),
+        device=row["device"],
+        result_dir=row["result_dir"],
+        summary=json.loads(row["summary_json"]),
+    )
+
+
+def row_to_report(row: sqlite3.Row) -> ReportRecord:
+    """Build a :class:`ReportRecord` from a ``reports`` row."""
+    return ReportRecord(
+        id=row["id"],
+        session_id=row["session_id"],
+        created_at=row["created_at"],
+        pages=row["pages"],
+        include_name=bool(row["include_name"]),
     )

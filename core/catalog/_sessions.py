@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from datetime import datetime
-from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
-from core.catalog._base import CatalogBase, row_to_marker, row_to_session, to_iso_utc, utc_now
+from core.catalog._base import (
+    CatalogBase,
+    clean_relative_path,
+    row_to_marker,
+    row_to_session,
+    to_iso_utc,
+    to_json_object,
+    utc_now,
+)
 from core.catalog.models import MARKER_KINDS, SESSION_STATUSES, Marker, SessionRecord
 
 # Folder-safe on every platform: no separators, no leading dot, nothing Windows reserves.
@@ -29,22 +35,7 @@ def _check_uid(uid: str) -> str:
 
 def _check_folder(folder: str) -> str:
     """A path relative to the data directory, stored with forward slashes."""
-    text = str(folder).strip().replace("\\", "/")
-    if not text or PureWindowsPath(str(folder)).is_absolute() or text.startswith("/"):
-        raise ValueError(f"Session folder must be relative to the data directory: {folder!r}")
-    path = PurePosixPath(text)
-    if ".." in path.parts or PureWindowsPath(str(folder)).drive:
-        raise ValueError(f"Session folder must stay inside the data directory: {folder!r}")
-    return path.as_posix()
-
-
-def _to_json(value: dict[str, Any], what: str) -> str:
-    if not isinstance(value, dict):
-        raise ValueError(f"{what} must be a dict")
-    try:
-        return json.dumps(value, sort_keys=True, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{what} cannot be stored as JSON: {exc}") from None
+    return clean_relative_path(folder, "Session folder", "the data directory")
 
 
 def _check_t_s(t_s: float) -> float:
@@ -106,8 +97,8 @@ class SessionsMixin(CatalogBase):
             raise ValueError("Consent must be recorded before the recording starts")
         uid = _check_uid(uid)
         folder = _check_folder(folder)
-        devices_json = _to_json(devices, "devices")
-        settings_json = _to_json(settings, "settings")
+        devices_json = to_json_object(devices, "devices")
+        settings_json = to_json_object(settings, "settings")
         with self._lock, self._conn:
             prow = self._conn.execute(
                 "SELECT code FROM patients WHERE id = ?", (patient_id,)
@@ -174,7 +165,7 @@ class SessionsMixin(CatalogBase):
         duration = float(duration_s)
         if not math.isfinite(duration) or duration < 0:
             raise ValueError(f"duration_s must be a finite number ≥ 0, got {duration_s!r}")
-        quality_json = _to_json(quality, "quality")
+        quality_json = to_json_object(quality, "quality")
         with self._lock, self._conn:
             old = self._session_or_raise(session_id)
             self._conn.execute(
@@ -251,7 +242,9 @@ class SessionsMixin(CatalogBase):
         return self.list_sessions(status="recording")
 
     def delete_session(self, session_id: int) -> SessionRecord:
-        """Delete a session and its markers; the folder on disk is left for the caller.
+        """Delete a session with its markers, self-reports, analyses and report records.
+
+        The folder on disk is left for the caller.
 
         Returns
         -------

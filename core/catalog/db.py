@@ -1,8 +1,13 @@
-"""The catalog: an SQLite database indexing patients, sessions, markers and an audit trail.
+"""The catalog: an SQLite database indexing patients, sessions, markers, self-reports, analysis
+runs, exported reports and an audit trail.
 
 Opening creates, checks and migrates the file (:meth:`Catalog.open`); the methods live in
-:mod:`core.catalog._patients` and :mod:`core.catalog._sessions`. One connection is shared by the
-GUI thread and worker threads, serialised by a lock.
+:mod:`core.catalog._patients`, :mod:`core.catalog._sessions` and :mod:`core.catalog._reports`. One
+connection is shared by the GUI thread and worker threads, serialised by a lock.
+
+Schema: version 1 is ``schema_v1.sql``; each later version is one step in
+:mod:`core.catalog._migrations`. A new file is created at v1 and migrated like any other (without
+a backup), so each version is defined in exactly one place.
 
 Durability: WAL journal with ``synchronous=FULL``, so a committed write survives a power cut, not
 only a crash of the program. Every change writes its audit row in the same transaction.
@@ -18,21 +23,24 @@ from pathlib import Path
 from types import TracebackType
 
 from core.catalog._base import row_to_audit
+from core.catalog._migrations import migrate_v1_to_v2
 from core.catalog._patients import PatientsMixin
+from core.catalog._reports import ReportsMixin
 from core.catalog._sessions import SessionsMixin
 from core.catalog.models import AUDIT_ACTIONS, AuditEntry
 from core.config import data_dir
 
-CURRENT_SCHEMA = 1
+CURRENT_SCHEMA = 2
 """The schema version this code reads and writes (kept in ``PRAGMA user_version``)."""
 
 Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: dict[int, Migration] = {}
+MIGRATIONS: dict[int, Migration] = {2: migrate_v1_to_v2}
 """``MIGRATIONS[n]`` upgrades a version ``n - 1`` catalog to version ``n``.
 
 A step runs inside a transaction opened for it, with foreign keys off (so tables can be rebuilt as
 SQLite recommends); it must use ``conn.execute`` only (``executescript`` would commit half-way).
-Version 1 is ``schema_v1.sql`` and is never edited: later versions only add steps here.
+Version 1 is ``schema_v1.sql`` and is never edited: later versions only add steps here (written
+in :mod:`core.catalog._migrations`).
 """
 
 CATALOG_FILENAME = "catalog.sqlite"
@@ -175,8 +183,9 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
     _migrate(conn, path, version, make_backup=not fresh)
 
 
-class Catalog(PatientsMixin, SessionsMixin):
-    """The catalog of patients, sessions, markers and the audit trail.
+class Catalog(PatientsMixin, SessionsMixin, ReportsMixin):
+    """The catalog of patients, sessions, markers, self-reports, analyses, reports and the audit
+    trail.
 
     Open with :meth:`open`; safe to share between threads. Use as a context manager, or call
     :meth:`close`.

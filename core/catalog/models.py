@@ -12,8 +12,13 @@ from typing import Any, Literal, TypedDict
 SessionStatus = Literal["recording", "finalised", "recovered", "failed"]
 MarkerKind = Literal["treatment_start", "treatment_end", "note"]
 AuditAction = Literal["create", "update", "record", "finalise", "recover", "export", "delete"]
+SelfReportPhase = Literal["pre", "post"]
+SessionState = Literal["recording", "failed", "recorded", "analysed", "reported"]
 
 SESSION_STATUSES: tuple[str, ...] = ("recording", "finalised", "recovered", "failed")
+SELF_REPORT_PHASES: tuple[str, ...] = ("pre", "post")
+SESSION_STATES: tuple[str, ...] = ("recording", "failed", "recorded", "analysed", "reported")
+"""What :meth:`Catalog.session_state` answers (the sessions table's status column)."""
 MARKER_KINDS: tuple[str, ...] = ("treatment_start", "treatment_end", "note")
 AUDIT_ACTIONS: tuple[str, ...] = (
     "create",
@@ -133,6 +138,81 @@ class AuditEntry:
     entity: str
     entity_id: int | None
     detail: str
+
+
+@dataclass
+class SelfReport:
+    """The patient's own ratings for one phase of a session.
+
+    Parameters
+    ----------
+    id : int — catalog id
+    session_id : int — the session's catalog id
+    phase : str — ``pre`` (before the treatment phase) or ``post`` (after it)
+    sam_valence : int or None — Self-Assessment Manikin valence, 1 (unpleasant) – 9 (pleasant)
+    sam_arousal : int or None — Self-Assessment Manikin arousal, 1 (calm) – 9 (activated)
+    gad7 : int or None — GAD-7 total score, 0 – 21
+    created_at, updated_at : str — ISO-8601 UTC
+    """
+
+    id: int
+    session_id: int
+    phase: str
+    sam_valence: int | None
+    sam_arousal: int | None
+    gad7: int | None
+    created_at: str
+    updated_at: str
+
+
+@dataclass
+class AnalysisRecord:
+    """One analysis run of a session (the model's valence/arousal estimates).
+
+    Parameters
+    ----------
+    id : int — catalog id (never reused)
+    session_id : int — the session's catalog id
+    created_at : str — ISO-8601 UTC, when the analysis ran
+    updated_at : str — ISO-8601 UTC, when the summary was last recomputed
+    checkpoint_sha256 : str — SHA-256 of the model checkpoint (64 lowercase hex digits)
+    checkpoint_label : str — the checkpoint's name as shown to the therapist
+    demo_model : bool — run with the demo model (its numbers are labelled as such)
+    device : str — what it ran on, e.g. ``cpu`` or ``cuda: NVIDIA H100``
+    result_dir : str — the results' folder, relative to the session folder (e.g. ``analysis``)
+    summary : dict — the circumplex summary (decoded JSON object)
+    """
+
+    id: int
+    session_id: int
+    created_at: str
+    updated_at: str
+    checkpoint_sha256: str
+    checkpoint_label: str
+    demo_model: bool
+    device: str
+    result_dir: str
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ReportRecord:
+    """One exported session report.
+
+    Parameters
+    ----------
+    id : int — catalog id
+    session_id : int — the session's catalog id
+    created_at : str — ISO-8601 UTC
+    pages : int — number of pages
+    include_name : bool — the patient's name was printed in it
+    """
+
+    id: int
+    session_id: int
+    created_at: str
+    pages: int
+    include_name: bool
 
 
 class PatientOverview(TypedDict):

@@ -1,6 +1,7 @@
 """The catalog file: opening (new, frozen v1, newer, not SQLite), migration, durability, threads.
 
-Records (patients, sessions, markers, audit) are tested in ``test_catalog_records.py``.
+Records (patients, sessions, markers, audit) are tested in ``test_catalog_records.py``; schema v2
+(its migration, self-reports, analyses, reports, session state) in ``test_catalog_v2.py``.
 """
 
 from __future__ import annotations
@@ -180,22 +181,28 @@ def test_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
 
 
 def test_migration_backs_up_then_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A hypothetical next version: its step runs after the real ones, in order, from one backup.
     path = tmp_path / "catalog.sqlite"
     _load_fixture(path)
+    nxt = CURRENT_SCHEMA + 1
 
-    def to_v2(conn: sqlite3.Connection) -> None:
+    def to_next(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE sessions ADD COLUMN analysed INTEGER NOT NULL DEFAULT 0")
 
-    monkeypatch.setattr(catalog_db, "CURRENT_SCHEMA", 2)
-    monkeypatch.setitem(catalog_db.MIGRATIONS, 2, to_v2)
+    monkeypatch.setattr(catalog_db, "CURRENT_SCHEMA", nxt)
+    monkeypatch.setitem(catalog_db.MIGRATIONS, nxt, to_next)
     with Catalog.open(path) as c:
-        assert c.schema_version == 2
+        assert c.schema_version == nxt
         cols = {r[1] for r in c._conn.execute("PRAGMA table_info(sessions)")}
         assert "analysed" in cols
         assert len(c.list_sessions()) == 3
-        assert any(e.entity == "catalog" and "v1->v2" in e.detail for e in c.audit_log())
-    backups = list(tmp_path.glob("catalog.sqlite.v1-*.bak"))
-    assert len(backups) == 1
+        steps = [e.detail for e in reversed(c.audit_log()) if e.entity == "catalog"]
+        assert [d.split(";")[0] for d in steps] == [
+            f"schema v{v - 1}->v{v}" for v in range(2, nxt + 1)
+        ]
+    backups = list(tmp_path.glob("catalog.sqlite.*.bak"))
+    assert [b.name.startswith("catalog.sqlite.v1-") for b in backups] == [True]
+    assert all(backups[0].name in d for d in steps)
     old = sqlite3.connect(backups[0])
     assert old.execute("PRAGMA user_version").fetchone()[0] == 1
     assert old.execute("SELECT count(*) FROM patients").fetchone()[0] == 3

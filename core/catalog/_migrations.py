@@ -1,0 +1,69 @@
+"""Schema migration steps, registered in :data:`core.catalog.db.MIGRATIONS`.
+
+Each step upgrades a catalog by exactly one version, starting from exactly the previous schema. A
+new catalog is created as ``schema_v1.sql`` and then brought up by these same steps, so every
+version is defined once: v1 by the frozen SQL file, each later version by its step here.
+
+Released steps are frozen like ``schema_v1.sql``: a change is a new step (a new version), never an
+edit. ``tests/core/fixtures/catalog_v<n>.sql`` hold dumps of each version to catch drift.
+
+A step runs inside a transaction with foreign keys off and must use ``conn.execute`` only.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+# --- v2: self-reports, analyses, reports ----------------------------------------------------
+
+SCHEMA_V2_STATEMENTS: tuple[str, ...] = (
+    """CREATE TABLE self_reports (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id   INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    -- 'pre': before the treatment phase; 'post': after it. One row per phase.
+    phase        TEXT    NOT NULL CHECK (phase IN ('pre', 'post')),
+    -- Self-Assessment Manikin 1-9 and GAD-7 total 0-21; NULL: not (yet) answered.
+    sam_valence  INTEGER NULL
+                 CHECK (sam_valence IS NULL
+                        OR (typeof(sam_valence) = 'integer' AND sam_valence BETWEEN 1 AND 9)),
+    sam_arousal  INTEGER NULL
+                 CHECK (sam_arousal IS NULL
+                        OR (typeof(sam_arousal) = 'integer' AND sam_arousal BETWEEN 1 AND 9)),
+    gad7         INTEGER NULL
+                 CHECK (gad7 IS NULL OR (typeof(gad7) = 'integer' AND gad7 BETWEEN 0 AND 21)),
+    created_at   TEXT    NOT NULL,
+    updated_at   TEXT    NOT NULL,
+    -- Its index (session_id first) also serves look-ups by session.
+    UNIQUE (session_id, phase)
+)""",
+    """CREATE TABLE analyses (
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id         INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    created_at         TEXT    NOT NULL,
+    -- When the summary was last recomputed (e.g. after the phase markers were edited).
+    updated_at         TEXT    NOT NULL,
+    checkpoint_sha256  TEXT    NOT NULL CHECK (length(checkpoint_sha256) = 64),
+    checkpoint_label   TEXT    NOT NULL CHECK (length(trim(checkpoint_label)) > 0),
+    demo_model         INTEGER NOT NULL CHECK (demo_model IN (0, 1)),
+    device             TEXT    NOT NULL CHECK (length(trim(device)) > 0),
+    -- Relative to the session folder, forward slashes.
+    result_dir         TEXT    NOT NULL CHECK (length(result_dir) > 0),
+    -- A JSON object: the circumplex summary.
+    summary_json       TEXT    NOT NULL
+)""",
+    "CREATE INDEX analyses_session ON analyses (session_id, id)",
+    """CREATE TABLE reports (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id    INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    created_at    TEXT    NOT NULL,
+    pages         INTEGER NOT NULL CHECK (pages >= 1),
+    include_name  INTEGER NOT NULL CHECK (include_name IN (0, 1))
+)""",
+    "CREATE INDEX reports_session ON reports (session_id, id)",
+)
+
+
+def migrate_v1_to_v2(conn: sqlite3.Connection) -> None:
+    """v1 → v2: add ``self_reports``, ``analyses`` and ``reports`` (existing rows untouched)."""
+    for statement in SCHEMA_V2_STATEMENTS:
+        conn.execute(statement)
