@@ -69,6 +69,7 @@ from core.training import (  # noqa: E402
     _autocast,
     _label_loss,
     _recon_loss,
+    faces_to_input,
     pick_device,
 )
 
@@ -217,10 +218,9 @@ def measure(
 def to_device(
     face: torch.Tensor, bio: torch.Tensor, y: torch.Tensor, device: torch.device, cl: bool
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    face, bio, y = face.to(device), bio.to(device), y.to(device)
-    if cl:
-        face = face.contiguous(memory_format=torch.channels_last)
-    return face, bio, y
+    """A loader batch on ``device``: uint8 faces normalised there, as training does."""
+    face = faces_to_input(face, device, cl)
+    return face, bio.to(device, non_blocking=True), y.to(device, non_blocking=True)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -277,6 +277,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             generator=g,
             num_workers=workers,
             drop_last=True,
+            pin_memory=device.type == "cuda",
             persistent_workers=workers > 0,
         )
         print_header(info, settings, cache)

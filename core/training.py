@@ -92,27 +92,49 @@ def from_training_scale(outputs: np.ndarray) -> np.ndarray:
 class FrameDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
     """Per-frame training samples held as arrays (a crop cache may be a ``np.memmap``).
 
+    Faces stay uint8 BGR (S, S, 3) per sample: batches travel to the device as bytes (a quarter of
+    float32's size) and :func:`faces_to_input` normalises whole batches there, so the loader does
+    no per-pixel arithmetic.
+
     Parameters
     ----------
     faces : ndarray (N, S, S, 3) uint8 BGR — face crops (from the crop cache; never video)
     bio : ndarray (N, n_signals, window) float32 — scaled bio windows
-    targets : ndarray (N, 10) float32 — labels on the training scale
+    targets : ndarray (N, 10) float32 — labels on the training scale; NaN where a label is
+        unknown (e.g. a session's liking), left out of the loss
     """
 
     def __init__(self, faces: np.ndarray, bio: np.ndarray, targets: np.ndarray) -> None:
         if not len(faces) == len(bio) == len(targets):
             raise ValueError("faces, bio and targets must have one row per sample")
         self.faces, self.bio, self.targets = faces, bio, targets
-        self._mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-        self._std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
 
     def __len__(self) -> int:
         return len(self.targets)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        img = torch.from_numpy(np.ascontiguousarray(self.faces[i][:, :, ::-1]))  # BGR → RGB
-        face = (img.permute(2, 0, 1).float() / 255.0 - self._mean) / self._std
+        face = torch.from_numpy(np.array(self.faces[i], dtype=np.uint8, copy=True))
         return face, torch.from_numpy(np.asarray(self.bio[i])), torch.from_numpy(self.targets[i])
+
+
+def faces_to_input(
+    faces: torch.Tensor, device: torch.device, channels_last: bool = True
+) -> torch.Tensor:
+    """A batch of uint8 BGR crops (B, S, S, 3) → the model's normalised RGB input on ``device``.
+
+    Returns
+    -------
+    Tensor (B, 3, S, S) float32 — ``(pixel / 255 − IMAGENET_MEAN) / IMAGENET_STD`` per RGB
+    channel; channels-last memory on CUDA when ``channels_last`` (faster convolutions there)
+    """
+    x = faces.to(device, non_blocking=True).flip(-1).permute(0, 3, 1, 2).float()
+    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1) * 255.0
+    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1) * 255.0
+    x = (x - mean) / std
+    fmt = (
+        torch.channels_last if channels_last and device.type == "cuda" else torch.contiguous_format
+    )
+    return x.contiguous(memory_format=fmt)
 
 
 def seed_everything(seed: int) -> None:
@@ -201,6 +223,7 @@ def _batches(
         sampler=sampler,
         generator=g if sampler is None else None,
         num_workers=cfg.num_workers,
+        pin_memory=torch.cuda.is_available() and cfg.device != "cpu",
         drop_last=False,
     )
     yield from loader
@@ -239,9 +262,8 @@ def _run_stage(
         model.train()
         total, count = 0.0, 0
         for step, (face, bio, y) in enumerate(_batches(ds, cfg, dist, epoch)):
-            face, bio, y = face.to(device), bio.to(device), y.to(device)
-            if cfg.channels_last and device.type == "cuda":
-                face = face.contiguous(memory_format=torch.channels_last)
+            face = faces_to_input(face, device, cfg.channels_last)
+            bio, y = bio.to(device, non_blocking=True), y.to(device, non_blocking=True)
             with _autocast(device, cfg.amp):
                 out = trainable(face, bio)
                 loss = loss_fn(out, y, bio)
@@ -282,7 +304,10 @@ def _label_loss(
 ) -> torch.Tensor:
     pred = out["out"]
     assert pred is not None
-    return nn.functional.mse_loss(pred.float(), y)
+    known = torch.isfinite(y)  # unknown labels (NaN) take no part
+    if bool(known.all()):
+        return nn.functional.mse_loss(pred.float(), y)
+    return (pred.float() - torch.nan_to_num(y)).pow(2)[known].mean()
 
 
 def _recon_loss(
@@ -410,9 +435,7 @@ def predict(
     outs = []
     loader = DataLoader(data, batch_size=batch_size, shuffle=False)
     for face, bio, _ in loader:
-        face, bio = face.to(dev), bio.to(dev)
-        if dev.type == "cuda":
-            face = face.contiguous(memory_format=torch.channels_last)
+        face, bio = faces_to_input(face, dev), bio.to(dev)
         with _autocast(dev, amp):
             out = model(face, bio)["out"]
         outs.append(out.float().cpu().numpy())
