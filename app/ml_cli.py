@@ -66,7 +66,29 @@ def _progress(stage: str, done: float, info: dict[str, float]) -> None:
     )
 
 
+def cmd_train_demo(args: argparse.Namespace) -> int:
+    from core.demo_model import SHIPPED
+    from devices.demo_training import train_demo_model
+
+    last = [""]
+
+    def progress(stage: str, done: float) -> None:
+        if stage != last[0]:
+            print(file=sys.stderr)
+            last[0] = stage
+        print(f"\r{stage}: {100 * done:5.1f} %", end="", file=sys.stderr, flush=True)
+
+    out = train_demo_model(Path(args.out) if args.out else SHIPPED, progress=progress)
+    print(file=sys.stderr)
+    print(out)
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.demo:
+        return cmd_train_demo(args)
+    if not args.amigos or not args.out:
+        raise SystemExit("therascope train needs --amigos and --out (or --demo)")
     from core import __version__
     from core.data.amigos import SignalScaling, load_dataset
     from core.data.frames import build_frame_samples
@@ -148,9 +170,88 @@ def cmd_synthetic(args: argparse.Namespace) -> int:
     return 0
 
 
+def _catalog(args: argparse.Namespace) -> Any:
+    from core.catalog import Catalog
+    from core.config import data_dir
+
+    root = data_dir(args.data_dir)
+    return Catalog.open(root / "catalog.sqlite"), root
+
+
+def cmd_analyse(args: argparse.Namespace) -> int:
+    from core.circumplex import describe_shift, quadrant_label
+    from core.config import Settings
+    from core.demo_model import active_checkpoint
+    from core.review import analyse_and_review
+    from devices.demo_training import ensure_demo_checkpoint
+
+    cat, root = _catalog(args)
+    settings = Settings.load()
+    if args.device:
+        settings.analysis_device = args.device
+    if args.fps:
+        settings.analysis_frames_per_s = args.fps
+    ckpt = Path(args.checkpoint) if args.checkpoint else active_checkpoint(settings, root)
+    if ckpt is None:
+        ckpt = ensure_demo_checkpoint(lambda s, f: None, root)
+    for uid in args.sessions:
+        rec = cat.session_by_uid(uid)
+        if rec is None:
+            raise SystemExit(f"No session {uid!r} (list them: therascope sessions)")
+
+        def progress(f: float, text: str, uid: str = uid) -> None:
+            print(f"\r{uid}: {100 * f:5.1f} %", end="", file=sys.stderr, flush=True)
+
+        r = analyse_and_review(cat, root, rec.id, ckpt, settings, progress)
+        print(file=sys.stderr)
+        info = r.estimates.info
+        c = r.circumplex
+        print(
+            f"{uid}: {info['counts']['estimated']} of {info['counts']['frames_analysed']} "
+            f"frames estimated on {info['device']} in {info['timings_s']['wall']:.1f} s"
+        )
+        print(f"  model: {r.checkpoint.get('label')} ({info['inputs']})")
+        for ph in (c.pre, c.post):
+            print(
+                f"  {ph.label:<18} valence {ph.mean_valence:+.2f} ± {ph.sd_valence:.2f}  "
+                f"arousal {ph.mean_arousal:+.2f} ± {ph.sd_arousal:.2f}  "
+                f"{quadrant_label(ph.quadrant)}"
+            )
+        print("  " + describe_shift(c))
+    return 0
+
+
+def cmd_cohort(args: argparse.Namespace) -> int:
+    from core.config import Settings
+    from core.review import cohort
+
+    cat, root = _catalog(args)
+    entries, stats = cohort(cat, root, Settings.load())
+    if args.json:
+        print(
+            json.dumps(
+                {"patients": [vars(e) for e in entries], "group": stats.to_dict()},
+                indent=2,
+                default=str,
+            )
+        )
+        return 0
+    for e in entries:
+        print(
+            f"{e.code:<16} pre ({e.pre[0]:+.2f}, {e.pre[1]:+.2f}) → post "
+            f"({e.post[0]:+.2f}, {e.post[1]:+.2f})" + ("  [demo model]" if e.demo_model else "")
+        )
+    for name, d in (("valence", stats.valence), ("arousal", stats.arousal)):
+        print(
+            f"{name}: n={d.n} shift {d.mean_shift:+.2f} ± {d.sd_shift:.2f}, paired t={d.t:.2f} "
+            f"p={d.p:.3g}, Wilcoxon p={d.wilcoxon_p:.3g}, d_z={d.dz:.2f}"
+        )
+    return 0
+
+
 def add_commands(sub: Any) -> None:
-    def data_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--amigos", required=True, help="folder of the AMIGOS copy")
+    def data_args(p: argparse.ArgumentParser, need_amigos: bool = True) -> None:
+        p.add_argument("--amigos", required=need_amigos, help="folder of the AMIGOS copy")
         p.add_argument("--participants", help='e.g. "1-40" (default: all found)')
         p.add_argument("--mat-pattern", help="default Data_Preprocessed_P{p:02d}.mat")
         p.add_argument("--video-pattern", help="default P{p}_{video_id}_face.mov")
@@ -168,10 +269,15 @@ def add_commands(sub: Any) -> None:
         p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("train", help="train a BMMN model on AMIGOS (torchrun for several GPUs)")
-    data_args(p)
+    data_args(p, need_amigos=False)
     p.add_argument("--variant", default="bae2", choices=["bmmn", "bae1", "bae2"])
     p.add_argument("--modalities", default="both", choices=["both", "face", "bio"])
-    p.add_argument("--out", required=True, help="checkpoint file to write")
+    p.add_argument("--out", help="checkpoint file to write (--demo: default the shipped file)")
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="train the demo model (small backbone) on simulated sessions instead of AMIGOS",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="person-independent evaluation beside the paper")
@@ -181,6 +287,17 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--modalities", default="both", help="comma list of both,face,bio")
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("analyse", help="analyse recorded sessions with the model")
+    p.add_argument("sessions", nargs="+", help="session uids")
+    p.add_argument("--checkpoint", help="model checkpoint (default: the settings' or the demo)")
+    p.add_argument("--device", help="auto, cpu, cuda… (default: the settings')")
+    p.add_argument("--fps", type=float, help="analysed frames per second on the CPU")
+    p.set_defaults(func=cmd_analyse)
+
+    p = sub.add_parser("cohort", help="every patient's pre→post shift and the group statistics")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_cohort)
 
     p = sub.add_parser("synthetic-amigos", help="write a small synthetic AMIGOS-format dataset")
     p.add_argument("out")

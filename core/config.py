@@ -56,6 +56,10 @@ class Settings:
     jpeg_quality : int — 1–100, quality of the stored video frames
     clinic_name : str — printed on reports
     phase_minutes : float — length of the pre/post windows (min)
+    model_checkpoint : str — the clinic's own checkpoint file; empty uses the demo model
+    analysis_device : str — ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``…
+    analysis_frames_per_s : float — analysed frames per second on the CPU
+    neutral_radius : float — circumplex points closer to the centre are "near neutral"
     """
 
     bio_rate: float = 800.0
@@ -65,6 +69,10 @@ class Settings:
     jpeg_quality: int = 85
     clinic_name: str = ""
     phase_minutes: float = 15.0
+    model_checkpoint: str = ""
+    analysis_device: str = "auto"
+    analysis_frames_per_s: float = 4.0
+    neutral_radius: float = 0.15
 
     @classmethod
     def load(cls, path: Path | None = None) -> Settings:

@@ -112,6 +112,22 @@ _PRESETS: dict[str, tuple[str, tuple[tuple[float, float, float], ...]]] = {
         ((0.0, 0.6, -0.6), (0.3, 0.5, -0.5), (0.7, -0.4, 0.5), (1.0, -0.6, 0.7)),
     ),
     "neutral": ("Near neutral throughout.", ((0.0, 0.0, 0.0),)),
+    # Tours through all four quadrants move valence and arousal independently, so a model trained
+    # on them cannot read one off the other (the demo model's training data).
+    "quadrant_tour": (
+        "Visits every quadrant: anxious, excited, calm, sad, then neutral.",
+        ((0.0, -0.6, 0.7), (0.25, 0.6, 0.6), (0.5, 0.6, -0.6), (0.75, -0.6, -0.6), (1.0, 0.0, 0.0)),
+    ),
+    "quadrant_tour_reverse": (
+        "Visits every quadrant: calm, sad, anxious, excited, then mildly calm.",
+        (
+            (0.0, 0.6, -0.6),
+            (0.25, -0.6, -0.5),
+            (0.5, -0.5, 0.7),
+            (0.75, 0.7, 0.6),
+            (1.0, 0.2, -0.2),
+        ),
+    ),
 }
 
 

@@ -101,13 +101,16 @@ class VideoStoreWriter:
         ok, buf = self._imencode(".jpg", frame.image, self._params)
         if not ok:
             raise ValueError(f"JPEG encoding failed for frame {frame.index}")
-        data = buf.tobytes()
+        self.append_encoded(frame.index, frame.t_host_ns, buf.tobytes())
+
+    def append_encoded(self, index: int, t_host_ns: int, data: bytes) -> None:
+        """Append an already JPEG-encoded frame (camera ``index``, capture time in host ns)."""
         with self._lock:
             if self.closed:
                 raise ValueError("video store is closed")
             self._mjpeg.write(data)
             self._pending.append(
-                (int(frame.index), int(frame.t_host_ns), self._offset, len(data), _crc32(data))
+                (int(index), int(t_host_ns), self._offset, len(data), _crc32(data))
             )
             self._offset += len(data)
             self.n_frames += 1

@@ -1,0 +1,168 @@
+"""Analysis throughput: a synthetic 60-minute, 60 fps session through the analysis engine.
+
+    .venv/bin/python benchmarks/analysis_throughput.py                 # CPU defaults: 4 frames/s
+    .venv/bin/python benchmarks/analysis_throughput.py --every-frame   # every frame (CUDA default)
+    .venv/bin/python benchmarks/analysis_throughput.py --backbone resnet50   # the paper's backbone
+
+The session: ECG + EDA at 800 Hz recorded through the real recorder (simulated sensor, virtual
+clock, anxious → calm), and 60 fps 640×480 video in the session's video store with exact 60 fps
+timestamps. To build an hour of video in minutes, a new synthetic face is rendered and
+JPEG-encoded every ``--render-every`` frames (default 6, i.e. 10 distinct images per second) and
+its bytes stored for the frames in between: the analysis still decodes, tracks and crops every
+stored frame it analyses, so its cost is that of a real session.
+
+Prints the machine, then frames/s per stage (decode, faces = tracking + crops, model = bio windows
++ batched inference) measured inside the engine, the end-to-end wall time and the real-time
+factor (session time analysed ÷ wall time). Decode and faces run in a producer thread while the
+model runs, so the stage times overlap and add up to more than the wall time.
+The built session is kept (``--keep DIR``) and reused on the next run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def build_session(
+    root: Path, minutes: float, fps: float, size: tuple[int, int], every: int
+) -> Path:
+    import cv2
+
+    from core.catalog import Catalog
+    from core.config import Settings
+    from core.recording.manifest import read_manifest
+    from core.scenario import preset
+    from core.video_store import VideoStoreWriter
+    from devices.simulated_camera import render_face
+    from devices.simulation import record_simulated
+
+    done = root / "session.json"
+    if done.exists():
+        return root / json.loads(done.read_text())["folder"]
+    duration = minutes * 60.0
+    with Catalog.open(root / "catalog.sqlite") as cat:
+        patient = cat.add_patient("BENCH")
+        t = time.perf_counter()
+        rec = record_simulated(
+            cat, root, patient.id, duration, scenario="anxious_to_calm", seed=7,
+            settings=Settings(camera_fps=0),
+        )  # fmt: skip
+        print(f"bio recorded in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    folder = root / rec.folder
+    t0 = int(read_manifest(folder)["t0_host_ns"])
+    sc = preset("anxious_to_calm", duration)
+    n = int(duration * fps)
+    t = time.perf_counter()
+    data = b""
+    with VideoStoreWriter(folder / "video") as w:
+        for k in range(n):
+            ts = k / fps
+            if k % every == 0:
+                v, a = sc.at(ts)
+                img = render_face(float(v), float(a), ts, seed=7, width=size[0], height=size[1])
+                data = cv2.imencode(".jpg", img, [int(cv2.IMWRITE_JPEG_QUALITY), 85])[1].tobytes()
+            w.append_encoded(k, t0 + round(ts * 1e9), data)
+            if k % 3600 == 0:
+                w.flush(fsync=False)
+                print(f"\rvideo {100 * k / n:5.1f} %", end="", file=sys.stderr, flush=True)
+    print(f"\rvideo written in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    done.write_text(json.dumps({"folder": rec.folder}))
+    return folder
+
+
+def timing_checkpoint(root: Path, backbone: str) -> Path:
+    """An untrained checkpoint of the given backbone (for timing only; its outputs mean nothing)."""
+    from core.models import BMMNConfig, build_model
+    from core.models.checkpoint import save_checkpoint
+
+    cfg = BMMNConfig(variant="bae2", backbone=backbone, backbone_weights="none")
+    meta = {
+        "label": f"untrained {backbone} (timing only)",
+        "scaling": {"mean": {"ecg": 0.0, "gsr": 5.0}, "std": {"ecg": 0.3, "gsr": 3.0}},
+    }
+    return save_checkpoint(root / f"timing-{backbone}.pt", build_model(cfg), cfg, meta)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=60.0)
+    ap.add_argument("--fps", type=float, default=60.0)
+    ap.add_argument("--size", default="640x480")
+    ap.add_argument("--render-every", type=int, default=6)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--every-frame", action="store_true", help="analyse every frame")
+    ap.add_argument("--frames-per-s", type=float, default=4.0, help="CPU analysis rate")
+    ap.add_argument("--scope", default="auto", choices=["auto", "session", "phases"])
+    ap.add_argument("--backbone", default="demo", help="demo (the demo model), small, resnet50")
+    ap.add_argument("--checkpoint", help="a checkpoint file (overrides --backbone)")
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--keep", help="folder for the synthetic session (reused when present)")
+    ap.add_argument("--json", help="write the figures here")
+    args = ap.parse_args(argv)
+
+    from core.analysis.engine import AnalysisOptions, analyse_session, describe_device
+    from core.training import pick_device
+
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="therascope-bench-"))
+    root.mkdir(parents=True, exist_ok=True)
+    w, h = (int(x) for x in args.size.split("x"))
+    folder = build_session(root, args.minutes, args.fps, (w, h), args.render_every)
+    if args.checkpoint:
+        ckpt = Path(args.checkpoint)
+    elif args.backbone == "demo":
+        from devices.demo_training import ensure_demo_checkpoint
+
+        ckpt = ensure_demo_checkpoint()
+    else:
+        ckpt = timing_checkpoint(root, args.backbone)
+    opts = AnalysisOptions(
+        device=args.device,
+        frames_per_s=None if args.every_frame else args.frames_per_s,
+        scope="session" if args.every_frame else args.scope,
+        batch_size=args.batch,
+    )
+    if args.every_frame:
+        opts.cpu_frames_per_s = args.fps  # "every frame" on the CPU too
+
+    def progress(f: float, text: str) -> None:
+        print(f"\r{100 * f:5.1f} %", end="", file=sys.stderr, flush=True)
+
+    est = analyse_session(folder, ckpt, opts, progress=progress, save=False)
+    print(file=sys.stderr)
+    info = est.info
+    n = info["counts"]["frames_analysed"]
+    tm = info["timings_s"]
+    spans = info["spans"] or [[0.0, info["duration_s"]]]
+    covered = sum(b - a for a, b in spans)
+    rate = "every frame" if info["frames_per_s"] is None else f"{info['frames_per_s']:g} frames/s"
+    res = {
+        "machine": describe_device(pick_device(args.device)),
+        "checkpoint": info["checkpoint"]["label"],
+        "backbone": info["checkpoint"]["backbone"],
+        "precision": info["precision"],
+        "session": f"{args.minutes:g} min, {args.fps:g} fps, {w}x{h}",
+        "analysed": f"{n} frames over {covered / 60:.1f} min of session ({rate})",
+        "decode_fps": n / max(tm["decode"], 1e-9),
+        "faces_fps": n / max(tm["faces"], 1e-9),
+        "model_fps": n / max(tm["model"] + tm["bio"], 1e-9),
+        "end_to_end_fps": n / tm["wall"],
+        "wall_s": tm["wall"],
+        "real_time_factor": covered / tm["wall"],
+        "estimated": info["counts"]["estimated"],
+    }
+    for k, v in res.items():
+        print(f"{k:>16}: {v:.1f}" if isinstance(v, float) else f"{k:>16}: {v}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Session analysis: recorded session → per-frame emotion estimates (see :mod:`.engine`)."""

@@ -1,0 +1,391 @@
+"""The analysis engine: a recorded session → per-frame valence, arousal, liking and emotions.
+
+session on disk → video decode (threads) → face tracker and crops → bio channels on the model's
+128 Hz grid → the 1000-sample window centred on each analysed frame → batched BMMN-BAE-2 →
+:class:`~core.analysis.results.SessionEstimates`, stored in the session folder with the
+checkpoint's identity.
+
+Decoding and face tracking run in a producer thread while the calling thread builds bio windows
+and runs the model, so the stages overlap (OpenCV and torch both release the GIL). On CUDA every
+frame is analysed by default; on the CPU ``cpu_frames_per_s`` (default 4) per second, over the
+whole session when it is short enough and over the comparison windows otherwise.
+
+Frames without a face and windows holding a lost bio sample are marked and get no estimate; a
+model is used only on sessions that have every modality it was trained for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import platform
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.analysis.inputs import (
+    CropChunk,
+    bio_windows,
+    iter_face_crops,
+    scale_channels,
+    select_frames,
+    session_bio_grid,
+)
+from core.analysis.results import SessionEstimates, save_estimates
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None]
+
+
+class AnalysisError(ValueError):
+    """The session cannot be analysed with this checkpoint (the message says why, plainly)."""
+
+
+class AnalysisCancelled(Exception):
+    """The analysis was cancelled; nothing was stored."""
+
+
+@dataclass
+class AnalysisOptions:
+    """How to analyse.
+
+    Parameters
+    ----------
+    device : str — ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``…
+    frames_per_s : float, optional — analysed frames per second; None: every frame on CUDA,
+        ``cpu_frames_per_s`` on the CPU
+    cpu_frames_per_s : float — the CPU's default analysis rate (frames/s)
+    scope : str — ``"session"`` (all of it), ``"phases"`` (the two comparison windows) or
+        ``"auto"`` (the whole session on CUDA or when it is at most ``auto_session_minutes``
+        long, else the phases)
+    auto_session_minutes : float — see ``scope``
+    phase_minutes : float — comparison window length without phase markers (min)
+    batch_size : int — frames per model call
+    amp : str — ``"auto"`` (bf16 on CUDA), ``"bf16"`` or ``"off"``
+    workers : int — decoding threads (0: up to 8, one per core)
+    chunk : int — frames per producer chunk
+    """
+
+    device: str = "auto"
+    frames_per_s: float | None = None
+    cpu_frames_per_s: float = 4.0
+    scope: str = "auto"
+    auto_session_minutes: float = 40.0
+    phase_minutes: float = 15.0
+    batch_size: int = 128
+    amp: str = "auto"
+    workers: int = 0
+    chunk: int = 128
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file (hex), read in 1 MB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def describe_device(device: Any) -> str:
+    """``"cuda: NVIDIA H100 80GB HBM3"`` or ``"cpu: <processor>, N cores"``."""
+    import torch
+
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"cpu: {name}, {os.cpu_count()} cores"
+
+
+def checkpoint_identity(path: Path, metadata: dict[str, Any], config: Any) -> dict[str, Any]:
+    """Who made the estimates: stored with every analysis and printed in every report."""
+    return {
+        "path": str(path),
+        "file": Path(path).name,
+        "sha256": file_sha256(Path(path)),
+        "label": str(metadata.get("label") or Path(path).stem),
+        "demo": bool(metadata.get("demo", False)),
+        "variant": config.variant,
+        "backbone": config.backbone,
+        "modalities": config.modalities,
+        "signals": list(config.signals),
+        "training_data": str(metadata.get("training_data", "")),
+        "created_at": str(metadata.get("created_at", "")),
+    }
+
+
+def modality_label(modalities: str, signals: Sequence[str]) -> str:
+    """Plain words for what a model looks at, e.g. ``"face + ECG + EDA"``."""
+    bio = " + ".join(signals)
+    return {"both": f"face + {bio}", "face": "face only", "bio": f"{bio} only"}[modalities]
+
+
+def _check_inputs(config: Any, channels: list[str], has_video: bool) -> None:
+    needs_bio = config.modalities in ("both", "bio")
+    needs_face = config.modalities in ("both", "face")
+    missing = [s for s in config.signals if s not in channels] if needs_bio else []
+    problems = []
+    if missing:
+        problems.append(
+            f"the model needs {' and '.join(config.signals)}, this session has "
+            f"{' and '.join(channels) if channels else 'no bio signals'}"
+        )
+    if needs_face and not has_video:
+        problems.append("the model needs the face video, this session has none")
+    if problems:
+        raise AnalysisError(
+            "This checkpoint cannot analyse this session: "
+            + "; ".join(problems)
+            + ". Choose a checkpoint trained for what the session has (Settings → model)."
+        )
+
+
+def _spans(
+    opts: AnalysisOptions, on_cuda: bool, duration_s: float, markers: list[tuple[float, str]]
+) -> list[tuple[float, float]] | None:
+    from core.physiology import phase_windows
+
+    scope = opts.scope
+    if scope == "auto":
+        short = duration_s <= opts.auto_session_minutes * 60.0
+        scope = "session" if on_cuda or short else "phases"
+    if scope == "session":
+        return None
+    if scope != "phases":
+        raise ValueError(f"scope must be 'session', 'phases' or 'auto', not {opts.scope!r}")
+    spans = [(w.start_s, w.end_s) for w in phase_windows(duration_s, None, opts.phase_minutes)]
+    if markers:  # the therapist's phases too, so editing markers later needs no new analysis
+        spans += [(w.start_s, w.end_s) for w in phase_windows(duration_s, markers)]
+    return spans
+
+
+def _producer(
+    chunks: Any, q: queue.Queue[Any], stop: threading.Event
+) -> None:  # pragma: no cover - exercised through analyse_session
+    try:
+        for c in chunks:
+            while not stop.is_set():
+                try:
+                    q.put(c, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            if stop.is_set():
+                return
+        q.put(None)
+    except BaseException as exc:  # handed to the consumer, which raises it
+        q.put(exc)
+
+
+def analyse_session(
+    folder: Path,
+    checkpoint: Path,
+    options: AnalysisOptions | None = None,
+    markers: list[tuple[float, str]] | None = None,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+    save: bool = True,
+) -> SessionEstimates:
+    """Analyse the session in ``folder`` with the model in ``checkpoint``.
+
+    Parameters
+    ----------
+    markers : list of (t_s, kind), optional — phase markers (for the ``"phases"`` scope)
+    progress : callable(fraction, text), optional
+    cancel : callable, optional — polled between chunks; True stops with
+        :class:`AnalysisCancelled` and stores nothing
+    save : bool — store the estimates in the session folder
+
+    Raises
+    ------
+    AnalysisError — the checkpoint needs a modality the session lacks
+    core.models.checkpoint.CheckpointError — the checkpoint is corrupt, foreign or mismatched
+    """
+    import torch
+
+    from core import __version__
+    from core.faces_track import CropPolicy, FaceTracker
+    from core.models.checkpoint import load_checkpoint
+    from core.recording.reader import open_session
+    from core.training import _autocast, faces_to_input, pick_device
+
+    opts = options or AnalysisOptions()
+    t_start = time.perf_counter()
+    device = pick_device(opts.device)
+    model, cfg, meta = load_checkpoint(checkpoint, map_location="cpu")
+    data = open_session(Path(folder))
+    video = data.video(verify=False)
+    try:
+        _check_inputs(cfg, data.channels(), video is not None and len(video) > 0)
+        use_face = cfg.modalities in ("both", "face")
+        use_bio = cfg.modalities in ("both", "bio")
+        on_cuda = device.type == "cuda"
+        rate = (
+            opts.frames_per_s if opts.frames_per_s else (None if on_cuda else opts.cpu_frames_per_s)
+        )
+        duration = data.duration_s
+        spans = _spans(opts, on_cuda, duration, markers or [])
+        if video is not None and len(video):
+            all_t = (video.timestamps_ns - data.t0_ns) / 1e9
+            frame_ids = video.frame_indices
+        else:  # a bio-only model on a session without video: a time grid stands in for frames
+            step = 1.0 / (rate or opts.cpu_frames_per_s)
+            all_t = np.arange(0.0, duration, step)
+            frame_ids = np.arange(len(all_t))
+        pos = select_frames(all_t, rate, spans)
+        times = all_t[pos]
+        n = len(pos)
+
+        if use_bio:
+            if progress:
+                progress(0.0, "Preparing the bio signals…")
+            grid = session_bio_grid(data, cfg.signals, cfg.bio_rate)
+            scaled = scale_channels(grid, cfg.signals, meta["scaling"])
+
+        model = model.to(device).eval()
+        if on_cuda:
+            model = model.to(memory_format=torch.channels_last)
+        outputs = np.full((n, len(meta.get("output_names", [])) or 10), np.nan, np.float32)
+        has_face = np.zeros(n, bool)
+        complete = np.zeros(n, bool)
+        timings = {"decode": 0.0, "faces": 0.0, "bio": 0.0, "model": 0.0}
+        unreadable = 0
+
+        if use_face:
+            assert video is not None
+            tracker = FaceTracker()
+            policy = CropPolicy(size=cfg.face_size)
+            workers = opts.workers or min(8, os.cpu_count() or 1)
+            chunks: Any = iter_face_crops(
+                video, pos, times, tracker, policy, opts.chunk, workers, cancel
+            )
+        else:
+            size = cfg.face_size
+            chunks = (
+                CropChunk(
+                    pos[a : a + opts.chunk],
+                    times[a : a + opts.chunk],
+                    np.zeros((0, size, size, 3), np.uint8),
+                    np.zeros(len(pos[a : a + opts.chunk]), bool),
+                )
+                for a in range(0, n, opts.chunk)
+            )
+        q: queue.Queue[Any] = queue.Queue(maxsize=4)
+        stop = threading.Event()
+        worker = threading.Thread(target=_producer, args=(chunks, q, stop), daemon=True)
+        worker.start()
+        done = 0
+        try:
+            while True:
+                if cancel is not None and cancel():
+                    raise AnalysisCancelled("analysis cancelled")
+                item = q.get()
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                c: CropChunk = item
+                sl = slice(done, done + len(c.positions))
+                timings["decode"] += c.decode_s
+                timings["faces"] += c.faces_s
+                unreadable += c.n_unreadable
+                has_face[sl] = c.has_face
+                t0 = time.perf_counter()
+                if use_bio:
+                    win, ok = bio_windows(scaled, grid, c.times_s, cfg.bio_window)
+                else:
+                    win = np.zeros((len(c.positions), len(cfg.signals), cfg.bio_window), np.float32)
+                    ok = np.ones(len(c.positions), bool)
+                complete[sl] = ok if use_bio else False
+                t1 = time.perf_counter()
+                usable = (c.has_face if use_face else np.ones(len(ok), bool)) & ok
+                idx = np.flatnonzero(usable)
+                for b in range(0, len(idx), opts.batch_size):
+                    j = idx[b : b + opts.batch_size]
+                    face_t = (
+                        faces_to_input(torch.from_numpy(c.crops[j]), device)
+                        if use_face
+                        else torch.zeros(len(j), 3, cfg.face_size, cfg.face_size, device=device)
+                    )
+                    bio_t = torch.from_numpy(win[j]).to(device)
+                    with torch.inference_mode(), _autocast(device, opts.amp):
+                        out = model(face_t, bio_t)["out"]
+                    outputs[done + j] = out.float().cpu().numpy()
+                timings["bio"] += t1 - t0
+                timings["model"] += time.perf_counter() - t1
+                done += len(c.positions)
+                if progress:
+                    progress(done / max(n, 1), f"Analysed {done} of {n} frames")
+        finally:
+            stop.set()
+            worker.join(timeout=5)
+        if done < n:  # the producer stopped early: only through cancel
+            raise AnalysisCancelled("analysis cancelled")
+    finally:
+        if video is not None:
+            video.close()
+
+    from core.training import from_training_scale
+
+    est_mask = np.all(np.isfinite(outputs), axis=1)
+    outputs[est_mask] = from_training_scale(outputs[est_mask])
+    prec = "bf16" if (opts.amp == "bf16" or (opts.amp == "auto" and on_cuda)) else "fp32"
+    wall = time.perf_counter() - t_start
+    counts = {
+        "frames_stored": int(len(all_t)),
+        "frames_analysed": int(n),
+        "estimated": int(est_mask.sum()),
+        "without_face": int((~has_face).sum()) if use_face else 0,
+        "bio_incomplete": int((~complete).sum()) if use_bio else 0,
+        "unreadable": int(unreadable),
+    }
+    info: dict[str, Any] = {
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "code_version": __version__,
+        "checkpoint": checkpoint_identity(Path(checkpoint), meta, cfg),
+        "inputs": modality_label(cfg.modalities, cfg.signals),
+        "output_names": list(meta.get("output_names", [])),
+        "device": describe_device(device),
+        "precision": prec,
+        "options": asdict(opts),
+        "frames_per_s": rate,
+        "spans": [list(s) for s in spans] if spans is not None else None,
+        "duration_s": duration,
+        "counts": counts,
+        "timings_s": {**{k: round(v, 3) for k, v in timings.items()}, "wall": round(wall, 3)},
+    }
+    est = SessionEstimates(
+        t_s=np.asarray(times, np.float64),
+        frame=np.asarray(frame_ids[pos], np.int64),
+        outputs=outputs,
+        has_face=has_face,
+        bio_complete=complete,
+        info=info,
+    )
+    if save:
+        save_estimates(Path(folder), est)
+    log.info(
+        "session analysed: %d of %d frames estimated in %.1f s on %s",
+        counts["estimated"],
+        n,
+        wall,
+        info["device"],
+    )
+    return est

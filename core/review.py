@@ -1,0 +1,200 @@
+"""A session's review, a patient's history and the cohort: what the review screens and the report show.
+
+Glue between the catalog, the stored per-frame estimates (:mod:`core.analysis.results`) and the
+circumplex analytics (:mod:`core.circumplex`). The analytics are recomputed from the stored
+estimates whenever they are asked for (cheap: milliseconds for a 60-minute session), so editing
+the phase markers afterwards changes the results at once; :func:`refresh_summary` then stores
+the new summary in the catalog (with an audit entry).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.analysis.results import SessionEstimates, load_estimates
+from core.catalog import Catalog, SessionRecord
+from core.circumplex import CohortStats, SessionCircumplex, cohort_shift, session_circumplex
+from core.config import Settings
+from core.physiology import PhaseWindow, phase_windows
+
+
+@dataclass
+class SessionReview:
+    """Everything the review screen shows about one analysed session.
+
+    Parameters
+    ----------
+    record : SessionRecord
+    estimates : SessionEstimates — per-frame estimates
+    windows : list of PhaseWindow — [pre, post]
+    circumplex : SessionCircumplex — per-phase statistics and the trajectory
+    self_reports : dict — ``{"pre": SelfReport, "post": SelfReport}`` (those entered)
+    """
+
+    record: SessionRecord
+    estimates: SessionEstimates
+    windows: list[PhaseWindow]
+    circumplex: SessionCircumplex
+    self_reports: dict[str, Any]
+
+    @property
+    def demo_model(self) -> bool:
+        """The estimates come from the demo model: every view must say so."""
+        return self.estimates.demo_model
+
+    @property
+    def checkpoint(self) -> dict[str, Any]:
+        """Identity of the checkpoint that made the estimates."""
+        return dict(self.estimates.info.get("checkpoint", {}))
+
+    def summary(self) -> dict[str, Any]:
+        """Plain summary stored in the catalog (for lists and the cohort)."""
+        c = self.circumplex
+        return {
+            "circumplex": c.to_dict(),
+            "checkpoint": self.checkpoint.get("label", ""),
+            "demo_model": self.demo_model,
+            "windows": [w.__dict__ for w in self.windows],
+        }
+
+
+def session_windows(catalog: Catalog, rec: SessionRecord, settings: Settings) -> list[PhaseWindow]:
+    """The session's pre/post windows from its markers (or the first/last minutes)."""
+    marks = [(m.t_s, m.kind) for m in catalog.list_markers(rec.id)]
+    return phase_windows(max(rec.duration_s or 0.0, 1e-3), marks, settings.phase_minutes)
+
+
+def review_of(
+    catalog: Catalog, data_root: Path, session_id: int, settings: Settings | None = None
+) -> SessionReview | None:
+    """The review of an analysed session; None when it has not been analysed.
+
+    Raises
+    ------
+    KeyError — no such session
+    ValueError — the stored analysis cannot be read
+    """
+    settings = settings or Settings()
+    rec = catalog.get_session(session_id)
+    if rec is None:
+        raise KeyError(f"no session {session_id}")
+    est = load_estimates(data_root / rec.folder)
+    if est is None:
+        return None
+    windows = session_windows(catalog, rec, settings)
+    circ = session_circumplex(est.t_s, est.valence, est.arousal, windows, settings.neutral_radius)
+    return SessionReview(rec, est, windows, circ, catalog.self_reports(session_id))
+
+
+def record_review(catalog: Catalog, review: SessionReview) -> None:
+    """Register a fresh analysis in the catalog (after :func:`analyse_and_review`)."""
+    ck = review.checkpoint
+    catalog.record_analysis(
+        review.record.id,
+        checkpoint_sha256=str(ck.get("sha256", "0" * 64)),
+        checkpoint_label=str(ck.get("label", "")),
+        demo_model=review.demo_model,
+        device=str(review.estimates.info.get("device", "")),
+        result_dir="analysis",
+        summary=review.summary(),
+    )
+
+
+def refresh_summary(
+    catalog: Catalog, data_root: Path, session_id: int, settings: Settings | None = None
+) -> SessionReview | None:
+    """Recompute after the phase markers changed; store the new summary (audited)."""
+    review = review_of(catalog, data_root, session_id, settings)
+    latest = catalog.latest_analysis(session_id)
+    if review is not None and latest is not None:
+        catalog.update_analysis_summary(latest.id, review.summary())
+    return review
+
+
+def analyse_and_review(
+    catalog: Catalog,
+    data_root: Path,
+    session_id: int,
+    checkpoint: Path,
+    settings: Settings | None = None,
+    progress: Callable[[float, str], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> SessionReview:
+    """Analyse a session (:func:`core.analysis.engine.analyse_session`), store and register it."""
+    from core.analysis.engine import AnalysisOptions, analyse_session
+
+    settings = settings or Settings()
+    rec = catalog.get_session(session_id)
+    if rec is None:
+        raise KeyError(f"no session {session_id}")
+    marks = [(m.t_s, m.kind) for m in catalog.list_markers(rec.id)]
+    opts = AnalysisOptions(
+        device=settings.analysis_device,
+        cpu_frames_per_s=settings.analysis_frames_per_s,
+        phase_minutes=settings.phase_minutes,
+    )
+    analyse_session(data_root / rec.folder, checkpoint, opts, marks, progress, cancel)
+    review = review_of(catalog, data_root, session_id, settings)
+    assert review is not None
+    record_review(catalog, review)
+    return review
+
+
+@dataclass
+class CohortEntry:
+    """One patient's latest analysed session, as a pre→post arrow."""
+
+    patient_id: int
+    code: str
+    session_id: int
+    started_at: str
+    pre: tuple[float, float]
+    post: tuple[float, float]
+    demo_model: bool
+
+
+def patient_history(
+    catalog: Catalog, data_root: Path, patient_id: int, settings: Settings | None = None
+) -> list[SessionReview]:
+    """Reviews of the patient's analysed sessions, oldest first."""
+    out = []
+    for rec in sorted(catalog.list_sessions(patient_id=patient_id), key=lambda r: r.started_at):
+        try:
+            r = review_of(catalog, data_root, rec.id, settings)
+        except ValueError:
+            continue  # an unreadable analysis is shown as "not analysed" by the session list
+        if r is not None:
+            out.append(r)
+    return out
+
+
+def cohort(
+    catalog: Catalog, data_root: Path, settings: Settings | None = None
+) -> tuple[list[CohortEntry], CohortStats]:
+    """Every patient's latest analysed session and the group's paired pre→post statistics."""
+    entries = []
+    for p in catalog.list_patients():
+        hist = patient_history(catalog, data_root, p.id, settings)
+        if not hist:
+            continue
+        r = hist[-1]
+        c = r.circumplex
+        entries.append(
+            CohortEntry(
+                p.id,
+                p.code,
+                r.record.id,
+                r.record.started_at,
+                (c.pre.mean_valence, c.pre.mean_arousal),
+                (c.post.mean_valence, c.post.mean_arousal),
+                r.demo_model,
+            )
+        )
+    pre = np.array([e.pre for e in entries], dtype=float).reshape(-1, 2)
+    post = np.array([e.post for e in entries], dtype=float).reshape(-1, 2)
+    return entries, cohort_shift(pre, post)
