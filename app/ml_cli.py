@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         "history": hist,
         "code_version": __version__,
     }
-    print(save_checkpoint(Path(args.out), model, mc, meta))
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only the first process saves
+        print(save_checkpoint(Path(args.out), model, mc, meta))
     return 0
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -166,10 +167,12 @@ def trial_crops(
     for j, (_, img, box) in enumerate(keep):
         crops[j] = crop_face(img, box, policy)
     times = [t for t, _, _ in keep]
-    tmp = npy.with_suffix(".partial.npy")
+    # one temporary name per process: torchrun's ranks may fill the same cache at once
+    tmp = npy.with_suffix(f".{os.getpid()}.partial.npy")
     np.save(tmp, crops)
     tmp.replace(npy)
-    meta.write_text(
+    meta_tmp = meta.with_suffix(f".{os.getpid()}.partial.json")
+    meta_tmp.write_text(
         json.dumps(
             {
                 "video": str(video),
@@ -180,6 +183,7 @@ def trial_crops(
             }
         )
     )
+    meta_tmp.replace(meta)
     return np.load(npy, mmap_mode="r"), np.asarray(times), len(frames) - len(keep)
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
@@ -125,3 +128,27 @@ def test_train_writes_a_checkpoint_that_loads(env, capsys):
     assert cfg.variant == "bae2" and cfg.backbone == "small"
     assert meta["scaling"]["fitted_on"] == [1, 2, 3] and len(meta["data_fingerprint"]) == 16
     assert list(meta["history"]) == ["bmmn", "bae", "joint"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="gloo process group on POSIX in CI")
+def test_train_under_torchrun_two_cpu_processes(env, tmp_path):
+    """The same command, launched by torchrun: two gloo processes, one checkpoint from rank 0."""
+    import subprocess
+
+    from core.models.checkpoint import load_checkpoint
+
+    data = env / "amigos"
+    assert main(["synthetic-amigos", str(data), "--participants", "2", "--trials", "2",
+                 "--seconds", "4"]) == 0  # fmt: skip
+    out = tmp_path / "ddp.pt"
+    torchrun = Path(sys.executable).with_name("torchrun")
+    cmd = [str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "app", "train",
+           "--amigos", str(data), "--backbone", "small", "--weights", "none", "--face-size", "48",
+           "--epochs", "1,0,1", "--batch", "8", "--frame-step", "10", "--device", "cpu",
+           "--out", str(out)]  # fmt: skip
+    env_vars = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env_vars)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip().splitlines() == [str(out)]  # printed once: only rank 0 saves
+    _, cfg, meta = load_checkpoint(out)
+    assert cfg.variant == "bae2" and meta["history"]["joint"]
