@@ -138,7 +138,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from devices.simulation import ensure_demo_patient
 
     cat, root = _catalog(args)
-    p = ensure_demo_patient(cat, root, progress=None)
+    p = ensure_demo_patient(cat, root, progress=None, analyse=not args.no_analysis)
     print(f"demo patient {p.code}: {len(cat.list_sessions(patient_id=p.id))} sessions")
     return 0
 
@@ -204,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("demo", help="create the demo patient and its simulated sessions")
+    p.add_argument("--no-analysis", action="store_true", help="do not analyse them")
     p.set_defaults(func=cmd_demo)
 
     from app.ml_cli import add_commands

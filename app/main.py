@@ -54,7 +54,7 @@ def create_window(data_dir: str | None = None, demo: bool = True):  # type: igno
         def build(progress: Callable[[float], None]) -> object:
             try:
                 return ensure_demo_patient(
-                    catalog, root, progress=progress, cancel=win.closing.is_set
+                    catalog, root, progress=progress, cancel=win.closing.is_set, analyse=True
                 )
             except Cancelled:
                 return None

@@ -174,10 +174,13 @@ def ensure_demo_patient(
     progress: Progress | None = None,
     sessions: tuple[tuple[str, float, int, float], ...] | None = None,
     cancel: Callable[[], bool] | None = None,
+    analyse: bool = False,
 ) -> Patient:
     """The demo patient with its simulated sessions; created (once) if missing or incomplete.
 
     ``sessions`` defaults to :data:`DEMO_SESSIONS`: (scenario, minutes, seed, packet loss).
+    With ``analyse`` every demo session not analysed yet is analysed with the demo model (built
+    first if it is neither shipped nor built), so the review screens have something to show.
     """
     sessions = DEMO_SESSIONS if sessions is None else sessions
     patient = catalog.patient_by_code(DEMO_CODE)
@@ -217,6 +220,41 @@ def ensure_demo_patient(
             cancel=cancel,
         )
         before += minutes
+    if analyse:
+        analyse_demo_sessions(catalog, data_root, patient.id, progress, cancel)
     if progress is not None:
         progress(1.0)
     return patient
+
+
+def analyse_demo_sessions(
+    catalog: Catalog,
+    data_root: Path,
+    patient_id: int,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> None:
+    """Analyse the demo patient's unanalysed sessions with the demo model."""
+    from core.analysis.engine import AnalysisCancelled
+    from core.review import analyse_and_review
+    from devices.demo_training import ensure_demo_checkpoint
+
+    todo = [
+        s
+        for s in catalog.list_sessions(patient_id=patient_id)
+        if s.status == "finalised" and catalog.latest_analysis(s.id) is None
+    ]
+    if not todo:
+        return
+    ckpt = ensure_demo_checkpoint(data_root=data_root)
+    settings = Settings.load()
+    for k, s in enumerate(todo):
+
+        def sub(f: float, _text: str, k: int = k) -> None:
+            if progress is not None:
+                progress((k + f) / len(todo))
+
+        try:
+            analyse_and_review(catalog, data_root, s.id, ckpt, settings, sub, cancel)
+        except AnalysisCancelled:
+            raise Cancelled("demo analysis cancelled") from None
