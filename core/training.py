@@ -379,6 +379,8 @@ def train(
     model = build_model(model_cfg).to(device)
     transfer_matching(base, model)
     aes = [m for m in model.modules() if isinstance(m, BioAutoEncoder)]
+    if not aes:  # face only: no auto-encoder, so the BAE variants are the BMMN itself
+        return model.cpu().eval(), history
     ae_params = [p for m in aes for p in m.parameters()]
     path, start = resume("bae", model)
     history["bae"] = _run_stage(

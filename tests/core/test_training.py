@@ -117,3 +117,12 @@ def test_ddp_two_cpu_processes_stay_in_step(tmp_path):
     ]
     assert differ == []
     assert len(r0["hist"]["bmmn"]) == 2
+
+
+def test_face_only_bae_model_trains_as_its_bmmn() -> None:
+    ds, _ = toy_data(32)
+    model, hist = train(
+        BMMNConfig(variant="bae2", modalities="face", **SMALL), TrainConfig(epochs_bmmn=1), ds
+    )
+    assert list(hist) == ["bmmn"]
+    assert model.config.variant == "bae2"
