@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--keep", help="folder for the synthetic session (reused when present)")
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--build-only", action="store_true", help="only build the session (--keep)")
     args = ap.parse_args(argv)
 
     from core.analysis.engine import AnalysisOptions, analyse_session, describe_device
@@ -114,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     root.mkdir(parents=True, exist_ok=True)
     w, h = (int(x) for x in args.size.split("x"))
     folder = build_session(root, args.minutes, args.fps, (w, h), args.render_every)
+    if args.build_only:
+        print(folder)
+        return 0
     if args.checkpoint:
         ckpt = Path(args.checkpoint)
     elif args.backbone == "demo":

@@ -1,9 +1,18 @@
 """PDF session report for the patient file (reportlab, imported inside the functions).
 
-Page 1 is the summary (session, pre/post physiology table, plain-language sentence); the details
-(recording quality, devices, charts, markers) always start on page 2. Every page carries a
-footer with page number, app version, generation time and "Decision support only — not a
-diagnosis"; simulated sessions carry a red banner on every page.
+Page 1 is the summary, the details always start on page 2.
+
+- Analysed session (``ReportData.analysis`` set): page 1 = header, the circumplex figure (pre/post
+  means with ±1 SD, arrow, smoothed course, the patient's SAM ratings), the pre/post table and
+  the plain-language sentences; then the valence/arousal timeline, quadrant shares, self-ratings
+  beside the estimates, physiology, "Model and data quality" with the intended use, recording
+  quality, devices and markers.
+- Not analysed: page 1 = header, "Not analysed yet", pre/post physiology table and sentence;
+  then recording quality, devices, markers and the heart-rate/EDA charts.
+
+Every page carries a footer with page number, app version, generation time and "Decision support
+only — not a diagnosis"; simulated sessions carry a red banner and estimates of the demo model
+an amber one on every page.
 
 Fonts: the standard Helvetica with WinAnsi encoding, which has µ, en/em dash and middle dot, so
 no font file has to ship. Characters outside WinAnsi (arrows, ≥, Greek) are avoided.
@@ -20,11 +29,43 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from core import __version__
+from core.circumplex import SessionCircumplex
 from core.physiology import METRICS, PhysiologySummary, describe_change, format_clock
 
 SIMULATED_BANNER = "SIMULATED DATA — not a real recording"
+DEMO_BANNER = "DEMO MODEL — not clinically valid"
 DISCLAIMER = "Decision support only — not a diagnosis"
+NOT_ANALYSED = "Not analysed yet: no circumplex estimates"
 NOT_MEASURED = "—"
+INTENDED_USE = (
+    "Decision support for the treating clinician; not a diagnosis. Estimates of valence and "
+    "arousal from face and physiology are uncertain: they depend on the model, on what it was "
+    "trained on, on lighting, posture and signal quality, and they tend to stay near the centre "
+    "of the circumplex. Read them as a description of the recorded signals, together with the "
+    "patient's own ratings and your clinical judgement, never on their own."
+)
+
+
+@dataclass
+class ReportAnalysis:
+    """The model's estimates as printed in the report.
+
+    Parameters
+    ----------
+    circumplex : SessionCircumplex — pre/post statistics and the smoothed course
+    t_s : ndarray — analysed frame times from the session start (s)
+    valence, arousal : ndarray — per-frame estimates (circumplex units), NaN = not estimated
+    info : dict — the analysis's provenance (:class:`core.analysis.results.SessionEstimates`
+        ``info``: checkpoint, inputs, device, precision, counts, spans, frames_per_s, …)
+    demo_model : bool — made by the demo model: a banner on every page
+    """
+
+    circumplex: SessionCircumplex
+    t_s: np.ndarray
+    valence: np.ndarray
+    arousal: np.ndarray
+    info: dict[str, Any] = field(default_factory=dict)
+    demo_model: bool = False
 
 
 @dataclass
@@ -51,6 +92,9 @@ class ReportData:
     eda_t_s, eda_us : ndarray or None — EDA-level series for the chart (s, µS)
     generated_at : str — generation time as printed; empty: now, local time
     app_version : str — TheraScope version printed in the footer
+    analysis : ReportAnalysis or None — the model's estimates; None: not analysed yet
+    self_reports : dict — ``{"pre"|"post": {"sam_valence", "sam_arousal", "gad7"}}`` (int or
+        None each; phases never entered absent)
     """
 
     clinic_name: str
@@ -71,6 +115,8 @@ class ReportData:
     eda_us: np.ndarray | None = None
     generated_at: str = ""
     app_version: str = __version__
+    analysis: ReportAnalysis | None = None
+    self_reports: dict[str, dict[str, int | None]] = field(default_factory=dict)
 
 
 def format_duration(seconds: float) -> str:
@@ -119,6 +165,21 @@ def _styles() -> dict[str, Any]:
             "s", parent=base["Normal"], fontSize=8, leading=10, textColor=colors.HexColor("#444444")
         ),
         "cell": ParagraphStyle("cell", parent=base["Normal"], fontSize=9, leading=11),
+        "cell_r": ParagraphStyle(
+            "cell_r", parent=base["Normal"], fontSize=9, leading=11, alignment=2
+        ),
+        "notice": ParagraphStyle(
+            "notice",
+            parent=base["Normal"],
+            fontName="Helvetica-Bold",
+            fontSize=10,
+            leading=13,
+            textColor=colors.HexColor("#7a4a00"),
+            backColor=colors.HexColor("#fff4dc"),
+            borderPadding=6,
+            spaceBefore=10,
+            spaceAfter=4,
+        ),
         "sentence": ParagraphStyle(
             "plain",
             parent=base["Normal"],
@@ -132,6 +193,13 @@ def _styles() -> dict[str, Any]:
             spaceAfter=12,
         ),
     }
+
+
+def _para(text: str, style: Any) -> Any:
+    """A reportlab Paragraph (``text`` is reportlab markup: escape plain text first)."""
+    from reportlab.platypus import Paragraph
+
+    return Paragraph(text, style)
 
 
 def _table(
@@ -162,25 +230,61 @@ def _table(
     return t
 
 
-def _summary_page(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
+def _header(data: ReportData, st: dict[str, Any], width: float, compact: bool) -> list[Any]:
+    """Title, clinic (when set) and the session's key facts.
+
+    ``compact``: a four-column table, to leave page 1 room for the circumplex figure.
+    """
+    from reportlab.platypus import Paragraph
+
+    pairs: list[tuple[str, str]] = [("Patient code", data.patient_code)]
+    if data.include_name and data.patient_name:
+        pairs.append(("Patient name", data.patient_name))
+    pairs += [
+        ("Date and time", data.started_at),
+        ("Duration", format_duration(data.duration_s)),
+        ("Session ID", data.session_uid),
+        ("Data", "Simulated devices (demo)" if data.simulated else "Recorded from sensors"),
+    ]
+    if data.analysis is not None:
+        ck = data.analysis.info.get("checkpoint") or {}
+        model = str(ck.get("label") or "unnamed checkpoint")
+        pairs.append(("Model", model + (" (demo model)" if data.analysis.demo_model else "")))
+    out: list[Any] = [Paragraph("TheraScope session report", st["title"])]
+    if data.clinic_name.strip():
+        out.append(Paragraph(escape(data.clinic_name), st["clinic"]))
+    else:
+        out.append(Paragraph("", st["small"]))
+    if not compact:
+        rows = [[k, v] for k, v in pairs]
+        out.append(_table(rows, [0.3 * width, 0.7 * width], align_right_from=99, header=False))
+        return out
+    rows4: list[list[Any]] = []
+    for i in range(0, len(pairs), 2):
+        (k1, v1), (k2, v2) = pairs[i], pairs[i + 1] if i + 1 < len(pairs) else ("", "")
+        rows4.append([k1, Paragraph(escape(v1), st["cell"]), k2, Paragraph(escape(v2), st["cell"])])
+    t = _table(rows4, [0.15 * width, 0.35 * width, 0.15 * width, 0.35 * width], 99, header=False)
+    from reportlab.platypus import TableStyle
+
+    t.setStyle(
+        TableStyle(
+            [
+                ("FONT", (2, 0), (2, -1), "Helvetica-Bold", 9),
+                ("TOPPADDING", (0, 0), (-1, -1), 2),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+            ]
+        )
+    )
+    out.append(t)
+    return out
+
+
+def _physiology(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
+    """Heading, pre/post physiology table, window note and reasons for missing values."""
     from reportlab.platypus import Paragraph, Spacer
 
     phys = data.physiology
-    info: list[list[Any]] = [["Patient code", data.patient_code]]
-    if data.include_name and data.patient_name:
-        info.append(["Patient name", data.patient_name])
-    info += [
-        ["Date and time", data.started_at],
-        ["Duration", format_duration(data.duration_s)],
-        ["Session ID", data.session_uid],
-        ["Data", "Simulated devices (demo)" if data.simulated else "Recorded from sensors"],
-    ]
-    out: list[Any] = [
-        Paragraph("TheraScope session report", st["title"]),
-        Paragraph(escape(data.clinic_name), st["clinic"]),
-        _table(info, [0.3 * width, 0.7 * width], align_right_from=99, header=False),
-        Paragraph("Physiology before and after", st["h2"]),
-    ]
+    out: list[Any] = [Paragraph("Physiology before and after", st["h2"])]
     pre_w, post_w = phys.windows
     head = [
         "Measure",
@@ -232,24 +336,40 @@ def _summary_page(data: ReportData, st: dict[str, Any], width: float) -> list[An
     )
     if reasons:
         out.append(Paragraph("Not measured — " + escape("; ".join(reasons)) + ".", st["small"]))
-    out.append(Paragraph("In plain words", st["h2"]))
-    out.append(Paragraph(escape(describe_change(phys)), st["sentence"]))
-    out.append(
-        Paragraph(
-            "These numbers describe the recorded signals only; they are not a clinical assessment. "
-            "Heart rate: mean over the window; RMSSD: beat-to-beat variability; EDA tonic level: "
-            "slow skin-conductance level; SCR rate: skin-conductance responses of at least "
-            "0.02 µS per minute.",
-            st["small"],
-        )
-    )
     return out
 
 
-def _details(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
-    from reportlab.platypus import KeepTogether, Paragraph, Spacer
+_PHYSIOLOGY_NOTE = (
+    "These numbers describe the recorded signals only; they are not a clinical assessment. "
+    "Heart rate: mean over the window; RMSSD: beat-to-beat variability; EDA tonic level: "
+    "slow skin-conductance level; SCR rate: skin-conductance responses of at least "
+    "0.02 µS per minute."
+)
 
-    from core.report_charts import session_chart
+
+def _summary_page(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
+    """Page 1 of a session without analysis: physiology only."""
+    from reportlab.platypus import Paragraph
+
+    out = _header(data, st, width, compact=False)
+    out.append(Paragraph(escape(NOT_ANALYSED) + ".", st["notice"]))
+    out += _physiology(data, st, width)
+    out.append(Paragraph("In plain words", st["h2"]))
+    out.append(Paragraph(escape(describe_change(data.physiology)), st["sentence"]))
+    out.append(Paragraph(_PHYSIOLOGY_NOTE, st["small"]))
+    return out
+
+
+def _one_page(content: list[Any], width: float, height: float) -> list[Any]:
+    """``content`` kept on one page: scaled down a little when long texts would push it over."""
+    from reportlab.platypus import KeepInFrame
+
+    # the frame's own padding (6 pt each side) is not available to the content
+    return [KeepInFrame(width - 12, height - 12, content, mode="shrink")]
+
+
+def _quality_devices_markers(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
+    from reportlab.platypus import CondPageBreak, KeepTogether, Paragraph, Spacer
 
     q = data.quality
     out: list[Any] = [Paragraph("Recording quality", st["h2"])]
@@ -280,7 +400,6 @@ def _details(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
     ]
     out.append(_table(other, [0.32 * width, 0.3 * width]))
 
-    out.append(Paragraph("Devices", st["h2"]))
     dev_rows: list[list[Any]] = [["Device", "Type"]]
     for dev in data.devices:
         dev_rows.append(
@@ -288,9 +407,9 @@ def _details(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
         )
     if len(dev_rows) == 1:
         dev_rows.append(["No device recorded", ""])
-    out.append(_table(dev_rows, [0.62 * width, 0.38 * width], align_right_from=99))
+    devices = _table(dev_rows, [0.62 * width, 0.38 * width], align_right_from=99)
+    out.append(KeepTogether([Paragraph("Devices", st["h2"]), devices]))
 
-    out.append(Paragraph("Markers", st["h2"]))
     mk_rows: list[list[Any]] = [["#", "Time (m:ss)", "Kind", "Label"]]
     for i, (t_s, kind, label) in enumerate(data.markers, start=1):
         mk_rows.append(
@@ -298,17 +417,25 @@ def _details(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
         )
     if len(mk_rows) == 1:
         mk_rows.append(["", "", "No markers set", ""])
-    out.append(
-        _table(
-            mk_rows, [0.07 * width, 0.15 * width, 0.25 * width, 0.53 * width], align_right_from=99
-        )
-    )
+    widths = [0.07 * width, 0.15 * width, 0.25 * width, 0.53 * width]
+    markers = _table(mk_rows, widths, align_right_from=99)
+    # the heading stays with the first rows; a long table still splits across pages
+    out += [CondPageBreak(90), Paragraph("Markers", st["h2"]), markers]
+    return out
+
+
+def _physiology_charts(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
+    from reportlab.platypus import KeepTogether, Paragraph
+
+    from core.report_charts import session_chart
+
     times = [float(m[0]) for m in data.markers]
     windows = data.physiology.windows
     charts = [
         ("Heart rate over the session", data.hr_t_s, data.hr_bpm, "Heart rate (bpm)", "#b0283c"),
         ("EDA level over the session", data.eda_t_s, data.eda_us, "EDA level (µS)", "#1f5fa8"),
     ]
+    out: list[Any] = []
     for title, t, v, ylab, colour in charts:
         out.append(
             KeepTogether(
@@ -325,22 +452,42 @@ def _details(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
             st["small"],
         )
     )
-
     return out
 
 
-def build_session_report(data: ReportData, out_path: Path) -> Path:
-    """Write the session report as PDF.
+def _details(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
+    """Pages 2…: the details after the summary page."""
+    from reportlab.platypus import CondPageBreak, Paragraph
 
-    Parameters
-    ----------
-    data : ReportData — what to print
-    out_path : Path — PDF file to write (parent folders are created)
+    from core.report_analysis import model_quality, quadrant_shares, self_vs_model, timeline
 
-    Returns
-    -------
-    Path — ``out_path``
-    """
+    if data.analysis is None:
+        return _quality_devices_markers(data, st, width) + _physiology_charts(data, st, width)
+    physiology = _physiology(data, st, width) + [Paragraph(_PHYSIOLOGY_NOTE, st["small"])]
+    return (
+        timeline(data, st, width)
+        + quadrant_shares(data, st, width)
+        + self_vs_model(data, st, width)
+        + [CondPageBreak(220)]
+        + physiology
+        + _physiology_charts(data, st, width)
+        + model_quality(data, st, width)
+        + _quality_devices_markers(data, st, width)
+    )
+
+
+def _banners(data: ReportData) -> list[tuple[str, str]]:
+    """(text, colour) of the banners across the top of every page."""
+    out = []
+    if data.simulated:
+        out.append((SIMULATED_BANNER, "#c62828"))
+    if data.analysis is not None and data.analysis.demo_model:
+        out.append((DEMO_BANNER, "#b45309"))
+    return out
+
+
+def render_session_report(data: ReportData, out_path: Path) -> int:
+    """Write the session report as PDF at ``out_path`` (directly); return its page count."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
@@ -351,16 +498,23 @@ def build_session_report(data: ReportData, out_path: Path) -> Path:
     generated = data.generated_at or _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     page_w, page_h = A4
     margin = 18 * mm
-    top = margin + (12 * mm if data.simulated else 0)
+    banners = _banners(data)
+    band, gap = 9 * mm, 1.5 * mm
+    top = max(margin, 4 * mm + len(banners) * (band + gap) + 8 * mm)
+    pages = [0]
 
     def decorate(canvas: Any, doc: Any) -> None:
+        pages[0] = max(pages[0], doc.page)
         canvas.saveState()
-        if data.simulated:
-            canvas.setFillColor(colors.HexColor("#c62828"))
-            canvas.rect(0, page_h - 14 * mm, page_w, 10 * mm, stroke=0, fill=1)
+        y = page_h - 4 * mm
+        for text, colour in banners:
+            y -= band
+            canvas.setFillColor(colors.HexColor(colour))
+            canvas.rect(0, y, page_w, band, stroke=0, fill=1)
             canvas.setFillColor(colors.white)
-            canvas.setFont("Helvetica-Bold", 14)
-            canvas.drawCentredString(page_w / 2, page_h - 10.6 * mm, SIMULATED_BANNER)
+            canvas.setFont("Helvetica-Bold", 13)
+            canvas.drawCentredString(page_w / 2, y + band / 2 - 4.5, text)
+            y -= gap
         canvas.setStrokeColor(colors.HexColor("#b0b8c0"))
         canvas.line(margin, 13 * mm, page_w - margin, 13 * mm)
         canvas.setFillColor(colors.HexColor("#444444"))
@@ -387,6 +541,28 @@ def build_session_report(data: ReportData, out_path: Path) -> Path:
         creator=f"TheraScope {data.app_version}",
     )
     st = _styles()
-    story = _summary_page(data, st, doc.width) + [PageBreak()] + _details(data, st, doc.width)
+    if data.analysis is None:
+        first = _summary_page(data, st, doc.width)
+    else:
+        from core.report_analysis import summary_page
+
+        first = _one_page(summary_page(data, st, doc.width), doc.width, doc.height)
+    story = first + [PageBreak()] + _details(data, st, doc.width)
     doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
-    return out_path
+    return pages[0]
+
+
+def build_session_report(data: ReportData, out_path: Path) -> Path:
+    """Write the session report as PDF.
+
+    Parameters
+    ----------
+    data : ReportData — what to print
+    out_path : Path — PDF file to write (parent folders are created)
+
+    Returns
+    -------
+    Path — ``out_path``
+    """
+    render_session_report(data, out_path)
+    return Path(out_path)

@@ -14,7 +14,7 @@ from core.physiology import PhaseWindow
 
 #: More points than this add nothing visible at report width and only bloat the PDF.
 MAX_POINTS = 1200
-_TICK_STEPS_MIN = (0.5, 1, 2, 5, 10, 15, 20, 30, 60, 120)
+_TICK_STEPS_MIN = (0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 20, 30, 60, 120)
 
 
 def _tick_step(span_min: float) -> float:
@@ -34,6 +34,44 @@ def _reduce(t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return t[:n].reshape(-1, q).mean(axis=1), y[:n].reshape(-1, q).mean(axis=1)
 
 
+def _gap_limit(t: np.ndarray) -> float:
+    """A step longer than this is missing data: 3× the typical step and at least 2.5 s."""
+    return max(3.0 * float(np.median(np.diff(t))), 2.5)
+
+
+def _reduce_tolerant(t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Down to ≤ MAX_POINTS for per-frame estimates with scattered NaN, gaps kept as gaps.
+
+    The series is cut where frames are missing (a step over :func:`_gap_limit`, e.g. the part of
+    a session that was not analysed); each stretch is reduced on its own to means of blocks of
+    frames, a block being NaN when fewer than half of its frames have a value; the stretches are
+    joined with a NaN between them. So a few frames without a face do not shred the line, while a
+    minute without one is a visible gap and no block ever averages across a gap.
+    """
+    if t.size < 3:
+        return t, y
+    q = max(1, -(-t.size // MAX_POINTS))
+    cuts = np.flatnonzero(np.diff(t) > _gap_limit(t)) + 1
+    ts: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    for i, (tp, yp) in enumerate(zip(np.split(t, cuts), np.split(y, cuts), strict=True)):
+        if i:
+            ts.append(np.array([(ts[-1][-1] + tp[0]) / 2]))
+            ys.append(np.array([np.nan]))
+        n_blocks = -(-tp.size // q)
+        pad = n_blocks * q - tp.size
+        tb = np.concatenate([tp, np.full(pad, np.nan)]).reshape(-1, q)
+        yb = np.concatenate([yp, np.full(pad, np.nan)]).reshape(-1, q)
+        ok = np.isfinite(yb)
+        count = ok.sum(axis=1)
+        real = np.isfinite(tb).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(count * 2 >= real, np.where(ok, yb, 0.0).sum(axis=1) / count, np.nan)
+        ts.append(np.nanmean(tb, axis=1))
+        ys.append(mean)
+    return np.concatenate(ts), np.concatenate(ys)
+
+
 def _break_gaps(t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Insert NaN where samples are missing, so a beat series is not bridged across lost data.
 
@@ -43,8 +81,7 @@ def _break_gaps(t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if t.size < 3:
         return t, y
     dt = np.diff(t)
-    limit = max(3.0 * float(np.median(dt)), 2.5)
-    idx = np.flatnonzero(dt > limit) + 1
+    idx = np.flatnonzero(dt > _gap_limit(t)) + 1
     return np.insert(t, idx, t[idx - 1] + dt[idx - 1] / 2), np.insert(y, idx, np.nan)
 
 
@@ -71,6 +108,10 @@ def session_chart(
     width: float,
     height: float = 150.0,
     colour_hex: str = "#1f5fa8",
+    y_range: tuple[float, float] | None = None,
+    zero_line: bool = False,
+    nan_tolerant: bool = False,
+    y_ticks: tuple[str, str] | None = None,
 ) -> Any:
     """One series over the session as a reportlab ``Drawing``.
 
@@ -84,6 +125,12 @@ def session_chart(
     y_label : str — axis title with unit, e.g. ``"Heart rate (bpm)"``
     width, height : float — drawing size (pt)
     colour_hex : str — line colour
+    y_range : (lo, hi), optional — fixed value axis (e.g. -1…1); default: fitted to the data
+    zero_line : bool — draw a grey line at 0
+    nan_tolerant : bool — reduce with :func:`_reduce_tolerant` (per-frame estimates with
+        scattered NaN) rather than :func:`_reduce`
+    y_ticks : (low, high), optional — words printed right of the frame at the bottom and top
+        of the value axis (e.g. ``("calm", "activated")``)
 
     Returns
     -------
@@ -94,7 +141,8 @@ def session_chart(
     from reportlab.lib import colors
 
     d = Drawing(width, height)
-    left, bottom, top_pad, right_pad = 46.0, 30.0, 14.0, 8.0
+    left, bottom, top_pad = 46.0, 30.0, 14.0
+    right_pad = 44.0 if y_ticks is not None else 8.0
     pw, ph = width - left - right_pad, height - bottom - top_pad
     span_min = max(duration_s / 60.0, 1e-6)
 
@@ -103,7 +151,8 @@ def session_chart(
     n = min(t.size, y.size)
     # nothing may be drawn outside the frame: a binned series can end a little past the session
     inside = (t[:n] >= 0.0) & (t[:n] <= span_min * 60.0)
-    t, y = _reduce(*_break_gaps(t[:n][inside], y[:n][inside]))
+    t, y = t[:n][inside], y[:n][inside]
+    t, y = _reduce_tolerant(t, y) if nan_tolerant else _reduce(*_break_gaps(t, y))
     runs = _runs(t / 60.0, y)
 
     def x_of(minutes: float) -> float:
@@ -126,8 +175,26 @@ def session_chart(
 
     finite = y[np.isfinite(y)]
     if runs and finite.size:
-        lo, hi = float(finite.min()), float(finite.max())
-        pad = max((hi - lo) * 0.1, abs(hi) * 0.02, 0.05)
+        if y_range is not None:
+            lo, hi, pad = float(y_range[0]), float(y_range[1]), 0.0
+            runs = [[(x, min(max(v, lo), hi)) for x, v in run] for run in runs]
+        else:
+            lo, hi = float(finite.min()), float(finite.max())
+            pad = max((hi - lo) * 0.1, abs(hi) * 0.02, 0.05)
+        if zero_line and lo - pad < 0.0 < hi + pad:
+            y0 = bottom + (0.0 - (lo - pad)) / ((hi + pad) - (lo - pad)) * ph
+            d.add(
+                Line(
+                    left, y0, left + pw, y0, strokeColor=colors.HexColor("#8a8a8a"), strokeWidth=0.6
+                )
+            )
+        if y_ticks is not None:  # right of the frame, level with its bottom and top
+            for text, yy in ((y_ticks[0], bottom), (y_ticks[1], bottom + ph - 6.5)):
+                d.add(
+                    String(
+                        left + pw + 4, yy, text, fontSize=7, fillColor=colors.HexColor("#444444")
+                    )
+                )
         lp = LinePlot()
         lp.x, lp.y, lp.width, lp.height = left, bottom, pw, ph
         lp.data = runs

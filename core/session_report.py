@@ -1,7 +1,8 @@
-"""From a recorded session to its PDF report: gather the figures, build, audit."""
+"""From a recorded session to its PDF report: gather the figures, build, record the export."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,8 @@ from core.catalog import Catalog
 from core.config import Settings
 from core.physiology import PhysiologySummary, summarize
 from core.recording import SessionData, open_session
-from core.report import ReportData, build_session_report
+from core.report import ReportAnalysis, ReportData, render_session_report
+from core.review import review_of
 
 
 def _from_start(data: SessionData, channel: str) -> tuple[np.ndarray | None, float]:
@@ -95,6 +97,22 @@ def report_data_for(
         for d in (rec.devices or {}).values()
         if isinstance(d, dict)
     ]
+    review = review_of(catalog, data_root, session_id, settings)
+    analysis = None
+    if review is not None:
+        est = review.estimates
+        analysis = ReportAnalysis(
+            circumplex=review.circumplex,
+            t_s=np.asarray(est.t_s, dtype=np.float64),
+            valence=est.valence,
+            arousal=est.arousal,
+            info=dict(est.info),
+            demo_model=review.demo_model,
+        )
+    self_reports = {
+        phase: {"sam_valence": r.sam_valence, "sam_arousal": r.sam_arousal, "gad7": r.gad7}
+        for phase, r in catalog.self_reports(session_id).items()
+    }
     return ReportData(
         clinic_name=settings.clinic_name,
         patient_code=patient.code,
@@ -112,6 +130,8 @@ def report_data_for(
         hr_bpm=series["hr"],
         eda_t_s=series["eda_t"],
         eda_us=series["eda"],
+        analysis=analysis,
+        self_reports=self_reports,
     )
 
 
@@ -121,11 +141,29 @@ def export_session_report(
     session_id: int,
     out_path: Path,
     include_name: bool = False,
+    settings: Settings | None = None,
 ) -> Path:
-    """Build the session's PDF at ``out_path`` and record the export in the audit trail."""
-    data = report_data_for(catalog, data_root, session_id, include_name)
-    out = build_session_report(data, out_path)
-    catalog.audit(
-        "export", "session", session_id, "pdf report" + (" with name" if include_name else "")
-    )
+    """Build the session's PDF at ``out_path`` and record the export in the catalog.
+
+    The PDF is written to a temporary file beside ``out_path`` and renamed, so a failure never
+    leaves half a report (nor replaces an earlier one). The export is recorded with
+    :meth:`core.catalog.Catalog.record_report`, which also writes its audit entry.
+
+    Raises
+    ------
+    KeyError — no such session
+    ValueError — the session is still recording, or its stored analysis cannot be read
+    """
+    data = report_data_for(catalog, data_root, session_id, include_name, settings)
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.partial")
+    try:
+        pages = render_session_report(data, tmp)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    printed_name = bool(data.include_name and data.patient_name)
+    catalog.record_report(session_id, pages=pages, include_name=printed_name)
     return out

@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 
 from core.physiology import PhysiologySummary, WindowMetrics, describe_change, phase_windows
-from core.report import DISCLAIMER, SIMULATED_BANNER, ReportData, build_session_report
+from core.report import (
+    DISCLAIMER,
+    NOT_ANALYSED,
+    SIMULATED_BANNER,
+    ReportData,
+    build_session_report,
+)
 
 
 def make_summary(hr_pre: float | None = 82.44) -> PhysiologySummary:
@@ -82,6 +88,7 @@ def test_summary_page_and_details(tmp_path: Path) -> None:
     ):
         assert row in first
     assert "0:00–15:00" in first and "45:00–1:00:00" in first
+    assert NOT_ANALYSED in first and "DEMO MODEL" not in " ".join(pages)
     assert describe_change(data.physiology) in first
     assert (
         "Heart rate was 12.3 bpm lower and skin-conductance level 3.11 µS lower in the last "
@@ -100,6 +107,12 @@ def test_not_simulated_has_no_banner(tmp_path: Path) -> None:
     pages = read_pages(build_session_report(make_data(simulated=False), tmp_path / "r.pdf"))
     assert all("SIMULATED" not in p for p in pages)
     assert "Recorded from sensors" in pages[0]
+
+
+def test_no_clinic_name_set(tmp_path: Path) -> None:
+    pages = read_pages(build_session_report(make_data(clinic_name=""), tmp_path / "r.pdf"))
+    assert len(pages) == 2
+    assert "TheraScope session report Patient code P-0042" in pages[0]
 
 
 @pytest.mark.parametrize("include", [False, True])
