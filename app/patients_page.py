@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.review_tables import analysis_of, shift_text
 from app.widgets import heading
 from core.catalog import Catalog, Patient
 
@@ -85,6 +86,8 @@ class PatientsPage(QWidget):
     """The list of patients with search; double-click (or Enter) opens a patient."""
 
     open_patient = Signal(int)
+    open_cohort = Signal()
+    open_settings = Signal()
 
     def __init__(self, catalog: Catalog, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -99,8 +102,15 @@ class PatientsPage(QWidget):
         self.edit_btn.clicked.connect(self.edit_patient)
         self.open_btn = QPushButton("Open")
         self.open_btn.clicked.connect(self._open_selected)
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["Code", "Name", "Sessions", "Last session"])
+        self.cohort_btn = QPushButton("Cohort")
+        self.cohort_btn.setToolTip("Every patient's pre → post arrow, with group statistics")
+        self.cohort_btn.clicked.connect(self.open_cohort.emit)
+        self.settings_btn = QPushButton("Settings")
+        self.settings_btn.clicked.connect(self.open_settings.emit)
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(
+            ["Code", "Name", "Sessions", "Last session", "Last analysed pre → post"]
+        )
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -110,6 +120,8 @@ class PatientsPage(QWidget):
         top = QHBoxLayout()
         top.addWidget(heading("Patients"))
         top.addStretch(1)
+        top.addWidget(self.cohort_btn)
+        top.addWidget(self.settings_btn)
         top.addWidget(self.new_btn)
         bar = QHBoxLayout()
         bar.addWidget(self.search, 1)
@@ -132,12 +144,21 @@ class PatientsPage(QWidget):
         for i, r in enumerate(rows):
             code = r["code"] + ("  (demo)" if r["is_demo"] else "")
             last = (r["last_session_at"] or "–")[:16].replace("T", " ")
-            for j, text in enumerate([code, r["name"] or "", str(r["n_sessions"]), last]):
+            shift = self.last_shift(r["id"]) if r["n_sessions"] else "–"
+            for j, text in enumerate([code, r["name"] or "", str(r["n_sessions"]), last, shift]):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, r["id"])
                 self.table.setItem(i, j, item)
         if rows and not self.table.selectedItems():
             self.table.selectRow(0)
+
+    def last_shift(self, patient_id: int) -> str:
+        """The newest analysed session's pre → post quadrants, e.g. "Q2 LVHA → Q4 HVLA"."""
+        for rec in self.catalog.list_sessions(patient_id=patient_id):
+            a = analysis_of(self.catalog, rec.id)
+            if a is not None:
+                return shift_text(*a)
+        return "–"
 
     def selected_id(self) -> int | None:
         items = self.table.selectedItems()

@@ -8,10 +8,12 @@ from pathlib import Path
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QProgressBar, QStackedWidget
 
+from app.cohort_page import CohortPage
 from app.patient_page import PatientPage
 from app.patients_page import PatientsPage
 from app.playback_page import PlaybackPage
 from app.record_page import DeviceFactory, RecordPage
+from app.review_page import ReviewPage
 from app.workers import Job
 from core.catalog import Catalog
 from core.config import Settings
@@ -29,6 +31,8 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.catalog = catalog
         self.data_root = data_root
+        # one Settings object shared by every screen; the settings dialog edits it in place
+        self.settings = settings if settings is not None else Settings()
         self.closing = threading.Event()  # background jobs poll it to stop early
         self.demo_job: Job | None = None
         self.setWindowTitle("TheraScope" + (" — demo mode (simulated devices)" if demo else ""))
@@ -37,17 +41,41 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.stack)
         self.patients = PatientsPage(catalog)
         self.patient = PatientPage(catalog, data_root)
-        self.record = RecordPage(catalog, data_root, device_factory, settings)
+        self.record = RecordPage(catalog, data_root, device_factory, self.settings)
         self.playback = PlaybackPage(catalog, data_root)
-        for w in (self.patients, self.patient, self.record, self.playback):
+        self.review = ReviewPage(catalog, data_root, self.settings)
+        self.cohort = CohortPage(catalog, data_root, self.settings)
+        for w in (
+            self.patients,
+            self.patient,
+            self.record,
+            self.playback,
+            self.review,
+            self.cohort,
+        ):
             self.stack.addWidget(w)
         self.patients.open_patient.connect(self.show_patient)
+        self.patients.open_cohort.connect(self.show_cohort)
+        self.patients.open_settings.connect(self.show_settings)
         self.patient.back.connect(self.show_patients)
         self.patient.new_session.connect(self.show_record)
         self.patient.play_session.connect(self.show_playback)
+        self.patient.review_session.connect(self.show_review)
+        self.patient.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.record.cancelled.connect(lambda: self.show_patient(self.record.patient_id or 0))
         self.record.finished.connect(self._recorded)
         self.playback.back.connect(self.show_patient)
+        self.review.back.connect(self.show_patient)
+        self.review.play_session.connect(self.show_playback)
+        self.review.export_requested.connect(self.export_report)
+        self.review.analysed.connect(self._analysed)
+        self.review.runner.progressed.connect(self._analysis_progress)
+        self.review.runner.cancelled.connect(
+            lambda _sid: self._analysis_ended("Analysis cancelled; nothing was stored.")
+        )
+        self.review.runner.failed.connect(lambda _sid, _msg: self._analysis_ended(""))
+        self.cohort.back.connect(self.show_patients)
+        self.cohort.open_patient.connect(self.show_patient)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(240)
         self.progress.setVisible(False)
@@ -58,6 +86,7 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self.patients)
 
     def show_patient(self, patient_id: int) -> None:
+        self.patient.history.set_neutral_radius(self.settings.neutral_radius)
         self.patient.show_patient(patient_id)
         self.stack.setCurrentWidget(self.patient)
 
@@ -73,10 +102,64 @@ class MainWindow(QMainWindow):
             return
         self.stack.setCurrentWidget(self.playback)
 
+    def show_review(self, session_id: int) -> None:
+        self.playback.stop()
+        try:
+            self.review.load(session_id)
+        except (OSError, KeyError) as e:
+            QMessageBox.warning(self, "Cannot open the session", str(e))
+            return
+        self.stack.setCurrentWidget(self.review)
+
+    def show_cohort(self) -> None:
+        try:
+            self.cohort.refresh()
+        except (OSError, ValueError) as e:
+            QMessageBox.warning(self, "Cannot show the cohort", str(e))
+            return
+        self.stack.setCurrentWidget(self.cohort)
+
+    def show_settings(self) -> None:
+        from app.settings_dialog import SettingsDialog
+
+        dlg = SettingsDialog(self.settings, self.data_root, parent=self)
+        if dlg.exec():
+            self.statusBar().showMessage("Settings saved", 5000)
+            if self.stack.currentWidget() is self.review:
+                self.review.refresh()
+
+    def export_report(self, session_id: int) -> None:
+        """The review's "Export report": the patient page's PDF export for that session."""
+        rec = self.catalog.get_session(session_id)
+        if rec is None:
+            return
+        if self.patient.patient_id != rec.patient_id:
+            self.patient.show_patient(rec.patient_id)
+        self.patient.select_session(session_id)
+        self.patient.export_report(session_id=session_id)
+
     def _recorded(self, session_id: int) -> None:
         rec = self.catalog.get_session(session_id)
-        self.statusBar().showMessage(f"Session saved ({rec.status if rec else '?'})", 8000)
-        self.show_playback(session_id)
+        self.statusBar().showMessage(
+            f"Session saved ({rec.status if rec else '?'}). Analyse it now, or later.", 8000
+        )
+        self.show_review(session_id)
+
+    def _analysis_progress(self, fraction: float, text: str) -> None:
+        # the therapist may leave the review screen while the analysis runs
+        self.progress.setVisible(True)
+        self.progress.setValue(int(fraction * 100))
+        self.statusBar().showMessage(f"Analysis: {text}")
+
+    def _analysis_ended(self, message: str) -> None:
+        self.progress.setVisible(False)
+        self.statusBar().showMessage(message, 8000)
+
+    def _analysed(self, session_id: int) -> None:
+        self.progress.setVisible(False)
+        self.statusBar().showMessage("Analysis complete", 8000)
+        if self.patient.patient_id is not None:
+            self.patient.refresh()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 — Qt's name
         if self.record.recording:
@@ -92,6 +175,7 @@ class MainWindow(QMainWindow):
                 return
             self.record.stop_recording()
         self.playback.stop()
+        self.review.shutdown()  # cancels a running analysis (nothing half-done is stored)
         self.closing.set()
         if self.demo_job is not None and self.demo_job.thread.isRunning():
             self.demo_job.thread.wait()  # the demo build stops at its next step (≤ 0.1 s)

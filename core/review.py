@@ -163,7 +163,9 @@ def patient_history(
 ) -> list[SessionReview]:
     """Reviews of the patient's analysed sessions, oldest first."""
     out = []
-    for rec in sorted(catalog.list_sessions(patient_id=patient_id), key=lambda r: r.started_at):
+    for rec in sorted(
+        catalog.list_sessions(patient_id=patient_id), key=lambda r: (r.started_at, r.id)
+    ):
         try:
             r = review_of(catalog, data_root, rec.id, settings)
         except ValueError:

@@ -95,6 +95,7 @@ def train_demo_model(
     progress: Progress | None = None,
     work_dir: Path | None = None,
     device: str = "cpu",
+    cancel: Callable[[], bool] | None = None,
 ) -> Path:
     """Build the demo checkpoint at ``out``; return its path.
 
@@ -104,7 +105,17 @@ def train_demo_model(
         removed afterwards)
     device : str — training device (``"cpu"`` by default: the result is then the same on every
         machine for one seed)
+    cancel : callable, optional — polled throughout; True stops with
+        :class:`devices.simulation.Cancelled` and writes nothing
     """
+    from devices.simulation import Cancelled
+
+    def report(stage: str, f: float) -> None:
+        if cancel is not None and cancel():
+            raise Cancelled("demo model build cancelled")
+        if progress is not None:
+            progress(stage, f)
+
     from core import __version__
     from core.data.sessions import session_samples
     from core.models import BMMNConfig
@@ -114,14 +125,13 @@ def train_demo_model(
     plan = plan or DemoPlan()
     tmp = Path(tempfile.mkdtemp(prefix="therascope-demo-")) if work_dir is None else work_dir
     try:
-        folders = record_training_sessions(tmp, plan, progress)
-        if progress is not None:
-            progress("finding faces", 0.0)
+        folders = record_training_sessions(tmp, plan, report)
+        report("finding faces", 0.0)
         samples = session_samples(
             folders,
             frames_per_s=plan.frames_per_s,
             crop_size=plan.face_size,
-            progress=(lambda f: progress("finding faces", f)) if progress else None,
+            progress=lambda f: report("finding faces", f),
         )
         log.info("demo model: %d training frames (%s)", len(samples), samples.counts)
         mc = BMMNConfig(
@@ -143,8 +153,7 @@ def train_demo_model(
         ds = FrameDataset(samples.faces, samples.bio, to_training_scale(samples.targets))
 
         def train_progress(stage: str, f: float, info: dict[str, float]) -> None:
-            if progress is not None:
-                progress(f"training ({stage} stage)", f)
+            report(f"training ({stage} stage)", f)
 
         model, hist = train(mc, tc, ds, train_progress)
         minutes = sum(m for _, m, _ in plan.sessions)
@@ -168,11 +177,15 @@ def train_demo_model(
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def ensure_demo_checkpoint(progress: Progress | None = None, data_root: Path | None = None) -> Path:
+def ensure_demo_checkpoint(
+    progress: Progress | None = None,
+    data_root: Path | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> Path:
     """The demo checkpoint: shipped or built earlier, else built now into the data folder."""
     found = find_demo_checkpoint(data_root)
     if found is not None:
         return found
     target = built_demo_path(data_root)
     log.info("demo model missing; building it")
-    return train_demo_model(target, progress=progress)
+    return train_demo_model(target, progress=progress, cancel=cancel)

@@ -3,7 +3,8 @@
     python tools/walkthrough.py OUT_DIR [--record-seconds 20]
 
 Runs against a fresh temporary data folder: creates a patient, records a simulated session in
-real time (with treatment markers), stops, plays it back, exports the PDF. Use it under Xvfb (or
+real time (with treatment markers), stops (the session's review screen, not analysed yet), plays it
+back, exports the PDF. Use it under Xvfb (or
 QT_QPA_PLATFORM=offscreen) to look at what a therapist sees.
 """
 
@@ -68,10 +69,12 @@ def main() -> int:
     win.record.add_marker("treatment_end")
     pump(args.record_seconds / 3)
     shot("4-recording")
-    win.record.stop_recording()
+    sid = win.record.stop_recording()
     pump(0.5)
+    shot("5-after-session")
+    win.show_playback(sid)
     win.playback.seek(win.playback.duration * 0.4)
-    shot("5-playback")
+    shot("5b-playback")
     win.show_patient(p.id)
     shot("6-patient-history")
     pdf = args.out / "report.pdf"

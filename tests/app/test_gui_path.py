@@ -1,4 +1,5 @@
-"""The therapist's path in the real widgets: patient → record → markers → stop → play back → PDF."""
+"""The therapist's path in the real widgets: patient → record → markers → stop → review → play back
+→ PDF."""
 
 from __future__ import annotations
 
@@ -84,9 +85,16 @@ def test_record_markers_stop_playback_report(win, qtbot, monkeypatch, app_env):
     t_stop = time.monotonic()
     qtbot.mouseClick(page.stop_btn, Qt.MouseButton.LeftButton)
     assert not page.recording
+    # after the session: its review screen, ready for the ratings and "Analyse now"
+    review = win.review
+    assert win.stack.currentWidget() is review
+    rec = win.catalog.list_sessions(patient_id=p.id)[0]
+    assert review.session_id == rec.id
+    assert review.left.currentWidget() is review.panel and review.panel.analyse_btn.isEnabled()
+    assert len(review.markers.markers) == 4
+    qtbot.mouseClick(review.play_btn, Qt.MouseButton.LeftButton)
     pb = win.playback
     assert win.stack.currentWidget() is pb
-    rec = win.catalog.list_sessions(patient_id=p.id)[0]
     assert rec.status == "finalised"
     assert rec.duration_s == pytest.approx(t_stop - t_start, abs=0.3)
     assert pb.slider.maximum() == int(pb.duration * 1000)

@@ -83,3 +83,21 @@ def test_demo_training_writes_a_labelled_small_checkpoint(tmp_path: Path) -> Non
     assert cfg.variant == "bae2" and cfg.backbone == "small"
     assert set(meta["scaling"]["mean"]) == {"ecg", "gsr"}
     assert "2 simulated sessions" in meta["training_data"]
+
+
+def test_demo_training_can_be_cancelled_and_writes_nothing(tmp_path: Path) -> None:
+    import pytest
+
+    from devices.demo_training import DemoPlan, train_demo_model
+    from devices.simulation import Cancelled
+
+    calls = []
+
+    def cancel() -> bool:
+        calls.append(1)
+        return len(calls) > 3
+
+    plan = DemoPlan(sessions=(("quadrant_tour", 0.5, 11),), camera=(160, 120, 10.0), face_size=64)
+    with pytest.raises(Cancelled):
+        train_demo_model(tmp_path / "demo.pt", plan, cancel=cancel)
+    assert not (tmp_path / "demo.pt").exists()

@@ -1,0 +1,260 @@
+"""Screen 5's "Analyse now": what it runs on, how much there is to do, progress and cancel.
+
+The analysis runs in a worker thread (:class:`AnalysisRunner`), so the therapist can leave the
+screen and come back; the estimated time comes from the rate measured in this computer's last
+analysis on the same kind of device, never from a guess.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+from app.widgets import fmt_duration
+from app.workers import Job, run_job
+from core.catalog import Catalog, SessionRecord
+from core.config import Settings
+
+_device_cache: dict[str, str] = {}
+
+
+def describe_analysis_device(spec: str) -> str:
+    """What an analysis with device setting ``spec`` runs on, e.g. "cuda: NVIDIA H100" (slow
+    the first time: imports torch)."""
+    if spec not in _device_cache:
+        from core.analysis.engine import describe_device
+        from core.training import pick_device
+
+        try:
+            _device_cache[spec] = describe_device(pick_device(spec))
+        except RuntimeError as e:  # CUDA chosen in the settings, none here
+            return f"not available — {e}"
+    return _device_cache[spec]
+
+
+def measured_rate(catalog: Catalog, data_root: Path, device_kind: str) -> float | None:
+    """Frames per second of wall time in the newest stored analysis on ``device_kind``
+    ("cpu"/"cuda"), or None when this computer has not analysed anything on it yet."""
+    for rec in catalog.list_sessions():
+        path = data_root / rec.folder / "analysis" / "analysis.json"
+        if not path.is_file():
+            continue
+        try:
+            info = json.loads(path.read_text())
+            frames = float(info["counts"]["frames_analysed"])
+            wall = float(info["timings_s"]["wall"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if str(info.get("device", "")).split(":")[0] == device_kind and frames > 0 and wall > 0:
+            return frames / wall
+    return None
+
+
+def frames_to_analyse(rec: SessionRecord, settings: Settings, on_cuda: bool, windows: Any) -> int:
+    """About how many frames the engine will analyse (its default scope: every frame on CUDA;
+    on the CPU ``analysis_frames_per_s`` over the session, or over the pre/post windows when the
+    session is longer than 40 min)."""
+    video = (rec.quality or {}).get("video") or {}
+    stored = int(video.get("frames", 0))
+    duration = float(rec.duration_s or 0.0)
+    if on_cuda:
+        return stored
+    span = duration if duration <= 40 * 60 else sum(w.end_s - w.start_s for w in windows)
+    n = math.ceil(span * settings.analysis_frames_per_s)
+    return min(n, stored) if stored else n
+
+
+class AnalysisRunner(QObject):
+    """Runs one analysis at a time in a worker thread. Signals arrive on the GUI thread."""
+
+    progressed = Signal(float, str)
+    succeeded = Signal(int, object)  # session id, SessionReview
+    cancelled = Signal(int)
+    failed = Signal(int, str)  # session id, message for the therapist
+
+    def __init__(self, catalog: Catalog, data_root: Path, settings: Settings) -> None:
+        super().__init__()
+        self.catalog = catalog
+        self.data_root = data_root
+        self.settings = settings
+        self.session_id: int | None = None
+        self.job: Job | None = None
+        self._cancel = threading.Event()
+
+    @property
+    def running(self) -> bool:
+        return self.session_id is not None
+
+    def start(self, session_id: int) -> None:
+        if self.running:
+            raise RuntimeError("an analysis is already running")
+        self.session_id = session_id
+        self._cancel = threading.Event()
+        cancel = self._cancel
+        settings = replace(self.settings)  # the settings as they were when it started
+        catalog, root = self.catalog, self.data_root
+
+        def work(_progress: Any) -> Any:
+            from core.analysis.engine import AnalysisCancelled, AnalysisError
+            from core.demo_model import active_checkpoint
+            from core.models.checkpoint import CheckpointError
+            from core.review import analyse_and_review
+            from devices.simulation import Cancelled
+
+            try:
+                ck = active_checkpoint(settings, root)
+                if ck is None:
+                    from devices.demo_training import ensure_demo_checkpoint
+
+                    self.progressed.emit(0.0, "Building the demo model (once; takes minutes)…")
+                    ck = ensure_demo_checkpoint(
+                        lambda stage, f: self.progressed.emit(
+                            f, f"Building the demo model: {stage}"
+                        ),
+                        root,
+                        cancel.is_set,
+                    )
+                if cancel.is_set():
+                    return ("cancelled", None)
+                self.progressed.emit(0.0, "Loading the model…")
+                review = analyse_and_review(
+                    catalog,
+                    root,
+                    session_id,
+                    ck,
+                    settings,
+                    progress=lambda f, text: self.progressed.emit(float(f), str(text)),
+                    cancel=cancel.is_set,
+                )
+            except (AnalysisCancelled, Cancelled):
+                return ("cancelled", None)
+            except (AnalysisError, CheckpointError, OSError, RuntimeError) as e:
+                return ("error", str(e))
+            return ("done", review)
+
+        self.job = run_job(work, self._done, self._crashed)
+
+    def _done(self, result: tuple[str, Any]) -> None:
+        sid, self.session_id = self.session_id, None
+        assert sid is not None
+        what, value = result
+        if what == "done":
+            self.succeeded.emit(sid, value)
+        elif what == "cancelled":
+            self.cancelled.emit(sid)
+        else:
+            self.failed.emit(sid, value)
+
+    def _crashed(self, msg: str) -> None:
+        sid, self.session_id = self.session_id, None
+        assert sid is not None
+        self.failed.emit(sid, f"The analysis stopped with an unexpected error: {msg}")
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def wait(self, ms: int = 10000) -> None:
+        """Cancel and wait for the worker (when the window closes)."""
+        self._cancel.set()
+        if self.job is not None and self.job.thread.isRunning():
+            self.job.thread.wait(ms)
+
+
+class AnalysePanel(QWidget):
+    """Shown for a session that has not been analysed (or is being analysed)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.intro = QLabel(
+            "<b>This session has not been analysed yet.</b><br>The analysis estimates valence "
+            "and arousal frame by frame from the face and the physiology, then compares the "
+            "pre and post windows on the circumplex."
+        )
+        self.intro.setWordWrap(True)
+        self.model = QLabel()
+        self.device = QLabel("Runs on: finding out…")
+        self.amount = QLabel()
+        self.estimate = QLabel()
+        for lab in (self.model, self.device, self.amount, self.estimate):
+            lab.setWordWrap(True)
+            lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.analyse_btn = QPushButton("Analyse now")
+        self.analyse_btn.setStyleSheet("font-weight:600; padding:8px 24px;")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.cancel_btn = QPushButton("Cancel")
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.intro)
+        lay.addSpacing(8)
+        for w in (self.model, self.device, self.amount, self.estimate):
+            lay.addWidget(w)
+        lay.addSpacing(8)
+        lay.addWidget(self.analyse_btn, 0, Qt.AlignmentFlag.AlignLeft)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.cancel_btn, 0, Qt.AlignmentFlag.AlignLeft)
+        lay.addWidget(self.status)
+        lay.addStretch(1)
+        self.set_running(False)
+
+    def set_running(self, running: bool, here: bool = True) -> None:
+        """``here``: the running analysis is this session's."""
+        self.analyse_btn.setEnabled(not running)
+        self.progress.setVisible(running and here)
+        self.cancel_btn.setVisible(running and here)
+        self.cancel_btn.setEnabled(True)
+        if running and not here:
+            self.status.setText("Another session is being analysed; this one can start after it.")
+
+    def set_progress(self, fraction: float, text: str) -> None:
+        self.progress.setValue(int(round(1000 * min(max(fraction, 0.0), 1.0))))
+        self.status.setText(text)
+
+    def describe(
+        self,
+        rec: SessionRecord,
+        settings: Settings,
+        device: str | None,
+        rate: float | None,
+        windows: Any,
+    ) -> None:
+        """Fill in the model, device, amount of work and estimated time for ``rec``."""
+        if settings.model_checkpoint:
+            self.model.setText(
+                f"Model: {Path(settings.model_checkpoint).name} (chosen in Settings)"
+            )
+        else:
+            self.model.setText(
+                "Model: the TheraScope demo model — <b style='color:#c0392b'>not clinically "
+                "valid</b> (choose the clinic's model in Settings)"
+            )
+        if device is None:
+            self.device.setText("Runs on: finding out…")
+            self.amount.setText("")
+            self.estimate.setText("")
+            return
+        self.device.setText(f"Runs on: {device}")
+        on_cuda = device.startswith("cuda")
+        n = frames_to_analyse(rec, settings, on_cuda, windows)
+        how = "every frame" if on_cuda else f"{settings.analysis_frames_per_s:g} frames per second"
+        self.amount.setText(
+            f"Frames to analyse: about {n:,} ({how} of a {fmt_duration(rec.duration_s)} session)"
+        )
+        if rate:
+            self.estimate.setText(
+                f"Estimated time: about {fmt_duration(max(n / rate, 1.0))} "
+                f"(at {rate:.1f} frames/s, measured in this computer's last analysis)"
+            )
+        else:
+            self.estimate.setText(
+                "Estimated time: measured during the first analysis on this computer"
+            )

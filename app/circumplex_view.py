@@ -1,0 +1,357 @@
+"""Views of the circumplex: one session's course, or pre→post arrows (history, cohort).
+
+x = valence (−1 … +1, unpleasant → pleasant), y = arousal (−1 … +1, calm → activated); quadrants
+numbered as in mathematics and named with their letters and plain words, as the therapist reads
+them (see the architecture notes, "Circumplex conventions").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QPolygonF
+from PySide6.QtWidgets import QGraphicsPolygonItem, QVBoxLayout, QWidget
+
+from app.figure_export import export_layout
+from app.timeline_view import TimelineView
+from core.circumplex import DEFAULT_NEUTRAL_RADIUS, QUADRANTS, to_circumplex
+
+if TYPE_CHECKING:
+    from core.review import SessionReview
+
+__all__ = ["CircumplexView", "TimelineView"]
+
+PRE_COLOUR = "#e6550d"
+POST_COLOUR = "#2b8a3e"
+TIME_COLOURS = ("#9ecae1", "#4292c6", "#3f007d")  # start → end: light blue to dark violet
+DEMO_TEXT = "DEMO MODEL — not clinically valid"
+# Corners of the plot, per quadrant: (x, y, anchor of the text)
+_CORNERS = {
+    1: (1.0, 1.0, (1, 0)),
+    2: (-1.0, 1.0, (0, 0)),
+    3: (-1.0, -1.0, (0, 1)),
+    4: (1.0, -1.0, (1, 1)),
+}
+MAX_POINTS = 4000  # more frame estimates than this are thinned evenly for drawing
+
+
+def time_colormap() -> pg.ColorMap:
+    return pg.ColorMap(np.linspace(0.0, 1.0, len(TIME_COLOURS)), list(TIME_COLOURS))
+
+
+def _legend_html(items: Sequence[tuple[str, str, str]]) -> str:
+    """HTML for a one-line legend of (symbol, colour, text) items."""
+    return "&nbsp;&nbsp;&nbsp;".join(
+        (f"<span style='color:{colour}; font-size:12pt'>{sym}</span>&nbsp;" if sym else "")
+        + f"<span style='color:#333'>{text}</span>"
+        for sym, colour, text in items
+    )
+
+
+class CircumplexView(QWidget):
+    """A square circumplex −1…1 with axes, the near-neutral circle and captioned quadrants.
+
+    ``show_session`` draws one analysed session; ``show_arrows`` one pre→post arrow per entry.
+    """
+
+    def __init__(
+        self,
+        neutral_radius: float = DEFAULT_NEUTRAL_RADIUS,
+        compact: bool = False,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.compact = compact
+        self.layout_widget = pg.GraphicsLayoutWidget()
+        self.layout_widget.setBackground("w")
+        self.layout_widget.ci.setContentsMargins(4, 4, 4, 4)
+        self.demo_label = pg.LabelItem("", justify="center")
+        self.layout_widget.addItem(self.demo_label, row=0, col=0)
+        self.plot: pg.PlotItem = self.layout_widget.addPlot(row=1, col=0)
+        self.legend = pg.LabelItem("", justify="center", size="8pt")
+        self.layout_widget.addItem(self.legend, row=2, col=0)
+        p = self.plot
+        p.setAspectLocked(True)
+        p.setMouseEnabled(x=False, y=False)
+        p.hideButtons()
+        p.setMenuEnabled(False)
+        p.setRange(xRange=(-1.02, 1.02), yRange=(-1.02, 1.02), padding=0)
+        axis_font = 8 if compact else 10
+        for side, text in (
+            ("bottom", "valence (unpleasant → pleasant)"),
+            ("left", "arousal (calm → activated)"),
+        ):
+            ax = p.getAxis(side)
+            ax.setPen(pg.mkPen("#666"))
+            ax.setTextPen(pg.mkPen("#333"))
+            ax.setTicks([[(v, f"{v:g}") for v in (-1, -0.5, 0, 0.5, 1)]])
+            p.setLabel(side, text, **{"color": "#333", "font-size": f"{axis_font}pt"})
+        for angle in (0, 90):
+            p.addItem(pg.InfiniteLine(pos=0, angle=angle, pen=pg.mkPen("#999", width=1)))
+        border = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1], [-1, -1]], float)
+        p.addItem(pg.PlotDataItem(border[:, 0], border[:, 1], pen=pg.mkPen("#ccc")))
+        self.neutral_item = pg.PlotDataItem(
+            pen=pg.mkPen("#777", width=1, style=Qt.PenStyle.DashLine)
+        )
+        p.addItem(self.neutral_item)
+        self.set_neutral_radius(neutral_radius)
+        self.captions: dict[int, pg.TextItem] = {}
+        cap_size = "7pt" if compact else "9pt"
+        for q, (x, y, anchor) in _CORNERS.items():
+            item = pg.TextItem(anchor=anchor)
+            letters, words = QUADRANTS[q]
+            item.setHtml(
+                f"<span style='color:#555; font-size:{cap_size}'><b>Q{q} {letters}</b> —"
+                f"<br>{words}</span>"
+            )
+            item.setPos(x, y)
+            p.addItem(item)
+            self.captions[q] = item
+        self._dynamic: list[object] = []
+        self.trajectory = pg.ScatterPlotItem()  # per-frame estimates, coloured by time
+        self.course = pg.PlotDataItem()  # smoothed course
+        self.pre_item = pg.ScatterPlotItem()
+        self.post_item = pg.ScatterPlotItem()
+        self.sam_item = pg.ScatterPlotItem()  # the patient's own ratings (hollow)
+        self.cursor_item = pg.ScatterPlotItem()
+        for item, z in (
+            (self.pre_item, 5),
+            (self.post_item, 5),
+            (self.sam_item, 7),
+            (self.cursor_item, 8),
+        ):
+            item.setZValue(z)
+        self.arrows: list[tuple[pg.PlotDataItem, QGraphicsPolygonItem]] = []
+        self.arrow_labels: list[pg.TextItem] = []
+        self.demo = False
+        self._set_demo(False)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.layout_widget)
+
+    # --- building blocks ---------------------------------------------------------------------
+
+    def set_neutral_radius(self, radius: float) -> None:
+        theta = np.linspace(0.0, 2 * np.pi, 121)
+        self.neutral_radius = float(radius)
+        self.neutral_item.setData(radius * np.cos(theta), radius * np.sin(theta))
+
+    def _set_demo(self, demo: bool) -> None:
+        self.demo = demo
+        size = "10pt" if self.compact else "12pt"
+        self.demo_label.setText(DEMO_TEXT if demo else "", color="#c0392b", size=size, bold=True)
+        self.demo_label.setVisible(demo)
+        self.demo_label.setMinimumWidth(0)  # never widen the figure beyond its view
+
+    def _set_legend(self, text: str) -> None:
+        self.legend.setText(text)
+        self.legend.setMinimumWidth(0)
+
+    def _add(self, item: object) -> None:
+        self.plot.addItem(item)
+        self._dynamic.append(item)
+
+    def clear(self) -> None:
+        """Remove everything but the axes, the neutral circle and the captions."""
+        for item in self._dynamic:
+            self.plot.removeItem(item)
+        self._dynamic = []
+        self.arrows = []
+        self.arrow_labels = []
+        for sc in (self.trajectory, self.pre_item, self.post_item, self.sam_item, self.cursor_item):
+            sc.setData([], [])
+        self.course.setData([], [])
+        self._set_legend("")
+        self._set_demo(False)
+
+    def _arrow(
+        self,
+        pre: tuple[float, float],
+        post: tuple[float, float],
+        colour: str,
+        dashed: bool,
+        gap: float = 0.0,
+    ) -> tuple[pg.PlotDataItem, QGraphicsPolygonItem]:
+        """A line from ``pre`` to ``post`` with a filled head drawn in data units (so it scales
+        with the figure when exported); ``gap`` stops the tip short of ``post`` (circumplex
+        units), e.g. at the edge of a marker drawn there."""
+        dx, dy = post[0] - pre[0], post[1] - pre[1]
+        length = math.hypot(dx, dy)
+        ux, uy = (dx / length, dy / length) if length > 1e-9 else (1.0, 0.0)
+        head_len = min(0.09, max(0.5 * length, 0.03))
+        tip = (post[0] - gap * ux, post[1] - gap * uy)
+        base = (tip[0] - head_len * ux, tip[1] - head_len * uy)
+        half = 0.35 * head_len
+        style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
+        line = pg.PlotDataItem(
+            [pre[0], base[0]], [pre[1], base[1]], pen=pg.mkPen(colour, width=2.5, style=style)
+        )
+        polygon = QPolygonF(
+            [
+                QPointF(*tip),
+                QPointF(base[0] - half * uy, base[1] + half * ux),
+                QPointF(base[0] + half * uy, base[1] - half * ux),
+            ]
+        )
+        head = QGraphicsPolygonItem(polygon)
+        pen = pg.mkPen(colour, width=1)
+        pen.setCosmetic(True)
+        head.setPen(pen)
+        head.setBrush(pg.mkBrush(colour))
+        line.setZValue(4)
+        head.setZValue(6)
+        self._add(line)
+        self._add(head)
+        self.arrows.append((line, head))
+        return line, head
+
+    # --- what the screens show ---------------------------------------------------------------
+
+    def show_session(self, review: SessionReview) -> None:
+        """One analysed session: the per-frame estimates coloured by time, the smoothed course,
+        pre and post means with ±1 SD ellipses, the pre→post arrow and the patient's own
+        (SAM) ratings as hollow markers."""
+        self.clear()
+        c = review.circumplex
+        self.set_neutral_radius(c.neutral_radius)
+        est = review.estimates
+        t, v, a = est.t_s, est.valence, est.arousal
+        ok = np.isfinite(v) & np.isfinite(a)
+        t, v, a = t[ok], v[ok], a[ok]
+        if len(t) > MAX_POINTS:
+            keep = np.linspace(0, len(t) - 1, MAX_POINTS).round().astype(int)
+            t, v, a = t[keep], v[keep], a[keep]
+        if len(t):
+            span = float(t[-1] - t[0]) or 1.0
+            colours = time_colormap().map((t - t[0]) / span, mode="qcolor")
+            for col in colours:
+                col.setAlpha(150)
+            self.trajectory.setData(
+                v, a, size=5, pen=None, brush=[pg.mkBrush(col) for col in colours]
+            )
+        self._add(self.trajectory)
+        self.course.setData(
+            c.trajectory_valence,
+            c.trajectory_arousal,
+            pen=pg.mkPen("#444", width=1.5),
+            connect="finite",
+        )
+        self._add(self.course)
+        for stats, colour, item in (
+            (c.pre, PRE_COLOUR, self.pre_item),
+            (c.post, POST_COLOUR, self.post_item),
+        ):
+            mv, ma = stats.mean_valence, stats.mean_arousal
+            if not (np.isfinite(mv) and np.isfinite(ma)):
+                continue
+            if np.isfinite(stats.sd_valence) and np.isfinite(stats.sd_arousal):
+                theta = np.linspace(0, 2 * np.pi, 73)
+                ell = pg.PlotDataItem(
+                    mv + stats.sd_valence * np.cos(theta),
+                    ma + stats.sd_arousal * np.sin(theta),
+                    pen=pg.mkPen(colour, width=1.5),
+                )
+                self._add(ell)
+            item.setData(
+                [mv], [ma], size=16, symbol="o", pen=pg.mkPen("w", width=1.5), brush=colour
+            )
+            self._add(item)
+        pre, post = c.pre, c.post
+        if np.all(np.isfinite([pre.mean_valence, pre.mean_arousal])) and np.all(
+            np.isfinite([post.mean_valence, post.mean_arousal])
+        ):
+            self._arrow(
+                (pre.mean_valence, pre.mean_arousal),
+                (post.mean_valence, post.mean_arousal),
+                "#222",
+                dashed=False,
+                gap=0.04,  # the tip touches the post marker instead of hiding under it
+            )
+        sam_x, sam_y, sam_pens = [], [], []
+        for phase, colour in (("pre", PRE_COLOUR), ("post", POST_COLOUR)):
+            sr = review.self_reports.get(phase)
+            if sr is None or sr.sam_valence is None or sr.sam_arousal is None:
+                continue
+            sam_x.append(float(to_circumplex(sr.sam_valence)))
+            sam_y.append(float(to_circumplex(sr.sam_arousal)))
+            sam_pens.append(pg.mkPen(colour, width=2.5))
+        self.sam_item.setData(sam_x, sam_y, size=16, symbol="d", pen=sam_pens or None, brush=None)
+        self._add(self.sam_item)
+        self.cursor_item.setData([], [])
+        self._add(self.cursor_item)
+        self._set_demo(review.demo_model)
+        stops = time_colormap().getLookupTable(nPts=8, mode="qcolor")
+        ramp = "".join(f"<span style='color:{q.name()}'>■</span>" for q in stops)
+        self._set_legend(
+            f"<span style='color:#333'>estimates over time: start&nbsp;</span>{ramp}"
+            "<span style='color:#333'>&nbsp;end</span><br>"
+            + _legend_html(
+                [
+                    ("●", PRE_COLOUR, "pre"),
+                    ("●", POST_COLOUR, "post (mean, ring ±1 SD)"),
+                    ("◇", "#555", "patient's own rating (SAM)"),
+                ]
+            )
+        )
+
+    def set_cursor(self, valence: float, arousal: float) -> None:
+        """Mark the estimate at the timeline's cursor (NaN hides the mark)."""
+        if np.isfinite(valence) and np.isfinite(arousal):
+            self.cursor_item.setData(
+                [valence], [arousal], size=13, symbol="o", pen=pg.mkPen("#000", width=2), brush=None
+            )
+        else:
+            self.cursor_item.setData([], [])
+
+    def show_arrows(
+        self,
+        entries: Sequence[tuple[str, tuple[float, float], tuple[float, float], bool]],
+        ordered: bool = False,
+    ) -> None:
+        """One pre→post arrow per entry ``(label, (v, a) pre, (v, a) post, demo model)``.
+
+        ``ordered``: entries are in time order (a patient's history), coloured old → new; else
+        every arrow is the same colour (a cohort). Demo-model arrows are dashed, and the demo
+        label shows when any arrow comes from the demo model. Entries with a missing value are
+        left out.
+        """
+        self.clear()
+        drawn = [e for e in entries if np.all(np.isfinite(e[1])) and np.all(np.isfinite(e[2]))]
+        cmap = time_colormap()
+        starts_x, starts_y = [], []
+        for i, (label, pre, post, demo) in enumerate(drawn):
+            colour = (
+                cmap.map(0.3 + 0.7 * i / max(len(drawn) - 1, 1), mode="qcolor").name()
+                if ordered
+                else "#3f4f8f"
+            )
+            self._arrow(pre, post, colour, dashed=demo)
+            starts_x.append(pre[0])
+            starts_y.append(pre[1])
+            text = pg.TextItem(anchor=(0, 1))
+            text.setHtml(f"<span style='color:{colour}; font-size:8pt'>{label}</span>")
+            text.setPos(*post)
+            self._add(text)
+            self.arrow_labels.append(text)
+        self.pre_item.setData(starts_x, starts_y, size=8, symbol="o", pen=None, brush=PRE_COLOUR)
+        self._add(self.pre_item)
+        any_demo = any(e[3] for e in drawn)
+        self._set_demo(any_demo)
+        bits = [("●", PRE_COLOUR, "pre"), ("➤", "#3f4f8f", "post")]
+        if ordered:
+            bits.append(("", "", "lighter = older"))
+        if any_demo:
+            bits.append(("", "", "dashed = demo model"))
+        self._set_legend(
+            _legend_html(bits) if drawn else "<span style='color:#777'>nothing analysed yet</span>"
+        )
+
+    def export(self, path: str | Path, width: int = 1200) -> Path:
+        """Write the figure (with its demo label and legend) as PNG or SVG, by suffix."""
+        return export_layout(self.layout_widget.ci, path, width)

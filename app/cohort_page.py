@@ -1,0 +1,174 @@
+"""Screen 7 — Cohort: every patient's pre→post arrow (latest analysed session) on one circumplex,
+with the group's paired statistics (as the paper's Fig. 5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.circumplex_view import CircumplexView
+from app.figure_export import save_figure
+from app.review_page import demo_banner
+from app.review_tables import fmt_value
+from app.widgets import heading
+from core.catalog import Catalog
+from core.circumplex import CohortStats, DimensionTest, quadrant_label, quadrant_of
+from core.config import Settings
+from core.review import CohortEntry, cohort
+
+STAT_COLUMNS = ["n", "Mean shift ± SD", "Paired t", "p", "Wilcoxon p", "Cohen's d_z"]
+PATIENT_COLUMNS = ["Patient", "Session (UTC)", "Pre", "Post", "Δ valence", "Δ arousal", "Model"]
+
+
+def fmt_p(p: float) -> str:
+    if not np.isfinite(p):
+        return "–"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def fmt_num(x: float, digits: int = 2) -> str:
+    return "–" if not np.isfinite(x) else f"{x:.{digits}f}".replace("-", "−")
+
+
+def stat_cells(d: DimensionTest) -> list[str]:
+    shift = (
+        "–"
+        if not np.isfinite(d.mean_shift)
+        else fmt_value(d.mean_shift) + (f" ± {d.sd_shift:.2f}" if np.isfinite(d.sd_shift) else "")
+    )
+    return [str(d.n), shift, fmt_num(d.t), fmt_p(d.p), fmt_p(d.wilcoxon_p), fmt_num(d.dz)]
+
+
+class CohortPage(QWidget):
+    """All patients' latest analysed sessions."""
+
+    back = Signal()
+    open_patient = Signal(int)
+
+    def __init__(
+        self, catalog: Catalog, data_root: Path, settings: Settings, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.catalog = catalog
+        self.data_root = data_root
+        self.settings = settings
+        self.entries: list[CohortEntry] = []
+        self.stats: CohortStats | None = None
+        back = QPushButton("← Patients")
+        back.clicked.connect(self.back.emit)
+        QShortcut(QKeySequence("Esc"), self, self.back.emit)
+        self.figure_btn = QPushButton("Export figure…")
+        self.figure_btn.clicked.connect(lambda: self.export_figure())
+        top = QHBoxLayout()
+        top.addWidget(back)
+        top.addWidget(heading("Cohort — every patient's latest analysed session"), 1)
+        top.addWidget(self.figure_btn)
+        self.demo_banner = demo_banner()
+        self.view = CircumplexView(settings.neutral_radius)
+        self.view.setMinimumSize(440, 440)
+        self.stats_table = QTableWidget(2, len(STAT_COLUMNS))
+        self.stats_table.setHorizontalHeaderLabels(STAT_COLUMNS)
+        self.stats_table.setVerticalHeaderLabels(["Valence", "Arousal"])
+        self.stats_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.stats_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.stats_table.verticalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents
+        )
+        self.stats_table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color:#555;")
+        self.patients = QTableWidget(0, len(PATIENT_COLUMNS))
+        self.patients.setHorizontalHeaderLabels(PATIENT_COLUMNS)
+        self.patients.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.patients.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.patients.verticalHeader().setVisible(False)
+        self.patients.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents
+        )
+        self.patients.horizontalHeader().setStretchLastSection(True)
+        self.patients.activated.connect(self._open)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(QLabel("<b>Group pre → post shift</b> (post − pre, circumplex units)"))
+        rl.addWidget(self.stats_table)
+        rl.addWidget(self.note)
+        rl.addWidget(QLabel("<b>Patients</b> (double-click opens the patient)"))
+        rl.addWidget(self.patients, 1)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.view)
+        split.addWidget(right)
+        split.setSizes([560, 700])
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(self.demo_banner)
+        lay.addWidget(split, 1)
+
+    def refresh(self) -> None:
+        self.view.set_neutral_radius(self.settings.neutral_radius)
+        self.entries, self.stats = cohort(self.catalog, self.data_root, self.settings)
+        self.view.show_arrows([(e.code, e.pre, e.post, e.demo_model) for e in self.entries])
+        any_demo = any(e.demo_model for e in self.entries)
+        self.demo_banner.setVisible(any_demo)
+        for i, dim in enumerate((self.stats.valence, self.stats.arousal)):
+            for j, text in enumerate(stat_cells(dim)):
+                self.stats_table.setItem(i, j, QTableWidgetItem(text))
+        t = self.stats_table
+        t.setFixedHeight(
+            t.horizontalHeader().sizeHint().height()
+            + sum(t.rowHeight(i) for i in range(t.rowCount()))
+            + 2 * t.frameWidth()
+        )
+        n = self.stats.n
+        self.note.setText(
+            f"{n} patient{'s' if n != 1 else ''} with an analysed session (the latest of each). "
+            "Paired t-test and Wilcoxon signed-rank test, two-sided; d_z = mean shift / SD. "
+            + ("With fewer than 2 patients no test is possible. " if n < 2 else "")
+            + (
+                "Some arrows come from the demo model (dashed): not clinically valid."
+                if any_demo
+                else ""
+            )
+        )
+        r = self.settings.neutral_radius
+        self.patients.setRowCount(len(self.entries))
+        for i, e in enumerate(self.entries):
+            cells = [
+                e.code,
+                e.started_at[:16].replace("T", " "),
+                quadrant_label(quadrant_of(*e.pre, r), short=True),
+                quadrant_label(quadrant_of(*e.post, r), short=True),
+                fmt_value(e.post[0] - e.pre[0]),
+                fmt_value(e.post[1] - e.pre[1]),
+                "demo model" if e.demo_model else "clinic model",
+            ]
+            for j, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, e.patient_id)
+                self.patients.setItem(i, j, item)
+        self.figure_btn.setEnabled(bool(self.entries))
+
+    def _open(self) -> None:
+        items = self.patients.selectedItems()
+        if items:
+            self.open_patient.emit(int(items[0].data(Qt.ItemDataRole.UserRole)))
+
+    def export_figure(self, path: str | None = None) -> Path | None:
+        """Save the cohort's circumplex as PNG or SVG (asks where unless ``path`` is given)."""
+        return save_figure(self, self.view, "TheraScope_cohort.png", path)

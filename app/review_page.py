@@ -1,0 +1,431 @@
+"""Screens 5 and 6 — after the session and its review.
+
+Not analysed yet: the patient's ratings, notes, markers and "Analyse now". Analysed: the circumplex
+(pre and post with their spread, the course coloured by time, the arrow, the patient's own
+ratings), the valence/arousal timeline with windows and markers, the video at the cursor on one
+slider, the pre/post numbers beside the patient's ratings, and a plain-language sentence.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+from shiboken6 import isValid
+
+from app.analysis_panel import (
+    AnalysePanel,
+    AnalysisRunner,
+    _device_cache,
+    describe_analysis_device,
+    measured_rate,
+)
+from app.circumplex_view import CircumplexView
+from app.figure_export import save_figure
+from app.review_tables import PhaseTable, analysis_details
+from app.session_forms import MarkersEditor, SelfReportBox
+from app.timeline_view import TimelineView
+from app.widgets import banner, bgr_to_pixmap, fmt_duration, heading
+from app.workers import Job, run_job
+from core.catalog import Catalog, SessionRecord
+from core.circumplex import describe_shift
+from core.config import Settings
+from core.review import SessionReview, refresh_summary, review_of, session_windows
+from core.video_store import VideoStoreReader
+
+VIDEO_W = 240
+
+
+def demo_banner() -> QLabel:
+    lab = banner("DEMO MODEL — these estimates are not clinically valid")
+    lab.setStyleSheet(
+        "background:#fdecea; color:#8a1c12; border:1px solid #c0392b; padding:4px; font-weight:600;"
+    )
+    return lab
+
+
+class ReviewPage(QWidget):
+    """One session after recording: analyse it, then review it."""
+
+    back = Signal(int)  # patient id
+    play_session = Signal(int)  # session id
+    export_requested = Signal(int)  # session id
+    analysed = Signal(int)  # session id: a new analysis was stored
+
+    def __init__(
+        self, catalog: Catalog, data_root: Path, settings: Settings, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.catalog = catalog
+        self.data_root = data_root
+        self.settings = settings
+        self.session_id: int | None = None
+        self.record: SessionRecord | None = None
+        self.review: SessionReview | None = None
+        self.vreader: VideoStoreReader | None = None
+        self.frame_t = np.zeros(0)
+        self.current_frame: int | None = None
+        self.t = 0.0
+        self.duration = 1.0
+        self._device_job: Job | None = None
+        self.runner = AnalysisRunner(catalog, data_root, settings)
+        self.runner.progressed.connect(self._progress)
+        self.runner.succeeded.connect(self._analysis_done)
+        self.runner.cancelled.connect(self._analysis_cancelled)
+        self.runner.failed.connect(self._analysis_failed)
+        self._build()
+
+    # --- layout ---------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.title = heading("Session")
+        back = QPushButton("← Patient")
+        back.clicked.connect(self.go_back)
+        QShortcut(QKeySequence("Esc"), self, self.go_back)
+        self.play_btn = QPushButton("▶ Play back")
+        self.play_btn.clicked.connect(lambda: self.play_session.emit(self.session_id or 0))
+        self.figure_btn = QPushButton("Export figure…")
+        self.figure_btn.clicked.connect(lambda: self.export_figure())
+        self.report_btn = QPushButton("Export report (PDF)…")
+        self.report_btn.setShortcut("Ctrl+E")
+        self.report_btn.clicked.connect(lambda: self.export_requested.emit(self.session_id or 0))
+        self.reanalyse_btn = QPushButton("Re-analyse")
+        self.reanalyse_btn.clicked.connect(self.reanalyse)
+        top = QHBoxLayout()
+        top.addWidget(back)
+        top.addWidget(self.title, 1)
+        for b in (self.play_btn, self.figure_btn, self.report_btn, self.reanalyse_btn):
+            top.addWidget(b)
+        self.sim_banner = banner("SIMULATED SESSION — recorded from simulated devices")
+        self.demo_banner = demo_banner()
+        self.sentence = QLabel()
+        self.sentence.setWordWrap(True)
+        self.sentence.setStyleSheet(
+            "font-size:14px; padding:6px; background:#f4f8fb; border:1px solid #d5e3ee;"
+        )
+        self.sentence.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.panel = AnalysePanel()
+        self.panel.analyse_btn.clicked.connect(self.analyse)
+        self.panel.cancel_btn.clicked.connect(self.cancel_analysis)
+        self.circumplex = CircumplexView(self.settings.neutral_radius)
+        self.circumplex.setMinimumSize(420, 420)
+        self.left = QStackedWidget()
+        self.left.addWidget(self.panel)
+        self.left.addWidget(self.circumplex)
+
+        self.table = PhaseTable()
+        self.not_analysed = QLabel("Not analysed yet: the numbers appear here after the analysis.")
+        self.not_analysed.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        numbers_page = QWidget()
+        nl = QVBoxLayout(numbers_page)
+        nl.setContentsMargins(4, 4, 4, 4)
+        nl.addWidget(self.sentence)
+        nl.addWidget(self.table, 1)
+        self.numbers = QStackedWidget()
+        self.numbers.addWidget(self.not_analysed)
+        self.numbers.addWidget(numbers_page)
+        self.numbers_page = numbers_page
+        self.self_report = SelfReportBox(self.catalog)
+        self.self_report.changed.connect(self._self_report_changed)
+        self.markers = MarkersEditor(self.catalog)
+        self.markers.changed.connect(self._markers_changed)
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.numbers, "Pre / post")
+        self.tabs.addTab(self.self_report, "Patient's ratings && notes")
+        self.tabs.addTab(self.markers, "Phase markers")
+        self.tabs.addTab(self.details, "Analysis")
+
+        self.video = QLabel("no video")
+        self.video.setFixedSize(VIDEO_W, VIDEO_W * 3 // 4)
+        self.video.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.video.setStyleSheet("background:#222; color:#aaa;")
+        self.timeline = TimelineView()
+        self.timeline.setMinimumHeight(170)
+        self.timeline.seek.connect(self.seek)
+        self.no_timeline = QLabel(
+            "The valence and arousal timeline appears here after the analysis.\n"
+            "The slider already moves through the video."
+        )
+        self.no_timeline.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.no_timeline.setStyleSheet("color:#777; border:1px dashed #bbb;")
+        self.timeline_stack = QStackedWidget()
+        self.timeline_stack.addWidget(self.no_timeline)
+        self.timeline_stack.addWidget(self.timeline)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.valueChanged.connect(lambda v: self.seek(v / 1000.0, from_slider=True))
+        self.time_label = QLabel("0:00 / 0:00")
+        self.time_label.setStyleSheet("font-family:monospace; font-size:13px;")
+
+        upper = QSplitter(Qt.Orientation.Horizontal)
+        upper.addWidget(self.left)
+        upper.addWidget(self.tabs)
+        upper.setStretchFactor(0, 1)
+        upper.setStretchFactor(1, 1)
+        upper.setSizes([520, 740])
+        lower = QHBoxLayout()
+        lower.addWidget(self.video, 0, Qt.AlignmentFlag.AlignTop)
+        lower.addWidget(self.timeline_stack, 1)
+        slider_row = QHBoxLayout()
+        slider_row.addSpacing(VIDEO_W + 6)
+        slider_row.addWidget(self.slider, 1)
+        slider_row.addWidget(self.time_label)
+        banners = QHBoxLayout()
+        banners.addWidget(self.sim_banner)
+        banners.addWidget(self.demo_banner)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addLayout(banners)
+        lay.addWidget(upper, 5)
+        lay.addLayout(lower, 2)
+        lay.addLayout(slider_row)
+
+    # --- loading ----------------------------------------------------------------------------
+
+    def load(self, session_id: int) -> None:
+        """Show one session (analysed or not). Raises KeyError for an unknown session."""
+        rec = self.catalog.get_session(session_id)
+        if rec is None:
+            raise KeyError(f"no session {session_id}")
+        self.self_report.flush()
+        self.session_id = session_id
+        self.record = rec
+        p = self.catalog.get_patient(rec.patient_id)
+        self.title.setText(
+            f"Patient {p.code if p else '?'} — session of {rec.started_at[:16].replace('T', ' ')} UTC"
+            f" — {fmt_duration(rec.duration_s)}"
+        )
+        self.sim_banner.setVisible(rec.simulated)
+        self.duration = max(float(rec.duration_s or 0.0), 1e-3)
+        self._open_video(rec)
+        self.self_report.load(session_id)
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, int(self.duration * 1000))
+        self.slider.setValue(0)
+        self.slider.blockSignals(False)
+        self.refresh()
+        # after the session the ratings come first; once analysed, the numbers
+        self.tabs.setCurrentIndex(0 if self.review is not None else 1)
+        self.seek(0.0)
+
+    def _open_video(self, rec: SessionRecord) -> None:
+        from core.recording import open_session
+
+        if self.vreader is not None:
+            self.vreader.close()
+        self.vreader = None
+        self.frame_t = np.zeros(0)
+        try:
+            data = open_session(self.data_root / rec.folder)
+            self.vreader = data.video()
+            if self.vreader is not None:
+                self.frame_t = (np.asarray(self.vreader.timestamps_ns, np.int64) - data.t0_ns) / 1e9
+            text = "no video in this session" if self.vreader is None else ""
+        except (OSError, ValueError, KeyError) as e:
+            text = f"video not readable: {e}"
+        self.current_frame = None
+        self.video.clear()
+        self.video.setText(text)
+
+    def refresh(self) -> None:
+        """Re-read the analysis (e.g. after markers changed) and redraw everything."""
+        if self.session_id is None:
+            return
+        rec = self.record
+        assert rec is not None
+        try:
+            self.review = review_of(self.catalog, self.data_root, self.session_id, self.settings)
+        except ValueError as e:
+            self.review = None
+            self.panel.status.setText(str(e))
+        markers = self.catalog.list_markers(self.session_id)
+        self.markers.load(self.session_id, self.duration)
+        running_here = self.runner.session_id == self.session_id
+        r = self.review
+        analysed = r is not None and not running_here
+        self.left.setCurrentWidget(self.circumplex if analysed else self.panel)
+        self.numbers.setCurrentWidget(self.numbers_page if r is not None else self.not_analysed)
+        self.timeline_stack.setCurrentWidget(self.timeline if r is not None else self.no_timeline)
+        self.sentence.setVisible(r is not None)
+        self.demo_banner.setVisible(r is not None and r.demo_model)
+        self.figure_btn.setEnabled(r is not None)
+        self.reanalyse_btn.setEnabled(r is not None and not self.runner.running)
+        self.report_btn.setEnabled(rec.status in ("finalised", "recovered"))
+        if r is not None:
+            self.circumplex.show_session(r)
+            self.timeline.show_session(r, markers)
+            self.table.show_review(r)
+            demo = " (demo model — not clinically valid)" if r.demo_model else ""
+            self.sentence.setText(f"<b>{describe_shift(r.circumplex)}</b>{demo}")
+            self.details.setText(analysis_details(r))
+        else:
+            self.details.setText("Not analysed yet.")
+        self.panel.set_running(self.runner.running, running_here)
+        if not self.runner.running:
+            self.panel.progress.setValue(0)
+        self._describe_panel()
+        self.seek(self.t)
+
+    def _describe_panel(self) -> None:
+        rec = self.record
+        if rec is None:
+            return
+        spec = self.settings.analysis_device
+        device = _device_cache.get(spec)
+        windows = session_windows(self.catalog, rec, self.settings)
+        rate = None
+        if device is not None:
+            kind = "cuda" if device.startswith("cuda") else "cpu"
+            rate = measured_rate(self.catalog, self.data_root, kind)
+        self.panel.describe(rec, self.settings, device, rate, windows)
+        if device is None:
+
+            def found(_: object) -> None:
+                if isValid(self) and self.record is rec:  # the page may be gone by now
+                    self._describe_panel()
+
+            self._device_job = run_job(
+                lambda _p: describe_analysis_device(spec), found, lambda _m: None
+            )
+
+    # --- the slider -------------------------------------------------------------------------
+
+    def seek(self, t: float, from_slider: bool = False) -> None:
+        """Move the cursor, the video and the circumplex mark to session time ``t`` (s)."""
+        if self.session_id is None:
+            return
+        self.t = float(np.clip(t, 0.0, self.duration))
+        if not from_slider:
+            self.slider.blockSignals(True)
+            self.slider.setValue(int(self.t * 1000))
+            self.slider.blockSignals(False)
+        self.markers.cursor_s = self.t
+        self.timeline.set_cursor(self.t)
+        self.time_label.setText(f"{fmt_duration(self.t)} / {fmt_duration(self.duration)}")
+        r = self.review
+        if r is not None and len(r.estimates.t_s):
+            i = int(np.argmin(np.abs(r.estimates.t_s - self.t)))
+            near = abs(r.estimates.t_s[i] - self.t) <= 2.0
+            v, a = (r.estimates.valence[i], r.estimates.arousal[i]) if near else (np.nan, np.nan)
+            self.circumplex.set_cursor(float(v), float(a))
+        self._show_frame()
+
+    def _show_frame(self) -> None:
+        if self.vreader is None or not len(self.frame_t):
+            return
+        i = int(
+            np.clip(
+                np.searchsorted(self.frame_t, self.t, side="right") - 1, 0, len(self.frame_t) - 1
+            )
+        )
+        if i == self.current_frame:
+            return
+        try:
+            self.video.setPixmap(bgr_to_pixmap(self.vreader.read(i), VIDEO_W))
+        except (OSError, ValueError) as e:
+            self.video.setText(f"frame not readable: {e}")
+        self.current_frame = i
+
+    # --- what the therapist does ----------------------------------------------------------
+
+    def go_back(self) -> None:
+        self.self_report.flush()
+        self.back.emit(self.record.patient_id if self.record else 0)
+
+    def _self_report_changed(self) -> None:
+        if self.review is not None and self.session_id is not None:
+            self.review.self_reports = self.catalog.self_reports(self.session_id)
+            self.circumplex.show_session(self.review)
+            self.table.show_review(self.review)
+            self.seek(self.t)
+
+    def _markers_changed(self) -> None:
+        if self.session_id is None:
+            return
+        try:
+            refresh_summary(self.catalog, self.data_root, self.session_id, self.settings)
+        except ValueError as e:
+            QMessageBox.warning(self, "Summary not updated", str(e))
+        self.refresh()
+
+    def analyse(self) -> None:
+        if self.session_id is None or self.runner.running:
+            return
+        if self.record is not None and self.record.status not in ("finalised", "recovered"):
+            QMessageBox.information(self, "Not ready", "Only a finished recording can be analysed.")
+            return
+        self.runner.start(self.session_id)
+        self.panel.set_progress(0.0, "Starting the analysis…")
+        self.refresh()
+
+    def reanalyse(self) -> None:
+        ans = QMessageBox.question(
+            self,
+            "Analyse again",
+            "Analyse this session again with the model chosen in Settings? The new estimates "
+            "replace the current ones once the analysis is complete.",
+        )
+        if ans == QMessageBox.StandardButton.Yes:
+            self.analyse()
+
+    def cancel_analysis(self) -> None:
+        self.runner.cancel()
+        self.panel.cancel_btn.setEnabled(False)
+        self.panel.status.setText("Cancelling…")
+
+    def _progress(self, fraction: float, text: str) -> None:
+        if self.runner.session_id == self.session_id:
+            self.panel.set_progress(fraction, text)
+
+    def _analysis_done(self, session_id: int, review: object) -> None:
+        self.analysed.emit(session_id)
+        if session_id == self.session_id:
+            self.refresh()
+            self.tabs.setCurrentIndex(0)  # the results
+
+    def _analysis_cancelled(self, session_id: int) -> None:
+        if session_id == self.session_id:
+            self.refresh()
+            self.panel.status.setText("Analysis cancelled; nothing was stored.")
+
+    def _analysis_failed(self, session_id: int, message: str) -> None:
+        if session_id == self.session_id:
+            self.refresh()
+            self.panel.status.setText("The analysis did not run.")
+        QMessageBox.warning(self, "Analysis not possible", message)
+
+    def export_figure(self, path: str | None = None) -> Path | None:
+        """Save the circumplex as PNG or SVG (asks where unless ``path`` is given)."""
+        if self.review is None or self.record is None:
+            return None
+        p = self.catalog.get_patient(self.record.patient_id)
+        name = f"TheraScope_{p.code if p else 'session'}_{self.record.uid}.png"
+        return save_figure(self, self.circumplex, name, path)
+
+    def shutdown(self) -> None:
+        """Stop a running analysis (the window is closing) and close the video."""
+        self.self_report.flush()
+        self.runner.wait()
+        if self._device_job is not None and self._device_job.thread.isRunning():
+            self._device_job.thread.wait(15000)  # at most the time torch takes to import
+        if self.vreader is not None:
+            self.vreader.close()
+            self.vreader = None

@@ -1,0 +1,249 @@
+"""Screen 8 — Settings: data folder, the model in use (with its provenance), analysis device and
+rate, circumplex and phase options, the clinic's name for reports."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+from shiboken6 import isValid
+
+from app.workers import Job, run_job
+from core.config import Settings, config_dir
+from core.demo_model import DEMO_LABEL, find_demo_checkpoint
+
+DEVICES = (
+    ("auto", "Automatic (the GPU when there is one)"),
+    ("cpu", "CPU"),
+    ("cuda", "GPU (CUDA)"),
+)
+
+
+def checkpoint_provenance(path: Path) -> str:
+    """Rich text describing a checkpoint (reads it: imports torch); errors as red text."""
+    from core.analysis.engine import modality_label
+    from core.models.checkpoint import CheckpointError, load_checkpoint
+
+    try:
+        _, cfg, meta = load_checkpoint(path, map_location="cpu")
+    except (CheckpointError, OSError) as e:
+        return (
+            f"<span style='color:#c0392b'><b>Cannot use this file:</b> {html.escape(str(e))}</span>"
+        )
+    esc = html.escape
+    label = str(meta.get("label") or path.stem)
+    warn = bool(meta.get("demo", False)) and "not clinically valid" not in label
+    lines = [
+        f"<b>{esc(label)}</b>"
+        + (" — <b style='color:#c0392b'>demo model, not clinically valid</b>" if warn else ""),
+        f"BMMN-{esc(cfg.variant.upper())}, backbone {esc(cfg.backbone)}, inputs: "
+        f"{esc(modality_label(cfg.modalities, cfg.signals))}, face {cfg.face_size} px",
+    ]
+    if meta.get("training_data"):
+        lines.append(f"Trained on: {esc(str(meta['training_data']))}")
+    made = [str(meta[k]) for k in ("created_at", "code_version") if meta.get(k)]
+    if made:
+        lines.append(f"Made: {esc(' · TheraScope '.join(made))}")
+    if isinstance(meta.get("metrics"), dict) and meta["metrics"]:
+        lines.append(f"Evaluation: {esc(', '.join(sorted(map(str, meta['metrics']))))}")
+    lines.append(f"File: {esc(str(path))}")
+    return "<br>".join(lines)
+
+
+class SettingsDialog(QDialog):
+    """Edits ``settings`` in place and saves it (Esc or Cancel leaves it unchanged)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        data_root: Path,
+        parent: QWidget | None = None,
+        path: Path | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setMinimumWidth(620)
+        self.settings = settings
+        self.data_root = data_root
+        self.path = path  # the settings file (default: the config folder's)
+        self.data = QLineEdit(str(data_root))
+        self.data.setReadOnly(True)
+        self.use_demo = QRadioButton("Demo model (built in; not clinically valid)")
+        self.use_clinic = QRadioButton("The clinic's own checkpoint:")
+        group = QButtonGroup(self)
+        group.addButton(self.use_demo)
+        group.addButton(self.use_clinic)
+        self.checkpoint = QLineEdit(settings.model_checkpoint)
+        self.checkpoint.setPlaceholderText("no file chosen")
+        self.checkpoint.setReadOnly(True)
+        self.choose = QPushButton("Choose…")
+        self.choose.clicked.connect(lambda: self.choose_checkpoint())
+        (self.use_clinic if settings.model_checkpoint else self.use_demo).setChecked(True)
+        self.use_demo.toggled.connect(lambda _on: self.show_provenance())
+        self.provenance = QLabel()
+        self.provenance.setWordWrap(True)
+        self.provenance.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.provenance.setStyleSheet("background:#f6f6f6; padding:6px; border:1px solid #ddd;")
+        self.provenance.setMinimumHeight(140)
+        self.provenance.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.device = QComboBox()
+        for key, name in DEVICES:
+            self.device.addItem(name, key)
+        i = self.device.findData(settings.analysis_device)
+        if i < 0:  # e.g. "cuda:1" typed into the settings file
+            self.device.addItem(settings.analysis_device, settings.analysis_device)
+            i = self.device.count() - 1
+        self.device.setCurrentIndex(i)
+        self.rate = self._spin(0.25, 60.0, 0.25, settings.analysis_frames_per_s, " frames/s")
+        self.rate.setToolTip("Frames analysed per second of session on the CPU (a GPU does all)")
+        self.radius = self._spin(0.0, 0.5, 0.01, settings.neutral_radius, "")
+        self.radius.setToolTip("Points closer than this to the centre count as near neutral")
+        self.minutes = self._spin(1.0, 60.0, 1.0, settings.phase_minutes, " min")
+        self.minutes.setDecimals(1)
+        self.minutes.setToolTip("Length of the pre and post windows when no phase markers are set")
+        self.clinic = QLineEdit(settings.clinic_name)
+        self.clinic.setPlaceholderText("printed on reports")
+        ck_row = QHBoxLayout()
+        ck_row.addWidget(self.checkpoint, 1)
+        ck_row.addWidget(self.choose)
+        model = QVBoxLayout()
+        model.addWidget(self.use_demo)
+        model.addWidget(self.use_clinic)
+        model.addLayout(ck_row)
+        model.addWidget(self.provenance)
+        form = QFormLayout()
+        form.addRow("Data folder", self.data)
+        form.addRow("Model", model)
+        form.addRow("Analysis runs on", self.device)
+        form.addRow("Analysis rate (CPU)", self.rate)
+        form.addRow("Near-neutral radius", self.radius)
+        form.addRow("Pre/post windows", self.minutes)
+        form.addRow("Clinic name", self.clinic)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(buttons)
+        self._asked: Path | None = None
+        self.job: Job | None = None
+        self.show_provenance()
+
+    @staticmethod
+    def _spin(lo: float, hi: float, step: float, value: float, suffix: str) -> QDoubleSpinBox:
+        s = QDoubleSpinBox()
+        s.setRange(lo, hi)
+        s.setSingleStep(step)
+        s.setDecimals(2)
+        s.setSuffix(suffix)
+        s.setValue(float(value))
+        return s
+
+    def chosen_checkpoint(self) -> Path | None:
+        """The checkpoint the dialog points at: the clinic's file or the demo model (if built)."""
+        if self.use_clinic.isChecked():
+            text = self.checkpoint.text().strip()
+            return Path(text) if text else None
+        return find_demo_checkpoint(self.data_root)
+
+    def choose_checkpoint(self, path: str | None = None) -> None:
+        if path is None:
+            start = self.checkpoint.text() or str(Path.home())
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Model checkpoint", start, "TheraScope checkpoints (*.pt);;All files (*)"
+            )
+            if not path:
+                return
+        self.checkpoint.setText(path)
+        self.use_clinic.setChecked(True)
+        self.show_provenance()
+
+    def show_provenance(self) -> None:
+        """Describe the chosen model; reading a checkpoint runs in the background."""
+        path = self.chosen_checkpoint()
+        if path is None:
+            self.provenance.setText(
+                "Choose the clinic's checkpoint file."
+                if self.use_clinic.isChecked()
+                else f"{html.escape(DEMO_LABEL)}.<br>Not built on this computer yet: it is "
+                "built on the first analysis (takes minutes, once)."
+            )
+            self._asked = None
+            return
+        if not path.is_file():
+            self.provenance.setText(
+                f"<span style='color:#c0392b'><b>File not found:</b> {html.escape(str(path))}</span>"
+            )
+            self._asked = None
+            return
+        self.provenance.setText("Reading the checkpoint…")
+        self._asked = path
+
+        def shown(text: Any) -> None:
+            if isValid(self.provenance) and self._asked == path:
+                self.provenance.setText(str(text))
+
+        def failed(msg: str) -> None:
+            if isValid(self.provenance) and self._asked == path:
+                self.provenance.setText(
+                    f"<span style='color:#c0392b'><b>Cannot read:</b> {html.escape(msg)}</span>"
+                )
+
+        self.job = run_job(lambda _p: checkpoint_provenance(path), shown, failed)
+
+    def done(self, result: int) -> None:  # noqa: D102 — Qt's name; closing the dialog
+        if self.job is not None and self.job.thread.isRunning():
+            self.job.thread.wait(15000)  # a checkpoint being read: a few seconds at most
+        super().done(result)
+
+    def values(self) -> Settings:
+        new = Settings(**{f.name: getattr(self.settings, f.name) for f in fields(Settings)})
+        new.model_checkpoint = self.checkpoint.text().strip() if self.use_clinic.isChecked() else ""
+        new.analysis_device = str(self.device.currentData())
+        new.analysis_frames_per_s = float(self.rate.value())
+        new.neutral_radius = float(self.radius.value())
+        new.phase_minutes = float(self.minutes.value())
+        new.clinic_name = self.clinic.text().strip()
+        return new
+
+    def save(self) -> None:
+        new = self.values()
+        if self.use_clinic.isChecked() and not (
+            new.model_checkpoint and Path(new.model_checkpoint).is_file()
+        ):
+            QMessageBox.warning(
+                self,
+                "Settings not saved",
+                "Choose an existing checkpoint file, or use the demo model.",
+            )
+            return
+        try:
+            new.save(self.path or config_dir() / "settings.json")
+        except OSError as e:
+            QMessageBox.warning(self, "Settings not saved", str(e))
+            return
+        for f in fields(Settings):  # in place: every screen holds this object
+            setattr(self.settings, f.name, getattr(new, f.name))
+        self.accept()

@@ -1,0 +1,147 @@
+"""Valence and arousal over the session, with the pre/post windows, the markers and a cursor."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from app.widgets import fmt_duration
+
+if TYPE_CHECKING:
+    from core.catalog import Marker
+    from core.review import SessionReview
+
+VALENCE_COLOUR = "#1f6fb2"
+AROUSAL_COLOUR = "#c0392b"
+WINDOW_BRUSHES = {"pre": (230, 85, 13, 40), "post": (43, 138, 62, 40)}
+MARKER_NAMES = {"treatment_start": "Treatment start", "treatment_end": "Treatment end"}
+
+
+class TimeAxis(pg.AxisItem):
+    """Session time in seconds, labelled as m:ss (or h:mm:ss)."""
+
+    def tickStrings(self, values, scale, spacing):  # type: ignore[no-untyped-def]  # noqa: N802
+        return [fmt_duration(max(v, 0.0)) for v in values]
+
+
+class TimelineView(QWidget):
+    """Valence and arousal (circumplex units) against session time.
+
+    Gaps where nothing was estimated stay gaps. Clicking the plot, or dragging the cursor,
+    emits ``seek`` with the session time (s).
+    """
+
+    seek = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plot_widget = pg.PlotWidget(axisItems={"bottom": TimeAxis("bottom")})
+        self.plot_widget.setBackground("w")
+        p = self.plot = self.plot_widget.getPlotItem()
+        p.setMouseEnabled(x=False, y=False)
+        p.hideButtons()
+        p.setMenuEnabled(False)
+        p.showGrid(x=True, y=True, alpha=0.15)
+        # headroom above +1 for the marker labels, below −1 for the window labels
+        p.setYRange(-1.3, 1.45, padding=0)
+        p.getAxis("left").setTicks([[(v, f"{v:g}") for v in (-1, -0.5, 0, 0.5, 1)]])
+        p.setLabel("left", "estimate (−1 … +1)", **{"color": "#333", "font-size": "9pt"})
+        p.setLabel("bottom", "session time", **{"color": "#333", "font-size": "9pt"})
+        for side in ("left", "bottom"):
+            p.getAxis(side).setTextPen(pg.mkPen("#333"))
+            p.getAxis(side).setPen(pg.mkPen("#666"))
+        p.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen("#999")))
+        self.legend = QLabel(
+            f"<span style='color:{VALENCE_COLOUR}'>━━</span> valence (unpleasant → pleasant)"
+            f"&nbsp;&nbsp;&nbsp;<span style='color:{AROUSAL_COLOUR}'>━━</span> arousal (calm → "
+            "activated)&nbsp;&nbsp;&nbsp;<span style='background:#fbd9c4'>&nbsp;&nbsp;&nbsp;</span>"
+            " pre window&nbsp;&nbsp;&nbsp;<span style='background:#cfe5d3'>&nbsp;&nbsp;&nbsp;</span>"
+            " post window&nbsp;&nbsp;&nbsp;gaps: not estimated (no face, lost samples)"
+        )
+        self.legend.setStyleSheet("color:#333;")
+        self.valence_curve = p.plot(pen=pg.mkPen(VALENCE_COLOUR, width=1.5), connect="finite")
+        self.arousal_curve = p.plot(pen=pg.mkPen(AROUSAL_COLOUR, width=1.5), connect="finite")
+        for c in (self.valence_curve, self.arousal_curve):
+            c.setDownsampling(auto=True, method="peak")
+            c.setClipToView(True)
+        self.cursor_line = pg.InfiniteLine(
+            pos=0, angle=90, movable=True, pen=pg.mkPen("#222", width=2)
+        )
+        self.cursor_line.sigDragged.connect(lambda line: self.seek.emit(float(line.value())))
+        p.addItem(self.cursor_line)
+        self.window_items: list[pg.LinearRegionItem] = []
+        self.marker_items: list[pg.InfiniteLine] = []
+        self.duration = 1.0
+        p.scene().sigMouseClicked.connect(self._clicked)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addWidget(self.legend)
+        lay.addWidget(self.plot_widget, 1)
+
+    def show_session(self, review: SessionReview, markers: Sequence[Marker] = ()) -> None:
+        """Draw the session's estimates, its pre/post windows and its markers."""
+        est = review.estimates
+        self.duration = max(float(review.record.duration_s or 0.0), 1e-3)
+        if len(est.t_s):
+            self.duration = max(self.duration, float(np.nanmax(est.t_s)))
+        self.valence_curve.setData(est.t_s, est.valence, connect="finite")
+        self.arousal_curve.setData(est.t_s, est.arousal, connect="finite")
+        for item in self.window_items:
+            self.plot.removeItem(item)
+        self.window_items = []
+        for w in review.windows:
+            region = pg.LinearRegionItem(
+                values=(w.start_s, w.end_s),
+                movable=False,
+                brush=pg.mkBrush(WINDOW_BRUSHES.get(w.name, (128, 128, 128, 40))),
+                pen=pg.mkPen(None),
+            )
+            region.setZValue(-10)
+            label = pg.InfLineLabel(
+                region.lines[0],
+                text=f"{w.name}: {w.label}",
+                position=0.06,
+                anchors=[(0, 1), (0, 1)],
+            )
+            label.setColor("#555")
+            self.plot.addItem(region)
+            self.window_items.append(region)
+        self.set_markers(markers)
+        self.plot.setXRange(0, self.duration, padding=0.01)
+
+    def set_markers(self, markers: Sequence[Marker]) -> None:
+        """Draw the markers as labelled vertical lines."""
+        for item in self.marker_items:
+            self.plot.removeItem(item)
+        self.marker_items = []
+        for m in markers:
+            colour = "#2e7d32" if m.kind != "note" else "#b7791f"
+            line = pg.InfiniteLine(
+                pos=m.t_s,
+                angle=90,
+                pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine),
+                label=MARKER_NAMES.get(m.kind, m.label or "note"),
+                # hanging from the top, right of the line: above the data (which stay within ±1)
+                labelOpts={"position": 0.985, "anchors": [(0, 0), (0, 0)], "color": colour},
+            )
+            self.plot.addItem(line)
+            self.marker_items.append(line)
+
+    def set_cursor(self, t_s: float) -> None:
+        """Move the cursor to session time ``t_s`` (s) without emitting ``seek``."""
+        self.cursor_line.blockSignals(True)
+        self.cursor_line.setValue(float(t_s))
+        self.cursor_line.blockSignals(False)
+
+    def _clicked(self, ev) -> None:  # type: ignore[no-untyped-def]
+        vb = self.plot.vb
+        if vb.sceneBoundingRect().contains(ev.scenePos()):
+            t = float(np.clip(vb.mapSceneToView(ev.scenePos()).x(), 0.0, self.duration))
+            self.set_cursor(t)
+            self.seek.emit(t)
