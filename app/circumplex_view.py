@@ -296,6 +296,7 @@ class CircumplexView(QWidget):
                     ("●", PRE_COLOUR, "pre"),
                     ("●", POST_COLOUR, "post (mean, ring ±1 SD)"),
                     ("◇", "#555", "patient's own rating (SAM)"),
+                    ("○", "#111", "at the video's time"),
                 ]
             )
         )

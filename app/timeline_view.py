@@ -120,7 +120,13 @@ class TimelineView(QWidget):
         for item in self.marker_items:
             self.plot.removeItem(item)
         self.marker_items = []
-        for m in markers:
+        # labels of markers close in time hang at staggered heights so they do not overlap
+        levels = (0.985, 0.9, 0.815)
+        last = [-np.inf] * len(levels)
+        gap = 0.15 * max(self.duration, 1e-6)
+        for m in sorted(markers, key=lambda m: m.t_s):
+            level = next((i for i, t in enumerate(last) if m.t_s - t > gap), len(levels) - 1)
+            last[level] = m.t_s
             colour = "#2e7d32" if m.kind != "note" else "#b7791f"
             line = pg.InfiniteLine(
                 pos=m.t_s,
@@ -128,7 +134,11 @@ class TimelineView(QWidget):
                 pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine),
                 label=MARKER_NAMES.get(m.kind, m.label or "note"),
                 # hanging from the top, right of the line: above the data (which stay within ±1)
-                labelOpts={"position": 0.985, "anchors": [(0, 0), (0, 0)], "color": colour},
+                labelOpts={
+                    "position": levels[level],
+                    "anchors": [(0, 0), (0, 0)],
+                    "color": colour,
+                },
             )
             self.plot.addItem(line)
             self.marker_items.append(line)

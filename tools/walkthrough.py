@@ -3,8 +3,9 @@
     python tools/walkthrough.py OUT_DIR [--record-seconds 20]
 
 Runs against a fresh temporary data folder: creates a patient, records a simulated session in
-real time (with treatment markers), stops (the session's review screen, not analysed yet), plays it
-back, exports the PDF. Use it under Xvfb (or
+real time (with treatment markers), stops (the session's review screen, not analysed yet),
+analyses it ("Analyse now", with the settings' model: the demo model by default), reviews it, plays
+it back, shows the patient's history and the cohort, and exports the PDF. Use it under Xvfb (or
 QT_QPA_PLATFORM=offscreen) to look at what a therapist sees.
 """
 
@@ -72,11 +73,23 @@ def main() -> int:
     sid = win.record.stop_recording()
     pump(0.5)
     shot("5-after-session")
+    win.review.analyse()  # "Analyse now"
+    for _ in range(1200):
+        pump(0.1)
+        if win.review.review is not None and not win.review.runner.running:
+            break
+    win.review.seek(win.review.review.record.duration_s * 0.8 if win.review.review else 0.0)
+    shot("5c-review-analysed")
+    win.review.tabs.setCurrentIndex(2)
+    shot("5d-review-markers")
+    win.review.tabs.setCurrentIndex(0)
     win.show_playback(sid)
     win.playback.seek(win.playback.duration * 0.4)
     shot("5b-playback")
     win.show_patient(p.id)
     shot("6-patient-history")
+    win.show_cohort()
+    shot("7-cohort")
     pdf = args.out / "report.pdf"
     win.patient.export_report(str(pdf), include_name=False)
     for _ in range(200):
