@@ -251,14 +251,18 @@ class PatientPage(QWidget):
             return None
         return self.catalog.get_session(int(items[0].data(Qt.ItemDataRole.UserRole)))
 
-    def _review(self) -> None:
+    def _finished_selection(self) -> SessionRecord | None:
+        """The selected session, unless there is none or it is still being recorded."""
         rec = self.selected_session()
-        if rec is None:
-            return
-        if rec.status == "recording":
+        if rec is not None and rec.status == "recording":
             QMessageBox.information(self, "Still recording", "This session is still recording.")
-            return
-        self.review_session.emit(rec.id)
+            return None
+        return rec
+
+    def _review(self) -> None:
+        rec = self._finished_selection()
+        if rec is not None:
+            self.review_session.emit(rec.id)
 
     def select_session(self, session_id: int) -> None:
         for i, r in enumerate(getattr(self, "sessions", [])):
@@ -267,13 +271,9 @@ class PatientPage(QWidget):
                 return
 
     def _play(self) -> None:
-        rec = self.selected_session()
-        if rec is None:
-            return
-        if rec.status == "recording":
-            QMessageBox.information(self, "Still recording", "This session is still recording.")
-            return
-        self.play_session.emit(rec.id)
+        rec = self._finished_selection()
+        if rec is not None:
+            self.play_session.emit(rec.id)
 
     def edit(self) -> None:
         if self.patient_id is None:

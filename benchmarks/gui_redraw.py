@@ -21,15 +21,9 @@ from pathlib import Path
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}"
+    from core.machine import cpu_description
+
+    return f"{cpu_description()}, {platform.system()} {platform.release()}"
 
 
 def main() -> int:

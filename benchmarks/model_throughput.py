@@ -62,6 +62,7 @@ if str(ROOT) not in sys.path:
 import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
+from core.machine import cpu_name  # noqa: E402
 from core.models import BMMNConfig, build_model  # noqa: E402
 from core.models.bmmn import OUTPUT_NAMES  # noqa: E402
 from core.training import (  # noqa: E402
@@ -80,19 +81,9 @@ MODES = ("loader", "inference", "training")
 # --- machine ------------------------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine_info(device: torch.device) -> dict[str, Any]:
     info: dict[str, Any] = {
-        "cpu": cpu_model(),
+        "cpu": cpu_name(),
         "logical_cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "os": f"{platform.system()} {platform.release()}",

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import abc
 import functools
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from core.machine import file_sha256
 
 HAAR_FACE_FILE = "haarcascade_frontalface_default.xml"
 
@@ -123,11 +124,7 @@ def as_grey(image: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=8)
 def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_sha256(path)
 
 
 def haar_cascade_path(filename: str) -> Path:

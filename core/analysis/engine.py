@@ -17,10 +17,8 @@ model is used only on sessions that have every modality it was trained for.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import os
-import platform
 import queue
 import threading
 import time
@@ -40,6 +38,7 @@ from core.analysis.inputs import (
     session_bio_grid,
 )
 from core.analysis.results import SessionEstimates, save_estimates
+from core.machine import cpu_description, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -87,31 +86,13 @@ class AnalysisOptions:
     chunk: int = 128
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file (hex), read in 1 MB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def describe_device(device: Any) -> str:
     """``"cuda: NVIDIA H100 80GB HBM3"`` or ``"cpu: <processor>, N cores"``."""
     import torch
 
     if device.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(device)}"
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"cpu: {name}, {os.cpu_count()} cores"
+    return f"cpu: {cpu_description()}"
 
 
 def checkpoint_identity(path: Path, metadata: dict[str, Any], config: Any) -> dict[str, Any]:
