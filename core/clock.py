@@ -124,8 +124,47 @@ class CounterClock:
         }
 
 
+def _common_slope(x: np.ndarray, y: np.ndarray, seg: np.ndarray) -> tuple[float, np.ndarray]:
+    """Least-squares slope shared by all segments, each with its own intercept.
+
+    Returns (slope, intercept of each point's segment); a single segment is a plain line fit.
+    """
+    _, inv = np.unique(seg, return_inverse=True)
+    xm = np.bincount(inv, x) / np.bincount(inv)
+    ym = np.bincount(inv, y) / np.bincount(inv)
+    dx, dy = x - xm[inv], y - ym[inv]
+    den = float(dx @ dx)
+    slope = float(dx @ dy) / den if den > 0 else float("nan")
+    return slope, (ym - slope * xm)[inv]
+
+
+def _envelope_slope(
+    x: np.ndarray, y: np.ndarray, sel: np.ndarray, seg: np.ndarray, block: int, nominal: float
+) -> float:
+    """Slope of the lower envelope through the block minima ``sel`` (nominal if unreliable)."""
+    period = nominal
+    if len(sel) >= 3 and x[sel][-1] - x[sel][0] >= 2 * block:
+        pts = sel
+        for _ in range(3):
+            slope, icpt0 = _common_slope(x[pts], y[pts], seg[pts])
+            if not abs(slope / nominal - 1.0) < 0.01:
+                break  # a sensor crystal is within a few hundred ppm: reject a wild fit
+            period = float(slope)
+            # block minima still carry some latency; the lower half of them hugs the envelope
+            r = y[pts] - (icpt0 + slope * x[pts])
+            lower = pts[r <= np.median(r)]
+            if len(lower) < 3 or x[lower][-1] - x[lower][0] < 2 * block:
+                break
+            pts = lower
+    return period
+
+
 def fit_counter_clock(
-    last_counters: np.ndarray, arrivals_ns: np.ndarray, rate: float, block_s: float = 1.0
+    last_counters: np.ndarray,
+    arrivals_ns: np.ndarray,
+    rate: float,
+    block_s: float = 1.0,
+    split_s: float = 1.0,
 ) -> dict[str, float]:
     """Fit ``host_ns = offset_ns + period_ns · counter`` to a whole recording's packets at once.
 
@@ -135,6 +174,11 @@ def fit_counter_clock(
     arrivals_ns : ndarray of int — host monotonic arrival time of each packet (ns)
     rate : float — nominal sampling rate (Hz)
     block_s : float — span (s) of device time over which one lower-envelope point is taken
+    split_s : float — a gap of lost samples longer than this (s) starts a new segment (a link
+        that was down). A device that restarted its counting meanwhile is placed back on the
+        grid only to within the latency floor; when the segments' envelopes disagree by more
+        than half a sample, the drift is fitted as one slope with an intercept per segment, so
+        that the step cannot tilt the drift of the whole recording
 
     Returns
     -------
@@ -158,25 +202,23 @@ def fit_counter_clock(
     resid = y - x * nominal
     block = max(1, int(round(rate * block_s)))
     blk = (c - c0) // block
+    step = np.diff(c, prepend=c0)
+    seg = np.cumsum(step > rate * split_s + (np.median(step[1:]) if len(c) > 1 else 0))
     # index of the earliest arrival (relative to the nominal rate) in every block
     order = np.lexsort((resid, blk))
     first = np.ones(len(order), dtype=bool)
     first[1:] = blk[order][1:] != blk[order][:-1]
     sel = order[first]
-    period = nominal
-    if len(sel) >= 3 and x[sel][-1] - x[sel][0] >= 2 * block:
-        pts = sel
-        for _ in range(3):
-            slope, icpt0 = np.polyfit(x[pts], y[pts], 1)
-            if abs(slope / nominal - 1.0) >= 0.01:
-                break  # a sensor crystal is within a few hundred ppm: reject a wild fit
-            period = float(slope)
-            # block minima still carry some latency; the lower half of them hugs the envelope
-            r = y[pts] - (icpt0 + slope * x[pts])
-            lower = pts[r <= np.median(r)]
-            if len(lower) < 3 or x[lower][-1] - x[lower][0] < 2 * block:
-                break
-            pts = lower
+    period = _envelope_slope(x, y, sel, np.zeros_like(seg), block, nominal)
+    if seg[-1] > 0:
+        # with the drift fitted within the segments (a step cannot tilt it), are the segments'
+        # envelopes off one line by a noticeable part of a sample? Then a restarted counter was
+        # placed back with a step, and that drift is the one to keep
+        within = _envelope_slope(x, y, sel, seg, block, nominal)
+        r = y[sel] - within * x[sel]
+        lows = [r[seg[sel] == k].min() for k in np.unique(seg[sel])]
+        if max(lows) - min(lows) > 0.5 * nominal:
+            period = within
     # the line through the lowest point: latency is one-sided, no packet arrives early
     icpt = float((y[sel] - period * x[sel]).min())
     return {
