@@ -26,10 +26,13 @@ from PySide6.QtWidgets import (
 
 from app.circumplex_view import CircumplexView
 from app.patients_page import PatientDialog
+from app.quality_panel import QualityDialog
 from app.review_tables import analysis_of, shift_text
 from app.widgets import fmt_duration, heading
 from app.workers import run_job
 from core.catalog import Catalog, SessionRecord
+from core.data_quality import assess_quality
+from core.data_quality_text import VERDICT_WORDS
 
 SESSION_COLUMNS = [
     "No.",
@@ -60,6 +63,14 @@ def quality_text(rec: SessionRecord) -> tuple[str, str]:
     v = q.get("video") or {}
     drop_t = f"{v.get('dropped', 0)} of {v.get('frames', 0) + v.get('dropped', 0)}" if v else "–"
     return lost_t, drop_t
+
+
+def quality_tooltip(rec: SessionRecord) -> str:
+    """The stored quality's verdict and reasons, for the quality cells' tooltip."""
+    s = assess_quality(rec.quality or {}, rec.devices or {}, rec.simulated)
+    reasons = s["reasons"] or ["no problems found"]
+    lines = [f"Data quality: {VERDICT_WORDS[s['verdict']].lower()}"] + [f"• {r}" for r in reasons]
+    return "\n".join(lines + ["(Data quality… shows the figures)"])
 
 
 def _pair(pre: object, post: object, field: str) -> str:
@@ -99,6 +110,9 @@ class PatientPage(QWidget):
         self.review_btn.clicked.connect(self._review)
         self.play_btn = QPushButton("Play back")
         self.play_btn.clicked.connect(self._play)
+        self.quality_btn = QPushButton("Data quality…")
+        self.quality_btn.clicked.connect(self.show_quality)
+        self.quality_dialog: QualityDialog | None = None
         self.report_btn = QPushButton("Export report (PDF)…")
         self.report_btn.setShortcut("Ctrl+E")
         self.report_btn.clicked.connect(self.export_report)
@@ -135,6 +149,7 @@ class PatientPage(QWidget):
         actions.addStretch(1)
         actions.addWidget(self.review_btn)
         actions.addWidget(self.play_btn)
+        actions.addWidget(self.quality_btn)
         actions.addWidget(self.report_btn)
         left = QWidget()
         ll = QVBoxLayout(left)
@@ -201,9 +216,12 @@ class PatientPage(QWidget):
                 drop,
                 "simulated" if r.simulated else "recorded",
             ]
+            tip = quality_tooltip(r) if r.quality else ""
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, r.id)
+                if tip and SESSION_COLUMNS[j] in ("Lost samples", "Dropped frames"):
+                    item.setToolTip(tip)
                 self.table.setItem(i, j, item)
         rows = [i for i, r in enumerate(self.sessions) if selected and r.id == selected.id]
         if self.sessions:
@@ -211,6 +229,7 @@ class PatientPage(QWidget):
         has = bool(self.sessions)
         self.review_btn.setEnabled(has)
         self.play_btn.setEnabled(has)
+        self.quality_btn.setEnabled(has)
         self.report_btn.setEnabled(has)
         arrows = []
         for r in reversed(self.sessions):  # oldest first: the arrows are coloured old → new
@@ -274,6 +293,15 @@ class PatientPage(QWidget):
         rec = self._finished_selection()
         if rec is not None:
             self.play_session.emit(rec.id)
+
+    def show_quality(self) -> None:
+        """The selected session's data-quality panel, in a dialog."""
+        rec = self._finished_selection()
+        if rec is None:
+            return
+        title = f"Data quality — session of {rec.started_at[:16].replace('T', ' ')} UTC"
+        self.quality_dialog = QualityDialog(self.data_root / rec.folder, title, self)
+        self.quality_dialog.open()
 
     def edit(self) -> None:
         if self.patient_id is None:

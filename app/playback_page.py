@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from app.widgets import banner, bgr_to_pixmap, fmt_duration, heading, unit_label
 from core.catalog import Catalog
 from core.recording import SessionData, open_session
+from core.recording.manifest import simulated_devices
 from core.video_store import VideoStoreReader
 
 MARKER_NAMES = {"treatment_start": "Treatment start", "treatment_end": "Treatment end"}
@@ -134,6 +135,9 @@ class PlaybackPage(QWidget):
             f"Playback — patient {p.code if p else '?'} — {rec.started_at[:16].replace('T', ' ')} UTC"
         )
         self.sim_banner.setVisible(data.simulated)
+        if data.simulated:
+            what = simulated_devices(data.manifest) or "devices"
+            self.sim_banner.setText(f"SIMULATED DATA — recorded from the simulated {what}")
         self.sig = {}
         for ch, plot, curve, unit_axis in (
             ("ECG", self.ecg_plot, self.ecg_curve, "ECG"),

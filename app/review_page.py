@@ -36,6 +36,7 @@ from app.analysis_panel import (
 )
 from app.circumplex_view import CircumplexView
 from app.figure_export import save_figure
+from app.quality_panel import QualityPanel, verdict_icon
 from app.review_tables import PhaseTable, analysis_details
 from app.session_forms import MarkersEditor, SelfReportBox
 from app.timeline_view import TimelineView
@@ -56,6 +57,16 @@ def demo_banner() -> QLabel:
         "background:#fdecea; color:#8a1c12; border:1px solid #c0392b; padding:4px; font-weight:600;"
     )
     return lab
+
+
+def session_simulated_devices(folder: Path) -> str:
+    """ "sensor and camera", "sensor" or "camera": what a simulated session simulated."""
+    from core.recording.manifest import read_manifest, simulated_devices
+
+    try:
+        return simulated_devices(read_manifest(folder)) or "devices"
+    except (OSError, ValueError):
+        return "devices"
 
 
 class ReviewPage(QWidget):
@@ -153,6 +164,8 @@ class ReviewPage(QWidget):
         self.tabs.addTab(self.self_report, "Patient's ratings && notes")
         self.tabs.addTab(self.markers, "Phase markers")
         self.tabs.addTab(self.details, "Analysis")
+        self.quality = QualityPanel()
+        self.tabs.addTab(self.quality, "Data quality")
 
         self.video = QLabel("no video")
         self.video.setFixedSize(VIDEO_W, VIDEO_W * 3 // 4)
@@ -214,8 +227,13 @@ class ReviewPage(QWidget):
             f" — {fmt_duration(rec.duration_s)}"
         )
         self.sim_banner.setVisible(rec.simulated)
+        if rec.simulated:
+            what = session_simulated_devices(self.data_root / rec.folder)
+            self.sim_banner.setText(f"SIMULATED SESSION — recorded from the simulated {what}")
         self.duration = max(float(rec.duration_s or 0.0), 1e-3)
         self._open_video(rec)
+        self.quality.load(self.data_root / rec.folder)
+        self.tabs.setTabIcon(self.tabs.indexOf(self.quality), verdict_icon(self.quality.verdict))
         self.self_report.load(session_id)
         self.slider.blockSignals(True)
         self.slider.setRange(0, int(self.duration * 1000))

@@ -86,7 +86,8 @@ class ReportData:
     devices : list of dict — ``{"name": str, "simulated": bool}`` per device
     quality : dict — ``streams``: list of ``{"name", "expected", "received", "lost"[, "lost_pct"]}``
         (samples; lost % is computed when absent), ``frames_stored``, ``frames_dropped``,
-        ``gaps`` (ints); missing keys print as "—"
+        ``gaps`` (ints); missing keys print as "—"; ``summary`` (optional): the session's
+        :func:`core.data_quality.quality_summary` (link outages, packet errors, clock drift)
     markers : list of (t_s, kind, label) — session markers, time from session start (s)
     hr_t_s, hr_bpm : ndarray or None — heart-rate series for the chart (s, beats/min)
     eda_t_s, eda_us : ndarray or None — EDA-level series for the chart (s, µS)
@@ -399,6 +400,9 @@ def _quality_devices_markers(data: ReportData, st: dict[str, Any], width: float)
         ["Gaps in the signal stream", _count(q.get("gaps"))],
     ]
     out.append(_table(other, [0.32 * width, 0.3 * width]))
+    from core.report_quality import data_quality_table
+
+    out += data_quality_table(data, st, width)
 
     dev_rows: list[list[Any]] = [["Device", "Type"]]
     for dev in data.devices:

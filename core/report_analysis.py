@@ -26,6 +26,7 @@ from core.report import (
     _para,
     _table,
 )
+from core.report_quality import model_quality_rows
 
 _SELF_FIELDS = (
     ("sam_valence", "Valence, SAM 1–9 (unpleasant–pleasant)", "mean_valence"),
@@ -385,6 +386,7 @@ def model_quality(data: ReportData, st: dict[str, Any], width: float) -> list[An
             _count(lost) if data.quality.get("streams") else NOT_MEASURED,
         ],
         ["Dropped video frames (recording)", _count(data.quality.get("frames_dropped"))],
+        *model_quality_rows(data.quality.get("summary")),
         ["Parts of the session analysed", _spans_text(info.get("spans"))],
         ["Analysis rate", rate_text],
     ]

@@ -9,6 +9,7 @@ import numpy as np
 
 from core.catalog import Catalog
 from core.config import Settings
+from core.data_quality import quality_summary
 from core.physiology import PhysiologySummary, summarize
 from core.recording import SessionData, open_session
 from core.report import ReportAnalysis, ReportData, render_session_report
@@ -91,6 +92,7 @@ def report_data_for(
         "frames_stored": video.get("frames"),
         "frames_dropped": video.get("dropped"),
         "gaps": sum(st.get("gaps", 0) for st in q.get("streams", {}).values()),
+        "summary": quality_summary(data_root / rec.folder),
     }
     devices = [
         {"name": d.get("name", "?"), "simulated": bool(d.get("simulated"))}

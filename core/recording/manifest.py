@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from core.recording.bio_store import read_bio_stream
 from core.types import StreamInfo
 
@@ -65,10 +67,16 @@ def compute_quality(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     Returns
     -------
     dict — ``streams``: per stream ``expected``, ``received``, ``lost``, ``lost_pct``, ``gaps``,
-    ``duration_s``; ``video``: ``frames``, ``dropped``, ``duration_s``, ``fps``; ``duration_s``
-    (the longer of the bio and video spans, s)
+    ``duration_s``, and ``rate_hz`` (nominal), ``achieved_rate_hz`` (samples stored per second of
+    the stream's span), ``longest_gap_s``, ``drift_ppm`` (sensor clock against the host's),
+    ``latency_median_ms``, ``latency_p95_ms``, ``segments``, ``segment_step_ms`` (see
+    :func:`core.recording.quality.stream_timing`); ``video``: ``frames``, ``dropped``,
+    ``corrupt``, ``duration_s``, ``fps``; ``duration_s`` (the longer of the bio and video spans,
+    s); from the journal (:func:`core.recording.quality.event_quality`): ``link``, ``camera``,
+    ``device_errors`` (None where not recorded)
     """
     from core.clock import fit_counter_clock
+    from core.recording.quality import event_quality, stream_timing
 
     out: dict[str, Any] = {"streams": {}, "video": None}
     t0 = int(manifest["t0_host_ns"])
@@ -76,20 +84,32 @@ def compute_quality(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     for info in stream_infos(manifest):
         s = read_bio_stream(folder / "bio", info)
         expected = s.end_counter - s.first_counter
-        lost = s.lost_samples
+        gaps = s.gaps()
+        lost = sum(g.n for g in gaps)
         dur = 0.0
+        timing: dict[str, Any] = stream_timing(np.zeros(0), np.zeros(0), info.rate, {})
+        drift = achieved = None
         if len(s.index):
             last = s.index["first_counter"] + s.index["n"] - 1
             fit = fit_counter_clock(last, s.index["arrival_ns"], info.rate)
             dur = (fit["offset_ns"] + fit["period_ns"] * s.end_counter - t0) / 1e9
             ends.append(dur)
+            timing = stream_timing(last, s.index["arrival_ns"], info.rate, fit)
+            drift = round(float(fit["drift_ppm"]), 2)
+            span_s = expected * fit["period_ns"] / 1e9
+            achieved = round(s.n_received / span_s, 3) if span_s > 0 else None
         out["streams"][info.name] = {
             "expected": int(expected),
             "received": int(s.n_received),
             "lost": int(lost),
             "lost_pct": round(100.0 * lost / expected, 3) if expected else 0.0,
-            "gaps": len(s.gaps()),
+            "gaps": len(gaps),
             "duration_s": round(dur, 3),
+            "rate_hz": float(info.rate),
+            "achieved_rate_hz": achieved,
+            "longest_gap_s": round(max((g.n for g in gaps), default=0) / info.rate, 4),
+            "drift_ppm": drift,
+            **timing,
         }
     vdir = folder / "video"
     if (vdir / "frames.idx").exists():
@@ -116,4 +136,15 @@ def compute_quality(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
             "fps": round(fps, 2),
         }
     out["duration_s"] = round(max(ends), 3)
+    out.update(event_quality(folder, out["duration_s"]))
     return out
+
+
+def simulated_devices(manifest: dict[str, Any]) -> str | None:
+    """Which of a session's devices were simulated: ``"sensor and camera"``, ``"sensor"``,
+    ``"camera"``, or None for a real recording (older manifests: from the ``simulated`` flag)."""
+    devices = manifest.get("devices") or {}
+    sim = [k for k in ("sensor", "camera") if (devices.get(k) or {}).get("simulated")]
+    if not sim:
+        return "sensor and camera" if manifest.get("simulated") else None
+    return " and ".join(sim)

@@ -82,6 +82,9 @@ class _RateMeter:
 
     def add(self, t_ns: int, n: int) -> None:
         self._ev.append((t_ns, n))
+        # pruned here too, not only when read: a session nobody watches must not grow memory
+        while self._ev and t_ns - self._ev[0][0] > self.window_ns:
+            self._ev.popleft()
 
     def rate(self, now_ns: int) -> float:
         while self._ev and now_ns - self._ev[0][0] > self.window_ns:

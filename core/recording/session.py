@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import logging
 import secrets
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,11 +29,21 @@ from core.recording.manifest import (
     write_json_atomic,
 )
 from core.recording.recorder import Recorder
-from core.types import StreamInfo
+from core.types import DeviceEvent, StreamInfo
 
 log = logging.getLogger(__name__)
 
 MARKER_KINDS = ("treatment_start", "treatment_end", "note")
+#: device events that leave a note among the session's markers
+DEVICE_EVENT_NOTES = {
+    "camera_lost": "camera lost: video stopped, signals go on",
+    "disconnected": "sensor disconnected",
+    "reconnected": "sensor reconnected",
+}
+#: device events kept for the record screen
+SHOWN_DEVICE_EVENTS = frozenset(
+    {*DEVICE_EVENT_NOTES, "error", "timebase_reset", "battery", "sensor_connected"}
+)
 
 
 class Source(Protocol):
@@ -96,6 +107,11 @@ class RecordingSession:
         self.manifest = manifest
         self.virtual = virtual
         self.stopped = False
+        #: the latest device events the record screen shows (link lost/back, camera lost…)
+        self.device_events: deque[DeviceEvent] = deque(maxlen=100)
+        # notes for device events wait here for a GUI or caller thread (see poll_device_notes):
+        # a catalog write must never hold up the BLE loop or the camera thread
+        self._pending_notes: deque[tuple[float, str]] = deque()
 
     @classmethod
     def start(
@@ -205,13 +221,42 @@ class RecordingSession:
         # in virtual-clock mode devices only register the sinks here; advance() drives them
         try:
             if sensor is not None:
-                sensor.start(recorder.on_batch, recorder.on_event)
+                sensor.start(recorder.on_batch, self.on_device_event)
             if camera is not None:
-                camera.start(recorder.on_frame, recorder.on_event)
+                camera.start(recorder.on_frame, self.on_device_event)
         except Exception:
             self.stop(status="failed")
             raise
         return self
+
+    def on_device_event(self, event: DeviceEvent) -> None:
+        """A device's event (any thread): into the journal, and a visible note for a lost device.
+
+        A camera that disappears stops only the video; a sensor that drops out reconnects. Either
+        way the therapist finds the moment among the session's markers.
+        """
+        self.recorder.on_event(event)
+        if event.kind in SHOWN_DEVICE_EVENTS:
+            self.device_events.append(event)
+        note = DEVICE_EVENT_NOTES.get(event.kind)
+        if note is not None:
+            self._pending_notes.append((max(0.0, (event.t_host_ns - self.t0_ns) / 1e9), note))
+
+    def poll_device_notes(self) -> int:
+        """Add the notes of device events received since the last call to the session's markers.
+
+        Called by the record screen's timer, by :meth:`advance` and at :meth:`stop`; returns how
+        many were added.
+        """
+        n = 0
+        while self._pending_notes:
+            t_s, note = self._pending_notes.popleft()
+            try:
+                self.catalog.add_marker(self.record.id, round(t_s, 3), "note", note)
+                n += 1
+            except Exception:  # the journal has the event; a catalog hiccup must not stop capture
+                log.exception("could not add the marker for a device event")
+        return n
 
     def elapsed_s(self) -> float:
         return (self.clock.now_ns() - self.t0_ns) / 1e9
@@ -227,6 +272,7 @@ class RecordingSession:
         if self.camera is not None:
             self.camera.pump(until_ns)
         self.recorder.process_pending()
+        self.poll_device_notes()
 
     def add_marker(self, kind: str, label: str = "", t_s: float | None = None) -> Marker:
         """Add a phase marker or a free-text note at ``t_s`` (s since start; default now)."""
@@ -261,6 +307,7 @@ class RecordingSession:
                     dev.stop()
                 except Exception as e:  # a device that fails to stop must not lose the data
                     log.error("device %s failed to stop: %s", dev.name, e)
+        self.poll_device_notes()
         try:
             self.recorder.log_event("stop")
             self.recorder.close()
@@ -276,6 +323,7 @@ class RecordingSession:
                 self.folder,
                 status,
                 error=self.recorder.error,
+                recorder=recorder_figures(self.recorder),
             )
         except (OSError, ValueError) as e:
             log.error("session %s could not be finalised: %s", self.record.uid, e)
@@ -289,6 +337,20 @@ class RecordingSession:
         return self.record
 
 
+def recorder_figures(recorder: Recorder) -> dict[str, Any]:
+    """What only the recorder knew (kept with the quality figures): per stream the batches it
+    rejected (overlapping what was stored) and the samples it could not store; frames rejected
+    (repeated or out of order) and not stored; items it failed to handle."""
+    st = recorder.stats()
+    return {
+        "rejected_batches": {k: v.rejected for k, v in st.streams.items()},
+        "samples_not_stored": {k: v.not_stored for k, v in st.streams.items()},
+        "frames_rejected": st.frames_rejected,
+        "frames_not_stored": st.frames_not_stored,
+        "item_errors": st.item_errors,
+    }
+
+
 def finalise_folder(
     catalog: Catalog,
     data_root: Path,
@@ -296,12 +358,19 @@ def finalise_folder(
     folder: Path,
     status: str,
     error: str | None = None,
+    recorder: dict[str, Any] | None = None,
 ) -> SessionRecord:
-    """Write the final manifest (quality, clock fits) and close the catalog row."""
+    """Write the final manifest (quality, clock fits) and close the catalog row.
+
+    ``recorder``: the recorder's own figures (:func:`recorder_figures`); a recovered session has
+    none.
+    """
     manifest = read_manifest(folder)
     quality = compute_quality(folder, manifest)
     if error:
         quality["error"] = error
+    if recorder is not None:
+        quality["recorder"] = recorder
     fits = {}
     for info in stream_infos(manifest):
         s = read_bio_stream(folder / "bio", info)

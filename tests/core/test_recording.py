@@ -176,3 +176,15 @@ def test_signal_ring_marks_gaps_with_nan():
     r.write(10_000, np.zeros((5, 1), np.float32))  # a long gap wipes the history
     c, x = r.snapshot()
     assert c[-1] == 10_004 and np.isnan(x[:-5]).all()
+
+
+def test_which_devices_were_simulated_is_read_from_the_manifest() -> None:
+    from core.recording.manifest import simulated_devices
+
+    real = {"name": "Polar H10", "simulated": False}
+    sim = {"name": "Simulated camera", "simulated": True}
+    assert simulated_devices({"devices": {"sensor": real, "camera": sim}}) == "camera"
+    assert simulated_devices({"devices": {"sensor": sim, "camera": None}}) == "sensor"
+    assert simulated_devices({"devices": {"sensor": sim, "camera": sim}}) == "sensor and camera"
+    assert simulated_devices({"devices": {"sensor": real, "camera": None}}) is None
+    assert simulated_devices({"simulated": True}) == "sensor and camera"  # an older manifest

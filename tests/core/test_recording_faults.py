@@ -109,3 +109,14 @@ def test_demo_build_cancels_cleanly_and_resumes(tmp_path):
     assert [p.name for p in (tmp_path / "sessions").iterdir()] == [kept[0].uid]
     ensure_demo_patient(cat, tmp_path, sessions=plan)
     assert [s.status for s in cat.list_sessions(patient_id=demo.id)] == ["finalised"] * 2
+
+
+def test_the_rate_meters_keep_only_their_window_when_nobody_reads_them() -> None:
+    """A headless recording (nobody asks for stats) must not grow memory with every batch."""
+    from core.recording.recorder import _RateMeter
+
+    m = _RateMeter(0, window_s=2.0)
+    for i in range(200_000):  # 100 s of 2 kHz events
+        m.add(i * 500_000, 1)
+    assert len(m._ev) <= 4001
+    assert m.rate(200_000 * 500_000) == pytest.approx(2000.0, rel=0.01)

@@ -1,0 +1,255 @@
+"""The session's data-quality panel: a verdict light per part (signals, sensor link, video) with
+its plain reasons, and the exact figures beneath. One view of :func:`core.data_quality.quality_summary`.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QFrame,
+    QHeaderView,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.widgets import COLOURS, StatusLight, banner
+from core.data_quality import NOT_RECORDED, quality_summary
+from core.data_quality_text import VERDICT_WORDS, Rows, link_rows, stream_rows, video_rows
+
+#: verdict → StatusLight colour
+LIGHTS: dict[str | None, str] = {"good": "green", "check": "amber", "poor": "red", None: "grey"}
+SIMULATED_NOTE = "SIMULATED SESSION — these figures describe simulated devices"
+
+
+def verdict_icon(verdict: str | None, size: int = 12) -> QIcon:
+    """A coloured dot for a verdict (e.g. on the review screen's tab)."""
+    pm = QPixmap(size, size)
+    pm.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pm)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setBrush(QColor(COLOURS[LIGHTS.get(verdict, "grey")]))
+    p.setPen(Qt.PenStyle.NoPen)
+    p.drawEllipse(1, 1, size - 2, size - 2)
+    p.end()
+    return QIcon(pm)
+
+
+def findings_html(findings: list[dict[str, Any]]) -> str:
+    """Each finding on its own line behind a dot in its verdict's colour."""
+    lines = []
+    for f in findings:
+        colour = COLOURS[LIGHTS.get(f.get("level"), "grey")]
+        text = str(f["text"])
+        text = html.escape(text[:1].upper() + text[1:])
+        lines.append(f'<span style="color:{colour}">●</span>&nbsp;{text}')
+    return "<br>".join(lines)
+
+
+class FiguresTable(QTableWidget):
+    """Rows of (item, value): the item in the first column, one value column per stream; as tall
+    as its rows (the panel scrolls, not the table)."""
+
+    def __init__(self) -> None:
+        super().__init__(0, 2)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWordWrap(True)
+        self.setAlternatingRowColors(True)
+        self.setShowGrid(False)
+        self.verticalHeader().setVisible(False)
+        self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def show_rows(self, columns: list[tuple[str, Rows]]) -> None:
+        """``columns``: (header, rows) per value column; every column has the same items."""
+        items = [k for k, _ in columns[0][1]] if columns else []
+        self.clear()
+        self.setColumnCount(1 + len(columns))
+        self.setRowCount(len(items))
+        self.setHorizontalHeaderLabels([""] + [h for h, _ in columns])
+        hh = self.horizontalHeader()
+        hh.setVisible(len(columns) > 1)
+        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        for j in range(1, 1 + len(columns)):
+            hh.setSectionResizeMode(j, QHeaderView.ResizeMode.Stretch)
+        grey = QColor("#777777")
+        for i, name in enumerate(items):
+            head = QTableWidgetItem(name)
+            head.setForeground(QColor("#333333"))
+            self.setItem(i, 0, head)
+        for j, (_, rows) in enumerate(columns, start=1):
+            for i, (_, value) in enumerate(rows):
+                cell = QTableWidgetItem(value)
+                if value == NOT_RECORDED:
+                    cell.setForeground(grey)
+                    f = cell.font()
+                    f.setItalic(True)
+                    cell.setFont(f)
+                self.setItem(i, j, cell)
+        self.resizeRowsToContents()
+        self.fit_height()
+
+    def fit_height(self) -> None:
+        h = self.verticalHeader().length() + 2 * self.frameWidth()
+        if self.horizontalHeader().isVisible():
+            h += self.horizontalHeader().height()
+        self.setFixedHeight(h)
+
+    def resizeEvent(self, e: Any) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(e)
+        self.resizeRowsToContents()  # wrapped values take more lines when narrower
+        self.fit_height()
+
+    def value(self, item: str, column: int = 1) -> str:
+        """The text shown for ``item`` (a row's name) in value column ``column`` (from 1)."""
+        for i in range(self.rowCount()):
+            head = self.item(i, 0)
+            if head is not None and head.text() == item:
+                cell = self.item(i, column)
+                return cell.text() if cell is not None else ""
+        raise KeyError(item)
+
+
+class QualitySection(QFrame):
+    """One part of the summary: its light, its findings, its figures."""
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.light = StatusLight(title)
+        self.light.text.setStyleSheet("font-size:13px;")
+        self.findings = QLabel()
+        self.findings.setWordWrap(True)
+        self.findings.setTextFormat(Qt.TextFormat.RichText)
+        self.findings.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.findings.setContentsMargins(22, 0, 0, 4)
+        self.table = FiguresTable()
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.light)
+        lay.addWidget(self.findings)
+        lay.addWidget(self.table)
+
+    def show_part(self, part: dict[str, Any], columns: list[tuple[str, Rows]]) -> None:
+        verdict = part.get("verdict")
+        self.light.set(LIGHTS.get(verdict, "grey"), f"— {VERDICT_WORDS[verdict].lower()}")
+        findings = part.get("findings") or []
+        self.findings.setText(findings_html(findings) if findings else "No problems found.")
+        self.table.setVisible(bool(columns))
+        if columns:
+            self.table.show_rows(columns)
+
+
+class QualityPanel(QWidget):
+    """A session's data quality: overall verdict, then signals, sensor link and video."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.summary: dict[str, Any] | None = None
+        self.overall = StatusLight("Data quality")
+        self.overall.text.setStyleSheet("font-size:15px;")
+        self.reasons = QLabel()
+        self.reasons.setWordWrap(True)
+        self.reasons.setTextFormat(Qt.TextFormat.RichText)
+        self.reasons.setContentsMargins(22, 0, 0, 0)
+        self.sim_note = banner(SIMULATED_NOTE)
+        self.sim_note.setWordWrap(True)
+        self.signals = QualitySection("Signals")
+        self.link = QualitySection("Sensor link")
+        self.video = QualitySection("Video")
+        inner = QWidget()
+        lay = QVBoxLayout(inner)
+        lay.addWidget(self.overall)
+        lay.addWidget(self.reasons)
+        lay.addWidget(self.sim_note)
+        for s in (self.signals, self.link, self.video):
+            lay.addWidget(s)
+        lay.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(inner)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        self.show_summary(None)
+
+    @property
+    def verdict(self) -> str | None:
+        return None if self.summary is None else self.summary.get("verdict")
+
+    def load(self, folder: Path) -> None:
+        """Compute and show the summary of the session folder ``folder``."""
+        try:
+            summary = quality_summary(folder)
+        except (OSError, ValueError, KeyError) as e:
+            self.show_summary(None, f"The session's data could not be read: {e}")
+            return
+        self.show_summary(summary)
+
+    def show_summary(self, summary: dict[str, Any] | None, message: str = "") -> None:
+        """Show ``summary`` (:func:`core.data_quality.quality_summary`); None: only ``message``."""
+        self.summary = summary
+        for s in (self.signals, self.link, self.video):
+            s.setVisible(summary is not None)
+        if summary is None:
+            self.overall.set("grey", message or "— no session")
+            self.reasons.setText("")
+            self.sim_note.setVisible(False)
+            return
+        verdict = summary.get("verdict")
+        self.overall.set(LIGHTS.get(verdict, "grey"), f"— {VERDICT_WORDS[verdict].lower()}")
+        findings = summary.get("findings") or []
+        self.reasons.setText(
+            findings_html(findings)
+            or "No problems found in the signals, the sensor link or the video."
+        )
+        self.sim_note.setVisible(bool(summary.get("simulated")))
+        sig = summary["signals"]
+        self.signals.show_part(
+            sig, [(s.get("label") or s["name"], stream_rows(s)) for s in sig.get("streams", [])]
+        )
+        link = summary["link"]
+        self.link.show_part(link, [("Sensor link", link_rows(link))] if link.get("present") else [])
+        video = summary["video"]
+        self.video.show_part(video, [("Video", video_rows(video))] if video.get("recorded") else [])
+        self._align_item_columns()
+
+    def _align_item_columns(self) -> None:
+        """One width for the item column of every table, so that the values line up."""
+        tables = [s.table for s in (self.signals, self.link, self.video) if s.table.rowCount()]
+        width = max((t.sizeHintForColumn(0) for t in tables), default=0) + 16
+        for t in tables:
+            t.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)
+            t.setColumnWidth(0, width)
+
+
+class QualityDialog(QDialog):
+    """The panel on its own (e.g. from the patient's list of sessions)."""
+
+    def __init__(self, folder: Path, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.panel = QualityPanel()
+        self.panel.load(folder)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.panel)
+        lay.addWidget(buttons)
+        self.resize(620, 760)

@@ -1,0 +1,364 @@
+"""A session's data quality for the clinician: the figures, a verdict per part, the plain reasons.
+
+:func:`quality_summary` reads a finished session folder; :func:`assess_quality` does the same from
+the stored quality figures alone (the catalog's copy, e.g. for a list of sessions). Three parts,
+each with a verdict ``"good"``, ``"check"`` or ``"poor"`` (``None``: nothing recorded to judge):
+
+* **signals** — per bio stream: samples lost and the longest gap, the sensor clock's drift, how
+  late packets arrived, what could not be stored;
+* **link** — the sensor's disconnections and outages, its battery, packets it had to reject;
+* **video** — frames dropped, the frame rate delivered against the one negotiated, a lost camera.
+
+Thresholds (why): losing under 0.5 % of samples in short gaps leaves every analysis window usable;
+up to 5 % or a gap over 2 s removes some windows (check); more, or a gap over 30 s, removes a
+part of the session (poor). A sensor crystal is within about ±100 ppm: beyond ±500 ppm the sensor's
+rate is suspect. Video: under 1 % dropped frames is invisible to the face analysis.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+VERDICTS = ("good", "check", "poor")
+NOT_RECORDED = "not recorded"
+
+
+def worst(levels: list[str | None]) -> str | None:
+    """The worst of the verdicts given (``None`` entries ignored; ``None`` if there are none)."""
+    known = [v for v in levels if v in VERDICTS]
+    return max(known, key=VERDICTS.index) if known else None
+
+
+def fmt_pct(x: float) -> str:
+    """A percentage as printed: ``2.1 %``, ``0.35 %``, ``< 0.01 %``."""
+    if x == 0:
+        return "0 %"
+    if x < 0.01:
+        return "< 0.01 %"
+    return f"{x:.1f} %" if x >= 1 else f"{x:.2f} %"
+
+
+def fmt_s(seconds: float) -> str:
+    """A duration in seconds: ``4.2 s``, ``0.35 s``."""
+    return f"{seconds:.1f} s" if seconds >= 1 else f"{seconds:.2f} s"
+
+
+def fmt_clock(seconds: float) -> str:
+    """Session time to a tenth of a second: ``0:07.5``, ``12:05.0``, ``1:02:03.4``."""
+    tenths = int(round(max(seconds, 0.0) * 10))
+    h, rem = divmod(tenths, 36000)
+    m, s = divmod(rem, 600)
+    sec = f"{s // 10:02d}.{s % 10}"
+    return f"{h}:{m:02d}:{sec}" if h else f"{m}:{sec}"
+
+
+def times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _section(findings: list[tuple[str, str]]) -> dict[str, Any]:
+    """``verdict`` (the worst finding's level), ``reasons`` (texts of the findings at that level
+    or worse than good) and ``findings`` (every ``{"level", "text"}``)."""
+    verdict = worst([lv for lv, _ in findings]) or "good"
+    return {
+        "verdict": verdict,
+        "reasons": [t for lv, t in findings if lv != "good"] if verdict != "good" else [],
+        "findings": [{"level": lv, "text": t} for lv, t in findings],
+    }
+
+
+def _none(text: str) -> dict[str, Any]:
+    """A finding that is no verdict (nothing there to judge)."""
+    return {"level": None, "text": text}
+
+
+def _labels(devices: dict[str, Any]) -> dict[str, str]:
+    """Stream name → its channels as people say them (``"ECG + EDA"``)."""
+    sensor = devices.get("sensor") if isinstance(devices.get("sensor"), dict) else {}
+    out = {}
+    for s in (sensor or {}).get("streams") or []:
+        if isinstance(s, dict) and s.get("name"):
+            out[str(s["name"])] = " + ".join(str(c) for c in s.get("channels") or []) or s["name"]
+    return out
+
+
+#: per-stream figures that sessions finalised before they existed lack (None: not recorded)
+NEWER_STREAM_KEYS = (
+    "rate_hz",
+    "achieved_rate_hz",
+    "longest_gap_s",
+    "drift_ppm",
+    "latency_median_ms",
+    "latency_p95_ms",
+    "segments",
+    "segment_step_ms",
+)
+
+
+def _stream(name: str, label: str, s: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:
+    out = {"name": name, "label": label, **dict.fromkeys(NEWER_STREAM_KEYS), **s}
+    out["rejected_batches"] = (rec.get("rejected_batches") or {}).get(name)
+    out["samples_not_stored"] = (rec.get("samples_not_stored") or {}).get(name)
+    f: list[tuple[str, str]] = []
+    expected, lost, gaps = int(s.get("expected", 0)), int(s.get("lost", 0)), int(s.get("gaps", 0))
+    if not s.get("received"):
+        f.append(("poor", f"no {label} samples were stored"))
+    elif lost:
+        pct = float(s.get("lost_pct", 100.0 * lost / max(expected, 1)))
+        longest = s.get("longest_gap_s")
+        level = "good" if pct <= 0.5 else "check" if pct <= 5 else "poor"
+        if longest is not None:
+            by_gap = "poor" if longest > 30 else "check" if longest > 2 else "good"
+            level = worst([level, by_gap]) or level
+        text = f"{fmt_pct(pct)} of {label} samples lost in {plural(gaps, 'gap')}"
+        f.append((level, text + (f" (longest {fmt_s(longest)})" if longest is not None else "")))
+    else:
+        f.append(("good", f"no {label} samples lost"))
+    drift = s.get("drift_ppm")
+    if drift is not None and abs(drift) > 500:
+        way = "fast" if drift > 0 else "slow"
+        f.append(("check", f"{label} sensor clock runs {abs(drift):.0f} ppm {way}"))
+    p95 = s.get("latency_p95_ms")
+    if p95 is not None and p95 > 500:
+        f.append(("check", f"{label} packets arrived up to {p95:.0f} ms late (95 % of them)"))
+    step = s.get("segment_step_ms")
+    if step is not None and step > 20:
+        f.append(("check", f"after a break the {label} timing may be off by up to {step:.0f} ms"))
+    if out["samples_not_stored"]:
+        f.append(("poor", f"{out['samples_not_stored']} {label} samples could not be stored"))
+    out.update(_section(f))
+    return out
+
+
+def _signals(
+    quality: dict[str, Any], labels: dict[str, str], rec: dict[str, Any]
+) -> dict[str, Any]:
+    streams = [
+        _stream(name, labels.get(name, name), s, rec)
+        for name, s in (quality.get("streams") or {}).items()
+    ]
+    if not streams:
+        text = "no bio-signal streams in this session"
+        return {"verdict": None, "reasons": [], "findings": [_none(text)], "streams": []}
+    findings = [(d["level"], d["text"]) for s in streams for d in s["findings"]]
+    if quality.get("error"):
+        findings.append(("poor", f"storage failed: {quality['error']}"))
+    return {**_section(findings), "streams": streams}
+
+
+def _link(quality: dict[str, Any], devices: dict[str, Any]) -> dict[str, Any]:
+    sensor = devices.get("sensor") if isinstance(devices.get("sensor"), dict) else None
+    link = quality.get("link")
+    out: dict[str, Any] = {
+        "sensor": (sensor or {}).get("name"),
+        "simulated": bool((sensor or {}).get("simulated")),
+        "recorded": link is not None,
+        "present": sensor is not None,
+    }
+    if sensor is None:
+        return {
+            **out,
+            "verdict": None,
+            "reasons": [],
+            "findings": [_none("no sensor in this session")],
+        }
+    if link is None:
+        text = (
+            "simulated sensor: it has no radio link to report"
+            if out["simulated"]
+            else "the sensor did not report its link in this session"
+        )
+        return {**out, "verdict": None, "reasons": [], "findings": [_none(text)]}
+    out.update(link)
+    f: list[tuple[str, str]] = []
+    outages = link.get("outages") or []
+    total = float(link.get("outage_total_s") or 0.0)
+    if not outages:
+        f.append(("good", "sensor link never lost"))
+    else:
+        level = "poor" if total > 60 else "check"
+        f.append((level, f"sensor link lost {times(len(outages))}, {fmt_s(total)} in all"))
+        for o in outages:
+            if not o.get("reconnected"):
+                f.append(
+                    (
+                        "poor",
+                        f"sensor link lost at {fmt_clock(o['start_s'])} and not back before the "
+                        f"end ({fmt_s(o['duration_s'])} without signal)",
+                    )
+                )
+    end = link.get("battery_end_pct")
+    if end is not None and end <= 10:
+        f.append(("check", f"sensor battery at {end} % at the end"))
+    p = link.get("packets") or {}
+    out["packets_rejected"] = (
+        sum(int(p.get(k, 0)) for k in ("malformed", "crc_errors", "duplicates", "out_of_order"))
+        if p
+        else None
+    )
+    bad = int(p.get("malformed", 0)) + int(p.get("crc_errors", 0))
+    if bad:
+        share = bad / max(int(p.get("notifications", 0)), 1)
+        parts = [
+            f"{p[k]} {w}"
+            for k, w in (("crc_errors", "with a bad CRC"), ("malformed", "malformed"))
+            if p.get(k)
+        ]
+        text = f"{plural(bad, 'packet')} rejected ({', '.join(parts)})"
+        f.append(("check" if share > 0.01 else "good", text))
+    if p.get("handler_errors"):
+        f.append(("check", f"the sensor's data could not be decoded {times(p['handler_errors'])}"))
+    out.update(_section(f))
+    return out
+
+
+def _negotiated(cam: dict[str, Any]) -> dict[str, Any] | None:
+    """The format the camera agreed to: what a real camera reported after negotiating; a
+    simulated one gives exactly what it was set to. A real camera that had not negotiated yet
+    when the session started only carries what was asked for: not recorded."""
+    neg = cam.get("negotiated") or {}
+    if neg:
+        return {
+            "width": neg.get("width"),
+            "height": neg.get("height"),
+            "fps": neg.get("fps_reported"),
+        }
+    if cam.get("fps") and "requested" not in cam:
+        return {"width": cam.get("width"), "height": cam.get("height"), "fps": cam.get("fps")}
+    return None
+
+
+def _video(quality: dict[str, Any], devices: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:
+    cam = devices.get("camera") if isinstance(devices.get("camera"), dict) else None
+    v = quality.get("video")
+    if cam is None and v is None:
+        text = "no camera in this session"
+        return {"recorded": False, "verdict": None, "reasons": [], "findings": [_none(text)]}
+    cam = cam or {}
+    v = v or {}
+    events = quality.get("camera") or {}
+    req = cam.get("requested") or {}
+    out: dict[str, Any] = {
+        "recorded": True,
+        "camera": cam.get("name"),
+        "simulated": bool(cam.get("simulated")),
+        "requested": ({k: req[k] for k in ("width", "height", "fps") if k in req} or None),
+        "negotiated": _negotiated(cam),
+        "measured_fps": events.get("measured_fps") or cam.get("measured_fps"),
+        "stored_fps": v.get("fps"),
+        "frames_stored": v.get("frames"),
+        "frames_dropped": v.get("dropped"),
+        "corrupt": v.get("corrupt"),
+        "frames_rejected": rec.get("frames_rejected"),
+        "frames_not_stored": rec.get("frames_not_stored"),
+        "lost_at_s": events.get("lost_at_s"),
+        "events_recorded": quality.get("camera") is not None,
+    }
+    stored, dropped = int(v.get("frames") or 0), int(v.get("dropped") or 0)
+    out["dropped_pct"] = (
+        round(100.0 * dropped / (stored + dropped), 3) if stored + dropped else None
+    )
+    f: list[tuple[str, str]] = []
+    if not stored:
+        f.append(("poor", "no video frames were stored"))
+    elif dropped:
+        pct = out["dropped_pct"]
+        level = "good" if pct <= 1 else "check" if pct <= 5 else "poor"
+        f.append((level, f"{dropped} of {stored + dropped} video frames dropped ({fmt_pct(pct)})"))
+    else:
+        f.append(("good", "no video frames dropped"))
+    lost = out["lost_at_s"]
+    duration = float(quality.get("duration_s") or 0.0)
+    if lost is not None:
+        missing = max(0.0, duration - lost)
+        level = "poor" if missing > 0.1 * duration else "check"
+        f.append(
+            (level, f"camera lost at {fmt_clock(lost)}; no video for the last {fmt_s(missing)}")
+        )
+    target = (out["negotiated"] or {}).get("fps") or (out["requested"] or {}).get("fps")
+    got = out["measured_fps"] or out["stored_fps"]
+    if target and got and got < 0.9 * float(target):
+        f.append(
+            ("check", f"camera delivered {got:.1f} frames/s of the {float(target):g} expected")
+        )
+    if v.get("corrupt"):
+        f.append(("check", f"{plural(int(v['corrupt']), 'video frame')} damaged on disk"))
+    if out["frames_not_stored"]:
+        f.append(("poor", f"{out['frames_not_stored']} video frames could not be stored"))
+    out.update(_section(f))
+    return out
+
+
+def assess_quality(
+    quality: dict[str, Any], devices: dict[str, Any] | None = None, simulated: bool = False
+) -> dict[str, Any]:
+    """Verdicts and reasons from stored quality figures (:func:`~core.recording.manifest.compute_quality`).
+
+    Parameters
+    ----------
+    quality : dict — the session's quality figures (the manifest's or the catalog's copy)
+    devices : dict — ``{"sensor": describe(), "camera": describe()}`` as stored with the session
+    simulated : bool — recorded from simulated devices
+
+    Returns
+    -------
+    dict — ``verdict`` (overall, the worst part), ``reasons`` (every part's), ``findings``
+    (``{"level", "text"}`` of everything to check or poor), ``simulated``,
+    ``duration_s``; ``signals`` (with ``streams``), ``link``, ``video``: each with ``verdict``,
+    ``reasons``, ``findings`` and its figures (``None`` where not recorded); ``errors``: device
+    errors reported (``count``, ``last``; None where not recorded)
+    """
+    devices = devices or {}
+    rec = quality.get("recorder") or {}
+    out: dict[str, Any] = {
+        "simulated": bool(simulated),
+        "duration_s": quality.get("duration_s"),
+        "recorder_recorded": bool(rec),
+        "signals": _signals(quality, _labels(devices), rec),
+        "link": _link(quality, devices),
+        "video": _video(quality, devices, rec),
+        "errors": quality.get("device_errors"),
+    }
+    parts = [out["signals"], out["link"], out["video"]]
+    extra: list[str] = []
+    errs = out["errors"] or {}
+    if errs.get("count"):
+        extra.append(f"{plural(int(errs['count']), 'device error')} (last: {errs['last']})")
+    if rec.get("item_errors"):
+        extra.append(f"the recorder could not handle {plural(int(rec['item_errors']), 'item')}")
+    out["other_reasons"] = extra
+    out["verdict"] = worst([p["verdict"] for p in parts] + (["check"] if extra else []))
+    out["reasons"] = [r for p in parts for r in p["reasons"]] + extra
+    out["findings"] = [
+        f for p in parts for f in p["findings"] if f["level"] in ("check", "poor")
+    ] + [{"level": "check", "text": t} for t in extra]
+    return out
+
+
+def quality_summary(folder: Path) -> dict[str, Any]:
+    """The data-quality summary of a session folder (finalised, recovered or an old one).
+
+    Figures are computed afresh from the folder; what only the recorder knew at stop (and a
+    storage error) comes from the manifest's stored quality. JSON-serialisable; see
+    :func:`assess_quality` for its keys.
+    """
+    from core.recording.manifest import compute_quality, read_manifest
+
+    manifest = read_manifest(folder)
+    quality = compute_quality(folder, manifest)
+    stored = manifest.get("quality") or {}
+    for key in ("recorder", "error"):
+        if key in stored:
+            quality[key] = stored[key]
+    devices = manifest.get("devices") or {"camera": manifest.get("camera")}
+    if not isinstance(devices.get("sensor"), dict) and manifest.get("streams"):
+        devices = {**devices, "sensor": {"name": None, "streams": manifest["streams"]}}
+    out = assess_quality(quality, devices, bool(manifest.get("simulated")))
+    out["uid"] = manifest.get("uid")
+    out["status"] = manifest.get("status")
+    return out

@@ -1,0 +1,110 @@
+"""The data-quality lines of the PDF report: sensor link and outages, packet errors, clock drift.
+
+``ReportData.quality["summary"]`` holds :func:`core.data_quality.quality_summary` of the session
+(absent for reports built without a session folder: then nothing is added). The same wording as
+the review screen's panel (:mod:`core.data_quality_text`); only WinAnsi characters (see
+:mod:`core.report`). reportlab is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.sax.saxutils import escape
+
+from core.data_quality_text import (
+    VERDICT_WORDS,
+    battery_text,
+    drift_text,
+    link_text,
+    outages_text,
+    packets_text,
+    spread_text,
+    video_rows,
+)
+
+
+def _streams(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    return list((summary.get("signals") or {}).get("streams") or [])
+
+
+def model_quality_rows(summary: dict[str, Any] | None) -> list[list[str]]:
+    """Rows for "Model and data quality": the link, packet errors and clock drift, one line each."""
+    if not summary:
+        return []
+    link = summary.get("link") or {}
+    rows = [
+        ["Sensor link (recording)", link_text(link)],
+        ["Packets rejected by the sensor (recording)", packets_text(link)],
+    ]
+    for s in _streams(summary):
+        rows.append([f"Sensor clock drift, {s.get('label') or s['name']}", drift_text(s)])
+    return rows
+
+
+def data_quality_rows(summary: dict[str, Any]) -> list[list[str]]:
+    """Rows of the "Data quality" table under "Recording quality"."""
+    verdict = summary.get("verdict")
+    reasons = summary.get("reasons") or []
+    text = VERDICT_WORDS[verdict] + (": " + "; ".join(reasons) if reasons else "")
+    rows = [["Overall", text]]
+    for part, title in (("signals", "Signals"), ("link", "Sensor link"), ("video", "Video")):
+        p = summary.get(part) or {}
+        rows.append([f"{title}: verdict", VERDICT_WORDS[p.get("verdict")]])
+    link = summary.get("link") or {}
+    if link.get("present"):
+        rows += [
+            ["Sensor link", link_text(link)],
+            ["Link outages (start, length)", outages_text(link)],
+            ["Disconnections / reconnections", _pair(link, "disconnects", "reconnects")],
+            ["Sensor battery", battery_text(link)],
+            ["Packets rejected by the sensor", packets_text(link)],
+        ]
+    for s in _streams(summary):
+        label = s.get("label") or s["name"]
+        rows += [
+            [f"Clock drift, {label}", drift_text(s)],
+            [f"Packet arrival spread, {label}", spread_text(s)],
+        ]
+    video = summary.get("video") or {}
+    if video.get("recorded"):
+        wanted = ("Negotiated", "Measured by the camera", "Camera lost")
+        rows += [[f"Video: {k.lower()}", v] for k, v in video_rows(video) if k in wanted]
+    return rows
+
+
+def _pair(link: dict[str, Any], a: str, b: str) -> str:
+    if not link.get("recorded"):
+        return "not recorded"
+    return f"{int(link.get(a) or 0)} / {int(link.get(b) or 0)}"
+
+
+def data_quality_table(data: Any, st: dict[str, Any], width: float) -> list[Any]:
+    """The "Data quality" heading and table (nothing when the report has no summary)."""
+    from reportlab.platypus import KeepTogether, Paragraph
+
+    from core.report import _table
+
+    summary = (data.quality or {}).get("summary")
+    if not summary:
+        return []
+    cells = [[k, Paragraph(escape(v), st["cell"])] for k, v in data_quality_rows(summary)]
+    note = (
+        "Simulated session: the figures describe simulated devices. "
+        if summary.get("simulated")
+        else ""
+    )
+    return [
+        KeepTogether(
+            [
+                Paragraph("Data quality", st["h2"]),
+                _table(cells, [0.36 * width, 0.64 * width], align_right_from=99, header=False),
+            ]
+        ),
+        Paragraph(
+            escape(
+                note + "Good / Check / Poor: how much of the session the analysis can use. Times "
+                "are m:ss.s from the session start."
+            ),
+            st["small"],
+        ),
+    ]
