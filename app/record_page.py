@@ -1,10 +1,13 @@
 """Screens 3–4 — Session set-up and recording.
 
-Set-up: consent, the simulated patient course (demo), "Start recording". Recording: big elapsed
-clock, treatment start/end buttons, a marker field (Enter adds it; Space adds a quick marker
-elsewhere), live ECG and EDA of the last 10 s at full rate, heart rate and EDA level, camera
-preview, achieved rates, losses and status lights. The GUI thread only draws: a 30 Hz timer reads
-the recorder's ring buffers.
+Set-up: consent, the devices (:class:`~app.device_setup.DeviceSetup`: a Bluetooth or simulated
+sensor with its test signal and quality light, a camera with the face box for aiming), the
+simulated patient course when a simulated device is chosen, "Start recording" (a set-up that is not
+sound needs a confirmation). Recording: big elapsed clock, treatment start/end buttons, a marker
+field (Enter adds it; Space adds a quick marker elsewhere), live ECG and EDA of the last 10 s at
+full rate, heart rate and EDA level, camera preview, achieved rates, losses, the sensor link's
+state (reconnecting, reconnects, battery) and the latest device events, and status lights. The
+GUI thread only draws: a 30 Hz timer reads the recorder's ring buffers.
 """
 
 from __future__ import annotations
@@ -15,14 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
-    QGraphicsItem,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -34,7 +35,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.widgets import StatusLight, banner, bgr_to_pixmap, fmt_duration, heading, unit_label
+from app.device_setup import DeviceSetup
+from app.live_view import LiveSignalsView
+from app.widgets import StatusLight, banner, bgr_to_pixmap, fmt_duration, heading
 from core.catalog import Catalog
 from core.config import Settings
 from core.recording.disk import minutes_available
@@ -50,85 +53,16 @@ SCENARIO_LABELS = {
 }
 
 
-class LiveSignalsView(pg.GraphicsLayoutWidget):
-    """ECG and EDA of the last seconds, read from the recorder's ring buffers."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setBackground("w")
-        self.plots: dict[str, pg.PlotItem] = {}
-        self.curves: dict[str, pg.PlotDataItem] = {}
-        self._yrange: dict[str, tuple[float, float]] = {}
-        self._last_range = 0.0
-
-    def configure(self, channels: list[tuple[str, str, str]]) -> None:
-        """``channels``: (stream name, channel, unit) to show, one plot each."""
-        self.clear()
-        self.plots.clear()
-        self.curves.clear()
-        self._yrange.clear()
-        colours = ["#c0392b", "#1f6fb2", "#2e8b57", "#8e44ad"]
-        for i, (_stream, ch, unit) in enumerate(channels):
-            p = self.addPlot(row=i, col=0)
-            p.setLabel("left", ch, units=None)
-            p.getAxis("left").setLabel(f"{ch} ({unit_label(unit)})")
-            p.showGrid(x=True, y=True, alpha=0.2)
-            p.setMouseEnabled(x=False, y=False)
-            p.hideButtons()
-            # fixed ranges: axes re-render their text only when the y range really changes
-            # (auto-ranging every frame made axis painting the GUI's largest cost)
-            p.disableAutoRange()
-            p.setXRange(-10.0, 0.0, padding=0.01)
-            for ax in ("left", "bottom"):
-                # the view repaints whole each frame; a cached axis is a blit, not text drawing
-                p.getAxis(ax).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-            # auto: ~8000 samples onto a few hundred pixels; peak keeps every R wave visible
-            p.setDownsampling(auto=True, mode="peak")
-            p.setClipToView(True)
-            if i == len(channels) - 1:
-                p.setLabel("bottom", "time (s, 0 = now)")
-            curve = p.plot(pen=pg.mkPen(colours[i % len(colours)], width=1))
-            self.plots[ch] = p
-            self.curves[ch] = curve
-
-    def _fit_y(self, ch: str, y: np.ndarray) -> None:
-        """Adjust the y range when the data leave it or fill less than half of it."""
-        fin = y[np.isfinite(y)]
-        if not len(fin):
-            return
-        lo, hi = float(fin.min()), float(fin.max())
-        pad = 0.1 * (hi - lo) or 0.05 * (abs(hi) or 1.0)
-        cur = self._yrange.get(ch)
-        if (
-            cur is not None
-            and cur[0] <= lo
-            and hi <= cur[1]
-            and (hi - lo) > 0.5 * (cur[1] - cur[0])
-        ):
-            return
-        self._yrange[ch] = (lo - pad, hi + pad)
-        self.plots[ch].setYRange(lo - pad, hi + pad, padding=0)
-
-    def update_from(self, rings: dict[str, Any], streams: dict[str, Any]) -> None:
-        now = time.monotonic()
-        refit = now - self._last_range >= 1.0
-        if refit:
-            self._last_range = now
-        for name, ring in rings.items():
-            counters, x = ring.snapshot()
-            if not len(counters):
-                continue
-            info = streams[name]
-            t = (counters - counters[-1]) / info.rate
-            for ci, ch in enumerate(info.channels):
-                if ch in self.curves:
-                    y = np.ascontiguousarray(x[:, ci])
-                    if refit or ch not in self._yrange:
-                        self._fit_y(ch, y)
-                    if not np.isfinite(y).all():  # a gap: draw it as a break, never bridge it
-                        self.curves[ch].setData(t, y, connect="finite")
-                    else:
-                        self.curves[ch].setData(t, y, connect="all", skipFiniteCheck=True)
+def demo_banner_text(sim_sensor: bool, sim_camera: bool) -> str:
+    """The demo banner for what is simulated in a session."""
+    what = (
+        "simulated sensor and camera"
+        if sim_sensor and sim_camera
+        else "simulated sensor"
+        if sim_sensor
+        else "simulated camera"
+    )
+    return f"DEMO MODE — {what}: these are not a real patient's data"
 
 
 class RecordPage(QWidget):
@@ -136,6 +70,8 @@ class RecordPage(QWidget):
 
     finished = Signal(int)  # session id
     cancelled = Signal()
+    #: scan for Bluetooth sensors and cameras when the set-up first opens (tests turn it off)
+    auto_find_devices = True
 
     def __init__(
         self,
@@ -174,22 +110,35 @@ class RecordPage(QWidget):
         self.scenario = QComboBox()
         for n in scenario_names():
             self.scenario.addItem(SCENARIO_LABELS.get(n, n), n)
+        self.scenario.currentIndexChanged.connect(
+            lambda: setattr(self.devices, "scenario", str(self.scenario.currentData()))
+        )
         self.start_btn = QPushButton("Start recording")
         self.start_btn.setStyleSheet("font-size:16px; font-weight:600; padding:8px 24px;")
         self.start_btn.clicked.connect(self.start_recording)
         self.cancel_btn = QPushButton("Cancel")
-        self.cancel_btn.clicked.connect(self.cancelled.emit)
+        self.cancel_btn.clicked.connect(self._cancel_setup)
+        self.devices = DeviceSetup(self.settings, self.device_factory)
+        self.devices.changed.connect(self._devices_changed)
         self.setup_box = QGroupBox("Set-up")
-        f = QFormLayout(self.setup_box)
+        v = QVBoxLayout(self.setup_box)
+        f = QFormLayout()
         f.addRow(self.consent)
-        f.addRow("Simulated patient course", self.scenario)
+        self.scenario_label = QLabel("Simulated patient course")
+        f.addRow(self.scenario_label, self.scenario)
         self.setup_disk = QLabel()
         f.addRow("Disk", self.setup_disk)
+        v.addLayout(f)
+        v.addWidget(self.devices, 1)
+        self.setup_problems = QLabel()
+        self.setup_problems.setWordWrap(True)
+        self.setup_problems.setStyleSheet("color:#8a5a00;")
+        v.addWidget(self.setup_problems)
         row = QHBoxLayout()
         row.addStretch(1)
         row.addWidget(self.cancel_btn)
         row.addWidget(self.start_btn)
-        f.addRow(row)
+        v.addLayout(row)
         # recording
         self.clock = QLabel("0:00")
         self.clock.setStyleSheet("font-size:48px; font-weight:700; font-family:monospace;")
@@ -251,6 +200,9 @@ class RecordPage(QWidget):
         for light in self.lights.values():
             right.addWidget(light)
         right.addWidget(self.rates)
+        self.events_label = QLabel()
+        self.events_label.setWordWrap(True)
+        right.addWidget(self.events_label)
         right.addStretch(1)
         g.addLayout(left, 0, 0)
         g.addLayout(right, 0, 1)
@@ -280,6 +232,25 @@ class RecordPage(QWidget):
         self.filler.setVisible(True)
         mins = minutes_available(self.data_root, self.settings)
         self.setup_disk.setText(f"{mins:,.0f} minutes of recording available")
+        self.devices.reset(str(self.scenario.currentData()), auto_find=self.auto_find_devices)
+        self._update_start()
+
+    def _cancel_setup(self) -> None:
+        self.devices.stop_tests()  # disconnects a tested sensor, closes the camera
+        self.cancelled.emit()
+
+    def _devices_changed(self) -> None:
+        sim_sensor = self.devices.sensor_kind() == "sim"
+        sim_camera = self.devices.camera_choice()[0] == "sim"
+        uses_sim = sim_sensor or sim_camera
+        self.scenario.setVisible(uses_sim)
+        self.scenario_label.setVisible(uses_sim)
+        self.sim_banner.setVisible(uses_sim)
+        self.sim_banner.setText(demo_banner_text(sim_sensor, sim_camera))
+        problems = self.devices.problems()
+        self.setup_problems.setText(
+            "Before you start: " + "; ".join(problems) + "." if problems else ""
+        )
         self._update_start()
 
     def _update_start(self) -> None:
@@ -288,10 +259,27 @@ class RecordPage(QWidget):
     def start_recording(self) -> None:
         if self.patient_id is None or not self.consent.isChecked():
             return
-        scenario = str(self.scenario.currentData())
+        blocking = self.devices.blocking_problem()
+        if blocking:
+            QMessageBox.warning(self, "Recording not started", blocking)
+            return
+        problems = self.devices.problems()
+        if problems:
+            ans = QMessageBox.question(
+                self,
+                "Set-up not sound",
+                "The set-up is not sound:\n\n"
+                + "\n".join(f"• {p}" for p in problems)
+                + "\n\nStart recording anyway?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if ans != QMessageBox.StandardButton.Yes:
+                return
+        self.devices.scenario = str(self.scenario.currentData())
         seed = int(time.time()) % 100_000
         try:
-            sensor, camera, simulation = self.device_factory(scenario, seed)
+            sensor, camera, simulation = self.devices.take_devices(seed)
             self.session = RecordingSession.start(
                 self.catalog,
                 self.data_root,
@@ -306,6 +294,7 @@ class RecordPage(QWidget):
         except Exception as e:
             QMessageBox.critical(self, "Recording not started", str(e))
             self.session = None
+            self.devices.reset(str(self.scenario.currentData()), auto_find=False)
             return
         rec = self.session.recorder
         chans = [
@@ -318,6 +307,11 @@ class RecordPage(QWidget):
         self.filler.setVisible(False)
         self.rec_box.setVisible(True)
         self.sim_banner.setVisible(bool(self.session.manifest.get("simulated")))
+        self.sim_banner.setText(
+            demo_banner_text(
+                bool(getattr(sensor, "simulated", False)), bool(getattr(camera, "simulated", False))
+            )
+        )
         self.markers_label.setText("No markers yet")
         self.redraw_ns.clear()
         self._error_shown = False
@@ -369,6 +363,7 @@ class RecordPage(QWidget):
 
     def _update_status(self) -> None:
         assert self.session is not None
+        self.session.poll_device_notes()
         st = self.session.recorder.stats()
         self.clock.setText(fmt_duration(st.elapsed_s))
         self.hr.setText(f"{st.heart_rate_bpm:.0f} bpm" if st.heart_rate_bpm else "– bpm")
@@ -390,13 +385,26 @@ class RecordPage(QWidget):
                 link = (link[0], f"{ss.achieved_rate:,.0f} Hz")
             if ss.lost:
                 sig = ("amber", f"{ss.lost} samples lost")
+        link = self._link_state(link)
         self.lights["link"].set(*link)
+        self.events_label.setText(self._events_text())
         self.lights["signal"].set(*(sig if sig[1] else ("green", "no loss")))
-        fps_nom = self.settings.camera_fps
-        cam_state = "green" if st.achieved_fps >= 0.9 * fps_nom or st.elapsed_s < 3 else "amber"
-        self.lights["camera"].set(
-            cam_state, f"{st.achieved_fps:.1f} fps · {st.frames_dropped} dropped"
-        )
+        cam = self.session.camera
+        lost = [e for e in list(self.session.device_events) if e.kind == "camera_lost"]
+        if cam is None:
+            self.lights["camera"].set("grey", "no camera: signals only")
+        elif lost:
+            t = (lost[0].t_host_ns - self.session.t0_ns) / 1e9
+            self.lights["camera"].set(
+                "red", f"lost at {fmt_duration(t)} — video stopped, signals go on"
+            )
+        else:
+            fps_nom = float(getattr(cam, "fps", self.settings.camera_fps))
+            ok = st.achieved_fps >= 0.9 * fps_nom or st.elapsed_s < 3
+            self.lights["camera"].set(
+                "green" if ok else "amber",
+                f"{st.achieved_fps:.1f} fps · {st.frames_dropped} dropped",
+            )
         rate = st.bytes_written / st.elapsed_s if st.elapsed_s > 5 else None
         mins = minutes_available(self.session.folder, self.settings, bytes_per_s=rate)
         disk = "green" if mins > 30 else "amber" if mins > 10 else "red"
@@ -414,6 +422,54 @@ class RecordPage(QWidget):
                 f"{st.error}\n\nEverything up to this moment is saved. Stop the session and free "
                 "disk space before recording again.",
             )
+
+    def _link_state(self, by_rate: tuple[str, str]) -> tuple[str, str]:
+        """The sensor light: the link's state for a Bluetooth sensor, else the data rate."""
+        assert self.session is not None
+        sensor = self.session.sensor
+        state = getattr(sensor, "link_state", None)
+        if state is None:
+            return by_rate
+        parts = []
+        stats = sensor.stats() if hasattr(sensor, "stats") else {}
+        n = int(stats.get("reconnects", 0))
+        battery = getattr(sensor, "battery_percent", None)
+        if state in ("reconnecting", "disconnected", "connecting"):
+            since = [e for e in list(self.session.device_events) if e.kind == "disconnected"]
+            t = (self.session.clock.now_ns() - since[-1].t_host_ns) / 1e9 if since else None
+            head = "link lost — reconnecting" + (f" ({t:.0f} s)" if t is not None else "")
+            level = "amber" if t is None or t < 30 else "red"
+            parts.append(head)
+        else:
+            level, text = by_rate
+            parts.append(text)
+        if n:
+            parts.append(f"{n} reconnect{'s' if n != 1 else ''}")
+        if battery is not None:
+            parts.append(f"battery {battery} %")
+            if battery <= 10 and level == "green":
+                level = "amber"
+        return level, " · ".join(parts)
+
+    def _events_text(self) -> str:
+        """The last device events the therapist should know about, with session times."""
+        assert self.session is not None
+        names = {
+            "disconnected": "sensor link lost",
+            "reconnected": "sensor reconnected",
+            "camera_lost": "camera lost",
+            "error": "device error",
+            "timebase_reset": "sensor restarted",
+        }
+        shown = [e for e in list(self.session.device_events) if e.kind in names][-3:]
+        out = []
+        for e in shown:
+            t = fmt_duration(max(0.0, (e.t_host_ns - self.session.t0_ns) / 1e9))
+            extra = ""
+            if e.kind == "reconnected" and "down_s" in e.detail:
+                extra = f" after {float(e.detail['down_s']):.1f} s (gap recorded)"
+            out.append(f"{t} {names[e.kind]}{extra}")
+        return "<br>".join(out)
 
     def confirm_stop(self) -> None:
         if self.session is None:

@@ -175,6 +175,7 @@ class MainWindow(QMainWindow):
                 return
             self.record.stop_recording()
         self.playback.stop()
+        self.record.devices.shutdown()  # test signal, camera preview, the Bluetooth thread
         self.review.shutdown()  # cancels a running analysis (nothing half-done is stored)
         self.closing.set()
         if self.demo_job is not None and self.demo_job.thread.isRunning():

@@ -60,6 +60,9 @@ class Settings:
     analysis_device : str — ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``…
     analysis_frames_per_s : float — analysed frames per second on the CPU
     neutral_radius : float — circumplex points closer to the centre are "near neutral"
+    sensor_address, sensor_profile, sensor_name : str — the Bluetooth sensor used last (empty:
+        the simulated sensor); offered first at the next set-up
+    camera_source : str — the camera used last: ``"sim"``, ``"none"`` or an OpenCV index/path
     """
 
     bio_rate: float = 800.0
@@ -73,6 +76,10 @@ class Settings:
     analysis_device: str = "auto"
     analysis_frames_per_s: float = 4.0
     neutral_radius: float = 0.15
+    sensor_address: str = ""
+    sensor_profile: str = ""
+    sensor_name: str = ""
+    camera_source: str = ""
 
     @classmethod
     def load(cls, path: Path | None = None) -> Settings:

@@ -1,0 +1,203 @@
+"""The session set-up's devices, through the real widgets: the simulated pair (test signal, face box
+aiming), and a Bluetooth sensor found by a real scan through bleak's BlueZ backend on a fake BlueZ,
+connected, tested, recorded from, dropped and reconnected on the record screen."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from app.device_setup import DeviceSetup, SignalPreview
+from app.main import create_window
+from core.config import Settings
+from core.recording.reader import open_session
+from core.signal_check import check_stream, face_aim
+from core.types import SampleBatch, StreamInfo
+from devices.simulated_camera import FaceRenderer
+from devices.simulation import simulated_device_factory
+from tests.devices.fake_bluez import DBUS_DAEMON, FakeBluez
+from tests.devices.fake_peripherals import LinkModel, PolarH10Sim
+
+
+def _wait(qtbot, cond, timeout_ms=15000):  # type: ignore[no-untyped-def]
+    qtbot.waitUntil(cond, timeout=timeout_ms)
+
+
+def test_signal_check_names_what_to_fix() -> None:
+    info = StreamInfo(0, "bio", ("ECG", "EDA"), ("mV", "uS"), 800.0)
+    t = np.arange(4000) / 800.0
+    ecg = np.where((t % 0.8) < 0.02, 1.2, 0.0) + 0.01 * np.sin(2 * np.pi * t)  # 75 bpm
+    eda = np.full_like(t, 4.5)
+    good = check_stream(info, np.arange(4000), np.stack([ecg, eda], 1), 800.0)
+    assert good.level == "green" and "75 bpm" in good.text and "4.50 µS" in good.text
+    flat = check_stream(info, np.arange(4000), np.stack([0 * ecg, eda], 1), 800.0)
+    assert flat.level == "red" and "flat line" in flat.text
+    dry = check_stream(info, np.arange(4000), np.stack([ecg, 0 * eda + 0.001], 1), 800.0)
+    assert dry.level == "amber" and "outside skin's range" in dry.text
+    lossy = np.stack([ecg, eda], 1)
+    lossy[1000:1400] = np.nan  # 10 % lost
+    far = check_stream(info, np.arange(4000), lossy, 700.0)
+    assert far.level == "red" and "10.0 % lost" in far.text and "700 of 800 Hz" in far.text
+    assert check_stream(info, np.zeros(0, np.int64), np.zeros((0, 2)), None).level == "red"
+    assert face_aim(None, 640, 480)[0] == "amber"
+    assert face_aim((10, 10, 40, 40), 640, 480)[1].startswith("face small")
+    assert face_aim((10, 100, 200, 200), 640, 480)[1].startswith("face near the edge")
+    assert face_aim((220, 140, 200, 200), 640, 480) == ("green", "face found and centred")
+
+
+def test_signal_preview_rate_falls_to_zero_when_data_stop(monkeypatch) -> None:
+    info = StreamInfo(3, "bio", ("ECG",), ("mV",), 100.0)
+    pv = SignalPreview([info])
+    now = [1000.0]
+    monkeypatch.setattr("app.device_setup.time.monotonic", lambda: now[0])
+    for i in range(11):
+        pv(SampleBatch(3, 10 * i, np.zeros((10, 1), np.float32), int(now[0] * 1e9)))
+        now[0] += 0.1
+    assert pv.rate(3) == pytest.approx(100.0)
+    now[0] += 3.0
+    assert pv.rate(3) == 0.0
+    pv(SampleBatch(9, 0, np.zeros((10, 1), np.float32), 0))  # another stream's id: ignored
+
+
+def test_simulated_sensor_test_signal_and_camera_aim(qtbot, app_env) -> None:
+    settings = Settings(camera_width=320, camera_height=240)
+    panel = DeviceSetup(settings, simulated_device_factory(settings))
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.reset(auto_find=False)
+    assert panel.sensor_kind() == "sim" and panel.camera_choice() == ("sim",)
+    panel.connect_sensor()
+    _wait(
+        qtbot,
+        lambda: panel.sensor_light.state == "green" and "bpm" in panel.sensor_light.text.text(),
+    )
+    assert " of 800 Hz" in panel.sensor_light.text.text()  # and green: ≥ 95 % of it arrives
+    assert "Simulated sensor running" in panel.sensor_state.text()
+    panel.preview_btn.setChecked(True)
+    _wait(qtbot, lambda: panel.face_level == "green")
+    assert "face found and centred" in panel.face_light.text.text()
+    assert not panel.preview.pixmap().isNull()
+    assert panel.problems() == []
+    sensor, camera, truth = panel.take_devices(7)
+    assert sensor.simulated and camera.simulated and truth["seed"] == 7
+    assert panel.camera is None and panel.sensor is None  # tests stopped, devices handed over
+    panel.shutdown()
+
+
+def test_a_video_file_camera_previews_with_the_face_box(qtbot, app_env, tmp_path: Path) -> None:
+    """OpenCV reads a real video file as the camera; the detector finds the face in it."""
+    path = tmp_path / "face.avi"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 30.0, (320, 240))
+    r = FaceRenderer(320, 240, seed=3)
+    for i in range(90):
+        w.write(r.render(0.0, 0.0, i / 30.0))
+    w.release()
+    settings = Settings(camera_width=320, camera_height=240, camera_fps=30.0)
+    panel = DeviceSetup(
+        settings, None, camera_lister=lambda: [{"source": str(path), "width": 320, "height": 240}]
+    )
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.reset(auto_find=False)
+    assert panel.camera_choice() == ("none",) and not panel.preview_btn.isEnabled()
+    panel.find_cameras()
+    _wait(qtbot, lambda: panel.camera_combo.count() == 2)
+    panel.camera_combo.setCurrentIndex(1)
+    assert panel.camera_choice() == ("cv", str(path))
+    panel.preview_btn.setChecked(True)
+    _wait(qtbot, lambda: panel.face_level == "green")
+    assert "320×240" in panel.camera_info.text()
+    assert panel.blocking_problem() == "Choose a bio-sensor."  # no simulated sensor offered
+    panel.shutdown()
+
+
+needs_dbus = pytest.mark.skipif(
+    DBUS_DAEMON is None,
+    reason="dbus-daemon not installed (Debian package dbus-daemon): no private bus for the fake BlueZ",
+)
+
+
+@needs_dbus
+def test_a_bluetooth_sensor_is_found_tested_recorded_and_reconnected(
+    qtbot, app_env, tmp_path: Path, monkeypatch
+) -> None:
+    fake = FakeBluez(tmp_path / "bluez").start()
+    try:
+        strap = PolarH10Sim("C4:7C:8D:6A:7B:8C", LinkModel(seed=5))
+        link = fake.add(strap)
+        fake.advertise_soon()
+        win, _ = create_window(demo=False)
+        qtbot.addWidget(win)
+        win.show()
+        p = win.catalog.add_patient("BLE-1")
+        win.show_record(p.id)
+        page, panel = win.record, win.record.devices
+        from devices.ble.transport import ReconnectPolicy
+
+        monkeypatch.setattr(
+            "devices.ble.sensor.ReconnectPolicy",
+            lambda: ReconnectPolicy(first_delay_s=0.1, max_delay_s=0.4, scan_timeout_s=0.3),
+        )
+        panel.scan()
+        _wait(qtbot, lambda: "1 supported sensor found" in panel.scan_status.text())
+        labels = [panel.sensor_combo.itemText(i) for i in range(panel.sensor_combo.count())]
+        assert any("Polar H10" in t and strap.address in t for t in labels)
+        assert panel.sensor_kind() == "ble"  # the only sensor found is chosen
+        panel.camera_combo.setCurrentIndex(panel.camera_combo.findData(("none",)))
+        assert not page.scenario.isVisible() and not page.sim_banner.isVisible()
+        panel.connect_sensor()
+        _wait(qtbot, lambda: panel.sensor is not None)
+        assert panel.sensor_state.text() == "Connected · ECG 130 Hz (mV) · battery 87 %"
+        _wait(qtbot, lambda: "of 130 Hz" in panel.sensor_light.text.text())
+        # the strap goes out of range during the set-up: recording is refused until tested again
+        fake.call(link.drop, 0.3)
+        _wait(qtbot, lambda: "not connected any more" in (panel.blocking_problem() or ""))
+        qtbot.wait(400)
+        panel.connect_sensor()
+        _wait(qtbot, lambda: panel.sensor is not None and panel.blocking_problem() is None)
+        _wait(qtbot, lambda: "of 130 Hz" in panel.sensor_light.text.text())
+        page.consent.setChecked(True)
+        monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+        page.start_recording()
+        assert page.recording and page.session is not None
+        qtbot.wait(2500)
+        page._update_status()
+        assert page.lights["link"].state == "green"
+        fake.call(link.drop, 1.0)
+        _wait(
+            qtbot,
+            lambda: (page._update_status(), "reconnecting" in page.lights["link"].text.text())[1],
+        )
+        assert page.lights["link"].state == "amber"
+        _wait(
+            qtbot,
+            lambda: (page._update_status(), "reconnected after" in page.events_label.text())[1],
+        )
+        assert "sensor link lost" in page.events_label.text()
+        assert "1 reconnect" in page.lights["link"].text.text()
+        qtbot.wait(1500)
+        sid = page.stop_recording()
+        assert sid is not None
+        rec = win.catalog.get_session(sid)
+        data = open_session(win.data_root / rec.folder)
+        assert not data.manifest["simulated"]
+        ecg = data.streams["ecg"] if "ecg" in data.streams else next(iter(data.streams.values()))
+        assert ecg.info.rate == 130.0 and ecg.n_received > 130 * 3
+        assert ecg.lost_samples > 0 and len(ecg.gaps()) >= 1  # the outage, recorded as a gap
+        journal = [json.loads(x) for x in (data.folder / "journal.jsonl").read_text().splitlines()]
+        kinds = [e["event"] for e in journal]
+        assert "disconnected" in kinds and "reconnected" in kinds and "sensor_stats" in kinds
+        notes = [m.label for m in win.catalog.list_markers(sid)]
+        assert "sensor disconnected" in notes and "sensor reconnected" in notes
+        assert Settings.load().sensor_address == strap.address
+        # the next set-up offers the sensor used last
+        win.show_record(p.id)
+        assert "last used" in panel.sensor_combo.currentText()
+        win.close()
+    finally:
+        fake.stop()
