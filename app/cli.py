@@ -69,16 +69,22 @@ def cmd_record(args: argparse.Namespace) -> int:
     from core.config import Settings
     from devices.simulation import record_simulated
 
-    if not args.simulate:
-        raise SystemExit("Only simulated devices are available in this version: add --simulate")
     if not args.consent:
         raise SystemExit("Recording needs the patient's consent: add --consent once it is given")
+    if not args.simulate and not args.sensor:
+        raise SystemExit(
+            "Name the sensor (--sensor ADDRESS; `therascope devices` lists them) or add --simulate"
+        )
     if not 0.0 <= args.drop_prob < 1.0:
         raise SystemExit("--drop-prob is a probability: 0 ≤ p < 1")
     if args.duration <= 0:
         raise SystemExit("--duration must be positive (seconds)")
     cat, root = _catalog(args)
     patient = _patient(cat, args.patient)
+    if not args.simulate:
+        from app.device_cli import record_real
+
+        return record_real(args, cat, root, patient.id)
     settings = Settings.load()
     if args.no_video:
         settings.camera_fps = 0
@@ -178,6 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patient", required=True, help="patient code")
     p.add_argument("--duration", type=float, default=120.0, help="seconds")
     p.add_argument("--simulate", action="store_true", help="simulated sensor and camera")
+    p.add_argument("--sensor", help="Bluetooth address of the sensor to record from")
+    p.add_argument(
+        "--profile",
+        choices=["polar_h10", "bitalino", "therascope_open_v1"],
+        help="the sensor's kind (default: found by a scan)",
+    )
+    p.add_argument("--camera", default="0", help="camera index or path, or 'none' (real devices)")
     p.add_argument(
         "--virtual", action="store_true", help="virtual clock: simulate faster than real time"
     )
@@ -207,8 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-analysis", action="store_true", help="do not analyse them")
     p.set_defaults(func=cmd_demo)
 
+    from app.device_cli import add_device_commands
     from app.ml_cli import add_commands
 
+    add_device_commands(sub)
     add_commands(sub)
     return ap
 
