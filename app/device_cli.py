@@ -26,7 +26,8 @@ def cmd_devices(args: argparse.Namespace) -> int:
     try:
         found = transport.scan(args.seconds)
     except Exception as e:  # no adapter, no BlueZ, no permission: say so and go on to cameras
-        print(f"Bluetooth scan failed: {type(e).__name__}: {e}", file=sys.stderr)
+        why = str(e) if getattr(e, "expected", False) else f"{type(e).__name__}: {e}"
+        print(f"Bluetooth scan failed. {why}", file=sys.stderr)
         found = []
     finally:
         transport.stop()
@@ -94,12 +95,11 @@ def record_real(args: argparse.Namespace, cat: Any, root: Any, patient_id: int) 
             while time.monotonic() < end:
                 time.sleep(0.25)
                 session.poll_device_notes()
-                events = list(session.device_events)
-                for e in events[seen:]:
+                seen, events = session.device_events_since(seen)
+                for e in events:
                     if not args.quiet and e.kind in ("disconnected", "reconnected", "camera_lost"):
                         t = (e.t_host_ns - session.t0_ns) / 1e9
                         print(f"  {t:7.1f} s  {e.kind} {json.dumps(e.detail)}", file=sys.stderr)
-                seen = len(events)
         except KeyboardInterrupt:
             print("stopping…", file=sys.stderr)
         rec = session.stop()

@@ -372,7 +372,7 @@ class DeviceSetup(QWidget):
         def failed(msg: str) -> None:
             self.busy.discard("scan")
             self.scan_status.setText(
-                f"Bluetooth is not available here ({msg})."
+                f"Bluetooth scan failed. {msg.rstrip('.')}."
                 + (" The simulated sensor records demo data." if self.sim_factory else "")
             )
             self._update_buttons()

@@ -390,11 +390,11 @@ class RecordPage(QWidget):
         self.events_label.setText(self._events_text())
         self.lights["signal"].set(*(sig if sig[1] else ("green", "no loss")))
         cam = self.session.camera
-        lost = [e for e in list(self.session.device_events) if e.kind == "camera_lost"]
+        lost_ns = self.session.first_device_event_ns.get("camera_lost")
         if cam is None:
             self.lights["camera"].set("grey", "no camera: signals only")
-        elif lost:
-            t = (lost[0].t_host_ns - self.session.t0_ns) / 1e9
+        elif lost_ns is not None:
+            t = (lost_ns - self.session.t0_ns) / 1e9
             self.lights["camera"].set(
                 "red", f"lost at {fmt_duration(t)} — video stopped, signals go on"
             )

@@ -28,7 +28,11 @@ class Job(QObject):
         except Exception as e:  # shown to the user; the traceback goes to the log
             import logging
 
-            logging.getLogger(__name__).exception("background job failed")
+            log = logging.getLogger(__name__)
+            if getattr(e, "expected", False):  # a condition the user is told about, not a fault
+                log.warning("background job: %s", e)
+            else:
+                log.exception("background job failed")
             self.failed.emit(str(e))
         else:
             self.finished.emit(result)

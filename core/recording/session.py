@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import logging
 import secrets
+import threading
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -109,6 +110,11 @@ class RecordingSession:
         self.stopped = False
         #: the latest device events the record screen shows (link lost/back, camera lost…)
         self.device_events: deque[DeviceEvent] = deque(maxlen=100)
+        #: how many such events came in all (the deque keeps only the latest)
+        self.device_events_total = 0
+        #: when each kind of shown event first came (host ns), e.g. ``"camera_lost"``
+        self.first_device_event_ns: dict[str, int] = {}
+        self._events_lock = threading.Lock()
         # notes for device events wait here for a GUI or caller thread (see poll_device_notes):
         # a catalog write must never hold up the BLE loop or the camera thread
         self._pending_notes: deque[tuple[float, str]] = deque()
@@ -237,10 +243,21 @@ class RecordingSession:
         """
         self.recorder.on_event(event)
         if event.kind in SHOWN_DEVICE_EVENTS:
-            self.device_events.append(event)
+            with self._events_lock:
+                self.device_events.append(event)
+                self.device_events_total += 1
+                self.first_device_event_ns.setdefault(event.kind, event.t_host_ns)
         note = DEVICE_EVENT_NOTES.get(event.kind)
         if note is not None:
             self._pending_notes.append((max(0.0, (event.t_host_ns - self.t0_ns) / 1e9), note))
+
+    def device_events_since(self, seen: int) -> tuple[int, list[DeviceEvent]]:
+        """The shown device events after the first ``seen`` (those still kept), and the new total."""
+        with self._events_lock:
+            new = min(self.device_events_total - seen, len(self.device_events))
+            return self.device_events_total, list(self.device_events)[
+                len(self.device_events) - new :
+            ]
 
     def poll_device_notes(self) -> int:
         """Add the notes of device events received since the last call to the session's markers.

@@ -17,7 +17,7 @@ from core.types import DeviceEvent, SampleBatch, StreamInfo
 from devices.base import BatchSink, BioSensor, EventSink
 from devices.ble.driver import SensorDriver
 from devices.ble.link import BleLink, ReconnectPolicy
-from devices.ble.transport import BleTransport
+from devices.ble.transport import BleTransport, bluetooth_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,13 @@ class BleSensor(BioSensor):
                 self.address, self._notified, self._link_event, self.policy
             )
         if not self._link.connected:
-            self._link.connect(self.driver.connect_ops, self.connect_timeout_s)
+            try:
+                self._link.connect(self.driver.connect_ops, self.connect_timeout_s)
+            except Exception as e:
+                unavailable = bluetooth_unavailable(e)
+                if unavailable is None:
+                    raise
+                raise unavailable from e
         deadline = time.monotonic() + self.ready_timeout_s
         while not self.driver.ready():
             if time.monotonic() > deadline:

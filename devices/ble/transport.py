@@ -26,6 +26,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import sys
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass
@@ -37,6 +38,67 @@ from devices.ble.profiles import identify
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+class BluetoothUnavailable(RuntimeError):
+    """Bluetooth cannot be used on this computer now; ``str()`` says why and what to do, plainly.
+
+    An expected condition (no adapter, switched off, no permission, no Bluetooth service), not a
+    fault: the GUI shows the message and the log needs no traceback (``expected``).
+    """
+
+    expected = True
+
+
+_DBUS_NO_SERVICE = (
+    "org.freedesktop.DBus.Error.ServiceUnknown",
+    "org.freedesktop.DBus.Error.NameHasNoOwner",
+)
+
+
+def bluetooth_unavailable(exc: BaseException) -> BluetoothUnavailable | None:
+    """The plain-language reason Bluetooth cannot be used, when ``exc`` is one; else None.
+
+    Covers bleak's own "not available" error (no adapter, no Low Energy, switched off, permission
+    denied) and, on Linux, a system message bus or BlueZ service that is not there.
+    """
+    from bleak.exc import BleakBluetoothNotAvailableError, BleakDBusError
+    from bleak.exc import BleakBluetoothNotAvailableReason as Reason
+
+    denied = (
+        "TheraScope is not allowed to use Bluetooth — allow it in the system's privacy settings"
+        + (" (on Linux: add the user to the 'bluetooth' group)" if _linux() else "")
+    )
+    if isinstance(exc, BleakBluetoothNotAvailableError):
+        why = {
+            Reason.NO_BLUETOOTH: "this computer has no Bluetooth adapter (or it is unplugged or "
+            "disabled)",
+            Reason.NO_BLE_CENTRAL_ROLE: "the Bluetooth adapter does not support Bluetooth Low "
+            "Energy",
+            Reason.POWERED_OFF: "Bluetooth is switched off — switch it on in the system settings",
+            Reason.DENIED_BY_USER: denied,
+            Reason.DENIED_BY_SYSTEM: denied,
+            Reason.DENIED_BY_UNKNOWN: denied,
+        }.get(exc.reason, f"Bluetooth is not available ({exc.args[0]})")
+    elif (
+        isinstance(exc, BleakDBusError)
+        and exc.dbus_error == "org.freedesktop.DBus.Error.AccessDenied"
+    ):
+        why = denied
+    elif isinstance(exc, BleakDBusError) and exc.dbus_error in _DBUS_NO_SERVICE:
+        why = "the Bluetooth service (BlueZ) is not running — start it (systemctl start bluetooth)"
+    elif _linux() and isinstance(exc, (FileNotFoundError, ConnectionRefusedError)):
+        why = (
+            "the system message bus (D-Bus), through which the Bluetooth service is reached, "
+            "is not running"
+        )
+    else:
+        return None
+    return BluetoothUnavailable(why[0].upper() + why[1:] + ".")
+
+
+def _linux() -> bool:
+    return sys.platform.startswith("linux")
 
 
 @dataclass(frozen=True)
@@ -140,8 +202,17 @@ class BleTransport:
 
     # ---- scanning --------------------------------------------------------------------------------
     def scan(self, timeout_s: float = 5.0) -> list[ScanResult]:
-        """Scan for ``timeout_s`` seconds; strongest signal first."""
-        return self.run(self._scan(timeout_s), timeout_s + 15.0)
+        """Scan for ``timeout_s`` seconds; strongest signal first.
+
+        Raises :class:`BluetoothUnavailable` when this computer cannot use Bluetooth now.
+        """
+        try:
+            return self.run(self._scan(timeout_s), timeout_s + 15.0)
+        except Exception as e:
+            unavailable = bluetooth_unavailable(e)
+            if unavailable is None:
+                raise
+            raise unavailable from e
 
     async def _scan(self, timeout_s: float) -> list[ScanResult]:
         from bleak import BleakScanner

@@ -116,6 +116,25 @@ def test_a_video_file_camera_previews_with_the_face_box(qtbot, app_env, tmp_path
     panel.shutdown()
 
 
+def test_a_computer_without_bluetooth_is_told_so_and_demo_still_works(
+    qtbot, app_env, tmp_path: Path, monkeypatch
+) -> None:
+    """No system bus: bleak's BlueZ backend fails; the set-up says why in plain words."""
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={tmp_path / 'absent'}")
+    settings = Settings(camera_width=320, camera_height=240)
+    panel = DeviceSetup(settings, simulated_device_factory(settings))
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.reset(auto_find=False)
+    panel.scan()
+    _wait(qtbot, lambda: "failed" in panel.scan_status.text())
+    text = panel.scan_status.text()
+    assert text.startswith("Bluetooth scan failed. The system message bus (D-Bus)")
+    assert "Errno" not in text and text.endswith("The simulated sensor records demo data.")
+    assert panel.sensor_kind() == "sim" and panel.scan_btn.isEnabled()
+    panel.shutdown()
+
+
 needs_dbus = pytest.mark.skipif(
     DBUS_DAEMON is None,
     reason="dbus-daemon not installed (Debian package dbus-daemon): no private bus for the fake BlueZ",

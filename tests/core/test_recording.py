@@ -188,3 +188,50 @@ def test_which_devices_were_simulated_is_read_from_the_manifest() -> None:
     assert simulated_devices({"devices": {"sensor": sim, "camera": sim}}) == "sensor and camera"
     assert simulated_devices({"devices": {"sensor": real, "camera": None}}) is None
     assert simulated_devices({"simulated": True}) == "sensor and camera"  # an older manifest
+
+
+def test_device_events_past_the_shown_window_are_neither_lost_nor_repeated(cat, patient, tmp_path):
+    """A flaky sensor sends more events than the record screen keeps: callers still see each once,
+    and the camera's loss stays known after it has left the window."""
+    from core.clock import VirtualClock
+    from core.recording.session import RecordingSession
+    from core.scenario import preset
+    from core.types import DeviceEvent
+    from devices.simulated_sensor import SimulatedSensor
+
+    clock = VirtualClock()
+    sensor = SimulatedSensor(preset("neutral", 5.0), seed=1, clock=clock)
+    s = RecordingSession.start(
+        cat,
+        tmp_path,
+        patient.id,
+        sensor,
+        None,
+        consent=True,
+        settings=SMALL,
+        clock=clock,
+        virtual=True,
+    )
+    s.on_device_event(DeviceEvent("camera_lost", s.t0_ns + 1000, {"source": "0"}))
+    seen, got = s.device_events_since(0)
+    assert (seen, [e.kind for e in got]) == (1, ["camera_lost"])
+    for i in range(250):
+        kind = "disconnected" if i % 2 == 0 else "reconnected"
+        s.on_device_event(DeviceEvent(kind, s.t0_ns + 2000 + i, {}))
+        if i == 40:
+            seen, got = s.device_events_since(seen)
+            assert seen == 42 and [e.t_host_ns for e in got] == [
+                s.t0_ns + 2000 + k for k in range(41)
+            ]
+    seen, got = s.device_events_since(seen)
+    assert seen == 251
+    # 209 came since; the window keeps the last 100 of them, in order
+    assert [e.t_host_ns for e in got] == [s.t0_ns + 2000 + k for k in range(150, 250)]
+    assert s.device_events_since(seen) == (251, [])
+    assert "camera_lost" not in {e.kind for e in s.device_events}
+    assert s.first_device_event_ns["camera_lost"] == s.t0_ns + 1000
+    s.advance(s.t0_ns + 5 * 10**9)
+    rec = s.stop()
+    labels = [m.label for m in cat.list_markers(rec.id)]
+    assert labels.count("sensor disconnected") == 125 and labels.count("sensor reconnected") == 125
+    assert any(label.startswith("camera lost") for label in labels)

@@ -80,6 +80,7 @@ class FakeAdapter(ServiceInterface):
         super().__init__("org.bluez.Adapter1")
         self.bluez = bluez
         self.discovering = False
+        self.powered = True
         self.calls: list[str] = []
 
     @dbus_property(access=PropertyAccess.READ)
@@ -92,7 +93,7 @@ class FakeAdapter(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def Powered(self) -> DBusBool:
-        return True
+        return self.powered
 
     @dbus_property(access=PropertyAccess.READ)
     def Discovering(self) -> DBusBool:
@@ -358,8 +359,12 @@ class FakeBluez:
     thread.
     """
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, bluez: bool = True, adapter: bool = True) -> None:
+        """``bluez=False``: the bus has no ``org.bluez`` (service not running); ``adapter=False``:
+        BlueZ runs but has no adapter."""
         self.tmp = tmp
+        self.with_bluez = bluez
+        self.with_adapter = adapter
         self.process: subprocess.Popen[bytes] | None = None
         self.address = ""
         self.loop = asyncio.new_event_loop()
@@ -398,8 +403,10 @@ class FakeBluez:
 
     async def _connect(self) -> None:
         self.bus = await MessageBus(bus_type=BusType.SYSTEM, bus_address=self.address).connect()
-        self.bus.export(ADAPTER_PATH, self.adapter)
-        await self.bus.request_name("org.bluez")
+        if self.with_adapter:
+            self.bus.export(ADAPTER_PATH, self.adapter)
+        if self.with_bluez:
+            await self.bus.request_name("org.bluez")
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(*args)`` on the fake's loop thread and return its result."""

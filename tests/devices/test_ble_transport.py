@@ -3,6 +3,7 @@ failures, reconnection with back-off, link loss outside a session, preview and a
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -292,3 +293,41 @@ def test_transport_shutdown_reports_a_link_that_fails_to_close(
     assert any(
         "C4:7C:8D:00:00:05" in r.getMessage() and "D-Bus" in r.getMessage() for r in caplog.records
     )
+
+
+@pytest.mark.parametrize(
+    ("setting", "says"),
+    [
+        ("no bus", "system message bus (D-Bus)"),
+        ("no bluez", "Bluetooth service (BlueZ) is not running"),
+        ("no adapter", "no Bluetooth adapter"),
+        ("powered off", "Bluetooth is switched off — switch it on"),
+    ],
+)
+def test_bluetooth_that_cannot_be_used_is_explained_plainly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str, says: str
+) -> None:
+    """Through bleak's BlueZ backend: no D-Bus, no BlueZ, no adapter, adapter off."""
+    from devices.ble.polar import PolarH10Driver
+    from devices.ble.sensor import BleSensor
+    from devices.ble.transport import BleTransport, BluetoothUnavailable
+
+    fake = None
+    if setting == "no bus":
+        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={tmp_path / 'absent'}")
+    else:
+        fake = FakeBluez(tmp_path, bluez=setting != "no bluez", adapter=setting != "no adapter")
+        fake.start()
+        fake.adapter.powered = setting != "powered off"
+    tr = BleTransport()
+    try:
+        with pytest.raises(BluetoothUnavailable, match=re.escape(says)):
+            tr.scan(0.2)
+        s = BleSensor("C4:7C:8D:00:00:99", PolarH10Driver(), transport=tr, policy=_policy())
+        with pytest.raises(BluetoothUnavailable, match=re.escape(says)):
+            s.connect()
+        s.stop()
+    finally:
+        tr.stop()
+        if fake is not None:
+            fake.stop()
