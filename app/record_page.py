@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 from app.device_setup import DeviceSetup
 from app.live_view import LiveSignalsView
 from app.widgets import StatusLight, banner, bgr_to_pixmap, fmt_duration, heading
+from app.workers import Job, run_job
 from core.catalog import Catalog
 from core.config import Settings
 from core.recording.disk import minutes_available
@@ -91,6 +92,8 @@ class RecordPage(QWidget):
         self.redraw_ns: list[int] = []  # timer tick times, for the redraw benchmark
         self._last_preview = 0.0
         self._error_shown = False
+        self.stopping_job: Job | None = None  # a stopped session being saved in the background
+        self._closed = False
         self._build()
         self.timer = QTimer(self)
         # a precise 30 ms timer keeps redraws at ≥ 30 Hz; a coarse one may fire up to 5 % late
@@ -325,7 +328,6 @@ class RecordPage(QWidget):
             return
         m = self.session.add_marker(kind, label)
         names = {"treatment_start": "Treatment start", "treatment_end": "Treatment end"}
-        text = names.get(kind, label or "marker")
         ms = self.catalog.list_markers(self.session.record.id)
         recent = ", ".join(
             f"{fmt_duration(x.t_s)} {names.get(x.kind, x.label or 'marker')}" for x in ms[-4:]
@@ -335,7 +337,6 @@ class RecordPage(QWidget):
             self.treat_start.setText(f"Treatment start ✓ {fmt_duration(m.t_s)}")
         elif kind == "treatment_end":
             self.treat_end.setText(f"Treatment end ✓ {fmt_duration(m.t_s)}")
-        del text
 
     def _typed_marker(self) -> None:
         text = self.marker_edit.text().strip()
@@ -482,10 +483,16 @@ class RecordPage(QWidget):
             QMessageBox.StandardButton.No,
         )
         if ans == QMessageBox.StandardButton.Yes:
-            self.stop_recording()
+            self.stop_recording(background=True)
 
-    def stop_recording(self) -> int | None:
-        """Stop without asking (also used when the window closes); returns the session id."""
+    def stop_recording(self, background: bool = False) -> int | None:
+        """Stop and save the session without asking; returns its id.
+
+        ``background`` (the Stop button): the devices are closed and the files finalised in a worker
+        thread, so a sensor that hangs on disconnecting never freezes the screen; :attr:`finished`
+        (or, on failure, :attr:`cancelled`) follows and None is returned. Without it (the window
+        closing, scripts) this waits and returns the id.
+        """
         if self.session is None:
             return None
         self.timer.stop()
@@ -500,14 +507,52 @@ class RecordPage(QWidget):
         self.treat_start.setText("Treatment start")
         self.treat_end.setText("Treatment end")
         self._update_start()
+        if background:
+            self._show_saving(True)
+
+            def done(rec: Any) -> None:
+                self.stopping_job = None
+                self._show_saving(False)
+                if not self._closed:
+                    self.finished.emit(rec.id)
+
+            def failed(msg: str) -> None:
+                self.stopping_job = None
+                self._show_saving(False)
+                if not self._closed:
+                    self._not_finalised(msg)
+
+            self.stopping_job = run_job(lambda _p: s.stop(simulation_truth=truth), done, failed)
+            return None
         try:
             rec = s.stop(simulation_truth=truth)
         except RuntimeError as e:
-            QMessageBox.warning(self, "Session not finalised", str(e))
-            self.cancelled.emit()
+            self._not_finalised(str(e))
             return None
         self.finished.emit(rec.id)
         return rec.id
+
+    def _not_finalised(self, msg: str) -> None:
+        QMessageBox.warning(self, "Session not finalised", msg)
+        self.cancelled.emit()
+
+    def _show_saving(self, on: bool) -> None:
+        for w in (self.stop_btn, self.treat_start, self.treat_end, self.marker_edit):
+            w.setEnabled(not on)
+        self.stop_btn.setText("Saving…" if on else "Stop")
+        if on:
+            self.markers_label.setText("Saving the session: closing the devices and the files…")
+
+    @property
+    def saving(self) -> bool:
+        """A stopped session is still being saved in the background."""
+        return self.stopping_job is not None
+
+    def wait_saved(self) -> None:
+        """Before the window closes: let a background save finish (seconds at most), show nothing."""
+        self._closed = True
+        if self.stopping_job is not None:
+            self.stopping_job.thread.wait()
 
     @property
     def recording(self) -> bool:

@@ -174,6 +174,7 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
             self.record.stop_recording()
+        self.record.wait_saved()  # a session stopped just before is saved in full
         self.playback.stop()
         self.record.devices.shutdown()  # test signal, camera preview, the Bluetooth thread
         self.review.shutdown()  # cancels a running analysis (nothing half-done is stored)

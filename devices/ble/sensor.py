@@ -181,9 +181,10 @@ class BleSensor(BioSensor):
     def stop(self) -> None:
         """Stop streaming, deliver what the driver holds, disconnect; stop an owned transport.
 
-        Called from the GUI thread when a session stops, so it is short whatever the link does
-        (a few seconds at worst: :data:`~devices.ble.link.CLOSE_TIMEOUT_S`); the driver's held
-        samples and its figures (``sensor_stats``) reach the recorder in every case.
+        Called when a session stops (the record screen does it in a worker thread, so the screen
+        stays live); bounded whatever the link does (a few seconds at worst:
+        :data:`~devices.ble.link.CLOSE_TIMEOUT_S`); the driver's held samples and its figures
+        (``sensor_stats``) reach the recorder in every case.
         """
         if self._stopped:
             return

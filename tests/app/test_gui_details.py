@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+import threading
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QMessageBox
 
 from app.main import create_window
 from core.config import Settings
@@ -42,6 +45,60 @@ def test_space_is_a_marker_only_while_recording(qtbot, app_env):
     assert w.record.space.isEnabled()
     w.record.stop_recording()
     assert not w.record.space.isEnabled()
+
+
+def test_stop_saves_in_the_background_while_the_screen_stays_live(qtbot, app_env, monkeypatch):
+    """A sensor that hangs on disconnecting never freezes the screen; the session is saved whole."""
+    w = _window(qtbot)
+    p = w.catalog.add_patient("H-1")
+    w.show_record(p.id)
+    w.record.consent.setChecked(True)
+    w.record.start_recording()
+    qtbot.wait(500)
+    sensor = w.record.session.sensor
+    release = threading.Event()
+    real_stop = sensor.stop
+
+    def hanging_stop():
+        release.wait(10)  # a peripheral that does not answer its disconnect (for a while)
+        real_stop()
+
+    monkeypatch.setattr(sensor, "stop", hanging_stop)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    finished = []
+    w.record.finished.connect(finished.append)
+    w.record.confirm_stop()  # returns at once
+    assert w.record.saving and not w.record.recording
+    assert w.record.stop_btn.text() == "Saving…" and not w.record.stop_btn.isEnabled()
+    assert not w.record.treat_start.isEnabled() and "Saving the session" in (
+        w.record.markers_label.text()
+    )
+    ticks = []
+    QTimer.singleShot(50, lambda: ticks.append(1))
+    qtbot.waitUntil(lambda: bool(ticks), timeout=3000)  # the event loop runs meanwhile
+    assert not finished and w.record.saving
+    release.set()
+    qtbot.waitUntil(lambda: bool(finished), timeout=15000)
+    assert not w.record.saving and w.record.stop_btn.isEnabled()
+    assert w.record.stop_btn.text() == "Stop"
+    assert w.catalog.get_session(finished[0]).status == "finalised"
+    assert w.stack.currentWidget() is w.review
+
+
+def test_closing_waits_for_a_background_save(qtbot, app_env, monkeypatch):
+    w = _window(qtbot)
+    p = w.catalog.add_patient("H-2")
+    w.show_record(p.id)
+    w.record.consent.setChecked(True)
+    w.record.start_recording()
+    qtbot.wait(300)
+    sid = w.record.session.record.id
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    w.record.confirm_stop()
+    assert w.record.saving
+    w.close()
+    assert not w.record.saving or not w.record.stopping_job.thread.isRunning()
+    assert w.catalog.get_session(sid).status == "finalised"
 
 
 def test_patient_details_are_shown_as_typed(qtbot, app_env):

@@ -84,10 +84,10 @@ def test_record_markers_stop_playback_report(win, qtbot, monkeypatch, app_env):
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     t_stop = time.monotonic()
     qtbot.mouseClick(page.stop_btn, Qt.MouseButton.LeftButton)
-    assert not page.recording
+    assert not page.recording and page.saving  # saved in the background
     # after the session: its review screen, ready for the ratings and "Analyse now"
     review = win.review
-    assert win.stack.currentWidget() is review
+    qtbot.waitUntil(lambda: win.stack.currentWidget() is review, timeout=15000)
     rec = win.catalog.list_sessions(patient_id=p.id)[0]
     assert review.session_id == rec.id
     assert review.left.currentWidget() is review.panel and review.panel.analyse_btn.isEnabled()
