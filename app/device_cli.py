@@ -95,7 +95,11 @@ def record_real(args: argparse.Namespace, cat: Any, root: Any, patient_id: int) 
             while time.monotonic() < end:
                 time.sleep(0.25)
                 session.poll_device_notes()
+                before = seen
                 seen, events = session.device_events_since(seen)
+                skipped = seen - before - len(events)
+                if skipped and not args.quiet:  # more came than are kept between two looks
+                    print(f"  ({skipped} earlier device events not shown)", file=sys.stderr)
                 for e in events:
                     if not args.quiet and e.kind in ("disconnected", "reconnected", "camera_lost"):
                         t = (e.t_host_ns - session.t0_ns) / 1e9

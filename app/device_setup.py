@@ -372,7 +372,8 @@ class DeviceSetup(QWidget):
         def failed(msg: str) -> None:
             self.busy.discard("scan")
             self.scan_status.setText(
-                f"Bluetooth scan failed. {msg.rstrip('.')}."
+                "Bluetooth scan failed. "
+                + ((msg.strip() or "No reason was given").rstrip(".") + ".")
                 + (" The simulated sensor records demo data." if self.sim_factory else "")
             )
             self._update_buttons()

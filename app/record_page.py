@@ -12,6 +12,7 @@ GUI thread only draws: a 30 Hz timer reads the recorder's ring buffers.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QFormLayout,
@@ -44,6 +46,8 @@ from core.config import Settings
 from core.recording.disk import minutes_available
 from core.recording.session import RecordingSession
 from core.scenario import scenario_names
+
+log = logging.getLogger(__name__)
 
 DeviceFactory = Callable[[str, int], tuple[Any, Any, dict[str, Any] | None]]
 
@@ -526,7 +530,8 @@ class RecordPage(QWidget):
             return None
         try:
             rec = s.stop(simulation_truth=truth)
-        except RuntimeError as e:
+        except Exception as e:  # the data are on disk; the session is recovered at the next start
+            log.exception("stopping the session failed")
             self._not_finalised(str(e))
             return None
         self.finished.emit(rec.id)
@@ -549,10 +554,16 @@ class RecordPage(QWidget):
         return self.stopping_job is not None
 
     def wait_saved(self) -> None:
-        """Before the window closes: let a background save finish (seconds at most), show nothing."""
+        """Before the window closes: let a background save finish (seconds at most)."""
         self._closed = True
-        if self.stopping_job is not None:
-            self.stopping_job.thread.wait()
+        if self.stopping_job is not None and self.stopping_job.thread.isRunning():
+            self.markers_label.setText("Saving the session before closing…")
+            self.markers_label.repaint()
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            try:
+                self.stopping_job.thread.wait()
+            finally:
+                QApplication.restoreOverrideCursor()
 
     @property
     def recording(self) -> bool:

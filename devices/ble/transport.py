@@ -53,6 +53,8 @@ class BluetoothUnavailable(RuntimeError):
 _DBUS_NO_SERVICE = (
     "org.freedesktop.DBus.Error.ServiceUnknown",
     "org.freedesktop.DBus.Error.NameHasNoOwner",
+    "org.freedesktop.systemd1.NoSuchUnit",  # bluetooth.service not installed or not enabled
+    "org.freedesktop.systemd1.UnitMasked",
 )
 
 
@@ -60,14 +62,13 @@ def bluetooth_unavailable(exc: BaseException) -> BluetoothUnavailable | None:
     """The plain-language reason Bluetooth cannot be used, when ``exc`` is one; else None.
 
     Covers bleak's own "not available" error (no adapter, no Low Energy, switched off, permission
-    denied) and, on Linux, a system message bus or BlueZ service that is not there.
+    denied) and, on Linux, a system message bus or BlueZ service that is not there or refuses.
     """
     from bleak.exc import BleakBluetoothNotAvailableError, BleakDBusError
     from bleak.exc import BleakBluetoothNotAvailableReason as Reason
 
     denied = (
         "TheraScope is not allowed to use Bluetooth — allow it in the system's privacy settings"
-        + (" (on Linux: add the user to the 'bluetooth' group)" if _linux() else "")
     )
     if isinstance(exc, BleakBluetoothNotAvailableError):
         why = {
@@ -77,15 +78,26 @@ def bluetooth_unavailable(exc: BaseException) -> BluetoothUnavailable | None:
             "Energy",
             Reason.POWERED_OFF: "Bluetooth is switched off — switch it on in the system settings",
             Reason.DENIED_BY_USER: denied,
-            Reason.DENIED_BY_SYSTEM: denied,
+            Reason.DENIED_BY_SYSTEM: (
+                "the system refused TheraScope a connection to its message bus (D-Bus), through "
+                "which Bluetooth is reached"
+                if _linux()
+                else denied
+            ),
             Reason.DENIED_BY_UNKNOWN: denied,
         }.get(exc.reason, f"Bluetooth is not available ({exc.args[0]})")
     elif (
         isinstance(exc, BleakDBusError)
         and exc.dbus_error == "org.freedesktop.DBus.Error.AccessDenied"
     ):
-        why = denied
-    elif isinstance(exc, BleakDBusError) and exc.dbus_error in _DBUS_NO_SERVICE:
+        why = (
+            "TheraScope is not allowed to use the Bluetooth service (BlueZ) — add the user to "
+            "the 'bluetooth' group, then log in again"
+        )
+    elif isinstance(exc, BleakDBusError) and (
+        exc.dbus_error in _DBUS_NO_SERVICE
+        or exc.dbus_error.startswith("org.freedesktop.DBus.Error.Spawn.")
+    ):
         why = "the Bluetooth service (BlueZ) is not running — start it (systemctl start bluetooth)"
     elif _linux() and isinstance(exc, (FileNotFoundError, ConnectionRefusedError)):
         why = (

@@ -117,9 +117,10 @@ def test_a_video_file_camera_previews_with_the_face_box(qtbot, app_env, tmp_path
 
 
 def test_a_computer_without_bluetooth_is_told_so_and_demo_still_works(
-    qtbot, app_env, tmp_path: Path, monkeypatch
+    qtbot, app_env, tmp_path: Path, monkeypatch, caplog
 ) -> None:
-    """No system bus: bleak's BlueZ backend fails; the set-up says why in plain words."""
+    """No system bus: bleak's BlueZ backend fails; the set-up says why in plain words, and the log
+    has one line, not a traceback (it is not a fault)."""
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={tmp_path / 'absent'}")
     settings = Settings(camera_width=320, camera_height=240)
     panel = DeviceSetup(settings, simulated_device_factory(settings))
@@ -132,6 +133,8 @@ def test_a_computer_without_bluetooth_is_told_so_and_demo_still_works(
     assert text.startswith("Bluetooth scan failed. The system message bus (D-Bus)")
     assert "Errno" not in text and text.endswith("The simulated sensor records demo data.")
     assert panel.sensor_kind() == "sim" and panel.scan_btn.isEnabled()
+    said = [r for r in caplog.records if r.name == "app.workers"]
+    assert [r.levelname for r in said] == ["WARNING"] and said[0].exc_info is None
     panel.shutdown()
 
 

@@ -190,9 +190,10 @@ def test_which_devices_were_simulated_is_read_from_the_manifest() -> None:
     assert simulated_devices({"simulated": True}) == "sensor and camera"  # an older manifest
 
 
-def test_device_events_past_the_shown_window_are_neither_lost_nor_repeated(cat, patient, tmp_path):
-    """A flaky sensor sends more events than the record screen keeps: callers still see each once,
-    and the camera's loss stays known after it has left the window."""
+def test_device_events_past_the_shown_window_are_counted_never_repeated(cat, patient, tmp_path):
+    """A flaky sensor sends more events than the record screen keeps: a caller sees each kept one
+    once and can tell how many it missed; the camera's loss stays known after leaving the window;
+    every event still becomes a marker."""
     from core.clock import VirtualClock
     from core.recording.session import RecordingSession
     from core.scenario import preset
@@ -225,7 +226,7 @@ def test_device_events_past_the_shown_window_are_neither_lost_nor_repeated(cat, 
             ]
     seen, got = s.device_events_since(seen)
     assert seen == 251
-    # 209 came since; the window keeps the last 100 of them, in order
+    # 209 came since; the window keeps the last 100 of them, in order (109 missed: 251-42-100)
     assert [e.t_host_ns for e in got] == [s.t0_ns + 2000 + k for k in range(150, 250)]
     assert s.device_events_since(seen) == (251, [])
     assert "camera_lost" not in {e.kind for e in s.device_events}

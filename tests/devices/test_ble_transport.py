@@ -331,3 +331,38 @@ def test_bluetooth_that_cannot_be_used_is_explained_plainly(
         tr.stop()
         if fake is not None:
             fake.stop()
+
+
+def test_the_reasons_bleak_and_bluez_give_are_put_plainly() -> None:
+    """The errors that do not need a fake to raise: as bleak builds them from BlueZ's replies."""
+    from bleak.exc import BleakBluetoothNotAvailableError, BleakDBusError, BleakError
+    from bleak.exc import BleakBluetoothNotAvailableReason as Reason
+
+    from devices.ble.transport import bluetooth_unavailable
+
+    def said(e: BaseException) -> str | None:
+        u = bluetooth_unavailable(e)
+        return None if u is None else str(u)
+
+    assert "add the user to the 'bluetooth' group" in str(
+        said(BleakDBusError("org.freedesktop.DBus.Error.AccessDenied", ["policy"]))
+    )
+    for name in (
+        "org.freedesktop.systemd1.NoSuchUnit",
+        "org.freedesktop.systemd1.UnitMasked",
+        "org.freedesktop.DBus.Error.Spawn.ChildExited",
+    ):
+        assert said(BleakDBusError(name, ["x"])) == (
+            "The Bluetooth service (BlueZ) is not running — start it (systemctl start bluetooth)."
+        )
+    user = said(BleakBluetoothNotAvailableError("denied", Reason.DENIED_BY_USER))
+    assert user is not None and user.startswith("TheraScope is not allowed to use Bluetooth")
+    system = said(BleakBluetoothNotAvailableError("auth", Reason.DENIED_BY_SYSTEM))
+    assert system is not None and "message bus (D-Bus)" in system  # on Linux
+    assert said(BleakBluetoothNotAvailableError("odd", Reason.UNKNOWN)) == (
+        "Bluetooth is not available (odd)."
+    )
+    # not a reason Bluetooth is unavailable: left as it is
+    assert said(BleakDBusError("org.bluez.Error.Failed", ["le-connection-abort-by-local"])) is None
+    assert said(BleakError("device not found")) is None
+    assert said(TimeoutError("slow")) is None
