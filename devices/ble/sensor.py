@@ -17,7 +17,7 @@ from core.types import DeviceEvent, SampleBatch, StreamInfo
 from devices.base import BatchSink, BioSensor, EventSink
 from devices.ble.driver import SensorDriver
 from devices.ble.link import BleLink, ReconnectPolicy
-from devices.ble.transport import BleTransport, bluetooth_unavailable
+from devices.ble.transport import BleTransport, plain_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -123,13 +123,8 @@ class BleSensor(BioSensor):
                 self.address, self._notified, self._link_event, self.policy
             )
         if not self._link.connected:
-            try:
+            with plain_unavailable():
                 self._link.connect(self.driver.connect_ops, self.connect_timeout_s)
-            except Exception as e:
-                unavailable = bluetooth_unavailable(e)
-                if unavailable is None:
-                    raise
-                raise unavailable from e
         deadline = time.monotonic() + self.ready_timeout_s
         while not self.driver.ready():
             if time.monotonic() > deadline:

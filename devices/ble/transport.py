@@ -28,7 +28,7 @@ import contextlib
 import logging
 import sys
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
@@ -107,6 +107,18 @@ def bluetooth_unavailable(exc: BaseException) -> BluetoothUnavailable | None:
     else:
         return None
     return BluetoothUnavailable(why[0].upper() + why[1:] + ".")
+
+
+@contextlib.contextmanager
+def plain_unavailable() -> Iterator[None]:
+    """Re-raise an error that means Bluetooth cannot be used as :class:`BluetoothUnavailable`."""
+    try:
+        yield
+    except Exception as e:
+        unavailable = bluetooth_unavailable(e)
+        if unavailable is None:
+            raise
+        raise unavailable from e
 
 
 def _linux() -> bool:
@@ -218,13 +230,8 @@ class BleTransport:
 
         Raises :class:`BluetoothUnavailable` when this computer cannot use Bluetooth now.
         """
-        try:
+        with plain_unavailable():
             return self.run(self._scan(timeout_s), timeout_s + 15.0)
-        except Exception as e:
-            unavailable = bluetooth_unavailable(e)
-            if unavailable is None:
-                raise
-            raise unavailable from e
 
     async def _scan(self, timeout_s: float) -> list[ScanResult]:
         from bleak import BleakScanner

@@ -47,14 +47,20 @@ def test_space_is_a_marker_only_while_recording(qtbot, app_env):
     assert not w.record.space.isEnabled()
 
 
-def test_stop_saves_in_the_background_while_the_screen_stays_live(qtbot, app_env, monkeypatch):
-    """A sensor that hangs on disconnecting never freezes the screen; the session is saved whole."""
+def _recording(qtbot, monkeypatch, code, ms):
+    """A window recording a new patient's session for ``ms``; "Stop?" is answered yes."""
     w = _window(qtbot)
-    p = w.catalog.add_patient("H-1")
-    w.show_record(p.id)
+    w.show_record(w.catalog.add_patient(code).id)
     w.record.consent.setChecked(True)
     w.record.start_recording()
-    qtbot.wait(500)
+    qtbot.wait(ms)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    return w
+
+
+def test_stop_saves_in_the_background_while_the_screen_stays_live(qtbot, app_env, monkeypatch):
+    """A sensor that hangs on disconnecting never freezes the screen; the session is saved whole."""
+    w = _recording(qtbot, monkeypatch, "H-1", 500)
     sensor = w.record.session.sensor
     release = threading.Event()
     real_stop = sensor.stop
@@ -64,7 +70,6 @@ def test_stop_saves_in_the_background_while_the_screen_stays_live(qtbot, app_env
         real_stop()
 
     monkeypatch.setattr(sensor, "stop", hanging_stop)
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     finished = []
     w.record.finished.connect(finished.append)
     w.record.confirm_stop()  # returns at once
@@ -86,14 +91,8 @@ def test_stop_saves_in_the_background_while_the_screen_stays_live(qtbot, app_env
 
 
 def test_closing_waits_for_a_background_save(qtbot, app_env, monkeypatch):
-    w = _window(qtbot)
-    p = w.catalog.add_patient("H-2")
-    w.show_record(p.id)
-    w.record.consent.setChecked(True)
-    w.record.start_recording()
-    qtbot.wait(300)
+    w = _recording(qtbot, monkeypatch, "H-2", 300)
     sid = w.record.session.record.id
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     w.record.confirm_stop()
     assert w.record.saving
     w.close()
