@@ -35,13 +35,13 @@ def build_session(
 ) -> Path:
     import cv2
 
+    from app.demo.simulation import record_simulated
     from core.catalog import Catalog
     from core.config import Settings
     from core.recording.manifest import read_manifest
-    from core.scenario import preset
-    from core.video_store import VideoStoreWriter
-    from devices.simulated_camera import render_face
-    from devices.simulation import record_simulated
+    from core.recording.video_store import VideoStoreWriter
+    from core.simulation.face import render_face
+    from core.simulation.scenario import preset
 
     done = root / "session.json"
     if done.exists():
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from core.analysis.engine import AnalysisOptions, analyse_session, describe_device
-    from core.training import pick_device
+    from core.models.runtime import pick_device
 
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="therascope-bench-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.checkpoint:
         ckpt = Path(args.checkpoint)
     elif args.backbone == "demo":
-        from devices.demo_training import ensure_demo_checkpoint
+        from app.demo.training import ensure_demo_checkpoint
 
         ckpt = ensure_demo_checkpoint()
     else:

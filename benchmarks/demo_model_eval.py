@@ -13,7 +13,7 @@ given, and prints per session and checkpoint:
   (frames whose truth lies within 0.1 of neutral left out), against the 50 % of chance.
 
 Train face-only and bio-only checkpoints for the ablation with
-``devices.demo_training.train_demo_model(out, DemoPlan(modalities="face"))`` (or ``"bio"``).
+``app.demo.training.train_demo_model(out, DemoPlan(modalities="face"))`` (or ``"bio"``).
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ HELD_OUT = (
 
 
 def record(root: Path, sessions: tuple[tuple[str, float, int], ...]) -> list[tuple[str, Path]]:
+    from app.demo.simulation import record_simulated
     from core.catalog import Catalog
     from core.config import Settings
-    from devices.simulation import record_simulated
 
     index = root / "sessions.json"
     if index.exists():
@@ -78,18 +78,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args(argv)
 
+    from core.analysis.circumplex import quadrant_label, quadrant_of, session_circumplex
     from core.analysis.engine import AnalysisOptions, analyse_session
-    from core.circumplex import quadrant_label, quadrant_of, session_circumplex
-    from core.physiology import phase_windows
+    from core.physiology.summary import phase_windows
     from core.recording.reader import open_session
-    from core.scenario import Scenario
+    from core.simulation.scenario import Scenario
 
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="therascope-eval-"))
     root.mkdir(parents=True, exist_ok=True)
     if args.checkpoint:
         ckpts = [Path(c) for c in args.checkpoint]
     else:
-        from devices.demo_training import ensure_demo_checkpoint
+        from app.demo.training import ensure_demo_checkpoint
 
         ckpts = [ensure_demo_checkpoint()]
     sessions = record(root, HELD_OUT)

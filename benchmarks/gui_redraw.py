@@ -41,7 +41,7 @@ def main() -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app.main import create_window
+    from app.gui.main import create_window
     from core.config import Settings
 
     Settings(camera_width=args.width, camera_height=args.height).save()

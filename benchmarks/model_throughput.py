@@ -7,12 +7,12 @@
 
 What is measured, per precision:
 
-* ``loader`` — the input pipeline alone: batches from ``core.training.FrameDataset`` over the crop
+* ``loader`` — the input pipeline alone: batches from ``core.learning.training.FrameDataset`` over the crop
   cache through a ``torch.utils.data.DataLoader`` (the ceiling for everything below);
 * ``inference`` — ``model.eval()``, ``torch.inference_mode()``, batches from the same loader,
   moved to the device and through the model (outputs kept on the device);
 * ``training`` — ``model.train()``, one Adam step (lr 1e-4) per batch on the stage-3 joint loss
-  L = label ℓ2 + reconstruction ℓ2 (``core.training``'s own loss functions, λ = 1 each).
+  L = label ℓ2 + reconstruction ℓ2 (``core.learning.training``'s own loss functions, λ = 1 each).
 
 Each timed region includes fetching the batch from the DataLoader, as in training. Warm-up
 batches (``--warmup``; they also start the loader workers and, with ``--compile``, compile) are
@@ -22,15 +22,15 @@ A measurement runs ``--iters`` batches, or else whole batches until ``--seconds`
 
 The crop cache is a temporary ``np.memmap`` file of N × 224 × 224 × 3 uint8 BGR crops, opened
 read-only like a real cache. ``--crops render`` (default) renders ``--unique-crops`` synthetic
-faces with ``devices.simulated_camera.render_face``, finds each with the default face detector
-(``core.faces.make_detector``; a frame without a detection reuses the previous box) and cuts it
-with ``core.faces_track.crop_face``, then tiles them through the cache; ``--crops random`` fills
+faces with ``core.simulation.face.render_face``, finds each with the default face detector
+(``core.faces.detect.make_detector``; a frame without a detection reuses the previous box) and cuts it
+with ``core.faces.track.crop_face``, then tiles them through the cache; ``--crops random`` fills
 it with uniform noise instead. Bio windows (N, 2, 1000) float32 (standard normal) and targets
 (N, 10) are in memory. The model is built with ``backbone_weights="none"`` (random init; the
 weights do not change the timing, and nothing is downloaded).
 
 Devices and precision: ``bf16`` means ``torch.autocast(dtype=torch.bfloat16)`` through
-``core.training._autocast`` — on CUDA as training does, and on the CPU too when asked (it works
+``core.learning.training._autocast`` — on CUDA as training does, and on the CPU too when asked (it works
 where the CPU has bf16 support; slow otherwise). On CUDA the model and every face batch use
 ``torch.channels_last`` (training converts the batches; converting the model as well saves a
 per-call weight conversion). The DataLoader shuffles and drops the last partial batch so every
@@ -62,10 +62,7 @@ if str(ROOT) not in sys.path:
 import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
-from core.machine import cpu_name  # noqa: E402
-from core.models import BMMNConfig, build_model  # noqa: E402
-from core.models.bmmn import OUTPUT_NAMES  # noqa: E402
-from core.training import (  # noqa: E402
+from core.learning.training import (  # noqa: E402
     FrameDataset,
     _autocast,
     _label_loss,
@@ -73,6 +70,9 @@ from core.training import (  # noqa: E402
     faces_to_input,
     pick_device,
 )
+from core.machine import cpu_name  # noqa: E402
+from core.models import BMMNConfig, build_model  # noqa: E402
+from core.models.bmmn import OUTPUT_NAMES  # noqa: E402
 
 GOALS = {"inference": 10_000.0, "training": 3_000.0}  # samples/s on one H100 (issue 3)
 MODES = ("loader", "inference", "training")
@@ -106,9 +106,9 @@ def machine_info(device: torch.device) -> dict[str, Any]:
 
 def render_crops(n_unique: int, size: int) -> tuple[np.ndarray, int]:
     """``n_unique`` synthetic face crops (n, size, size, 3) uint8 BGR, and how many were detected."""
-    from core.faces import FaceBox, make_detector
-    from core.faces_track import CropPolicy, crop_face
-    from devices.simulated_camera import render_face
+    from core.faces.detect import FaceBox, make_detector
+    from core.faces.track import CropPolicy, crop_face
+    from core.simulation.face import render_face
 
     detector = make_detector()
     policy = CropPolicy(size=size)

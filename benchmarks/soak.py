@@ -53,16 +53,16 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QLabel, QVBoxLayout, QWidget
 
-    from app.live_view import LiveSignalsView
-    from app.widgets import bgr_to_pixmap
+    from app.demo.simulation import make_devices, sensor_truth
+    from app.gui.live_view import LiveSignalsView
+    from app.gui.widgets import bgr_to_pixmap
     from core.catalog import Catalog
     from core.clock import VirtualClock
     from core.config import Settings
     from core.machine import cpu_description
     from core.recording.reader import open_session
     from core.recording.session import RecordingSession
-    from core.scenario import preset
-    from devices.simulation import make_devices, sensor_truth
+    from core.simulation.scenario import preset
 
     w, h = (int(x) for x in args.size.split("x"))
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="therascope-soak-"))

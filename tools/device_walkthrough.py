@@ -33,10 +33,10 @@ def main() -> int:
 
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from app.main import create_window
-    from app.record_page import RecordPage
-    from tests.devices.fake_bluez import FakeBluez
-    from tests.devices.fake_peripherals import LinkModel, OpenProfileSim, PolarH10Sim
+    from app.gui.main import create_window
+    from app.gui.record_page import RecordPage
+    from tests.devices.ble.fake_bluez import FakeBluez
+    from tests.devices.ble.fake_peripherals import LinkModel, OpenProfileSim, PolarH10Sim
 
     fake = FakeBluez(tmp / "bluez").start()
     strap = PolarH10Sim("C4:7C:8D:6A:7B:8C", LinkModel(seed=5, loss_prob=0.01))

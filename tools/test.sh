@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install TheraScope with its test tools into .venv (if needed) and run every check:
-# ruff (lint and format), mypy over core/ and devices/, and the whole pytest suite (offscreen Qt).
+# ruff (lint and format), mypy over app/, core/ and devices/, the import contracts (layers, no Qt
+# below app, no cycles, no private names across modules) and the whole pytest suite (offscreen Qt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -10,5 +11,7 @@ PY=${PYTHON:-python3}
 export QT_QPA_PLATFORM=offscreen
 echo "== ruff check";          .venv/bin/ruff check .
 echo "== ruff format --check"; .venv/bin/ruff format --check .
-echo "== mypy core devices";   .venv/bin/mypy
+echo "== mypy app core devices"; .venv/bin/mypy
+echo "== import contracts";    .venv/bin/lint-imports --no-cache
+echo "== private names";       .venv/bin/python tools/check_private_imports.py
 echo "== pytest";              .venv/bin/python -m pytest -q "$@"

@@ -32,7 +32,7 @@ def main() -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from app.main import create_window
+    from app.gui.main import create_window
 
     app = QApplication(sys.argv)
     win, _ = create_window(demo=args.demo)

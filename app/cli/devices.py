@@ -65,7 +65,8 @@ def record_real(args: argparse.Namespace, cat: Any, root: Any, patient_id: int) 
     transport = BleTransport()
     session = None
     try:
-        profile, name = (args.profile, None) if args.profile else (None, None)
+        profile: str | None = args.profile or None
+        name: str | None = None
         if profile is None:
             profile, name = _profile_of(transport, args.sensor, 5.0)
         sensor = BleSensor(args.sensor, make_driver(profile), transport=transport, name=name)

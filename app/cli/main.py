@@ -66,8 +66,8 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
+    from app.demo.simulation import record_simulated
     from core.config import Settings
-    from devices.simulation import record_simulated
 
     if not args.consent:
         raise SystemExit("Recording needs the patient's consent: add --consent once it is given")
@@ -82,7 +82,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     cat, root = _catalog(args)
     patient = _patient(cat, args.patient)
     if not args.simulate:
-        from app.device_cli import record_real
+        from app.cli.devices import record_real
 
         return record_real(args, cat, root, patient.id)
     settings = Settings.load()
@@ -129,7 +129,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from core.session_report import export_session_report
+    from core.report.session import export_session_report
 
     cat, root = _catalog(args)
     rec = cat.session_by_uid(args.session)
@@ -141,7 +141,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from devices.simulation import ensure_demo_patient
+    from app.demo.patient import ensure_demo_patient
 
     cat, root = _catalog(args)
     p = ensure_demo_patient(cat, root, progress=None, analyse=not args.no_analysis)
@@ -150,7 +150,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
-    from app.main import run_gui
+    from app.gui.main import run_gui
 
     return run_gui(data_dir=args.data_dir, demo=not args.no_demo)
 
@@ -220,8 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-analysis", action="store_true", help="do not analyse them")
     p.set_defaults(func=cmd_demo)
 
-    from app.device_cli import add_device_commands
-    from app.ml_cli import add_commands
+    from app.cli.devices import add_device_commands
+    from app.cli.ml import add_commands
 
     add_device_commands(sub)
     add_commands(sub)

@@ -22,7 +22,7 @@ def _participants(spec: str | None) -> list[int] | None:
 
 
 def _layout(args: argparse.Namespace) -> Any:
-    from core.data.amigos import AmigosLayout
+    from core.learning.datasets.amigos import AmigosLayout
 
     kw: dict[str, Any] = {"root": Path(args.amigos), "ecg_column": args.ecg_column}
     if args.mat_pattern:
@@ -33,10 +33,10 @@ def _layout(args: argparse.Namespace) -> Any:
 
 
 def _configs(args: argparse.Namespace, variant: str, modalities: str) -> tuple[Any, Any]:
+    from core.learning.training import TrainConfig
     from core.models import BMMNConfig
-    from core.training import TrainConfig
 
-    weights = args.weights if args.weights in ("imagenet", "none") else Path(args.weights)
+    weights = str(args.weights)  # "imagenet", "none" or a file's path (core.models.spatial)
     mc = BMMNConfig(
         variant=variant,
         modalities=modalities,
@@ -68,8 +68,8 @@ def _progress(stage: str, done: float, info: dict[str, float]) -> None:
 
 
 def cmd_train_demo(args: argparse.Namespace) -> int:
-    from core.demo_model import SHIPPED
-    from devices.demo_training import train_demo_model
+    from app.demo.training import train_demo_model
+    from core.learning.demo_model import SHIPPED
 
     last = [""]
 
@@ -91,11 +91,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.amigos or not args.out:
         raise SystemExit("therascope train needs --amigos and --out (or --demo)")
     from core import __version__
-    from core.data.amigos import SignalScaling, load_dataset
-    from core.data.frames import build_frame_samples
-    from core.experiment import data_fingerprint, dataset_of
+    from core.learning.datasets.amigos import SignalScaling, load_dataset
+    from core.learning.datasets.frames import build_frame_samples
+    from core.learning.experiment import data_fingerprint, dataset_of
+    from core.learning.training import train
     from core.models.checkpoint import save_checkpoint
-    from core.training import train
 
     trials = load_dataset(_layout(args), _participants(args.participants))
     if not trials:
@@ -126,8 +126,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from core.data.amigos import load_dataset
-    from core.experiment import cross_validate, results_table, write_tables
+    from core.learning.datasets.amigos import load_dataset
+    from core.learning.experiment import cross_validate, results_table, write_tables
 
     trials = load_dataset(_layout(args), _participants(args.participants))
     if not trials:
@@ -159,7 +159,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_synthetic(args: argparse.Namespace) -> int:
-    from core.data.synthetic_amigos import write_synthetic_amigos
+    from core.learning.datasets.synthetic_amigos import write_synthetic_amigos
 
     layout = write_synthetic_amigos(
         Path(args.out),
@@ -181,11 +181,11 @@ def _catalog(args: argparse.Namespace) -> Any:
 
 
 def cmd_analyse(args: argparse.Namespace) -> int:
-    from core.circumplex import describe_shift, quadrant_label
+    from app.demo.training import ensure_demo_checkpoint
+    from core.analysis.circumplex import describe_shift, quadrant_label
+    from core.analysis.review import analyse_and_review
     from core.config import Settings
-    from core.demo_model import active_checkpoint
-    from core.review import analyse_and_review
-    from devices.demo_training import ensure_demo_checkpoint
+    from core.learning.demo_model import active_checkpoint
 
     cat, root = _catalog(args)
     settings = Settings.load()
@@ -224,8 +224,8 @@ def cmd_analyse(args: argparse.Namespace) -> int:
 
 
 def cmd_cohort(args: argparse.Namespace) -> int:
+    from core.analysis.review import cohort
     from core.config import Settings
-    from core.review import cohort
 
     cat, root = _catalog(args)
     entries, stats = cohort(cat, root, Settings.load())

@@ -1,4 +1,4 @@
-"""Training the demo model (see :mod:`core.demo_model`) on simulated sessions.
+"""Training the demo model (see :mod:`core.learning.demo_model`) on simulated sessions.
 
 Here rather than in ``core`` because it records its training sessions with the simulated devices.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.demo_model import DEMO_LABEL, built_demo_path, find_demo_checkpoint
+from core.learning.demo_model import DEMO_LABEL, built_demo_path, find_demo_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +56,9 @@ def record_training_sessions(
     work: Path, plan: DemoPlan, progress: Progress | None = None
 ) -> list[Path]:
     """Record the plan's simulated sessions into a private catalog under ``work``."""
+    from app.demo.simulation import record_simulated
     from core.catalog import Catalog
     from core.config import Settings
-    from devices.simulation import record_simulated
 
     w, h, fps = plan.camera
     settings = Settings(camera_width=w, camera_height=h, camera_fps=fps)
@@ -106,9 +106,9 @@ def train_demo_model(
     device : str — training device (``"cpu"`` by default: the result is then the same on every
         machine for one seed)
     cancel : callable, optional — polled throughout; True stops with
-        :class:`devices.simulation.Cancelled` and writes nothing
+        :class:`app.demo.simulation.Cancelled` and writes nothing
     """
-    from devices.simulation import Cancelled
+    from app.demo.simulation import Cancelled
 
     def report(stage: str, f: float) -> None:
         if cancel is not None and cancel():
@@ -117,10 +117,11 @@ def train_demo_model(
             progress(stage, f)
 
     from core import __version__
-    from core.data.sessions import session_samples
+    from core.learning.datasets.sessions import session_samples
+    from core.learning.training import FrameDataset, TrainConfig, train
     from core.models import BMMNConfig
     from core.models.checkpoint import save_checkpoint
-    from core.training import FrameDataset, TrainConfig, to_training_scale, train
+    from core.models.outputs import to_training_scale
 
     plan = plan or DemoPlan()
     tmp = Path(tempfile.mkdtemp(prefix="therascope-demo-")) if work_dir is None else work_dir

@@ -7,8 +7,6 @@ analysis on the same kind of device, never from a guess.
 
 from __future__ import annotations
 
-import json
-import math
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -17,8 +15,9 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from app.widgets import fmt_duration
-from app.workers import Job, run_job
+from app.gui.widgets import fmt_duration
+from app.gui.workers import Job, run_job
+from core.analysis.planning import frames_to_analyse
 from core.catalog import Catalog, SessionRecord
 from core.config import Settings
 
@@ -30,7 +29,7 @@ def describe_analysis_device(spec: str) -> str:
     the first time: imports torch)."""
     if spec not in _device_cache:
         from core.analysis.engine import describe_device
-        from core.training import pick_device
+        from core.models.runtime import pick_device
 
         try:
             _device_cache[spec] = describe_device(pick_device(spec))
@@ -39,36 +38,9 @@ def describe_analysis_device(spec: str) -> str:
     return _device_cache[spec]
 
 
-def measured_rate(catalog: Catalog, data_root: Path, device_kind: str) -> float | None:
-    """Frames per second of wall time in the newest stored analysis on ``device_kind``
-    ("cpu"/"cuda"), or None when this computer has not analysed anything on it yet."""
-    for rec in catalog.list_sessions():
-        path = data_root / rec.folder / "analysis" / "analysis.json"
-        if not path.is_file():
-            continue
-        try:
-            info = json.loads(path.read_text())
-            frames = float(info["counts"]["frames_analysed"])
-            wall = float(info["timings_s"]["wall"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if str(info.get("device", "")).split(":")[0] == device_kind and frames > 0 and wall > 0:
-            return frames / wall
-    return None
-
-
-def frames_to_analyse(rec: SessionRecord, settings: Settings, on_cuda: bool, windows: Any) -> int:
-    """About how many frames the engine will analyse (its default scope: every frame on CUDA;
-    on the CPU ``analysis_frames_per_s`` over the session, or over the pre/post windows when the
-    session is longer than 40 min)."""
-    video = (rec.quality or {}).get("video") or {}
-    stored = int(video.get("frames", 0))
-    duration = float(rec.duration_s or 0.0)
-    if on_cuda:
-        return stored
-    span = duration if duration <= 40 * 60 else sum(w.end_s - w.start_s for w in windows)
-    n = math.ceil(span * settings.analysis_frames_per_s)
-    return min(n, stored) if stored else n
+def cached_analysis_device(spec: str) -> str | None:
+    """:func:`describe_analysis_device`'s answer if it is known already (never imports torch)."""
+    return _device_cache.get(spec)
 
 
 class AnalysisRunner(QObject):
@@ -102,16 +74,16 @@ class AnalysisRunner(QObject):
         catalog, root = self.catalog, self.data_root
 
         def work(_progress: Any) -> Any:
+            from app.demo.simulation import Cancelled
             from core.analysis.engine import AnalysisCancelled, AnalysisError
-            from core.demo_model import active_checkpoint
+            from core.analysis.review import analyse_and_review
+            from core.learning.demo_model import active_checkpoint
             from core.models.checkpoint import CheckpointError
-            from core.review import analyse_and_review
-            from devices.simulation import Cancelled
 
             try:
                 ck = active_checkpoint(settings, root)
                 if ck is None:
-                    from devices.demo_training import ensure_demo_checkpoint
+                    from app.demo.training import ensure_demo_checkpoint
 
                     self.progressed.emit(0.0, "Building the demo model (once; takes minutes)…")
                     ck = ensure_demo_checkpoint(
@@ -163,8 +135,8 @@ class AnalysisRunner(QObject):
     def wait(self, ms: int = 10000) -> None:
         """Cancel and wait for the worker (when the window closes)."""
         self._cancel.set()
-        if self.job is not None and self.job.thread.isRunning():
-            self.job.thread.wait(ms)
+        if self.job is not None and self.job.worker_thread.isRunning():
+            self.job.worker_thread.wait(ms)
 
 
 class AnalysePanel(QWidget):

@@ -18,12 +18,12 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QPolygonF
 from PySide6.QtWidgets import QGraphicsPolygonItem, QVBoxLayout, QWidget
 
-from app.figure_export import export_layout
-from app.timeline_view import TimelineView
-from core.circumplex import DEFAULT_NEUTRAL_RADIUS, QUADRANTS, to_circumplex
+from app.gui.figure_export import export_layout
+from app.gui.timeline_view import TimelineView
+from core.analysis.circumplex import DEFAULT_NEUTRAL_RADIUS, QUADRANTS, to_circumplex
 
 if TYPE_CHECKING:
-    from core.review import SessionReview
+    from core.analysis.review import SessionReview
 
 __all__ = ["CircumplexView", "TimelineView"]
 

@@ -21,15 +21,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.circumplex_view import CircumplexView
-from app.figure_export import save_figure
-from app.review_page import demo_banner
-from app.review_tables import fmt_value
-from app.widgets import heading
+from app.gui.circumplex_view import CircumplexView
+from app.gui.figure_export import save_figure
+from app.gui.review_page import demo_banner
+from app.gui.review_tables import fmt_value
+from app.gui.widgets import heading
+from core.analysis.circumplex import CohortStats, DimensionTest, quadrant_label, quadrant_of
+from core.analysis.review import CohortEntry, cohort
 from core.catalog import Catalog
-from core.circumplex import CohortStats, DimensionTest, quadrant_label, quadrant_of
 from core.config import Settings
-from core.review import CohortEntry, cohort
 
 STAT_COLUMNS = ["n", "Mean shift ± SD", "Paired t", "p", "Wilcoxon p", "Cohen's d_z"]
 PATIENT_COLUMNS = ["Patient", "Session (UTC)", "Pre", "Post", "Δ valence", "Δ arousal", "Model"]

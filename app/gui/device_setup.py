@@ -2,7 +2,7 @@
 
 Bio-sensor: the simulated ECG+EDA sensor (demo) or a Bluetooth sensor found by a scan (Polar H10,
 PLUX BITalino, TheraScope open profile). "Connect and test" connects, reads the battery and shows a
-few seconds of live signal with a quality light (:mod:`core.signal_check`). Camera: the simulated
+few seconds of live signal with a quality light (:mod:`core.quality.signal_check`). Camera: the simulated
 camera (demo), a camera OpenCV finds, or none; "Preview" shows it with the face box the analysis'
 detector finds, so the camera can be aimed.
 
@@ -32,12 +32,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.live_view import LiveSignalsView
-from app.widgets import StatusLight, bgr_to_pixmap, unit_label
-from app.workers import run_job
+from app.gui.live_view import LiveSignalsView
+from app.gui.widgets import StatusLight, bgr_to_pixmap, unit_label
+from app.gui.workers import run_job
 from core.config import Settings
+from core.quality.signal_check import check_stream, face_aim, worst
 from core.recording.live import FrameSlot, SignalRing
-from core.signal_check import check_stream, face_aim, worst
 from core.types import DeviceEvent, SampleBatch, StreamInfo
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ class FaceAim:
             return self._result
 
     def _run(self) -> None:
-        from core.faces import make_detector
+        from core.faces.detect import make_detector
 
         try:
             detector = make_detector()

@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QGraphicsItem, QWidget
 
-from app.widgets import unit_label
+from app.gui.widgets import unit_label
 
 
 class LiveSignalsView(pg.GraphicsLayoutWidget):

@@ -13,13 +13,14 @@ log = logging.getLogger(__name__)
 
 def create_window(data_dir: str | None = None, demo: bool = True):  # type: ignore[no-untyped-def]
     """Build the main window (the QApplication must exist). Returns (window, messages)."""
-    from app.window import MainWindow
-    from app.workers import run_job
+    from app.demo.patient import ensure_demo_patient
+    from app.demo.simulation import Cancelled, simulated_device_factory
+    from app.gui.window import MainWindow
+    from app.gui.workers import run_job
     from core.catalog import Catalog
     from core.config import Settings
     from core.config import data_dir as resolve
     from core.recording.recovery import recover_unfinished
-    from devices.simulation import Cancelled, ensure_demo_patient, simulated_device_factory
 
     root = resolve(data_dir)
     catalog = Catalog.open(root / "catalog.sqlite")

@@ -24,15 +24,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.circumplex_view import CircumplexView
-from app.patients_page import PatientDialog
-from app.quality_panel import QualityDialog
-from app.review_tables import analysis_of, shift_text
-from app.widgets import fmt_duration, heading
-from app.workers import run_job
+from app.gui.circumplex_view import CircumplexView
+from app.gui.patients_page import PatientDialog
+from app.gui.quality_panel import QualityDialog
+from app.gui.review_tables import analysis_of, shift_text
+from app.gui.widgets import fmt_duration, heading
+from app.gui.workers import run_job
 from core.catalog import Catalog, SessionRecord
-from core.data_quality import assess_quality
-from core.data_quality_text import VERDICT_WORDS
+from core.quality.session import assess_quality
+from core.quality.text import VERDICT_WORDS
 
 SESSION_COLUMNS = [
     "No.",
@@ -348,7 +348,7 @@ class PatientPage(QWidget):
         self.report_btn.setEnabled(False)
 
         def job(progress):  # type: ignore[no-untyped-def]
-            from core.session_report import export_session_report
+            from core.report.session import export_session_report
 
             return export_session_report(
                 self.catalog, self.data_root, rec.id, out, include_name=bool(include_name)

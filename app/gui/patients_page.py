@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.review_tables import analysis_of, shift_text
-from app.widgets import heading
+from app.gui.review_tables import analysis_of, shift_text
+from app.gui.widgets import heading
 from core.catalog import Catalog, Patient
 
 

@@ -21,11 +21,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.widgets import banner, bgr_to_pixmap, fmt_duration, heading, unit_label
+from app.gui.widgets import banner, bgr_to_pixmap, fmt_duration, heading, unit_label
 from core.catalog import Catalog
 from core.recording import SessionData, open_session
 from core.recording.manifest import simulated_devices
-from core.video_store import VideoStoreReader
+from core.recording.video_store import VideoStoreReader
 
 MARKER_NAMES = {"treatment_start": "Treatment start", "treatment_end": "Treatment end"}
 DETAIL_S = 10.0

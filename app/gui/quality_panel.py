@@ -1,5 +1,5 @@
 """The session's data-quality panel: a verdict light per part (signals, sensor link, video) with
-its plain reasons, and the exact figures beneath. One view of :func:`core.data_quality.quality_summary`.
+its plain reasons, and the exact figures beneath. One view of :func:`core.quality.session.quality_summary`.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.widgets import COLOURS, StatusLight, banner
-from core.data_quality import NOT_RECORDED, quality_summary
-from core.data_quality_text import VERDICT_WORDS, Rows, link_rows, stream_rows, video_rows
+from app.gui.widgets import COLOURS, StatusLight, banner
+from core.quality.session import NOT_RECORDED, quality_summary
+from core.quality.text import VERDICT_WORDS, Rows, link_rows, stream_rows, video_rows
 
 #: verdict → StatusLight colour
 LIGHTS: dict[str | None, str] = {"good": "green", "check": "amber", "poor": "red", None: "grey"}
@@ -203,7 +203,7 @@ class QualityPanel(QWidget):
         self.show_summary(summary)
 
     def show_summary(self, summary: dict[str, Any] | None, message: str = "") -> None:
-        """Show ``summary`` (:func:`core.data_quality.quality_summary`); None: only ``message``."""
+        """Show ``summary`` (:func:`core.quality.session.quality_summary`); None: only ``message``."""
         self.summary = summary
         for s in (self.signals, self.link, self.video):
             s.setVisible(summary is not None)

@@ -1,6 +1,6 @@
 """Screens 3–4 — Session set-up and recording.
 
-Set-up: consent, the devices (:class:`~app.device_setup.DeviceSetup`: a Bluetooth or simulated
+Set-up: consent, the devices (:class:`~app.gui.device_setup.DeviceSetup`: a Bluetooth or simulated
 sensor with its test signal and quality light, a camera with the face box for aiming), the
 simulated patient course when a simulated device is chosen, "Start recording" (a set-up that is not
 sound needs a confirmation). Recording: big elapsed clock, treatment start/end buttons, a marker
@@ -37,15 +37,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.device_setup import DeviceSetup
-from app.live_view import LiveSignalsView
-from app.widgets import StatusLight, banner, bgr_to_pixmap, fmt_duration, heading
-from app.workers import Job, run_job
+from app.gui.device_setup import DeviceSetup
+from app.gui.live_view import LiveSignalsView
+from app.gui.widgets import StatusLight, banner, bgr_to_pixmap, fmt_duration, heading
+from app.gui.workers import Job, run_job
 from core.catalog import Catalog
 from core.config import Settings
 from core.recording.disk import minutes_available
 from core.recording.session import RecordingSession
-from core.scenario import scenario_names
+from core.simulation.scenario import scenario_names
 
 log = logging.getLogger(__name__)
 
@@ -504,7 +504,7 @@ class RecordPage(QWidget):
         s, self.session = self.session, None
         truth = None
         if s.sensor is not None and s.sensor.simulated:
-            from devices.simulation import sensor_truth
+            from app.demo.simulation import sensor_truth
 
             sensor = s.sensor
             truth = lambda: sensor_truth(sensor)  # noqa: E731 — called after the devices stop
@@ -556,12 +556,12 @@ class RecordPage(QWidget):
     def wait_saved(self) -> None:
         """Before the window closes: let a background save finish (seconds at most)."""
         self._closed = True
-        if self.stopping_job is not None and self.stopping_job.thread.isRunning():
+        if self.stopping_job is not None and self.stopping_job.worker_thread.isRunning():
             self.markers_label.setText("Saving the session before closing…")
             self.markers_label.repaint()
             QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
             try:
-                self.stopping_job.thread.wait()
+                self.stopping_job.worker_thread.wait()
             finally:
                 QApplication.restoreOverrideCursor()
 

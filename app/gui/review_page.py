@@ -27,26 +27,26 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from app.analysis_panel import (
+from app.gui.analysis_panel import (
     AnalysePanel,
     AnalysisRunner,
-    _device_cache,
+    cached_analysis_device,
     describe_analysis_device,
-    measured_rate,
 )
-from app.circumplex_view import CircumplexView
-from app.figure_export import save_figure
-from app.quality_panel import QualityPanel, verdict_icon
-from app.review_tables import PhaseTable, analysis_details
-from app.session_forms import MarkersEditor, SelfReportBox
-from app.timeline_view import TimelineView
-from app.widgets import banner, bgr_to_pixmap, fmt_duration, heading
-from app.workers import Job, run_job
+from app.gui.circumplex_view import CircumplexView
+from app.gui.figure_export import save_figure
+from app.gui.quality_panel import QualityPanel, verdict_icon
+from app.gui.review_tables import PhaseTable, analysis_details
+from app.gui.session_forms import MarkersEditor, SelfReportBox
+from app.gui.timeline_view import TimelineView
+from app.gui.widgets import banner, bgr_to_pixmap, fmt_duration, heading
+from app.gui.workers import Job, run_job
+from core.analysis.circumplex import describe_shift
+from core.analysis.planning import measured_rate
+from core.analysis.review import SessionReview, refresh_summary, review_of, session_windows
 from core.catalog import Catalog, SessionRecord
-from core.circumplex import describe_shift
 from core.config import Settings
-from core.review import SessionReview, refresh_summary, review_of, session_windows
-from core.video_store import VideoStoreReader
+from core.recording.video_store import VideoStoreReader
 
 VIDEO_W = 240
 
@@ -307,7 +307,7 @@ class ReviewPage(QWidget):
         if rec is None:
             return
         spec = self.settings.analysis_device
-        device = _device_cache.get(spec)
+        device = cached_analysis_device(spec)
         windows = session_windows(self.catalog, rec, self.settings)
         rate = None
         if device is not None:
@@ -442,8 +442,8 @@ class ReviewPage(QWidget):
         """Stop a running analysis (the window is closing) and close the video."""
         self.self_report.flush()
         self.runner.wait()
-        if self._device_job is not None and self._device_job.thread.isRunning():
-            self._device_job.thread.wait(15000)  # at most the time torch takes to import
+        if self._device_job is not None and self._device_job.worker_thread.isRunning():
+            self._device_job.worker_thread.wait(15000)  # at most the time torch takes to import
         if self.vreader is not None:
             self.vreader.close()
             self.vreader = None

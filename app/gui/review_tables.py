@@ -9,10 +9,16 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
-from app.widgets import fmt_duration
+from app.gui.widgets import fmt_duration
+from core.analysis.circumplex import (
+    NEUTRAL,
+    PhaseStats,
+    SessionCircumplex,
+    quadrant_label,
+    to_circumplex,
+)
+from core.analysis.review import SessionReview
 from core.catalog import Catalog
-from core.circumplex import NEUTRAL, PhaseStats, SessionCircumplex, quadrant_label, to_circumplex
-from core.review import SessionReview
 
 ROWS = (
     "Window",

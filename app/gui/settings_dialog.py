@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from app.workers import Job, run_job
+from app.gui.workers import Job, run_job
 from core.config import Settings, config_dir
-from core.demo_model import DEMO_LABEL, find_demo_checkpoint
+from core.learning.demo_model import DEMO_LABEL, find_demo_checkpoint
 
 DEVICES = (
     ("auto", "Automatic (the GPU when there is one)"),
@@ -214,8 +214,8 @@ class SettingsDialog(QDialog):
         self.job = run_job(lambda _p: checkpoint_provenance(path), shown, failed)
 
     def done(self, result: int) -> None:  # noqa: D102 — Qt's name; closing the dialog
-        if self.job is not None and self.job.thread.isRunning():
-            self.job.thread.wait(15000)  # a checkpoint being read: a few seconds at most
+        if self.job is not None and self.job.worker_thread.isRunning():
+            self.job.worker_thread.wait(15000)  # a checkpoint being read: a few seconds at most
         super().done(result)
 
     def values(self) -> Settings:

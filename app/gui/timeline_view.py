@@ -10,11 +10,11 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from app.widgets import fmt_duration
+from app.gui.widgets import fmt_duration
 
 if TYPE_CHECKING:
+    from core.analysis.review import SessionReview
     from core.catalog import Marker
-    from core.review import SessionReview
 
 VALENCE_COLOUR = "#1f6fb2"
 AROUSAL_COLOUR = "#c0392b"

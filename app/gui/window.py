@@ -8,13 +8,13 @@ from pathlib import Path
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QProgressBar, QStackedWidget
 
-from app.cohort_page import CohortPage
-from app.patient_page import PatientPage
-from app.patients_page import PatientsPage
-from app.playback_page import PlaybackPage
-from app.record_page import DeviceFactory, RecordPage
-from app.review_page import ReviewPage
-from app.workers import Job
+from app.gui.cohort_page import CohortPage
+from app.gui.patient_page import PatientPage
+from app.gui.patients_page import PatientsPage
+from app.gui.playback_page import PlaybackPage
+from app.gui.record_page import DeviceFactory, RecordPage
+from app.gui.review_page import ReviewPage
+from app.gui.workers import Job
 from core.catalog import Catalog
 from core.config import Settings
 
@@ -120,7 +120,7 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self.cohort)
 
     def show_settings(self) -> None:
-        from app.settings_dialog import SettingsDialog
+        from app.gui.settings_dialog import SettingsDialog
 
         dlg = SettingsDialog(self.settings, self.data_root, parent=self)
         if dlg.exec():
@@ -179,6 +179,6 @@ class MainWindow(QMainWindow):
         self.record.devices.shutdown()  # test signal, camera preview, the Bluetooth thread
         self.review.shutdown()  # cancels a running analysis (nothing half-done is stored)
         self.closing.set()
-        if self.demo_job is not None and self.demo_job.thread.isRunning():
-            self.demo_job.thread.wait()  # the demo build stops at its next step (≤ 0.1 s)
+        if self.demo_job is not None and self.demo_job.worker_thread.isRunning():
+            self.demo_job.worker_thread.wait()  # the demo build stops at its next step (≤ 0.1 s)
         event.accept()

@@ -18,9 +18,9 @@ class Job(QObject):
     def __init__(self, fn: Callable[[Callable[[float], None]], Any]) -> None:
         super().__init__()
         self._fn = fn
-        self.thread = QThread()
-        self.moveToThread(self.thread)
-        self.thread.started.connect(self._run)
+        self.worker_thread = QThread()
+        self.moveToThread(self.worker_thread)
+        self.worker_thread.started.connect(self._run)
 
     def _run(self) -> None:
         try:
@@ -37,10 +37,10 @@ class Job(QObject):
         else:
             self.finished.emit(result)
         finally:
-            self.thread.quit()
+            self.worker_thread.quit()
 
     def start(self) -> None:
-        self.thread.start()
+        self.worker_thread.start()
 
 
 class _Relay(QObject):
@@ -89,6 +89,6 @@ def run_job(
     entry = (job, relay)
     _running.add(entry)
     relay.entry = entry
-    job.thread.finished.connect(relay.cleanup)
+    job.worker_thread.finished.connect(relay.cleanup)
     job.start()
     return job

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 if TYPE_CHECKING:
-    from core.physiology import PhaseWindow
+    from core.physiology.summary import PhaseWindow
 
 NEUTRAL = 0
 NOT_ESTIMATED = -1
@@ -280,7 +280,7 @@ def session_circumplex(
     ----------
     t_s : array — analysed frame times from the session start (s)
     valence, arousal : array — per-frame estimates (circumplex units), NaN = not estimated
-    windows : list of PhaseWindow — ``[pre, post]`` from :func:`core.physiology.phase_windows`
+    windows : list of PhaseWindow — ``[pre, post]`` from :func:`core.physiology.summary.phase_windows`
     neutral_radius : float — radius of the near-neutral disc (circumplex units)
     smooth_s : float — moving-mean window of the trajectory (s)
 

@@ -141,7 +141,7 @@ def _check_inputs(config: Any, channels: list[str], has_video: bool) -> None:
 def _spans(
     opts: AnalysisOptions, on_cuda: bool, duration_s: float, markers: list[tuple[float, str]]
 ) -> list[tuple[float, float]] | None:
-    from core.physiology import phase_windows
+    from core.physiology.summary import phase_windows
 
     scope = opts.scope
     if scope == "auto":
@@ -202,10 +202,10 @@ def analyse_session(
     import torch
 
     from core import __version__
-    from core.faces_track import CropPolicy, FaceTracker
+    from core.faces.track import CropPolicy, FaceTracker
     from core.models.checkpoint import load_checkpoint
+    from core.models.runtime import autocast, faces_to_input, pick_device
     from core.recording.reader import open_session
-    from core.training import _autocast, faces_to_input, pick_device
 
     opts = options or AnalysisOptions()
     t_start = time.perf_counter()
@@ -306,7 +306,7 @@ def analyse_session(
                         else torch.zeros(len(j), 3, cfg.face_size, cfg.face_size, device=device)
                     )
                     bio_t = torch.from_numpy(win[j]).to(device)
-                    with torch.inference_mode(), _autocast(device, opts.amp):
+                    with torch.inference_mode(), autocast(device, opts.amp):
                         out = model(face_t, bio_t)["out"]
                     outputs[done + j] = out.float().cpu().numpy()
                 timings["bio"] += t1 - t0
@@ -323,7 +323,7 @@ def analyse_session(
         if video is not None:
             video.close()
 
-    from core.training import from_training_scale
+    from core.models.outputs import from_training_scale
 
     est_mask = np.all(np.isfinite(outputs), axis=1)
     outputs[est_mask] = from_training_scale(outputs[est_mask])

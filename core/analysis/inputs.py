@@ -1,14 +1,14 @@
 """A recorded session as model input: bio signals at the model's rate, windows, frames, face crops.
 
 Shared by the analysis engine and by training on TheraScope's own sessions
-(:mod:`core.data.sessions`), so a model sees exactly the same kind of input in both.
+(:mod:`core.learning.datasets.sessions`), so a model sees exactly the same kind of input in both.
 
 * **Bio**: each channel is low-passed (zero phase, below the target Nyquist frequency) and read
   off on the model's grid (128 Hz from session time 0). Lost samples are never bridged: a grid
   sample within one source period of a lost one is marked invalid, and a window holding an
   invalid sample is *incomplete* — its frame gets no estimate.
 * **Windows**: the 1000-sample window of a frame at time t is centred on sample round(t·rate), as
-  in :func:`core.data.amigos.frame_windows`; before the first and after the last recorded sample
+  in :func:`core.learning.datasets.amigos.frame_windows`; before the first and after the last recorded sample
   the signal is edge-padded (the same padding as in training), which is not a loss.
 * **Frames**: every stored frame, or one per 1/rate seconds, optionally within time spans.
 * **Faces**: frames decoded in parallel (OpenCV releases the GIL), the tracker run in frame order,
@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from core.faces_track import CropPolicy, FaceTracker
+    from core.faces.track import CropPolicy, FaceTracker
     from core.recording.reader import SessionData
-    from core.video_store import VideoStoreReader
+    from core.recording.video_store import VideoStoreReader
 
 #: names the checkpoints' signal scaling uses for each channel (AMIGOS calls EDA "GSR")
 SCALING_KEYS = {"ECG": "ecg", "EDA": "gsr"}
@@ -232,7 +232,7 @@ class CropChunk:
 
 
 def _decode(video: VideoStoreReader, i: int) -> np.ndarray | None:
-    from core.video_store import CorruptFrameError
+    from core.recording.video_store import CorruptFrameError
 
     try:
         return video.read(i)
@@ -257,7 +257,7 @@ def iter_face_crops(
     """
     import time
 
-    from core.faces_track import crop_face
+    from core.faces.track import crop_face
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for a in range(0, len(positions), chunk):

@@ -1,7 +1,7 @@
 """A session's review, a patient's history and the cohort: what the review screens and the report show.
 
 Glue between the catalog, the stored per-frame estimates (:mod:`core.analysis.results`) and the
-circumplex analytics (:mod:`core.circumplex`). The analytics are recomputed from the stored
+circumplex analytics (:mod:`core.analysis.circumplex`). The analytics are recomputed from the stored
 estimates whenever they are asked for (cheap: milliseconds for a 60-minute session), so editing
 the phase markers afterwards changes the results at once; :func:`refresh_summary` then stores
 the new summary in the catalog (with an audit entry).
@@ -16,11 +16,16 @@ from typing import Any
 
 import numpy as np
 
+from core.analysis.circumplex import (
+    CohortStats,
+    SessionCircumplex,
+    cohort_shift,
+    session_circumplex,
+)
 from core.analysis.results import SessionEstimates, load_estimates
 from core.catalog import Catalog, SessionRecord
-from core.circumplex import CohortStats, SessionCircumplex, cohort_shift, session_circumplex
 from core.config import Settings
-from core.physiology import PhaseWindow, phase_windows
+from core.physiology.summary import PhaseWindow, phase_windows
 
 
 @dataclass

@@ -8,7 +8,7 @@ One :class:`FaceDetector` interface serves analysis, training and the set-up scr
 * :class:`OnnxFaceDetector` — a YuNet ``.onnx`` file a clinic supplies (``cv2.FaceDetectorYN``);
   better with turned heads and poor light. No model file ships with TheraScope.
 
-:func:`make_detector` builds either from a short spec. :mod:`core.faces_track` takes it from
+:func:`make_detector` builds either from a short spec. :mod:`core.faces.track` takes it from
 there: the tracker that runs a detector a few times per second and the crop policy that turns a
 box into the fixed-size crop the model sees. :func:`to_model_input` normalises a batch of crops
 for the network.
@@ -406,7 +406,7 @@ def to_model_input(crops: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    crops : ndarray (N, S, S, 3) uint8 BGR — a batch from :func:`core.faces_track.crop_face` (one (S, S, 3)
+    crops : ndarray (N, S, S, 3) uint8 BGR — a batch from :func:`core.faces.track.crop_face` (one (S, S, 3)
         crop is taken as N = 1)
 
     Returns

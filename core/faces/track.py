@@ -14,7 +14,7 @@ A box is never invented far from evidence: a frame more than ``max_hold_s`` from
 "no face crop for this frame".
 
 :func:`crop_face` cuts the fixed-size crop of a box as a :class:`CropPolicy` says (margin, shape,
-eye alignment, padding); :func:`core.faces.to_model_input` then normalises a batch of crops.
+eye alignment, padding); :func:`core.faces.detect.to_model_input` then normalises a batch of crops.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from core.faces import (
+from core.faces.detect import (
     FaceBox,
     FaceDetector,
     as_bgr,
@@ -60,7 +60,7 @@ class FaceTracker:
 
     Parameters
     ----------
-    detector : FaceDetector, optional — default :func:`~core.faces.make_detector` (Haar)
+    detector : FaceDetector, optional — default :func:`~core.faces.detect.make_detector` (Haar)
     detect_every_s : float — detection period (s) on the frames' timestamps
     max_hold_s : float — longest time (s) a box may be held or bridged away from a detection;
         beyond it frames get ``None``. Gaps between two detections up to this long are bridged

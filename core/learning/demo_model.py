@@ -3,12 +3,12 @@
 It exists so the whole path (record → analyse → review → report) works out of the box. Its
 training data are simulated sessions whose valence and arousal tour all four quadrants
 independently (scenarios ``quadrant_tour*``), recorded through the real recorder, read back
-through the analysis engine's own input path (:mod:`core.data.sessions`) and trained the paper's
-way (:func:`core.training.train`). It is **not clinically valid**: it has only ever seen a
+through the analysis engine's own input path (:mod:`core.learning.datasets.sessions`) and trained the paper's
+way (:func:`core.learning.training.train`). It is **not clinically valid**: it has only ever seen a
 synthetic face and simulated physiology, and every screen and report that shows its numbers says
 so.
 
-``therascope train --demo`` builds it (:mod:`devices.demo_training`, as it records simulated
+``therascope train --demo`` builds it (:mod:`app.demo.training`, as it records simulated
 sessions); the result is shipped as ``resources/models/demo-bmmn-bae2.pt`` and built on first
 use into the data folder if that file is missing.
 """
@@ -46,7 +46,7 @@ def active_checkpoint(settings: Any, data_root: Path | None = None) -> Path | No
     """The checkpoint analyses use: the clinic's (named in the settings) or the demo model.
 
     Returns None when the demo model is to be used but is neither shipped nor built yet
-    (:func:`devices.demo_training.ensure_demo_checkpoint` builds it).
+    (:func:`app.demo.training.ensure_demo_checkpoint` builds it).
 
     Raises
     ------

@@ -1,7 +1,7 @@
 """Person-independent evaluation of the BMMN family, printed beside the paper's figures.
 
 For each fold the signal scaling is fitted on the training participants only, the model is trained
-(:func:`core.training.train`) on their frames and scored on the held-out participants' frames with
+(:func:`core.learning.training.train`) on their frames and scored on the held-out participants' frames with
 the paper's per-label binary scores (high = rating > 5; emotions one-hot), next to the majority
 baseline of the training labels. Face crops come from the cache, so folds and variants after the
 first never decode video.
@@ -19,11 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from core.data.amigos import OUTPUT_NAMES, SignalScaling, Trial
-from core.data.evaluation import binary_scores, person_folds
-from core.data.frames import FrameSamples, build_frame_samples
+from core.learning.datasets.amigos import OUTPUT_NAMES, SignalScaling, Trial
+from core.learning.datasets.evaluation import binary_scores, person_folds
+from core.learning.datasets.frames import FrameSamples, build_frame_samples
+from core.learning.training import FrameDataset, TrainConfig, predict, train
 from core.models import BMMNConfig
-from core.training import FrameDataset, TrainConfig, predict, to_training_scale, train
+from core.models.outputs import to_training_scale
 
 log = logging.getLogger(__name__)
 

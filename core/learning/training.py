@@ -34,11 +34,10 @@ from torch.utils.data import DataLoader, Dataset
 
 from core.models import BMMNConfig, build_model
 from core.models.bio import BioAutoEncoder
-from core.models.spatial import IMAGENET_MEAN, IMAGENET_STD
+from core.models.outputs import from_training_scale
+from core.models.runtime import autocast, faces_to_input, pick_device
 
 log = logging.getLogger(__name__)
-
-N_RATINGS = 3  # valence, arousal, liking come first in the output order
 
 Progress = Callable[[str, float, dict[str, float]], None]
 
@@ -75,20 +74,6 @@ class TrainConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def to_training_scale(targets: np.ndarray) -> np.ndarray:
-    """Ratings (first three columns, 1–9) to [-1, 1]; emotion columns unchanged."""
-    t = np.asarray(targets, dtype=np.float32).copy()
-    t[:, :N_RATINGS] = (t[:, :N_RATINGS] - 5.0) / 4.0
-    return t
-
-
-def from_training_scale(outputs: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`to_training_scale`: model outputs back to ratings 1–9 and emotions."""
-    o = np.asarray(outputs, dtype=np.float32).copy()
-    o[:, :N_RATINGS] = 5.0 + 4.0 * o[:, :N_RATINGS]
-    return o
-
-
 class FrameDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
     """Per-frame training samples held as arrays (a crop cache may be a ``np.memmap``).
 
@@ -117,45 +102,11 @@ class FrameDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
         return face, torch.from_numpy(np.asarray(self.bio[i])), torch.from_numpy(self.targets[i])
 
 
-def faces_to_input(
-    faces: torch.Tensor, device: torch.device, channels_last: bool = True
-) -> torch.Tensor:
-    """A batch of uint8 BGR crops (B, S, S, 3) → the model's normalised RGB input on ``device``.
-
-    Returns
-    -------
-    Tensor (B, 3, S, S) float32 — ``(pixel / 255 − IMAGENET_MEAN) / IMAGENET_STD`` per RGB
-    channel; channels-last memory on CUDA when ``channels_last`` (faster convolutions there)
-    """
-    x = faces.to(device, non_blocking=True).flip(-1).permute(0, 3, 1, 2).float()
-    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1) * 255.0
-    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1) * 255.0
-    x = (x - mean) / std
-    fmt = (
-        torch.channels_last if channels_last and device.type == "cuda" else torch.contiguous_format
-    )
-    return x.contiguous(memory_format=fmt)
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def pick_device(spec: str) -> torch.device:
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(spec)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("CUDA was asked for, but this machine has no usable CUDA device")
-    return dev
-
-
-def _autocast(device: torch.device, amp: str) -> Any:
-    use = amp == "bf16" or (amp == "auto" and device.type == "cuda")
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=use)
 
 
 @dataclass
@@ -264,7 +215,7 @@ def _run_stage(
         for step, (face, bio, y) in enumerate(_batches(ds, cfg, dist, epoch)):
             face = faces_to_input(face, device, cfg.channels_last)
             bio, y = bio.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            with _autocast(device, cfg.amp):
+            with autocast(device, cfg.amp):
                 out = trainable(face, bio)
                 loss = loss_fn(out, y, bio)
             opt.zero_grad(set_to_none=True)
@@ -438,7 +389,7 @@ def predict(
     loader = DataLoader(data, batch_size=batch_size, shuffle=False)
     for face, bio, _ in loader:
         face, bio = faces_to_input(face, dev), bio.to(dev)
-        with _autocast(dev, amp):
+        with autocast(dev, amp):
             out = model(face, bio)["out"]
         outs.append(out.float().cpu().numpy())
     return from_training_scale(np.concatenate(outs) if outs else np.zeros((0, 10), np.float32))

@@ -20,14 +20,10 @@ from typing import Any, TypedDict
 import torch
 from torch import Tensor, nn
 
-from core.data.amigos import OUTPUT_NAMES as _DATA_OUTPUT_NAMES
 from core.models._init import he_uniform_
 from core.models.bio import BIO_WINDOW, LATENT_SIZE, BioAutoEncoder, BioNetwork
+from core.models.outputs import OUTPUT_NAMES
 from core.models.spatial import BACKBONES, SpatialNetwork
-
-# The order of the 10 outputs is the data's (core.data.amigos): valence, arousal, liking (AMIGOS
-# self-assessments, 1-9) and the seven one-hot basic emotions ("joy" in the paper is "happiness").
-OUTPUT_NAMES = _DATA_OUTPUT_NAMES
 
 VARIANTS = ("bmmn", "bae1", "bae2")
 MODALITIES = ("both", "face", "bio")

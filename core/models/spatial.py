@@ -39,13 +39,13 @@ import torch
 from torch import Tensor, nn
 from torchvision import models as tvm
 
-from core.faces import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
+from core.faces.detect import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
 from core.models._init import he_uniform_
 
 log = logging.getLogger(__name__)
 
 BACKBONES = ("resnet50", "resnet18", "small")
-# one definition of the normalisation, shared with the crop pipeline (core.faces has no torch)
+# one definition of the normalisation, shared with the crop pipeline (core.faces.detect has no torch)
 IMAGENET_MEAN = IMAGENET_MEAN_RGB
 IMAGENET_STD = IMAGENET_STD_RGB
 SMALL_CHANNELS = (32, 64, 128, 256)

@@ -2,7 +2,7 @@
 
 Lost samples are NaN. Signals are cut into NaN-free stretches and each stretch is processed on
 its own, so no beat-to-beat interval or filter ever spans a gap. Re-exported by
-:mod:`core.physiology`.
+:mod:`core.physiology.summary`.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from core.physiology_signals import ecg_summary, eda_level_series, eda_summary, heart_rate_series
+from core.physiology.signals import ecg_summary, eda_level_series, eda_summary, heart_rate_series
 
 __all__ = [
     "METRICS",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.physiology_signals import heart_rate_series
+from core.physiology.signals import heart_rate_series
 from core.types import StreamInfo
 
 #: worst first, so max() over levels picks the verdict

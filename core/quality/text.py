@@ -1,4 +1,4 @@
-"""The data-quality summary (:mod:`core.data_quality`) as rows of text, one wording for the
+"""The data-quality summary (:mod:`core.quality.session`) as rows of text, one wording for the
 review screen and the PDF. Figures are printed exactly (counts in full, rates and times with the
 decimals they were measured to); a figure the session did not record reads "not recorded".
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.data_quality import NOT_RECORDED, fmt_clock, fmt_pct, fmt_s, plural
+from core.quality.session import NOT_RECORDED, fmt_clock, fmt_pct, fmt_s, plural
 
 VERDICT_WORDS: dict[str | None, str] = {
     "good": "Good",

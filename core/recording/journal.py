@@ -3,7 +3,7 @@
 Everything here is read back from a session folder: the bio index (packet arrival times against
 the counter→host clock fit) and ``journal.jsonl`` (one JSON object a line, ``{"event": kind,
 "t_s": seconds since the session start, …detail}``). :func:`core.recording.manifest.compute_quality`
-stores these figures with the session; :mod:`core.data_quality` turns them into verdicts.
+stores these figures with the session; :mod:`core.quality.session` turns them into verdicts.
 
 A session recorded before the devices journaled their link simply has none of these events: its
 figures are ``None`` ("not recorded"), never a reassuring zero.

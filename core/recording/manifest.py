@@ -70,13 +70,13 @@ def compute_quality(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     ``duration_s``, and ``rate_hz`` (nominal), ``achieved_rate_hz`` (samples stored per second of
     the stream's span), ``longest_gap_s``, ``drift_ppm`` (sensor clock against the host's),
     ``latency_median_ms``, ``latency_p95_ms``, ``segments``, ``segment_step_ms`` (see
-    :func:`core.recording.quality.stream_timing`); ``video``: ``frames``, ``dropped``,
+    :func:`core.recording.journal.stream_timing`); ``video``: ``frames``, ``dropped``,
     ``corrupt``, ``duration_s``, ``fps``; ``duration_s`` (the longer of the bio and video spans,
-    s); from the journal (:func:`core.recording.quality.event_quality`): ``link``, ``camera``,
+    s); from the journal (:func:`core.recording.journal.event_quality`): ``link``, ``camera``,
     ``device_errors`` (None where not recorded)
     """
     from core.clock import fit_counter_clock
-    from core.recording.quality import event_quality, stream_timing
+    from core.recording.journal import event_quality, stream_timing
 
     out: dict[str, Any] = {"streams": {}, "video": None}
     t0 = int(manifest["t0_host_ns"])
@@ -113,7 +113,7 @@ def compute_quality(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         }
     vdir = folder / "video"
     if (vdir / "frames.idx").exists():
-        from core.video_store import VideoStoreReader
+        from core.recording.video_store import VideoStoreReader
 
         # index only (verify=False): a full CRC pass would read gigabytes at every stop;
         # recovery checks CRCs itself and every read() checks its frame's CRC

@@ -17,7 +17,7 @@ from core.recording.bio_store import BioStream, read_bio_stream
 from core.recording.manifest import read_manifest, stream_infos
 
 if TYPE_CHECKING:
-    from core.video_store import VideoStoreReader
+    from core.recording.video_store import VideoStoreReader
 
 
 @dataclass
@@ -89,7 +89,7 @@ class SessionData:
         vdir = self.folder / "video"
         if not (vdir / "frames.idx").exists():
             return None
-        from core.video_store import VideoStoreReader
+        from core.recording.video_store import VideoStoreReader
 
         return VideoStoreReader(vdir, verify=verify)
 

@@ -121,7 +121,7 @@ class Recorder:
         live_seconds: float = 10.0,
         threaded: bool = True,
     ) -> None:
-        from core.video_store import VideoStoreWriter
+        from core.recording.video_store import VideoStoreWriter
 
         self.folder = folder
         self.clock = clock
@@ -335,7 +335,7 @@ class Recorder:
                 self._stats.error = self.error
 
     def _update_live_metrics(self) -> None:
-        from core.physiology import eda_level_series, heart_rate_series
+        from core.physiology.summary import eda_level_series, heart_rate_series
 
         hr = eda = None
         for info in self.streams.values():

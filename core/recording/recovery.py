@@ -32,7 +32,7 @@ def recover_session(catalog: Catalog, data_root: Path, record: SessionRecord) ->
     for info in stream_infos(manifest):
         kept["streams"][info.name] = truncate_bio_stream(folder / "bio", info)
     if (folder / "video").exists():
-        from core.video_store import recover_video_store
+        from core.recording.video_store import recover_video_store
 
         kept["video"] = recover_video_store(folder / "video")
     (folder / "recording.lock").unlink(missing_ok=True)

@@ -1,10 +1,10 @@
-"""The analysed session's sections of the PDF report (see :mod:`core.report`).
+"""The analysed session's sections of the PDF report (see :mod:`core.report.document`).
 
 Page 1 (:func:`summary_page`): header, circumplex figure, pre/post table, plain-language summary.
 Details: :func:`timeline` (valence and arousal over the session), :func:`quadrant_shares`,
 :func:`self_vs_model` (the patient's SAM/GAD-7 beside the model's means on the 1–9 scale) and
 :func:`model_quality` (checkpoint, inputs, device, frame counts, intended use). reportlab is
-imported inside the functions, as in :mod:`core.report`.
+imported inside the functions, as in :mod:`core.report.document`.
 """
 
 from __future__ import annotations
@@ -14,19 +14,11 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from core.circumplex import NEUTRAL, QUADRANTS, PhaseStats, describe_shift, quadrant_label
-from core.physiology import describe_change, format_clock
-from core.report import (
-    DEMO_BANNER,
-    INTENDED_USE,
-    NOT_MEASURED,
-    ReportData,
-    _count,
-    _header,
-    _para,
-    _table,
-)
-from core.report_quality import model_quality_rows
+from core.analysis.circumplex import NEUTRAL, QUADRANTS, PhaseStats, describe_shift, quadrant_label
+from core.physiology.summary import describe_change, format_clock
+from core.report.blocks import count, header, para, table
+from core.report.data import DEMO_BANNER, INTENDED_USE, NOT_MEASURED, ReportData
+from core.report.quality import model_quality_rows
 
 _SELF_FIELDS = (
     ("sam_valence", "Valence, SAM 1–9 (unpleasant–pleasant)", "mean_valence"),
@@ -77,7 +69,7 @@ def plain_summary(data: ReportData) -> str:
     """The plain-language summary on page 1 (a fixed template).
 
     "<circumplex sentence> <physiology sentences> [<self-ratings sentence>]", the first from
-    :func:`core.circumplex.describe_shift`, the second from :func:`core.physiology.describe_change`.
+    :func:`core.analysis.circumplex.describe_shift`, the second from :func:`core.physiology.summary.describe_change`.
     """
     assert data.analysis is not None
     parts = [
@@ -92,7 +84,7 @@ def _prepost_table(data: ReportData, st: dict[str, Any], width: float) -> Any:
     assert data.analysis is not None
     c = data.analysis.circumplex
     head = [
-        _para(f"<b>{h}</b>", st["cell"])
+        para(f"<b>{h}</b>", st["cell"])
         for h in (
             "Window",
             "Valence<br/>mean ± SD",
@@ -105,33 +97,33 @@ def _prepost_table(data: ReportData, st: dict[str, Any], width: float) -> Any:
     for s in (c.pre, c.post):
         rows.append(
             [
-                _para(
+                para(
                     f"<b>{escape(_phase_title(s))}</b><br/>"
                     f"{format_clock(s.start_s)}–{format_clock(s.end_s)}",
                     st["cell"],
                 ),
                 _mean_sd(s.mean_valence, s.sd_valence),
                 _mean_sd(s.mean_arousal, s.sd_arousal),
-                _para(escape(quadrant_label(s.quadrant)), st["cell"]),
-                _para(
+                para(escape(quadrant_label(s.quadrant)), st["cell"]),
+                para(
                     f"{s.coverage:.0%} <font size=7>({s.n_estimated} of {s.n_frames})</font>",
                     st["cell_r"],
                 ),
             ]
         )
     widths = [0.22, 0.17, 0.17, 0.27, 0.17]
-    return _table(rows, [w * width for w in widths], align_right_from=1)
+    return table(rows, [w * width for w in widths], align_right_from=1)
 
 
 def summary_page(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
     from reportlab.platypus import Paragraph, Spacer
 
-    from core.report_circumplex import circumplex_figure
+    from core.report.circumplex import circumplex_figure
 
     a = data.analysis
     assert a is not None
     c = a.circumplex
-    out = _header(data, st, width, compact=True)
+    out = header(data, st, width, compact=True)
     title = "Valence and arousal before and after (model estimates)"
     out.append(Paragraph(title, st["h2"]))
     out.append(
@@ -171,7 +163,7 @@ def summary_page(data: ReportData, st: dict[str, Any], width: float) -> list[Any
 def timeline(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
     from reportlab.platypus import KeepTogether, Paragraph
 
-    from core.report_charts import session_chart
+    from core.report.charts import session_chart
 
     a = data.analysis
     assert a is not None
@@ -219,7 +211,7 @@ def timeline(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
 def quadrant_shares(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
     from reportlab.platypus import KeepTogether, Paragraph, Spacer
 
-    from core.report_circumplex import SHARE_ORDER, share_bars
+    from core.report.circumplex import SHARE_ORDER, share_bars
 
     a = data.analysis
     assert a is not None
@@ -232,9 +224,9 @@ def quadrant_shares(data: ReportData, st: dict[str, Any], width: float) -> list[
     ]
     rows: list[list[Any]] = [
         [
-            _para("<b>Window</b>", st["cell"]),
-            *[_para(n, st["cell"]) for n in names],
-            _para("<b>Frames estimated</b>", st["cell"]),
+            para("<b>Window</b>", st["cell"]),
+            *[para(n, st["cell"]) for n in names],
+            para("<b>Frames estimated</b>", st["cell"]),
         ]
     ]
     for s in (c.pre, c.post):
@@ -247,7 +239,7 @@ def quadrant_shares(data: ReportData, st: dict[str, Any], width: float) -> list[
         KeepTogether(
             [
                 Paragraph("Time in each quadrant", st["h2"]),
-                _table(rows, [w * width for w in widths]),
+                table(rows, [w * width for w in widths]),
                 Spacer(1, 6),
                 share_bars(c, width),
                 Paragraph(
@@ -279,23 +271,23 @@ def self_vs_model(data: ReportData, st: dict[str, Any], width: float) -> list[An
 
     head = [
         "Measure",
-        _para(f"<b>Patient</b><br/>{escape(c.pre.label)}", st["cell"]),
-        _para(f"<b>Model</b><br/>{escape(c.pre.label)}", st["cell"]),
-        _para(f"<b>Patient</b><br/>{escape(c.post.label)}", st["cell"]),
-        _para(f"<b>Model</b><br/>{escape(c.post.label)}", st["cell"]),
+        para(f"<b>Patient</b><br/>{escape(c.pre.label)}", st["cell"]),
+        para(f"<b>Model</b><br/>{escape(c.pre.label)}", st["cell"]),
+        para(f"<b>Patient</b><br/>{escape(c.post.label)}", st["cell"]),
+        para(f"<b>Model</b><br/>{escape(c.post.label)}", st["cell"]),
     ]
     rows: list[list[Any]] = [head]
     for key, label, attr in _SELF_FIELDS:
         rows.append(
             [
-                _para(escape(label), st["cell"]),
+                para(escape(label), st["cell"]),
                 own("pre", key),
                 model(c.pre, attr),
                 own("post", key),
                 model(c.post, attr),
             ]
         )
-    t = _table(rows, [w * width for w in (0.36, 0.15, 0.17, 0.15, 0.17)])
+    t = table(rows, [w * width for w in (0.36, 0.15, 0.17, 0.15, 0.17)])
     return [
         KeepTogether(
             [
@@ -335,8 +327,8 @@ def _share_of(part: Any, whole: Any) -> str:
     if part is None:
         return NOT_MEASURED
     if not whole:
-        return _count(part)
-    return f"{_count(part)} ({100.0 * float(part) / float(whole):.0f} %)"
+        return count(part)
+    return f"{count(part)} ({100.0 * float(part) / float(whole):.0f} %)"
 
 
 def model_quality(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
@@ -368,7 +360,7 @@ def model_quality(data: ReportData, st: dict[str, Any], width: float) -> list[An
         ["Numeric precision", str(info.get("precision") or NOT_MEASURED)],
         [
             "Frames analysed of stored",
-            f"{_count(analysed)} of {_count(stored)}"
+            f"{count(analysed)} of {count(stored)}"
             + (
                 f" ({100.0 * float(analysed) / float(stored):.0f} %)"
                 if analysed is not None and stored
@@ -383,9 +375,9 @@ def model_quality(data: ReportData, st: dict[str, Any], width: float) -> list[An
         ],
         [
             "Lost bio-signal samples (recording)",
-            _count(lost) if data.quality.get("streams") else NOT_MEASURED,
+            count(lost) if data.quality.get("streams") else NOT_MEASURED,
         ],
-        ["Dropped video frames (recording)", _count(data.quality.get("frames_dropped"))],
+        ["Dropped video frames (recording)", count(data.quality.get("frames_dropped"))],
         *model_quality_rows(data.quality.get("summary")),
         ["Parts of the session analysed", _spans_text(info.get("spans"))],
         ["Analysis rate", rate_text],
@@ -394,12 +386,12 @@ def model_quality(data: ReportData, st: dict[str, Any], width: float) -> list[An
         rows.append(["Analysis time", f"{float(wall):.1f} s"])
     if info.get("created_at"):
         rows.append(["Analysed at", str(info["created_at"]).replace("T", " ")])
-    cells = [[k, _para(escape(v), st["cell"])] for k, v in rows]
+    cells = [[k, para(escape(v), st["cell"])] for k, v in rows]
     return [
         KeepTogether(
             [
                 Paragraph("Model and data quality", st["h2"]),
-                _table(cells, [0.42 * width, 0.58 * width], align_right_from=99, header=False),
+                table(cells, [0.42 * width, 0.58 * width], align_right_from=99, header=False),
             ]
         ),
         KeepTogether(

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from core.physiology import PhaseWindow
+from core.physiology.summary import PhaseWindow
 
 #: More points than this add nothing visible at report width and only bloat the PDF.
 MAX_POINTS = 1200

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from core.circumplex import NEUTRAL, QUADRANTS, PhaseStats, SessionCircumplex
-from core.physiology import format_clock
+from core.analysis.circumplex import NEUTRAL, QUADRANTS, PhaseStats, SessionCircumplex
+from core.physiology.summary import format_clock
 
 PRE_COLOUR = "#c2410c"  # orange-red: before treatment
 POST_COLOUR = "#15803d"  # green: after treatment

@@ -21,263 +21,22 @@ no font file has to ship. Characters outside WinAnsi (arrows, ≥, Greek) are av
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-import numpy as np
-
-from core import __version__
-from core.circumplex import SessionCircumplex
-from core.physiology import METRICS, PhysiologySummary, describe_change, format_clock
-
-SIMULATED_BANNER = "SIMULATED DATA — not a real recording"
-DEMO_BANNER = "DEMO MODEL — not clinically valid"
-DISCLAIMER = "Decision support only — not a diagnosis"
-NOT_ANALYSED = "Not analysed yet: no circumplex estimates"
-NOT_MEASURED = "—"
-INTENDED_USE = (
-    "Decision support for the treating clinician; not a diagnosis. Estimates of valence and "
-    "arousal from face and physiology are uncertain: they depend on the model, on what it was "
-    "trained on, on lighting, posture and signal quality, and they tend to stay near the centre "
-    "of the circumplex. Read them as a description of the recorded signals, together with the "
-    "patient's own ratings and your clinical judgement, never on their own."
+from core.physiology.summary import METRICS, describe_change, format_clock
+from core.report.blocks import count, header, marker_kind, styles, table
+from core.report.data import (
+    DEMO_BANNER,
+    DISCLAIMER,
+    NOT_ANALYSED,
+    NOT_MEASURED,
+    SIMULATED_BANNER,
+    ReportData,
+    format_duration,
+    format_value,
 )
-
-
-@dataclass
-class ReportAnalysis:
-    """The model's estimates as printed in the report.
-
-    Parameters
-    ----------
-    circumplex : SessionCircumplex — pre/post statistics and the smoothed course
-    t_s : ndarray — analysed frame times from the session start (s)
-    valence, arousal : ndarray — per-frame estimates (circumplex units), NaN = not estimated
-    info : dict — the analysis's provenance (:class:`core.analysis.results.SessionEstimates`
-        ``info``: checkpoint, inputs, device, precision, counts, spans, frames_per_s, …)
-    demo_model : bool — made by the demo model: a banner on every page
-    """
-
-    circumplex: SessionCircumplex
-    t_s: np.ndarray
-    valence: np.ndarray
-    arousal: np.ndarray
-    info: dict[str, Any] = field(default_factory=dict)
-    demo_model: bool = False
-
-
-@dataclass
-class ReportData:
-    """Everything printed in a session report.
-
-    Parameters
-    ----------
-    clinic_name : str — printed under the title
-    patient_code : str — pseudonymous patient code
-    session_uid : str — session identifier
-    started_at : str — session date and time as it should be printed, e.g. "2025-03-04 14:05"
-    duration_s : float — session length (s)
-    physiology : PhysiologySummary — pre/post comparison
-    simulated : bool — data from simulated devices: banner on every page
-    patient_name : str or None — printed only when ``include_name`` is True
-    include_name : bool — the therapist chose to print the name
-    devices : list of dict — ``{"name": str, "simulated": bool}`` per device
-    quality : dict — ``streams``: list of ``{"name", "expected", "received", "lost"[, "lost_pct"]}``
-        (samples; lost % is computed when absent), ``frames_stored``, ``frames_dropped``,
-        ``gaps`` (ints); missing keys print as "—"; ``summary`` (optional): the session's
-        :func:`core.data_quality.quality_summary` (link outages, packet errors, clock drift)
-    markers : list of (t_s, kind, label) — session markers, time from session start (s)
-    hr_t_s, hr_bpm : ndarray or None — heart-rate series for the chart (s, beats/min)
-    eda_t_s, eda_us : ndarray or None — EDA-level series for the chart (s, µS)
-    generated_at : str — generation time as printed; empty: now, local time
-    app_version : str — TheraScope version printed in the footer
-    analysis : ReportAnalysis or None — the model's estimates; None: not analysed yet
-    self_reports : dict — ``{"pre"|"post": {"sam_valence", "sam_arousal", "gad7"}}`` (int or
-        None each; phases never entered absent)
-    """
-
-    clinic_name: str
-    patient_code: str
-    session_uid: str
-    started_at: str
-    duration_s: float
-    physiology: PhysiologySummary
-    simulated: bool = False
-    patient_name: str | None = None
-    include_name: bool = False
-    devices: list[dict[str, Any]] = field(default_factory=list)
-    quality: dict[str, Any] = field(default_factory=dict)
-    markers: list[tuple[float, str, str]] = field(default_factory=list)
-    hr_t_s: np.ndarray | None = None
-    hr_bpm: np.ndarray | None = None
-    eda_t_s: np.ndarray | None = None
-    eda_us: np.ndarray | None = None
-    generated_at: str = ""
-    app_version: str = __version__
-    analysis: ReportAnalysis | None = None
-    self_reports: dict[str, dict[str, int | None]] = field(default_factory=dict)
-
-
-def format_duration(seconds: float) -> str:
-    """``3725`` → ``"1 h 02 min 05 s"``; ``725`` → ``"12 min 05 s"``."""
-    total = int(round(max(seconds, 0.0)))
-    h, rem = divmod(total, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h} h {m:02d} min {s:02d} s" if h else f"{m} min {s:02d} s"
-
-
-def format_value(value: float | None, decimals: int, signed: bool = False) -> str:
-    """Number as printed in the tables; ``None`` prints as an em dash."""
-    if value is None:
-        return NOT_MEASURED
-    return f"{value:+.{decimals}f}" if signed else f"{value:.{decimals}f}"
-
-
-def _count(value: Any) -> str:
-    return NOT_MEASURED if value is None else f"{int(value):,}".replace(",", " ")
-
-
-def _marker_kind(kind: str) -> str:
-    return kind.replace("_", " ").capitalize()
-
-
-def _styles() -> dict[str, Any]:
-    from reportlab.lib import colors
-    from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
-
-    base = getSampleStyleSheet()
-    return {
-        "title": ParagraphStyle("t", parent=base["Title"], fontSize=20, spaceAfter=4),
-        "clinic": ParagraphStyle(
-            "c",
-            parent=base["Normal"],
-            fontSize=12,
-            alignment=1,
-            textColor=colors.HexColor("#333333"),
-            spaceAfter=12,
-        ),
-        "h2": ParagraphStyle(
-            "h2", parent=base["Heading2"], fontSize=13, spaceBefore=10, spaceAfter=6
-        ),
-        "body": ParagraphStyle("b", parent=base["Normal"], fontSize=9.5, leading=12.5),
-        "small": ParagraphStyle(
-            "s", parent=base["Normal"], fontSize=8, leading=10, textColor=colors.HexColor("#444444")
-        ),
-        "cell": ParagraphStyle("cell", parent=base["Normal"], fontSize=9, leading=11),
-        "cell_r": ParagraphStyle(
-            "cell_r", parent=base["Normal"], fontSize=9, leading=11, alignment=2
-        ),
-        "notice": ParagraphStyle(
-            "notice",
-            parent=base["Normal"],
-            fontName="Helvetica-Bold",
-            fontSize=10,
-            leading=13,
-            textColor=colors.HexColor("#7a4a00"),
-            backColor=colors.HexColor("#fff4dc"),
-            borderPadding=6,
-            spaceBefore=10,
-            spaceAfter=4,
-        ),
-        "sentence": ParagraphStyle(
-            "plain",
-            parent=base["Normal"],
-            fontSize=11,
-            leading=15,
-            backColor=colors.HexColor("#eef4ea"),
-            borderPadding=8,
-            borderColor=colors.HexColor("#9bb98a"),
-            borderWidth=0.6,
-            spaceBefore=10,
-            spaceAfter=12,
-        ),
-    }
-
-
-def _para(text: str, style: Any) -> Any:
-    """A reportlab Paragraph (``text`` is reportlab markup: escape plain text first)."""
-    from reportlab.platypus import Paragraph
-
-    return Paragraph(text, style)
-
-
-def _table(
-    rows: list[list[Any]], widths: list[float], align_right_from: int = 1, header: bool = True
-) -> Any:
-    from reportlab.lib import colors
-    from reportlab.platypus import Table, TableStyle
-
-    t = Table(rows, colWidths=widths, repeatRows=1 if header else 0, hAlign="LEFT")
-    h = 1 if header else 0
-    style: list[tuple[Any, ...]] = [
-        ("FONT", (0, 0), (-1, -1), "Helvetica", 9),
-        ("ROWBACKGROUNDS", (0, h), (-1, -1), [colors.white, colors.HexColor("#f5f7f9")]),
-        ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#b0b8c0")),
-        ("ALIGN", (align_right_from, h), (-1, -1), "RIGHT"),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("TOPPADDING", (0, 0), (-1, -1), 3),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
-    ]
-    if header:
-        style += [
-            ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 9),
-            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dfe6ee")),
-        ]
-    else:  # key/value table: bold keys instead of a header row
-        style.append(("FONT", (0, 0), (0, -1), "Helvetica-Bold", 9))
-    t.setStyle(TableStyle(style))
-    return t
-
-
-def _header(data: ReportData, st: dict[str, Any], width: float, compact: bool) -> list[Any]:
-    """Title, clinic (when set) and the session's key facts.
-
-    ``compact``: a four-column table, to leave page 1 room for the circumplex figure.
-    """
-    from reportlab.platypus import Paragraph
-
-    pairs: list[tuple[str, str]] = [("Patient code", data.patient_code)]
-    if data.include_name and data.patient_name:
-        pairs.append(("Patient name", data.patient_name))
-    pairs += [
-        ("Date and time", data.started_at),
-        ("Duration", format_duration(data.duration_s)),
-        ("Session ID", data.session_uid),
-        ("Data", "Simulated devices (demo)" if data.simulated else "Recorded from sensors"),
-    ]
-    if data.analysis is not None:
-        ck = data.analysis.info.get("checkpoint") or {}
-        model = str(ck.get("label") or "unnamed checkpoint")
-        pairs.append(("Model", model + (" (demo model)" if data.analysis.demo_model else "")))
-    out: list[Any] = [Paragraph("TheraScope session report", st["title"])]
-    if data.clinic_name.strip():
-        out.append(Paragraph(escape(data.clinic_name), st["clinic"]))
-    else:
-        out.append(Paragraph("", st["small"]))
-    if not compact:
-        rows = [[k, v] for k, v in pairs]
-        out.append(_table(rows, [0.3 * width, 0.7 * width], align_right_from=99, header=False))
-        return out
-    rows4: list[list[Any]] = []
-    for i in range(0, len(pairs), 2):
-        (k1, v1), (k2, v2) = pairs[i], pairs[i + 1] if i + 1 < len(pairs) else ("", "")
-        rows4.append([k1, Paragraph(escape(v1), st["cell"]), k2, Paragraph(escape(v2), st["cell"])])
-    t = _table(rows4, [0.15 * width, 0.35 * width, 0.15 * width, 0.35 * width], 99, header=False)
-    from reportlab.platypus import TableStyle
-
-    t.setStyle(
-        TableStyle(
-            [
-                ("FONT", (2, 0), (2, -1), "Helvetica-Bold", 9),
-                ("TOPPADDING", (0, 0), (-1, -1), 2),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-            ]
-        )
-    )
-    out.append(t)
-    return out
 
 
 def _physiology(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
@@ -319,7 +78,7 @@ def _physiology(data: ReportData, st: dict[str, Any], width: float) -> list[Any]
             "",
         ]
     )
-    out.append(_table(rows, [0.37 * width, 0.23 * width, 0.23 * width, 0.17 * width]))
+    out.append(table(rows, [0.37 * width, 0.23 * width, 0.23 * width, 0.17 * width]))
     out.append(Spacer(1, 4))
     out.append(
         Paragraph(
@@ -352,7 +111,7 @@ def _summary_page(data: ReportData, st: dict[str, Any], width: float) -> list[An
     """Page 1 of a session without analysis: physiology only."""
     from reportlab.platypus import Paragraph
 
-    out = _header(data, st, width, compact=False)
+    out = header(data, st, width, compact=False)
     out.append(Paragraph(escape(NOT_ANALYSED) + ".", st["notice"]))
     out += _physiology(data, st, width)
     out.append(Paragraph("In plain words", st["h2"]))
@@ -382,25 +141,25 @@ def _quality_devices_markers(data: ReportData, st: dict[str, Any], width: float)
         rows.append(
             [
                 str(s.get("name", "")),
-                _count(s.get("expected")),
-                _count(s.get("received")),
-                _count(s.get("lost")),
+                count(s.get("expected")),
+                count(s.get("received")),
+                count(s.get("lost")),
                 format_value(lost_pct, 2),
             ]
         )
     if len(rows) == 1:
         rows.append(["No stream statistics recorded", "", "", "", ""])
-    out.append(_table(rows, [0.32 * width, 0.2 * width, 0.18 * width, 0.15 * width, 0.15 * width]))
+    out.append(table(rows, [0.32 * width, 0.2 * width, 0.18 * width, 0.15 * width, 0.15 * width]))
     out.append(Spacer(1, 6))
     other = [
         ["Item", "Value"],
         ["Session duration", format_duration(data.duration_s)],
-        ["Video frames stored", _count(q.get("frames_stored"))],
-        ["Dropped video frames", _count(q.get("frames_dropped"))],
-        ["Gaps in the signal stream", _count(q.get("gaps"))],
+        ["Video frames stored", count(q.get("frames_stored"))],
+        ["Dropped video frames", count(q.get("frames_dropped"))],
+        ["Gaps in the signal stream", count(q.get("gaps"))],
     ]
-    out.append(_table(other, [0.32 * width, 0.3 * width]))
-    from core.report_quality import data_quality_table
+    out.append(table(other, [0.32 * width, 0.3 * width]))
+    from core.report.quality import data_quality_table
 
     out += data_quality_table(data, st, width)
 
@@ -411,18 +170,18 @@ def _quality_devices_markers(data: ReportData, st: dict[str, Any], width: float)
         )
     if len(dev_rows) == 1:
         dev_rows.append(["No device recorded", ""])
-    devices = _table(dev_rows, [0.62 * width, 0.38 * width], align_right_from=99)
+    devices = table(dev_rows, [0.62 * width, 0.38 * width], align_right_from=99)
     out.append(KeepTogether([Paragraph("Devices", st["h2"]), devices]))
 
     mk_rows: list[list[Any]] = [["#", "Time (m:ss)", "Kind", "Label"]]
     for i, (t_s, kind, label) in enumerate(data.markers, start=1):
         mk_rows.append(
-            [str(i), format_clock(t_s), _marker_kind(kind), Paragraph(escape(label), st["cell"])]
+            [str(i), format_clock(t_s), marker_kind(kind), Paragraph(escape(label), st["cell"])]
         )
     if len(mk_rows) == 1:
         mk_rows.append(["", "", "No markers set", ""])
     widths = [0.07 * width, 0.15 * width, 0.25 * width, 0.53 * width]
-    markers = _table(mk_rows, widths, align_right_from=99)
+    markers = table(mk_rows, widths, align_right_from=99)
     # the heading stays with the first rows; a long table still splits across pages
     out += [CondPageBreak(90), Paragraph("Markers", st["h2"]), markers]
     return out
@@ -431,7 +190,7 @@ def _quality_devices_markers(data: ReportData, st: dict[str, Any], width: float)
 def _physiology_charts(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
     from reportlab.platypus import KeepTogether, Paragraph
 
-    from core.report_charts import session_chart
+    from core.report.charts import session_chart
 
     times = [float(m[0]) for m in data.markers]
     windows = data.physiology.windows
@@ -463,7 +222,7 @@ def _details(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
     """Pages 2…: the details after the summary page."""
     from reportlab.platypus import CondPageBreak, Paragraph
 
-    from core.report_analysis import model_quality, quadrant_shares, self_vs_model, timeline
+    from core.report.analysis import model_quality, quadrant_shares, self_vs_model, timeline
 
     if data.analysis is None:
         return _quality_devices_markers(data, st, width) + _physiology_charts(data, st, width)
@@ -544,11 +303,11 @@ def render_session_report(data: ReportData, out_path: Path) -> int:
         author=data.clinic_name,
         creator=f"TheraScope {data.app_version}",
     )
-    st = _styles()
+    st = styles()
     if data.analysis is None:
         first = _summary_page(data, st, doc.width)
     else:
-        from core.report_analysis import summary_page
+        from core.report.analysis import summary_page
 
         first = _one_page(summary_page(data, st, doc.width), doc.width, doc.height)
     story = first + [PageBreak()] + _details(data, st, doc.width)

@@ -1,9 +1,9 @@
 """The data-quality lines of the PDF report: sensor link and outages, packet errors, clock drift.
 
-``ReportData.quality["summary"]`` holds :func:`core.data_quality.quality_summary` of the session
+``ReportData.quality["summary"]`` holds :func:`core.quality.session.quality_summary` of the session
 (absent for reports built without a session folder: then nothing is added). The same wording as
-the review screen's panel (:mod:`core.data_quality_text`); only WinAnsi characters (see
-:mod:`core.report`). reportlab is imported inside the functions.
+the review screen's panel (:mod:`core.quality.text`); only WinAnsi characters (see
+:mod:`core.report.document`). reportlab is imported inside the functions.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 from xml.sax.saxutils import escape
 
-from core.data_quality_text import (
+from core.quality.text import (
     VERDICT_WORDS,
     battery_text,
     drift_text,
@@ -82,7 +82,7 @@ def data_quality_table(data: Any, st: dict[str, Any], width: float) -> list[Any]
     """The "Data quality" heading and table (nothing when the report has no summary)."""
     from reportlab.platypus import KeepTogether, Paragraph
 
-    from core.report import _table
+    from core.report.blocks import table
 
     summary = (data.quality or {}).get("summary")
     if not summary:
@@ -97,7 +97,7 @@ def data_quality_table(data: Any, st: dict[str, Any], width: float) -> list[Any]
         KeepTogether(
             [
                 Paragraph("Data quality", st["h2"]),
-                _table(cells, [0.36 * width, 0.64 * width], align_right_from=99, header=False),
+                table(cells, [0.36 * width, 0.64 * width], align_right_from=99, header=False),
             ]
         ),
         Paragraph(

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
+from core.analysis.review import review_of
 from core.catalog import Catalog
 from core.config import Settings
-from core.data_quality import quality_summary
-from core.physiology import PhysiologySummary, summarize
+from core.physiology.summary import PhysiologySummary, summarize
+from core.quality.session import quality_summary
 from core.recording import SessionData, open_session
-from core.report import ReportAnalysis, ReportData, render_session_report
-from core.review import review_of
+from core.report.data import ReportAnalysis, ReportData
+from core.report.document import render_session_report
 
 
 def _from_start(data: SessionData, channel: str) -> tuple[np.ndarray | None, float]:
@@ -44,7 +45,7 @@ def session_physiology(
     data: SessionData, markers: list[tuple[float, str]], phase_minutes: float
 ) -> tuple[PhysiologySummary, dict[str, np.ndarray | None]]:
     """The pre/post summary and the whole-session heart-rate and EDA series for plots."""
-    from core.physiology import eda_level_series, heart_rate_series
+    from core.physiology.summary import eda_level_series, heart_rate_series
 
     ecg, r1 = _from_start(data, "ECG")
     eda, r2 = _from_start(data, "EDA")

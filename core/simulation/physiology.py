@@ -1,6 +1,6 @@
 """Incremental ECG + EDA synthesis driven by a scenario's arousal (and a little valence).
 
-Used by :class:`devices.simulated_sensor.SimulatedSensor`. Signals are produced block by block with
+Used by :class:`devices.simulated.sensor.SimulatedSensor`. Signals are produced block by block with
 all filter and process state carried over, so a 60-minute session never exists in memory at once
 and the result does not depend on how the session is cut into blocks.
 
@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from core.scenario import Scenario
+from core.simulation.scenario import Scenario
 
 _TEMPLATE_RR_S = 1.0  # the template beat is taken at 60 bpm
 _QRS_HALF_S = 0.06  # ± this around the R peak is never time-warped (QRS width barely varies)

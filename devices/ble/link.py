@@ -12,14 +12,14 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
+from core.clock import Clock
 from devices.ble.driver import GattOp
 
-if TYPE_CHECKING:
-    from devices.ble.transport import BleTransport
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,17 @@ NotifyHandler = Callable[[str, bytes, int], None]
 LinkEventHandler = Callable[[str, int, dict[str, object]], None]
 #: a function giving the operations to (re)run; called afresh at every (re)connection
 OpsSource = Callable[[], Sequence[GattOp]]
+
+
+class LinkHost(Protocol):
+    """What a link needs from the BLE loop it runs on (:class:`devices.ble.transport.BleTransport`)."""
+
+    clock: Clock
+    devices: dict[str, Any]  # upper-case address → bleak BLEDevice seen last
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout_s: float | None = None) -> T: ...
+    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None: ...
+    def forget(self, link: BleLink) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -72,7 +83,7 @@ class BleLink:
 
     def __init__(
         self,
-        transport: BleTransport,
+        transport: LinkHost,
         address: str,
         on_notify: NotifyHandler,
         on_event: LinkEventHandler,

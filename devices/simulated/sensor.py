@@ -1,6 +1,6 @@
 """A simulated 800 Hz ECG + EDA sensor that speaks stream format v1 over a lossy, jittery link.
 
-The physiology (:mod:`devices.sim_physiology`) follows a :class:`~core.scenario.Scenario`. Samples
+The physiology (:mod:`core.simulation.physiology`) follows a :class:`~core.simulation.scenario.Scenario`. Samples
 are quantised and packed into v1 packets exactly as custom hardware would send them; the packets
 get arrival times (latency, bursts, connection-interval quantisation, sensor clock drift), some are
 lost, and the rest go through the same :class:`~devices.protocol.StreamDecoder` as a real sensor's.
@@ -20,7 +20,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from core.clock import Clock, MonotonicClock, VirtualClock
-from core.scenario import Scenario, preset
+from core.simulation.physiology import PhysiologyGenerator
+from core.simulation.scenario import Scenario, preset
 from core.types import DeviceEvent, StreamInfo
 from devices.base import BatchSink, BioSensor, EventSink
 from devices.protocol import (
@@ -32,7 +33,6 @@ from devices.protocol import (
     max_samples_per_packet,
     to_raw,
 )
-from devices.sim_physiology import PhysiologyGenerator
 
 #: (scale, offset) per channel (ECG mV, EDA µS) for each format; int16 gives 1 µV / 1 nS steps
 #: over ±32.8 mV and 0–65.5 µS

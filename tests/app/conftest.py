@@ -10,7 +10,7 @@ def app_env(tmp_path, monkeypatch):
     The set-up screen does not scan for Bluetooth sensors and cameras by itself here (the tests
     of the device set-up do, against a fake BlueZ).
     """
-    monkeypatch.setattr("app.record_page.RecordPage.auto_find_devices", False)
+    monkeypatch.setattr("app.gui.record_page.RecordPage.auto_find_devices", False)
     monkeypatch.setenv("THERASCOPE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("THERASCOPE_CONFIG_DIR", str(tmp_path / "cfg"))
     (tmp_path / "cfg").mkdir()

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
+from app.demo.simulation import record_simulated
 from core.analysis.results import SessionEstimates, save_estimates
+from core.analysis.review import SessionReview, record_review, review_of
 from core.catalog import Catalog, SessionRecord
 from core.config import Settings
-from core.review import SessionReview, record_review, review_of
-from devices.simulation import record_simulated
 
 SMALL = Settings(camera_width=160, camera_height=120, camera_fps=10)
 NAN_FRAMES = (3, 4, 70)

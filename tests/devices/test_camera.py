@@ -11,9 +11,9 @@ import pytest
 
 from core.catalog import Catalog
 from core.config import Settings
+from core.simulation.face import render_face
 from core.types import DeviceEvent, Frame
 from devices.camera import OpenCVCamera
-from devices.simulated_camera import render_face
 
 
 def write_video(path: Path, frames: int, fps: float = 20.0, size=(320, 240)) -> Path:
@@ -69,8 +69,8 @@ def test_a_camera_lost_mid_session_stops_only_the_video(tmp_path: Path) -> None:
     from core.clock import MonotonicClock
     from core.recording.reader import open_session
     from core.recording.session import RecordingSession
-    from core.scenario import preset
-    from devices.simulated_sensor import SimulatedSensor
+    from core.simulation.scenario import preset
+    from devices.simulated.sensor import SimulatedSensor
 
     clock = MonotonicClock()
     sensor = SimulatedSensor(preset("neutral", 60.0), clock=clock, seed=1)

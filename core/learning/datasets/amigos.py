@@ -30,16 +30,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+from core.models.outputs import OUTPUT_NAMES
+
 log = logging.getLogger(__name__)
 
 #: Columns of ``labels_selfassessment`` in stored order (arousal comes *before* valence).
 LABEL_COLUMNS: tuple[str, ...] = (
     "arousal", "valence", "dominance", "liking", "familiarity",
-    "neutral", "disgust", "happiness", "surprise", "anger", "fear", "sadness",
-)  # fmt: skip
-#: The model's output order.
-OUTPUT_NAMES: tuple[str, ...] = (
-    "valence", "arousal", "liking",
     "neutral", "disgust", "happiness", "surprise", "anger", "fear", "sadness",
 )  # fmt: skip
 RATING_NAMES: tuple[str, ...] = OUTPUT_NAMES[:3]  # 1–9 self-assessment ratings

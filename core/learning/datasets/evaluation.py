@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.data.amigos import HIGH_RATING, OUTPUT_NAMES
+from core.learning.datasets.amigos import HIGH_RATING, OUTPUT_NAMES
 
 
 def person_folds(

@@ -1,7 +1,7 @@
 """From trials (face video + ECG + GSR) to per-frame training samples, with a face-crop cache.
 
 Every analysed video frame becomes one sample: the face crop at that frame, the 1000-sample bio
-window of each signal centred on it (:func:`core.data.amigos.frame_windows`), and the trial's
+window of each signal centred on it (:func:`core.learning.datasets.amigos.frame_windows`), and the trial's
 labels. Frames in which the tracker finds no face are left out (and counted), never guessed.
 
 Decoding video and finding faces is by far the slowest step, so the crops of each trial are
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from core.data.amigos import SignalScaling, Trial
+from core.learning.datasets.amigos import SignalScaling, Trial
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class TrialWindows:
 
 @dataclass
 class FrameSamples:
-    """Per-frame samples of several trials, ready for :class:`core.training.FrameDataset`.
+    """Per-frame samples of several trials, ready for :class:`core.learning.training.FrameDataset`.
 
     Parameters
     ----------
@@ -126,7 +126,7 @@ def trial_crops(
     ----------
     frame_step : int — analyse every ``frame_step``-th frame (1: every frame)
     crop_size : int — side of the crops (pixels)
-    tracker_factory : callable, optional — makes a :class:`core.faces_track.FaceTracker`
+    tracker_factory : callable, optional — makes a :class:`core.faces.track.FaceTracker`
         (default: Haar detector, 4 detections/s)
 
     Returns
@@ -137,7 +137,7 @@ def trial_crops(
     """
     import cv2
 
-    from core.faces_track import CropPolicy, FaceTracker, crop_face
+    from core.faces.track import CropPolicy, FaceTracker, crop_face
 
     tracker = tracker_factory() if tracker_factory is not None else FaceTracker()
     policy = CropPolicy(size=crop_size)
@@ -201,7 +201,7 @@ def build_frame_samples(
     """Per-frame samples of ``trials`` (those without a video are skipped with a log line).
 
     The window of a frame at time t is centred on sample round(t·rate), as in
-    :func:`core.data.amigos.frame_windows`, with the same edge padding at both ends.
+    :func:`core.learning.datasets.amigos.frame_windows`, with the same edge padding at both ends.
     """
     crops_l: list[np.ndarray] = []
     signals: list[np.ndarray] = []

@@ -7,7 +7,7 @@ prepares it (:mod:`core.analysis.inputs`): the face crop, the 1000-sample ECG an
 * simulated sessions carry their scenario (``simulation.json``): valence and arousal at the
   frame's time, on the 1–9 scale (5 + 4·v);
 * liking and the seven emotions are unknown for sessions and stay NaN, which the training loss
-  leaves out (:func:`core.training._label_loss`).
+  leaves out (:func:`core.learning.training._label_loss`).
 
 Frames without a face or with an incomplete bio window are left out and counted. A clinic's own
 labelled sessions can be added later by giving :func:`session_samples` a ``labels`` function.
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from core.data.amigos import OUTPUT_NAMES
+from core.learning.datasets.amigos import OUTPUT_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ LabelFn = Callable[[Any, np.ndarray], np.ndarray | None]
 
 def scenario_labels(data: Any, t_s: np.ndarray) -> np.ndarray | None:
     """Labels of a simulated session from its scenario (None for a session without one)."""
-    from core.scenario import Scenario, to_amigos_scale
+    from core.simulation.scenario import Scenario, to_amigos_scale
 
     sim = data.simulation()
     if not sim or "scenario" not in sim:
@@ -118,7 +118,7 @@ def session_samples(
         select_frames,
         session_bio_grid,
     )
-    from core.faces_track import CropPolicy, FaceTracker
+    from core.faces.track import CropPolicy, FaceTracker
     from core.recording.reader import open_session
 
     opened = []

@@ -3,19 +3,19 @@
 Each participant file ``Data_Preprocessed_Pxx.mat`` holds (1, n) cell arrays ``joined_data``
 (n_samples × 17 at 128 Hz), ``labels_selfassessment`` ((1, 12) or (1, 0)),
 ``labels_ext_annotation`` and ``VideoIDs``; face videos are ``P{p}_{video_id}_face.mov`` (MPEG-4
-Part 2, fourcc ``mp4v``, 25 fps), drawn by :func:`devices.simulated_camera.render_face`.
+Part 2, fourcc ``mp4v``, 25 fps), drawn by :func:`core.simulation.face.render_face`.
 
 How labels relate to the inputs (learnable, but noisy):
 
 * every stimulus video has a valence/arousal in one quadrant of the circumplex, shared by all
   participants; the *felt* state of a participant is that plus personal noise (σ = 0.3);
 * the face, ECG (heart rate) and GSR (tonic level, response rate) all follow the felt state, with
-  the formulas of :mod:`devices.sim_physiology`, scaled by a personal factor;
+  the formulas of :mod:`core.simulation.physiology`, scaled by a personal factor;
 * the self-assessment ratings are 5 + 4·felt plus report noise (σ = 0.5 rating points), clipped
   to 1–9; the felt basic emotion follows the quadrant, replaced by a random one 15 % of the time.
 
 GSR is written as skin resistance in kΩ, the polarity assumed for real AMIGOS copies (see
-:mod:`core.data.amigos`), so loading exercises the conversion back to µS.
+:mod:`core.learning.datasets.amigos`), so loading exercises the conversion back to µS.
 
 Deliberate defects so loaders are tested on them: participant 1 has a missing trial (signals shaped
 (0, 0)) and a trial with empty labels ((1, 0)); participant 2 (when written) has a trial whose
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data.amigos import AmigosLayout
+from core.learning.datasets.amigos import AmigosLayout
 
 RATE_HZ = 128.0
 N_COLUMNS = 17
@@ -112,7 +112,7 @@ def _write_video(
 ) -> None:
     import cv2
 
-    from devices.simulated_camera import render_face
+    from core.simulation.face import render_face
 
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
@@ -163,7 +163,7 @@ def write_synthetic_amigos(
 
     if participants < 1 or trials < 1 or seconds <= 0 or render_step < 1:
         raise ValueError("participants, trials, seconds and render_step must be positive")
-    from devices.sim_physiology import eda_tonic_us, heart_rate_bpm, scr_rate_per_min
+    from core.simulation.physiology import eda_tonic_us, heart_rate_bpm, scr_rate_per_min
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)

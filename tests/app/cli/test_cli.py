@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from app.cli import main
+from app.cli.main import main
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
+from app.cli.main import main
 from core.catalog import Catalog
 from core.config import data_dir
 from core.recording.reader import open_session
-from tests.devices.fake_bluez import DBUS_DAEMON, FakeBluez
-from tests.devices.fake_peripherals import LinkModel, OpenProfileSim, PolarH10Sim
+from tests.devices.ble.fake_bluez import DBUS_DAEMON, FakeBluez
+from tests.devices.ble.fake_peripherals import LinkModel, OpenProfileSim, PolarH10Sim
 
 pytestmark = pytest.mark.skipif(
     DBUS_DAEMON is None,

@@ -7,15 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.demo.simulation import record_simulated
+from core.analysis.circumplex import session_circumplex
 from core.analysis.engine import AnalysisOptions, analyse_session
 from core.catalog import Catalog
-from core.circumplex import session_circumplex
 from core.config import Settings
-from core.demo_model import SHIPPED
+from core.learning.demo_model import SHIPPED
 from core.models.checkpoint import load_checkpoint
-from core.physiology import phase_windows
-from core.scenario import preset
-from devices.simulation import record_simulated
+from core.physiology.summary import phase_windows
+from core.simulation.scenario import preset
 
 
 def test_the_shipped_demo_model_is_small_labelled_and_loads() -> None:

@@ -12,16 +12,16 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from app.device_setup import DeviceSetup, SignalPreview
-from app.main import create_window
+from app.demo.simulation import simulated_device_factory
+from app.gui.device_setup import DeviceSetup, SignalPreview
+from app.gui.main import create_window
 from core.config import Settings
+from core.quality.signal_check import check_stream, face_aim
 from core.recording.reader import open_session
-from core.signal_check import check_stream, face_aim
+from core.simulation.face import FaceRenderer
 from core.types import SampleBatch, StreamInfo
-from devices.simulated_camera import FaceRenderer
-from devices.simulation import simulated_device_factory
-from tests.devices.fake_bluez import DBUS_DAEMON, FakeBluez
-from tests.devices.fake_peripherals import LinkModel, PolarH10Sim
+from tests.devices.ble.fake_bluez import DBUS_DAEMON, FakeBluez
+from tests.devices.ble.fake_peripherals import LinkModel, PolarH10Sim
 
 
 def _wait(qtbot, cond, timeout_ms=15000):  # type: ignore[no-untyped-def]
@@ -54,7 +54,7 @@ def test_signal_preview_rate_falls_to_zero_when_data_stop(monkeypatch) -> None:
     info = StreamInfo(3, "bio", ("ECG",), ("mV",), 100.0)
     pv = SignalPreview([info])
     now = [1000.0]
-    monkeypatch.setattr("app.device_setup.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("app.gui.device_setup.time.monotonic", lambda: now[0])
     for i in range(11):
         pv(SampleBatch(3, 10 * i, np.zeros((10, 1), np.float32), int(now[0] * 1e9)))
         now[0] += 0.1
@@ -133,7 +133,7 @@ def test_a_computer_without_bluetooth_is_told_so_and_demo_still_works(
     assert text.startswith("Bluetooth scan failed. The system message bus (D-Bus)")
     assert "Errno" not in text and text.endswith("The simulated sensor records demo data.")
     assert panel.sensor_kind() == "sim" and panel.scan_btn.isEnabled()
-    said = [r for r in caplog.records if r.name == "app.workers"]
+    said = [r for r in caplog.records if r.name == "app.gui.workers"]
     assert [r.levelname for r in said] == ["WARNING"] and said[0].exc_info is None
     panel.shutdown()
 

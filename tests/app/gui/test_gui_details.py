@@ -7,9 +7,9 @@ import threading
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QMessageBox
 
-from app.main import create_window
+from app.demo.simulation import record_simulated
+from app.gui.main import create_window
 from core.config import Settings
-from devices.simulation import record_simulated
 
 
 def _window(qtbot):

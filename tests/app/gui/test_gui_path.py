@@ -10,8 +10,8 @@ from pypdf import PdfReader
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from app.main import create_window
-from app.patients_page import PatientDialog
+from app.gui.main import create_window
+from app.gui.patients_page import PatientDialog
 
 
 @pytest.fixture
@@ -138,7 +138,7 @@ def test_closing_mid_recording_asks_and_never_loses(win, qtbot, monkeypatch):
 
 
 def test_demo_patient_is_built_in_the_background(qtbot, app_env, monkeypatch):
-    import devices.simulation as sim
+    import app.demo.simulation as sim
 
     monkeypatch.setattr(sim, "DEMO_SESSIONS", (("anxious_to_calm", 0.1, 1, 0.0),) * 2)
     w, _ = create_window(demo=True)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from app.patient_page import PatientPage
-from app.quality_panel import QualityPanel
-from app.review_page import ReviewPage
-from core.data_quality_text import NOT_RECORDED
-from tests.core.quality_data import SETTINGS, record_with_faults, recorded_fixture, store_fixture  # noqa: F401 (fixtures)
+from app.gui.patient_page import PatientPage
+from app.gui.quality_panel import QualityPanel
+from app.gui.review_page import ReviewPage
+from core.quality.text import NOT_RECORDED
+from tests.core.quality.quality_data import (  # noqa: F401 (fixtures)
+    SETTINGS,
+    record_with_faults,
+    recorded_fixture,
+    store_fixture,
+)
 
 
 def test_panel_shows_verdicts_reasons_and_exact_figures(qtbot, store) -> None:  # type: ignore[no-untyped-def]

@@ -9,11 +9,11 @@ import pytest
 from PySide6.QtCore import QPointF, Qt, QTime
 from PySide6.QtWidgets import QMessageBox
 
-from app.circumplex_view import CircumplexView
-from app.main import create_window
+from app.gui.circumplex_view import CircumplexView
+from app.gui.main import create_window
+from core.analysis.circumplex import to_circumplex
+from core.analysis.review import review_of
 from core.catalog import Catalog
-from core.circumplex import to_circumplex
-from core.review import review_of
 from tests.app.review_data import NAN_FRAMES, hand_estimates, make_analysed, record_short
 
 

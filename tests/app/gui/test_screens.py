@@ -6,9 +6,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
-import app.settings_dialog as settings_dialog
-from app.main import create_window
-from app.settings_dialog import SettingsDialog
+import app.gui.settings_dialog as settings_dialog
+from app.gui.main import create_window
+from app.gui.settings_dialog import SettingsDialog
 from core.config import Settings
 from tests.app.review_data import make_analysed, record_short
 

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from core.circumplex import (
+from core.analysis.circumplex import (
     DEFAULT_NEUTRAL_RADIUS,
     NEUTRAL,
     QUADRANTS,
@@ -24,7 +24,7 @@ from core.circumplex import (
     smooth_trajectory,
     to_circumplex,
 )
-from core.physiology import PhaseWindow, phase_windows
+from core.physiology.summary import PhaseWindow, phase_windows
 
 NAN = float("nan")
 SD_PAIR = math.sqrt(0.02)  # sample SD of two values 0.2 apart: sqrt((0.1² + 0.1²) / 1)

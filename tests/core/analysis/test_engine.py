@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.demo.simulation import record_simulated
 from core.analysis.engine import AnalysisError, AnalysisOptions, analyse_session
 from core.analysis.inputs import BioGrid, bio_windows, resample_channel, select_frames
 from core.analysis.results import load_estimates
@@ -14,7 +15,6 @@ from core.catalog import Catalog
 from core.config import Settings
 from core.models import BMMNConfig, build_model
 from core.models.checkpoint import save_checkpoint
-from devices.simulation import record_simulated
 
 SMALL_VIDEO = Settings(camera_width=160, camera_height=120, camera_fps=10)
 SCALING = {"mean": {"ecg": 0.0, "gsr": 5.0}, "std": {"ecg": 0.3, "gsr": 3.0}}
@@ -115,8 +115,8 @@ def test_frames_without_a_face_are_marked(tmp_path: Path) -> None:
     import cv2
 
     from core.recording.manifest import read_manifest
-    from core.video_store import VideoStoreWriter
-    from devices.simulated_camera import render_face
+    from core.recording.video_store import VideoStoreWriter
+    from core.simulation.face import render_face
 
     folder = session(tmp_path, 20.0, settings=Settings(camera_fps=0))
     t0 = int(read_manifest(folder)["t0_host_ns"])

@@ -13,7 +13,7 @@ import pytest
 
 import core.catalog.db as catalog_db
 from core.catalog import Catalog, CatalogVersionError, SessionRecord
-from tests.core.test_catalog import FIXTURE_V1, _session
+from tests.core.catalog.test_catalog import FIXTURE_V1, _session
 
 FIXTURE_V2 = Path(__file__).parent / "fixtures" / "catalog_v2.sql"
 V1_TABLES = ("patients", "sessions", "markers", "audit")

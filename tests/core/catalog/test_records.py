@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.catalog import Catalog
-from tests.core.test_catalog import T0, _session
+from tests.core.catalog.test_catalog import T0, _session
 
 
 @pytest.fixture

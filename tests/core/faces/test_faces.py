@@ -1,4 +1,4 @@
-"""Face detection, tracking, crops and model input (core.faces, core.faces_track)."""
+"""Face detection, tracking, crops and model input (core.faces.detect, core.faces.track)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.faces import (
+from core.faces.detect import (
     IMAGENET_MEAN_RGB,
     IMAGENET_STD_RGB,
     FaceBox,
@@ -18,8 +18,8 @@ from core.faces import (
     make_detector,
     to_model_input,
 )
-from core.faces_track import CropPolicy, FaceTracker, crop_face, estimate_eye_roll
-from devices.simulated_camera import FaceRenderer, render_face
+from core.faces.track import CropPolicy, FaceTracker, crop_face, estimate_eye_roll
+from core.simulation.face import FaceRenderer, render_face
 
 FPS = 60.0
 
@@ -28,7 +28,7 @@ def true_face(width: int, height: int, arousal: float, t_s: float) -> tuple[floa
     """Where the renderer puts the face: centre x, y and face width (pixels).
 
     The sprite's face centre lands at (width/2, 230·s) plus the head pose offset, with the face
-    ellipse 2·86·s wide (s = height/480); see devices/simulated_camera.py.
+    ellipse 2·86·s wide (s = height/480); see core/simulation/face.py.
     """
     s = height / 480.0
     dx, dy, _ = FaceRenderer(width, height, 0).pose(arousal, t_s)
@@ -302,8 +302,8 @@ def test_to_model_input_normalises_like_imagenet() -> None:
 
 def test_the_default_detector_finds_every_skin_tone() -> None:
     """Global histogram equalisation lost the two darker simulated skin tones; CLAHE does not."""
-    from core.faces import HaarFaceDetector
-    from devices.simulated_camera import render_face
+    from core.faces.detect import HaarFaceDetector
+    from core.simulation.face import render_face
 
     det = HaarFaceDetector()
     for seed in range(4):  # seed % 4 picks the skin tone

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.data.amigos import (
+from core.learning.datasets.amigos import (
     EMOTION_NAMES,
     LABEL_COLUMNS,
     LABEL_SOURCE_COLUMN,
@@ -22,8 +22,8 @@ from core.data.amigos import (
     labels_to_targets,
     load_dataset,
 )
-from core.data.evaluation import binary_scores, person_folds
-from core.data.synthetic_amigos import write_synthetic_amigos
+from core.learning.datasets.evaluation import binary_scores, person_folds
+from core.learning.datasets.synthetic_amigos import write_synthetic_amigos
 
 SECONDS, FPS, TRIALS, PARTICIPANTS = 6.0, 25.0, 3, 3
 
@@ -66,7 +66,7 @@ def test_round_trip_skips_defects_and_finds_videos(
 ) -> None:
     import cv2
 
-    with caplog.at_level(logging.INFO, logger="core.data.amigos"):
+    with caplog.at_level(logging.INFO, logger="core.learning.datasets.amigos"):
         trials = load_dataset(synthetic, participants=[1, 2, 3, 7])
     assert len(trials) == PARTICIPANTS * TRIALS
     log = caplog.text
@@ -107,7 +107,7 @@ def test_layout_options(synthetic: AmigosLayout, caplog: pytest.LogCaptureFixtur
     moved = replace(synthetic, video_pattern="faces/P{p}/P{p}_{video_id}_face.mov")
     assert moved.video_path(3, "N1") == Path(synthetic.root) / "faces/P3/P3_N1_face.mov"
     assert all(t.video_path is None for t in load_dataset(moved, [3]))
-    with caplog.at_level(logging.WARNING, logger="core.data.amigos"):
+    with caplog.at_level(logging.WARNING, logger="core.learning.datasets.amigos"):
         load_dataset(replace(synthetic, gsr_resistance_unit_ohm=1.0), [3])
     assert "implausible for skin conductance" in caplog.text
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.data.amigos import SignalScaling, frame_windows, load_dataset
-from core.data.frames import build_frame_samples
-from core.data.synthetic_amigos import write_synthetic_amigos
-from core.experiment import cross_validate, results_table, write_tables
+from core.learning.datasets.amigos import SignalScaling, frame_windows, load_dataset
+from core.learning.datasets.frames import build_frame_samples
+from core.learning.datasets.synthetic_amigos import write_synthetic_amigos
+from core.learning.experiment import cross_validate, results_table, write_tables
+from core.learning.training import TrainConfig
 from core.models import BMMNConfig
-from core.training import TrainConfig
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from app.demo.simulation import record_simulated
 from core.catalog import Catalog
 from core.config import Settings
-from core.data.sessions import session_samples
-from core.scenario import preset
-from core.training import FrameDataset, TrainConfig, _label_loss, to_training_scale, train
-from devices.simulation import record_simulated
+from core.learning.datasets.sessions import session_samples
+from core.learning.training import FrameDataset, TrainConfig, _label_loss, train
+from core.models.outputs import to_training_scale
+from core.simulation.scenario import preset
 
 
 def test_session_samples_carry_the_scenario_as_labels(tmp_path: Path) -> None:
@@ -67,8 +68,8 @@ def test_training_on_partly_labelled_samples_converges() -> None:
 
 
 def test_demo_training_writes_a_labelled_small_checkpoint(tmp_path: Path) -> None:
+    from app.demo.training import DemoPlan, train_demo_model
     from core.models.checkpoint import load_checkpoint
-    from devices.demo_training import DemoPlan, train_demo_model
 
     plan = DemoPlan(
         sessions=(("quadrant_tour", 0.5, 11), ("quadrant_tour_reverse", 0.5, 12)),
@@ -88,8 +89,8 @@ def test_demo_training_writes_a_labelled_small_checkpoint(tmp_path: Path) -> Non
 def test_demo_training_can_be_cancelled_and_writes_nothing(tmp_path: Path) -> None:
     import pytest
 
-    from devices.demo_training import DemoPlan, train_demo_model
-    from devices.simulation import Cancelled
+    from app.demo.simulation import Cancelled
+    from app.demo.training import DemoPlan, train_demo_model
 
     calls = []
 

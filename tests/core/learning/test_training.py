@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.models import BMMNConfig, build_model
-from core.training import (
+from core.learning.training import (
     FrameDataset,
     TrainConfig,
     predict,
@@ -19,6 +18,7 @@ from core.training import (
     train,
     transfer_matching,
 )
+from core.models import BMMNConfig, build_model
 
 SMALL = {"backbone": "small", "backbone_weights": "none", "face_size": 64}
 

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from core.physiology import (
+from core.physiology.summary import (
     PhysiologySummary,
     describe_change,
     ecg_summary,

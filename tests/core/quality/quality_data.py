@@ -19,10 +19,10 @@ from core.catalog import Catalog, SessionRecord
 from core.clock import VirtualClock
 from core.config import Settings
 from core.recording.session import RecordingSession
-from core.scenario import preset
+from core.simulation.scenario import preset
 from core.types import DeviceEvent
-from devices.simulated_camera import SimulatedCamera
-from devices.simulated_sensor import SimulatedSensor
+from devices.simulated.camera import SimulatedCamera
+from devices.simulated.sensor import SimulatedSensor
 
 S = 1_000_000_000
 DURATION_S = 20.0

@@ -6,10 +6,15 @@ import json
 
 import pytest
 
-from core.data_quality import assess_quality, fmt_pct, quality_summary
-from core.data_quality_text import NOT_RECORDED, link_rows, link_text, packets_text, video_rows
+from core.quality.session import assess_quality, fmt_pct, quality_summary
+from core.quality.text import NOT_RECORDED, link_rows, link_text, packets_text, video_rows
 from core.recording import open_session
-from tests.core.quality_data import STATS, record_with_faults, recorded_fixture, store_fixture  # noqa: F401 (fixtures)
+from tests.core.quality.quality_data import (  # noqa: F401 (fixtures)
+    STATS,
+    record_with_faults,
+    recorded_fixture,
+    store_fixture,
+)
 
 OLD_STREAM_KEYS = {"expected", "received", "lost", "lost_pct", "gaps", "duration_s"}
 OLD_VIDEO_KEYS = {"frames", "dropped", "corrupt", "duration_s", "fps"}

@@ -8,13 +8,13 @@ import json
 import numpy as np
 import pytest
 
+from app.demo.simulation import record_simulated
 from core.catalog import Catalog
 from core.config import Settings
 from core.recording import open_session
 from core.recording.bio_store import BioStoreWriter, read_bio_stream, truncate_bio_stream
 from core.recording.live import SignalRing
 from core.types import SampleBatch, StreamInfo
-from devices.simulation import record_simulated
 
 
 @pytest.fixture
@@ -73,8 +73,8 @@ def test_samples_and_frames_correctly_timed(cat, patient, tmp_path):
 def test_clock_fit_recovers_drift(cat, patient, tmp_path):
     from core.clock import VirtualClock
     from core.recording.session import RecordingSession
-    from core.scenario import preset
-    from devices.simulated_sensor import SimulatedSensor
+    from core.simulation.scenario import preset
+    from devices.simulated.sensor import SimulatedSensor
 
     clock = VirtualClock()
     sensor = SimulatedSensor(preset(duration_s=60), seed=1, clock=clock, drift_ppm=120.0)
@@ -113,8 +113,8 @@ def test_markers_stored_in_catalog_and_journal(cat, patient, tmp_path):
 def test_full_disk_keeps_what_was_flushed(cat, patient, tmp_path, monkeypatch):
     from core.clock import VirtualClock
     from core.recording.session import RecordingSession
-    from core.scenario import preset
-    from devices.simulated_sensor import SimulatedSensor
+    from core.simulation.scenario import preset
+    from devices.simulated.sensor import SimulatedSensor
 
     clock = VirtualClock()
     sensor = SimulatedSensor(preset(duration_s=10), seed=2, clock=clock)
@@ -196,9 +196,9 @@ def test_device_events_past_the_shown_window_are_counted_never_repeated(cat, pat
     every event still becomes a marker."""
     from core.clock import VirtualClock
     from core.recording.session import RecordingSession
-    from core.scenario import preset
+    from core.simulation.scenario import preset
     from core.types import DeviceEvent
-    from devices.simulated_sensor import SimulatedSensor
+    from devices.simulated.sensor import SimulatedSensor
 
     clock = VirtualClock()
     sensor = SimulatedSensor(preset("neutral", 5.0), seed=1, clock=clock)

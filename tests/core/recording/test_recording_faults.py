@@ -14,9 +14,9 @@ from core.recording.lock import is_recording_live
 from core.recording.recorder import Recorder
 from core.recording.recovery import recover_unfinished
 from core.recording.session import RecordingSession
-from core.scenario import preset
+from core.simulation.scenario import preset
 from core.types import Frame, SampleBatch, StreamInfo
-from devices.simulated_sensor import SimulatedSensor
+from devices.simulated.sensor import SimulatedSensor
 
 INFO = StreamInfo(0, "bio", ("ECG", "EDA"), ("mV", "uS"), 800.0)
 
@@ -91,7 +91,8 @@ def test_finalising_on_a_full_disk_fails_clearly_then_recovers(tmp_path, monkeyp
 
 
 def test_demo_build_cancels_cleanly_and_resumes(tmp_path):
-    from devices.simulation import DEMO_CODE, Cancelled, ensure_demo_patient
+    from app.demo.patient import DEMO_CODE, ensure_demo_patient
+    from app.demo.simulation import Cancelled
 
     cat = Catalog.open(tmp_path / "catalog.sqlite")
     plan = (("anxious_to_calm", 0.05, 1, 0.0), ("anxious_to_calm", 0.05, 2, 0.0))

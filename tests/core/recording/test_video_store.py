@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.types import Frame
-from core.video_store import (
+from core.recording.video_store import (
     INDEX_NAME,
     MJPEG_NAME,
     RECORD_SIZE,
@@ -24,7 +23,8 @@ from core.video_store import (
     export_avi,
     recover_video_store,
 )
-from devices.simulated_camera import render_face
+from core.simulation.face import render_face
+from core.types import Frame
 
 REPO = Path(__file__).resolve().parents[2]
 DT = 16_666_667
@@ -195,7 +195,7 @@ import sys, time
 import numpy as np
 sys.path.insert(0, {repo!r})
 from core.types import Frame
-from core.video_store import VideoStoreWriter
+from core.recording.video_store import VideoStoreWriter
 rng = np.random.default_rng(0)
 imgs = [rng.integers(0, 255, (120, 160, 3), dtype=np.uint8) for _ in range(8)]
 w = VideoStoreWriter({folder!r})

@@ -14,24 +14,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.demo.simulation import record_simulated
+from core.analysis.circumplex import describe_shift, session_circumplex
 from core.analysis.results import SessionEstimates, save_estimates
+from core.analysis.review import record_review, review_of
 from core.catalog import Catalog
-from core.circumplex import describe_shift, session_circumplex
 from core.config import Settings
-from core.report import (
+from core.report.charts import MAX_POINTS, _reduce_tolerant
+from core.report.data import (
     DEMO_BANNER,
     DISCLAIMER,
     INTENDED_USE,
     NOT_ANALYSED,
     SIMULATED_BANNER,
     ReportAnalysis,
-    build_session_report,
 )
-from core.report_charts import MAX_POINTS, _reduce_tolerant
-from core.review import record_review, review_of
-from core.session_report import export_session_report
-from devices.simulation import record_simulated
-from tests.core.test_report import make_data, read_pages
+from core.report.document import build_session_report
+from core.report.session import export_session_report
+from tests.core.report.test_document import make_data, read_pages
 
 SMALL_VIDEO = Settings(camera_width=160, camera_height=120, camera_fps=10)
 SHA = "ab" * 32
@@ -234,7 +234,7 @@ def test_failed_build_leaves_no_file(session, tmp_path: Path, monkeypatch) -> No
         Path(path).write_bytes(b"half a pdf")
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("core.session_report.render_session_report", boom)
+    monkeypatch.setattr("core.report.session.render_session_report", boom)
     with pytest.raises(RuntimeError):
         export_session_report(cat, root, rec.id, target, settings=SMALL_VIDEO)
     assert target.read_bytes() == b"earlier report"

@@ -9,14 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.physiology import PhysiologySummary, WindowMetrics, describe_change, phase_windows
-from core.report import (
-    DISCLAIMER,
-    NOT_ANALYSED,
-    SIMULATED_BANNER,
-    ReportData,
-    build_session_report,
-)
+from core.physiology.summary import PhysiologySummary, WindowMetrics, describe_change, phase_windows
+from core.report.data import DISCLAIMER, NOT_ANALYSED, SIMULATED_BANNER, ReportData
+from core.report.document import build_session_report
 
 
 def make_summary(hr_pre: float | None = 82.44) -> PhysiologySummary:

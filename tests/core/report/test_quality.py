@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from core.analysis.results import save_estimates
+from core.analysis.review import record_review, review_of
 from core.catalog import Catalog
-from core.review import record_review, review_of
-from core.session_report import export_session_report
-from tests.core.quality_data import SETTINGS, record_with_faults
-from tests.core.test_report import read_pages
-from tests.core.test_report_analysis import hand_made_estimates
+from core.report.session import export_session_report
+from tests.core.quality.quality_data import SETTINGS, record_with_faults
+from tests.core.report.test_analysis import hand_made_estimates
+from tests.core.report.test_document import read_pages
 
 OUTAGES = "Link outages (start, length) 0:03.0 for 2.0 s; 0:16.0 for 4.0 s, not back"
 LINK = "lost twice, 6.0 s in all (0:03.0 for 2.0 s; 0:16.0 for 4.0 s, not back); 1 reconnection"

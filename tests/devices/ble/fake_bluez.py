@@ -11,7 +11,7 @@ configuration and ``DBUS_SYSTEM_BUS_ADDRESS`` points at it. On it, :class:`FakeB
 * ``org.bluez.GattService1`` / ``org.bluez.GattCharacteristic1`` objects (ReadValue, WriteValue,
   StartNotify / StopNotify; notifications are ``PropertiesChanged`` of ``Value``).
 
-Peripheral behaviour (what bytes to send and when) lives in :mod:`tests.devices.fake_peripherals`;
+Peripheral behaviour (what bytes to send and when) lives in :mod:`tests.devices.ble.fake_peripherals`;
 everything here runs on the fake's own thread and asyncio loop, like a separate process would.
 """
 

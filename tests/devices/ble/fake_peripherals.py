@@ -1,4 +1,4 @@
-"""Fake peripherals for :mod:`tests.devices.fake_bluez`: the bytes each device sends, and when.
+"""Fake peripherals for :mod:`tests.devices.ble.fake_bluez`: the bytes each device sends, and when.
 
 Each model has a sampling crystal (sample *g* is taken at host time ``t0 + g / true_rate``, with
 ``true_rate = rate · (1 + drift_ppm·1e-6)``), packs samples into notifications exactly as the

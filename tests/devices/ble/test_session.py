@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.devices.fake_bluez import DBUS_DAEMON, FakeBluez
-from tests.devices.fake_peripherals import (
+from tests.devices.ble.fake_bluez import DBUS_DAEMON, FakeBluez
+from tests.devices.ble.fake_peripherals import (
     BitalinoSim,
     LinkModel,
     OpenProfileSim,
@@ -292,7 +292,7 @@ def test_transport_shuts_down_cleanly(runs: dict[str, Any]) -> None:
 def test_figures(runs: dict[str, Any]) -> None:
     """Not a check: the measured figures, printed for the record.
 
-    ``pytest -s tests/devices/test_ble_session.py -k figures`` shows them.
+    ``pytest -s tests/devices/ble/test_session.py -k figures`` shows them.
     """
     lines = []
     for key in KEYS:

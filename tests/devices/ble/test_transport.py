@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from core.types import DeviceEvent, SampleBatch
-from tests.devices.fake_bluez import DBUS_DAEMON, FakeBluez
-from tests.devices.fake_peripherals import LinkModel, OpenProfileSim, PolarH10Sim
+from tests.devices.ble.fake_bluez import DBUS_DAEMON, FakeBluez
+from tests.devices.ble.fake_peripherals import LinkModel, OpenProfileSim, PolarH10Sim
 
 pytestmark = pytest.mark.skipif(
     DBUS_DAEMON is None,

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from core.clock import MonotonicClock, VirtualClock
-from core.scenario import Scenario, preset
+from core.simulation.face import render_face
+from core.simulation.scenario import Scenario, preset
 from core.types import DeviceEvent, Frame
-from devices.simulated_camera import SimulatedCamera, render_face
+from devices.simulated.camera import SimulatedCamera
 
 T0 = 5_000_000_000
 

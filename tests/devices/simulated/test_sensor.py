@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from core.clock import CounterClock, MonotonicClock, VirtualClock
-from core.scenario import preset
+from core.simulation.physiology import PhysiologyGenerator
+from core.simulation.scenario import preset
 from core.types import DeviceEvent, SampleBatch
 from devices.protocol import (
     PKT_DATA,
@@ -17,8 +18,7 @@ from devices.protocol import (
     StreamDecoder,
     parse_packet,
 )
-from devices.sim_physiology import PhysiologyGenerator
-from devices.simulated_sensor import SimulatedSensor
+from devices.simulated.sensor import SimulatedSensor
 
 T0 = 5_000_000_000
 RATE = 800

@@ -44,5 +44,5 @@ def test_import_core_and_devices_is_light() -> None:
 
 
 def test_cli_module_loads_no_qt() -> None:
-    loaded = _loaded_after(["app.cli"])
+    loaded = _loaded_after(["app.cli.main"])
     assert not any(m.split(".")[0] in QT for m in loaded)

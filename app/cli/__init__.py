@@ -1,0 +1,1 @@
+"""The ``therascope`` command line. No Qt: the GUI is imported only when the ``gui`` command runs."""

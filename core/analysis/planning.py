@@ -1,0 +1,47 @@
+"""What an analysis will take before it runs: how many frames, and how fast this computer went.
+
+The review screen's "Analyse now" shows these; the speed is the one measured in this computer's
+last stored analysis on the same kind of device, never a guess.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from core.catalog import Catalog, SessionRecord
+from core.config import Settings
+
+
+def measured_rate(catalog: Catalog, data_root: Path, device_kind: str) -> float | None:
+    """Frames per second of wall time in the newest stored analysis on ``device_kind``
+    ("cpu"/"cuda"), or None when this computer has not analysed anything on it yet."""
+    for rec in catalog.list_sessions():
+        path = data_root / rec.folder / "analysis" / "analysis.json"
+        if not path.is_file():
+            continue
+        try:
+            info = json.loads(path.read_text())
+            frames = float(info["counts"]["frames_analysed"])
+            wall = float(info["timings_s"]["wall"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if str(info.get("device", "")).split(":")[0] == device_kind and frames > 0 and wall > 0:
+            return frames / wall
+    return None
+
+
+def frames_to_analyse(rec: SessionRecord, settings: Settings, on_cuda: bool, windows: Any) -> int:
+    """About how many frames the engine will analyse (its default scope: every frame on CUDA;
+    on the CPU ``analysis_frames_per_s`` over the session, or over the pre/post windows when the
+    session is longer than 40 min)."""
+    video = (rec.quality or {}).get("video") or {}
+    stored = int(video.get("frames", 0))
+    duration = float(rec.duration_s or 0.0)
+    if on_cuda:
+        return stored
+    span = duration if duration <= 40 * 60 else sum(w.end_s - w.start_s for w in windows)
+    n = math.ceil(span * settings.analysis_frames_per_s)
+    return min(n, stored) if stored else n

@@ -1,0 +1,1 @@
+"""Learning the BMMN family: datasets (AMIGOS, TheraScope sessions), training, cross-validation, the demo model."""

@@ -1,0 +1,1 @@
+"""The PDF session report: data gathered from the catalog, flowables, charts and the document."""

@@ -1,0 +1,118 @@
+"""What a session report prints: the data gathered for it and how numbers are written.
+
+:class:`ReportData` is filled by :mod:`core.report.session` from the catalog and the session's
+files, and rendered by :mod:`core.report.document`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from core import __version__
+from core.analysis.circumplex import SessionCircumplex
+from core.physiology.summary import PhysiologySummary
+
+SIMULATED_BANNER = "SIMULATED DATA — not a real recording"
+DEMO_BANNER = "DEMO MODEL — not clinically valid"
+DISCLAIMER = "Decision support only — not a diagnosis"
+NOT_ANALYSED = "Not analysed yet: no circumplex estimates"
+NOT_MEASURED = "—"
+INTENDED_USE = (
+    "Decision support for the treating clinician; not a diagnosis. Estimates of valence and "
+    "arousal from face and physiology are uncertain: they depend on the model, on what it was "
+    "trained on, on lighting, posture and signal quality, and they tend to stay near the centre "
+    "of the circumplex. Read them as a description of the recorded signals, together with the "
+    "patient's own ratings and your clinical judgement, never on their own."
+)
+
+
+@dataclass
+class ReportAnalysis:
+    """The model's estimates as printed in the report.
+
+    Parameters
+    ----------
+    circumplex : SessionCircumplex — pre/post statistics and the smoothed course
+    t_s : ndarray — analysed frame times from the session start (s)
+    valence, arousal : ndarray — per-frame estimates (circumplex units), NaN = not estimated
+    info : dict — the analysis's provenance (:class:`core.analysis.results.SessionEstimates`
+        ``info``: checkpoint, inputs, device, precision, counts, spans, frames_per_s, …)
+    demo_model : bool — made by the demo model: a banner on every page
+    """
+
+    circumplex: SessionCircumplex
+    t_s: np.ndarray
+    valence: np.ndarray
+    arousal: np.ndarray
+    info: dict[str, Any] = field(default_factory=dict)
+    demo_model: bool = False
+
+
+@dataclass
+class ReportData:
+    """Everything printed in a session report.
+
+    Parameters
+    ----------
+    clinic_name : str — printed under the title
+    patient_code : str — pseudonymous patient code
+    session_uid : str — session identifier
+    started_at : str — session date and time as it should be printed, e.g. "2025-03-04 14:05"
+    duration_s : float — session length (s)
+    physiology : PhysiologySummary — pre/post comparison
+    simulated : bool — data from simulated devices: banner on every page
+    patient_name : str or None — printed only when ``include_name`` is True
+    include_name : bool — the therapist chose to print the name
+    devices : list of dict — ``{"name": str, "simulated": bool}`` per device
+    quality : dict — ``streams``: list of ``{"name", "expected", "received", "lost"[, "lost_pct"]}``
+        (samples; lost % is computed when absent), ``frames_stored``, ``frames_dropped``,
+        ``gaps`` (ints); missing keys print as "—"; ``summary`` (optional): the session's
+        :func:`core.quality.session.quality_summary` (link outages, packet errors, clock drift)
+    markers : list of (t_s, kind, label) — session markers, time from session start (s)
+    hr_t_s, hr_bpm : ndarray or None — heart-rate series for the chart (s, beats/min)
+    eda_t_s, eda_us : ndarray or None — EDA-level series for the chart (s, µS)
+    generated_at : str — generation time as printed; empty: now, local time
+    app_version : str — TheraScope version printed in the footer
+    analysis : ReportAnalysis or None — the model's estimates; None: not analysed yet
+    self_reports : dict — ``{"pre"|"post": {"sam_valence", "sam_arousal", "gad7"}}`` (int or
+        None each; phases never entered absent)
+    """
+
+    clinic_name: str
+    patient_code: str
+    session_uid: str
+    started_at: str
+    duration_s: float
+    physiology: PhysiologySummary
+    simulated: bool = False
+    patient_name: str | None = None
+    include_name: bool = False
+    devices: list[dict[str, Any]] = field(default_factory=list)
+    quality: dict[str, Any] = field(default_factory=dict)
+    markers: list[tuple[float, str, str]] = field(default_factory=list)
+    hr_t_s: np.ndarray | None = None
+    hr_bpm: np.ndarray | None = None
+    eda_t_s: np.ndarray | None = None
+    eda_us: np.ndarray | None = None
+    generated_at: str = ""
+    app_version: str = __version__
+    analysis: ReportAnalysis | None = None
+    self_reports: dict[str, dict[str, int | None]] = field(default_factory=dict)
+
+
+def format_duration(seconds: float) -> str:
+    """``3725`` → ``"1 h 02 min 05 s"``; ``725`` → ``"12 min 05 s"``."""
+    total = int(round(max(seconds, 0.0)))
+    h, rem = divmod(total, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h} h {m:02d} min {s:02d} s" if h else f"{m} min {s:02d} s"
+
+
+def format_value(value: float | None, decimals: int, signed: bool = False) -> str:
+    """Number as printed in the tables; ``None`` prints as an em dash."""
+    if value is None:
+        return NOT_MEASURED
+    return f"{value:+.{decimals}f}" if signed else f"{value:.{decimals}f}"

@@ -1,0 +1,1 @@
+"""Simulation without devices: scenarios on the circumplex, simulated physiology and a rendered face."""
