@@ -30,7 +30,7 @@ it with uniform noise instead. Bio windows (N, 2, 1000) float32 (standard normal
 weights do not change the timing, and nothing is downloaded).
 
 Devices and precision: ``bf16`` means ``torch.autocast(dtype=torch.bfloat16)`` through
-``core.learning.training._autocast`` — on CUDA as training does, and on the CPU too when asked (it works
+``core.models.runtime.autocast`` — on CUDA as training does, and on the CPU too when asked (it works
 where the CPU has bf16 support; slow otherwise). On CUDA the model and every face batch use
 ``torch.channels_last`` (training converts the batches; converting the model as well saves a
 per-call weight conversion). The DataLoader shuffles and drops the last partial batch so every
@@ -64,15 +64,13 @@ from torch.utils.data import DataLoader  # noqa: E402
 
 from core.learning.training import (  # noqa: E402
     FrameDataset,
-    _autocast,
     _label_loss,
     _recon_loss,
-    faces_to_input,
-    pick_device,
 )
 from core.machine import cpu_name  # noqa: E402
 from core.models import BMMNConfig, build_model  # noqa: E402
 from core.models.bmmn import OUTPUT_NAMES  # noqa: E402
+from core.models.runtime import autocast, faces_to_input, pick_device  # noqa: E402
 
 GOALS = {"inference": 10_000.0, "training": 3_000.0}  # samples/s on one H100 (issue 3)
 MODES = ("loader", "inference", "training")
@@ -302,13 +300,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
             def infer_step(batch: Any, amp: str = amp) -> int:
                 face, b, _ = to_device(*batch, device, cl)
-                with torch.inference_mode(), _autocast(device, amp):
+                with torch.inference_mode(), autocast(device, amp):
                     fwd(face, b)
                 return int(face.shape[0])
 
             def train_step(batch: Any, amp: str = amp) -> int:
                 face, b, y = to_device(*batch, device, cl)
-                with _autocast(device, amp):
+                with autocast(device, amp):
                     out = fwd(face, b)
                     loss = _label_loss(out, y, b) + _recon_loss(out, y, b)
                 opt.zero_grad(set_to_none=True)

@@ -1,49 +1,47 @@
-"""The two device interfaces: bio-sensors and cameras. Real and simulated devices implement them.
+"""Thin base classes for devices: the defaults of the device seam's optional parts.
 
-A device pushes data into *sinks* (plain callables) from its own thread. Sinks must be cheap and
-thread-safe (the recorder's sinks put into a queue). In virtual-clock mode nothing runs in a thread:
-the caller drives the device with :meth:`pump` up to a virtual time.
+The interfaces themselves, :class:`~core.recording.sources.BioSensor` and
+:class:`~core.recording.sources.Camera`, are defined once, in ``core``; these classes declare that
+they implement them (so mypy checks every subclass against them) and answer for what a device may
+lack: no virtual-clock mode, no separate test signal, no radio link, no battery, nothing to open.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Callable
+from typing import Any
 
-from core.types import DeviceEvent, Frame, SampleBatch, StreamInfo
-
-BatchSink = Callable[[SampleBatch], None]
-FrameSink = Callable[[Frame], None]
-EventSink = Callable[[DeviceEvent], None]
+from core.recording.sources import BatchSink, BioSensor, Camera
 
 
-class BioSensor(ABC):
-    """A bio-signal source with one or more streams."""
+class BioSensorBase(BioSensor):
+    """A bio-sensor; subclasses give :attr:`streams`, :meth:`start` and :meth:`stop`."""
 
-    #: human-readable name, e.g. "Simulated ECG+EDA (800 Hz)"
     name: str = "bio-sensor"
-    #: True for simulated devices (shown as such on screen and in reports)
     simulated: bool = False
 
     @property
-    @abstractmethod
-    def streams(self) -> list[StreamInfo]:
-        """The streams this sensor delivers."""
+    def link_state(self) -> str | None:
+        """No link of its own to watch."""
+        return None
 
-    @abstractmethod
-    def start(self, on_batch: BatchSink, on_event: EventSink) -> None:
-        """Start acquisition (real time, own thread). Batches go to ``on_batch``."""
+    @property
+    def battery_percent(self) -> int | None:
+        return None
 
-    @abstractmethod
-    def stop(self) -> None:
-        """Stop acquisition and join the thread. Idempotent."""
+    @property
+    def reconnects(self) -> int:
+        return 0
+
+    def stats(self) -> dict[str, int]:
+        return {}
+
+    def preview(self, on_batch: BatchSink | None) -> None:
+        raise TypeError(f"{type(self).__name__} has no separate test signal; start it instead")
 
     def pump(self, until_ns: int) -> None:
-        """Virtual-clock mode: deliver everything that has arrived by ``until_ns``."""
         raise TypeError(f"{type(self).__name__} has no virtual-clock mode")
 
     def describe(self) -> dict[str, object]:
-        """What to store with the session about this device (JSON-serialisable)."""
         return {
             "name": self.name,
             "simulated": self.simulated,
@@ -51,25 +49,22 @@ class BioSensor(ABC):
         }
 
 
-class Camera(ABC):
-    """A frame source stamped with host monotonic time at capture."""
+class CameraBase(Camera):
+    """A camera; subclasses give :meth:`start`, :meth:`stop` and set :attr:`requested` and
+    :attr:`negotiated`."""
 
     name: str = "camera"
     simulated: bool = False
     fps: float = 60.0
     width: int = 640
     height: int = 480
+    measured_fps: float | None = None
 
-    @abstractmethod
-    def start(self, on_frame: FrameSink, on_event: EventSink) -> None:
-        """Start capture (real time, own thread)."""
-
-    @abstractmethod
-    def stop(self) -> None:
-        """Stop capture and join the thread. Idempotent."""
+    def open(self) -> dict[str, Any]:
+        """Nothing to open."""
+        return dict(self.negotiated)
 
     def pump(self, until_ns: int) -> None:
-        """Virtual-clock mode: deliver every frame captured by ``until_ns``."""
         raise TypeError(f"{type(self).__name__} has no virtual-clock mode")
 
     def describe(self) -> dict[str, object]:
@@ -80,3 +75,6 @@ class Camera(ABC):
             "width": self.width,
             "height": self.height,
         }
+
+
+__all__ = ["BioSensorBase", "CameraBase"]

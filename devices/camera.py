@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 
 from core.clock import Clock, MonotonicClock
+from core.recording.sources import EventSink, FrameSink
 from core.types import DeviceEvent, Frame
-from devices.base import Camera, EventSink, FrameSink
+from devices.base import CameraBase
 
 log = logging.getLogger(__name__)
 #: FourCC "MJPG" (what cv2.VideoWriter_fourcc(*"MJPG") gives): little-endian character codes
@@ -64,7 +65,7 @@ def list_cameras(max_index: int = 6) -> list[dict[str, Any]]:
     return found
 
 
-class OpenCVCamera(Camera):
+class OpenCVCamera(CameraBase):
     """A camera (or a video file) read by OpenCV in its own capture thread.
 
     Parameters

@@ -15,6 +15,7 @@ from core.catalog import Catalog, SessionRecord
 from core.clock import Clock, MonotonicClock, VirtualClock
 from core.config import Settings
 from core.recording.session import RecordingSession
+from core.recording.sources import DeviceFactory, DeviceSet
 from core.simulation.scenario import Scenario, preset
 from devices.simulated.camera import SimulatedCamera
 from devices.simulated.sensor import SimulatedSensor
@@ -51,17 +52,17 @@ def make_devices(
     return sensor, camera, truth
 
 
-def simulated_device_factory(
-    settings: Settings, duration_s: float = 3600.0
-) -> Callable[[str, int], tuple[Any, Any, dict[str, Any] | None]]:
+def simulated_device_factory(settings: Settings, duration_s: float = 3600.0) -> DeviceFactory:
     """For the GUI's live recording (real time): ``factory(scenario_name, seed)``.
 
     The scenario is stretched over ``duration_s`` (s), an expected session length: the live course
     then unfolds at a therapy session's pace, whenever the therapist stops.
     """
 
-    def factory(scenario_name: str, seed: int) -> tuple[Any, Any, dict[str, Any] | None]:
-        return make_devices(preset(scenario_name, duration_s), MonotonicClock(), settings, seed)
+    def factory(scenario_name: str, seed: int) -> DeviceSet:
+        sc = preset(scenario_name, duration_s)
+        sensor, camera, truth = make_devices(sc, MonotonicClock(), settings, seed)
+        return DeviceSet(sensor, camera, truth)
 
     return factory
 

@@ -15,11 +15,11 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from app.gui.widgets import fmt_duration
 from app.gui.workers import Job, run_job
 from core.analysis.planning import frames_to_analyse
 from core.catalog import Catalog, SessionRecord
 from core.config import Settings
+from core.timefmt import format_clock
 
 _device_cache: dict[str, str] = {}
 
@@ -219,11 +219,11 @@ class AnalysePanel(QWidget):
         n = frames_to_analyse(rec, settings, on_cuda, windows)
         how = "every frame" if on_cuda else f"{settings.analysis_frames_per_s:g} frames per second"
         self.amount.setText(
-            f"Frames to analyse: about {n:,} ({how} of a {fmt_duration(rec.duration_s)} session)"
+            f"Frames to analyse: about {n:,} ({how} of a {format_clock(rec.duration_s)} session)"
         )
         if rate:
             self.estimate.setText(
-                f"Estimated time: about {fmt_duration(max(n / rate, 1.0))} "
+                f"Estimated time: about {format_clock(max(n / rate, 1.0))} "
                 f"(at {rate:.1f} frames/s, measured in this computer's last analysis)"
             )
         else:

@@ -21,15 +21,13 @@ from PySide6.QtWidgets import QGraphicsPolygonItem, QVBoxLayout, QWidget
 from app.gui.figure_export import export_layout
 from app.gui.timeline_view import TimelineView
 from core.analysis.circumplex import DEFAULT_NEUTRAL_RADIUS, QUADRANTS, to_circumplex
+from core.palette import COURSE_ON_SCREEN, POST, PRE
 
 if TYPE_CHECKING:
     from core.analysis.review import SessionReview
 
 __all__ = ["CircumplexView", "TimelineView"]
 
-PRE_COLOUR = "#e6550d"
-POST_COLOUR = "#2b8a3e"
-TIME_COLOURS = ("#9ecae1", "#4292c6", "#3f007d")  # start → end: light blue to dark violet
 DEMO_TEXT = "DEMO MODEL — not clinically valid"
 # Corners of the plot, per quadrant: (x, y, anchor of the text)
 _CORNERS = {
@@ -42,7 +40,7 @@ MAX_POINTS = 4000  # more frame estimates than this are thinned evenly for drawi
 
 
 def time_colormap() -> pg.ColorMap:
-    return pg.ColorMap(np.linspace(0.0, 1.0, len(TIME_COLOURS)), list(TIME_COLOURS))
+    return pg.ColorMap(np.linspace(0.0, 1.0, len(COURSE_ON_SCREEN)), list(COURSE_ON_SCREEN))
 
 
 def _legend_html(items: Sequence[tuple[str, str, str]]) -> str:
@@ -244,8 +242,8 @@ class CircumplexView(QWidget):
         )
         self._add(self.course)
         for stats, colour, item in (
-            (c.pre, PRE_COLOUR, self.pre_item),
-            (c.post, POST_COLOUR, self.post_item),
+            (c.pre, PRE, self.pre_item),
+            (c.post, POST, self.post_item),
         ):
             mv, ma = stats.mean_valence, stats.mean_arousal
             if not (np.isfinite(mv) and np.isfinite(ma)):
@@ -274,7 +272,7 @@ class CircumplexView(QWidget):
                 gap=0.04,  # the tip touches the post marker instead of hiding under it
             )
         sam_x, sam_y, sam_pens = [], [], []
-        for phase, colour in (("pre", PRE_COLOUR), ("post", POST_COLOUR)):
+        for phase, colour in (("pre", PRE), ("post", POST)):
             sr = review.self_reports.get(phase)
             if sr is None or sr.sam_valence is None or sr.sam_arousal is None:
                 continue
@@ -293,8 +291,8 @@ class CircumplexView(QWidget):
             "<span style='color:#333'>&nbsp;end</span><br>"
             + _legend_html(
                 [
-                    ("●", PRE_COLOUR, "pre"),
-                    ("●", POST_COLOUR, "post (mean, ring ±1 SD)"),
+                    ("●", PRE, "pre"),
+                    ("●", POST, "post (mean, ring ±1 SD)"),
                     ("◇", "#555", "patient's own rating (SAM)"),
                     ("○", "#111", "at the video's time"),
                 ]
@@ -340,11 +338,11 @@ class CircumplexView(QWidget):
             text.setPos(*post)
             self._add(text)
             self.arrow_labels.append(text)
-        self.pre_item.setData(starts_x, starts_y, size=8, symbol="o", pen=None, brush=PRE_COLOUR)
+        self.pre_item.setData(starts_x, starts_y, size=8, symbol="o", pen=None, brush=PRE)
         self._add(self.pre_item)
         any_demo = any(e[3] for e in drawn)
         self._set_demo(any_demo)
-        bits = [("●", PRE_COLOUR, "pre"), ("➤", "#3f4f8f", "post")]
+        bits = [("●", PRE, "pre"), ("➤", "#3f4f8f", "post")]
         if ordered:
             bits.append(("", "", "lighter = older"))
         if any_demo:

@@ -38,12 +38,11 @@ from app.gui.workers import run_job
 from core.config import Settings
 from core.quality.signal_check import check_stream, face_aim, worst
 from core.recording.live import FrameSlot, SignalRing
+from core.recording.sources import BioSensor, Camera, DeviceFactory, DeviceSet
 from core.types import DeviceEvent, SampleBatch, StreamInfo
 
 log = logging.getLogger(__name__)
 
-#: ``factory(scenario, seed)`` → (simulated sensor, simulated camera or None, simulation truth)
-SimFactory = Callable[[str, int], tuple[Any, Any, dict[str, Any] | None]]
 PREVIEW_W = 320
 
 
@@ -139,7 +138,7 @@ class DeviceSetup(QWidget):
     Parameters
     ----------
     settings : Settings — rates, frame size, and the devices used last (remembered here)
-    sim_factory : SimFactory, optional — makes the simulated devices (demo); None hides them
+    sim_factory : DeviceFactory, optional — makes the simulated devices (demo); None hides them
     camera_lister : callable, optional — ``() -> [{"index"|"source", "width", "height", "fps"}]``
         (default :func:`devices.camera.list_cameras`)
     """
@@ -149,7 +148,7 @@ class DeviceSetup(QWidget):
     def __init__(
         self,
         settings: Settings,
-        sim_factory: SimFactory | None = None,
+        sim_factory: DeviceFactory | None = None,
         camera_lister: Callable[[], list[dict[str, Any]]] | None = None,
         parent: QWidget | None = None,
     ) -> None:
@@ -159,11 +158,11 @@ class DeviceSetup(QWidget):
         self.camera_lister = camera_lister
         self.scenario = "anxious_to_calm"
         self._transport: Any = None
-        self.sensor: Any = None  # the sensor being tested (handed over at start)
+        self.sensor: BioSensor | None = None  # the sensor being tested (handed over at start)
         self.sensor_preview: SignalPreview | None = None
         self._preview_streams: dict[str, StreamInfo] = {}
         self.sensor_error: str | None = None
-        self.camera: Any = None
+        self.camera: Camera | None = None
         self.camera_slot = FrameSlot()
         self.camera_events: list[DeviceEvent] = []
         self.aim: FaceAim | None = None
@@ -415,7 +414,7 @@ class DeviceSetup(QWidget):
         gen = self._gen
         if d[0] == "sim":
             assert self.sim_factory is not None
-            sensor = self.sim_factory(self.scenario, int(time.time()) % 100_000)[0]
+            sensor = self.sim_factory(self.scenario, int(time.time()) % 100_000).sensor
             preview = SignalPreview(list(sensor.streams))
             sensor.start(preview, lambda e: None)
             self._sensor_ready(sensor, preview)
@@ -427,7 +426,7 @@ class DeviceSetup(QWidget):
         self._update_buttons()
         transport = self.transport
 
-        def work(_p: Callable[[float], None]) -> Any:
+        def work(_p: Callable[[float], None]) -> tuple[BioSensor, SignalPreview]:
             from devices.ble.profiles import make_driver
             from devices.ble.sensor import BleSensor
 
@@ -441,7 +440,7 @@ class DeviceSetup(QWidget):
                 raise
             return sensor, preview
 
-        def done(result: tuple[Any, SignalPreview]) -> None:
+        def done(result: tuple[BioSensor, SignalPreview]) -> None:
             self.busy.discard("connect")
             sensor, preview = result
             if gen != self._gen or self.sensor_combo.currentData() != d:
@@ -461,7 +460,7 @@ class DeviceSetup(QWidget):
 
         run_job(work, done, failed)
 
-    def _sensor_ready(self, sensor: Any, preview: SignalPreview) -> None:
+    def _sensor_ready(self, sensor: BioSensor, preview: SignalPreview) -> None:
         self.sensor, self.sensor_preview = sensor, preview
         streams = list(sensor.streams)
         self._preview_streams = {s.name: s for s in streams}
@@ -472,7 +471,7 @@ class DeviceSetup(QWidget):
             f"{'/'.join(s.channels)} {s.rate:g} Hz ({', '.join(unit_label(u) for u in s.units)})"
             for s in streams
         )
-        battery = getattr(sensor, "battery_percent", None)
+        battery = sensor.battery_percent
         parts = ["Connected" if not sensor.simulated else "Simulated sensor running", desc]
         if battery is not None:
             parts.append(f"battery {battery} %")
@@ -529,11 +528,14 @@ class DeviceSetup(QWidget):
 
         run_job(lambda _p: lister(), done, failed)
 
-    def _make_camera(self, choice: tuple[Any, ...]) -> Any:
+    def _make_camera(self, choice: tuple[Any, ...]) -> Camera:
         s = self.settings
         if choice[0] == "sim":
             assert self.sim_factory is not None
-            return self.sim_factory(self.scenario, int(time.time()) % 100_000)[1]
+            cam = self.sim_factory(self.scenario, int(time.time()) % 100_000).camera
+            if cam is None:
+                raise OSError("the simulated camera is off (a camera frame rate of 0)")
+            return cam
         from devices.camera import OpenCVCamera
 
         src: int | str = int(choice[1]) if str(choice[1]).isdigit() else str(choice[1])
@@ -554,13 +556,12 @@ class DeviceSetup(QWidget):
         self._update_buttons()
         gen = self._gen
 
-        def work(_p: Callable[[float], None]) -> Any:
+        def work(_p: Callable[[float], None]) -> Camera:
             cam = self._make_camera(choice)
-            if hasattr(cam, "open"):
-                cam.open()  # negotiation can take a second
+            cam.open()  # negotiation can take a second
             return cam
 
-        def done(cam: Any) -> None:
+        def done(cam: Camera) -> None:
             self.busy.discard("camera")
             if gen != self._gen or not self.preview_btn.isChecked():
                 cam.stop()
@@ -616,20 +617,23 @@ class DeviceSetup(QWidget):
             self._draw_camera()
 
     def _check_signal(self, pv: SignalPreview) -> None:
+        sensor = self.sensor
+        if sensor is None:
+            return
         checks = []
         for info in pv.streams.values():
             counters, x = pv.rings[info.name].snapshot()
             checks.append(check_stream(info, counters, x, pv.rate(info.stream_id)))
         level = worst([c.level for c in checks])
-        state = getattr(self.sensor, "link_state", "connected")
-        if state not in ("connected", "idle"):
+        state = sensor.link_state
+        if state is not None and state not in ("connected", "idle"):
             level, text = "red", f"link {state}"
         else:
             text = " | ".join(c.text for c in checks)
         self.sensor_light.set(level, text)
         changed = level != self.signal_level
         self.signal_level = level
-        battery = getattr(self.sensor, "battery_percent", None)
+        battery = sensor.battery_percent
         if battery is not None and "battery" in self.sensor_state.text():
             head = self.sensor_state.text().rsplit(" · battery", 1)[0]
             self.sensor_state.setText(f"{head} · battery {battery} %")
@@ -638,6 +642,8 @@ class DeviceSetup(QWidget):
 
     def _draw_camera(self) -> None:
         cam = self.camera
+        if cam is None:
+            return
         f = self.camera_slot.get()
         if f is None:
             if any(e.kind == "camera_lost" for e in self.camera_events):
@@ -664,9 +670,9 @@ class DeviceSetup(QWidget):
         self.face_light.set(level, text)
         h, w = f.image.shape[:2]
         info = [f"{w}×{h}"]
-        neg = getattr(cam, "negotiated", None)
-        measured = getattr(cam, "measured_fps", None)
-        if getattr(cam, "simulated", False):
+        neg = cam.negotiated
+        measured = cam.measured_fps
+        if cam.simulated:
             info.append(f"{cam.fps:g} fps (simulated)")
         elif measured:
             asked = cam.requested["fps"]
@@ -704,7 +710,9 @@ class DeviceSetup(QWidget):
         """A set-up that cannot record at all (not just an unsound one)."""
         if self.sensor_kind() == "ble" and self.sensor is None:
             return "Connect the Bluetooth sensor first (Connect and test signal)."
-        if self.sensor_kind() == "ble" and self.sensor.link_state != "connected":
+        if self.sensor_kind() == "ble" and (
+            self.sensor is None or self.sensor.link_state != "connected"
+        ):
             return (
                 "The Bluetooth sensor is not connected any more (switched off or out of range?). "
                 "Check it and press Test again."
@@ -713,7 +721,7 @@ class DeviceSetup(QWidget):
             return "Choose a bio-sensor."
         return None
 
-    def take_devices(self, seed: int) -> tuple[Any, Any, dict[str, Any] | None]:
+    def take_devices(self, seed: int) -> DeviceSet:
         """The devices to record with: the tested sensor, a fresh camera, the simulation truth.
 
         The chosen devices are remembered in the settings for the next session.
@@ -727,24 +735,26 @@ class DeviceSetup(QWidget):
         self.preview_btn.setChecked(False)
         self.preview_btn.blockSignals(False)
         self.stop_camera_test()  # the session opens the camera afresh
-        sim_sensor = sim_camera = truth = None
+        sim: DeviceSet | None = None
         if kind == "sim" or cam_choice[0] == "sim":
             assert self.sim_factory is not None
-            sim_sensor, sim_camera, truth = self.sim_factory(self.scenario, seed)
+            sim = self.sim_factory(self.scenario, seed)
         if kind == "ble":
             sensor, self.sensor = self.sensor, None
+            assert sensor is not None  # blocking_problem() says so otherwise
             sensor.preview(None)
         else:
             self.stop_sensor_test()
-            sensor = sim_sensor
+            assert sim is not None  # the only other sensor is the simulated one
+            sensor = sim.sensor
         self.sensor_preview = None
-        camera = (
-            None
-            if cam_choice[0] == "none"
-            else sim_camera
-            if cam_choice[0] == "sim"
-            else self._make_camera(cam_choice)
-        )
+        camera: Camera | None
+        if cam_choice[0] == "none":
+            camera = None
+        elif cam_choice[0] == "sim" and sim is not None:
+            camera = sim.camera
+        else:
+            camera = self._make_camera(cam_choice)
         d = self.sensor_combo.currentData()
         s = self.settings
         if kind == "ble":
@@ -756,8 +766,9 @@ class DeviceSetup(QWidget):
             s.save()
         except OSError as e:
             log.warning("settings not saved: %s", e)
-        simulated = bool(getattr(sensor, "simulated", False) or getattr(camera, "simulated", False))
-        return sensor, camera, truth if simulated else None
+        simulated = sensor.simulated or (camera is not None and camera.simulated)
+        truth = sim.simulation if sim is not None else None
+        return DeviceSet(sensor, camera, truth if simulated else None)
 
     def shutdown(self) -> None:
         """Stop tests and the BLE thread (the window is closing)."""
@@ -767,7 +778,7 @@ class DeviceSetup(QWidget):
             self._transport = None
 
 
-def _stop_quietly(device: Any, what: str) -> None:
+def _stop_quietly(device: BioSensor | Camera | None, what: str) -> None:
     """Stop a tested device; a device that fails to stop is logged, never shown as a crash."""
     if device is None:
         return

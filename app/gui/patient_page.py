@@ -28,11 +28,12 @@ from app.gui.circumplex_view import CircumplexView
 from app.gui.patients_page import PatientDialog
 from app.gui.quality_panel import QualityDialog
 from app.gui.review_tables import analysis_of, shift_text
-from app.gui.widgets import fmt_duration, heading
+from app.gui.widgets import heading
 from app.gui.workers import run_job
 from core.catalog import Catalog, SessionRecord
 from core.quality.session import assess_quality
 from core.quality.text import VERDICT_WORDS
+from core.timefmt import format_clock
 
 SESSION_COLUMNS = [
     "No.",
@@ -209,7 +210,7 @@ class PatientPage(QWidget):
             cells = [
                 str(number[r.id]),
                 r.started_at[:16].replace("T", " "),
-                fmt_duration(r.duration_s),
+                format_clock(r.duration_s),
                 states.get(r.id, r.status),
                 shift_text(*a) if a else "–",
                 lost,

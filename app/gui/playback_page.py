@@ -21,11 +21,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.widgets import banner, bgr_to_pixmap, fmt_duration, heading, unit_label
+from app.gui.widgets import banner, bgr_to_pixmap, heading, unit_label
 from core.catalog import Catalog
 from core.recording import SessionData, open_session
 from core.recording.manifest import simulated_devices
 from core.recording.video_store import VideoStoreReader
+from core.timefmt import format_clock
 
 MARKER_NAMES = {"treatment_start": "Treatment start", "treatment_end": "Treatment end"}
 DETAIL_S = 10.0
@@ -178,7 +179,7 @@ class PlaybackPage(QWidget):
                 p.addItem(line)
                 self.marker_items.append(line)
         q = rec.quality or {}
-        lines = [f"<b>Duration</b> {fmt_duration(rec.duration_s)} · status {rec.status}"]
+        lines = [f"<b>Duration</b> {format_clock(rec.duration_s)} · status {rec.status}"]
         for name, st in q.get("streams", {}).items():
             lines.append(
                 f"<b>{name}</b>: {st['received']:,} samples, lost {st['lost']:,} "
@@ -220,7 +221,7 @@ class PlaybackPage(QWidget):
                 lo, hi = float(seg.min()), float(seg.max())
                 pad = 0.1 * (hi - lo) or 0.1
                 plot.setYRange(lo - pad, hi + pad, padding=0)
-        self.time_label.setText(f"{fmt_duration(self.t)} / {fmt_duration(self.duration)}")
+        self.time_label.setText(f"{format_clock(self.t)} / {format_clock(self.duration)}")
         self._show_frame()
 
     def _show_frame(self) -> None:

@@ -25,8 +25,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.widgets import COLOURS, StatusLight, banner
-from core.quality.session import NOT_RECORDED, quality_summary
+from app.gui.widgets import StatusLight, banner
+from core.palette import LIGHT_COLOURS
+from core.quality.session import (
+    NOT_RECORDED,
+    Finding,
+    QualitySummary,
+    Section,
+    quality_summary,
+)
 from core.quality.text import VERDICT_WORDS, Rows, link_rows, stream_rows, video_rows
 
 #: verdict → StatusLight colour
@@ -40,18 +47,18 @@ def verdict_icon(verdict: str | None, size: int = 12) -> QIcon:
     pm.fill(Qt.GlobalColor.transparent)
     p = QPainter(pm)
     p.setRenderHint(QPainter.RenderHint.Antialiasing)
-    p.setBrush(QColor(COLOURS[LIGHTS.get(verdict, "grey")]))
+    p.setBrush(QColor(LIGHT_COLOURS[LIGHTS.get(verdict, "grey")]))
     p.setPen(Qt.PenStyle.NoPen)
     p.drawEllipse(1, 1, size - 2, size - 2)
     p.end()
     return QIcon(pm)
 
 
-def findings_html(findings: list[dict[str, Any]]) -> str:
+def findings_html(findings: list[Finding]) -> str:
     """Each finding on its own line behind a dot in its verdict's colour."""
     lines = []
     for f in findings:
-        colour = COLOURS[LIGHTS.get(f.get("level"), "grey")]
+        colour = LIGHT_COLOURS[LIGHTS.get(f.get("level"), "grey")]
         text = str(f["text"])
         text = html.escape(text[:1].upper() + text[1:])
         lines.append(f'<span style="color:{colour}">●</span>&nbsp;{text}')
@@ -145,7 +152,7 @@ class QualitySection(QFrame):
         lay.addWidget(self.findings)
         lay.addWidget(self.table)
 
-    def show_part(self, part: dict[str, Any], columns: list[tuple[str, Rows]]) -> None:
+    def show_part(self, part: Section, columns: list[tuple[str, Rows]]) -> None:
         verdict = part.get("verdict")
         self.light.set(LIGHTS.get(verdict, "grey"), f"— {VERDICT_WORDS[verdict].lower()}")
         findings = part.get("findings") or []
@@ -160,7 +167,7 @@ class QualityPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.summary: dict[str, Any] | None = None
+        self.summary: QualitySummary | None = None
         self.overall = StatusLight("Data quality")
         self.overall.text.setStyleSheet("font-size:15px;")
         self.reasons = QLabel()
@@ -202,7 +209,7 @@ class QualityPanel(QWidget):
             return
         self.show_summary(summary)
 
-    def show_summary(self, summary: dict[str, Any] | None, message: str = "") -> None:
+    def show_summary(self, summary: QualitySummary | None, message: str = "") -> None:
         """Show ``summary`` (:func:`core.quality.session.quality_summary`); None: only ``message``."""
         self.summary = summary
         for s in (self.signals, self.link, self.video):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,17 +38,18 @@ from PySide6.QtWidgets import (
 
 from app.gui.device_setup import DeviceSetup
 from app.gui.live_view import LiveSignalsView
-from app.gui.widgets import StatusLight, banner, bgr_to_pixmap, fmt_duration, heading
+from app.gui.widgets import StatusLight, banner, bgr_to_pixmap, heading
 from app.gui.workers import Job, run_job
 from core.catalog import Catalog
 from core.config import Settings
+from core.quality.live import LinkFigures, LiveFigures, StreamFigures, live_status, write_rate
 from core.recording.disk import minutes_available
 from core.recording.session import RecordingSession
+from core.recording.sources import DeviceFactory
 from core.simulation.scenario import scenario_names
+from core.timefmt import format_clock
 
 log = logging.getLogger(__name__)
-
-DeviceFactory = Callable[[str, int], tuple[Any, Any, dict[str, Any] | None]]
 
 SCENARIO_LABELS = {
     "anxious_to_calm": "Anxious → calm (the course therapy aims for)",
@@ -117,9 +117,7 @@ class RecordPage(QWidget):
         self.scenario = QComboBox()
         for n in scenario_names():
             self.scenario.addItem(SCENARIO_LABELS.get(n, n), n)
-        self.scenario.currentIndexChanged.connect(
-            lambda: setattr(self.devices, "scenario", str(self.scenario.currentData()))
-        )
+        self.scenario.currentIndexChanged.connect(self._scenario_changed)
         self.start_btn = QPushButton("Start recording")
         self.start_btn.setStyleSheet("font-size:16px; font-weight:600; padding:8px 24px;")
         self.start_btn.clicked.connect(self.start_recording)
@@ -242,6 +240,9 @@ class RecordPage(QWidget):
         self.devices.reset(str(self.scenario.currentData()), auto_find=self.auto_find_devices)
         self._update_start()
 
+    def _scenario_changed(self) -> None:
+        self.devices.scenario = str(self.scenario.currentData())
+
     def _cancel_setup(self) -> None:
         self.devices.stop_tests()  # disconnects a tested sensor, closes the camera
         self.cancelled.emit()
@@ -315,9 +316,7 @@ class RecordPage(QWidget):
         self.rec_box.setVisible(True)
         self.sim_banner.setVisible(bool(self.session.manifest.get("simulated")))
         self.sim_banner.setText(
-            demo_banner_text(
-                bool(getattr(sensor, "simulated", False)), bool(getattr(camera, "simulated", False))
-            )
+            demo_banner_text(sensor.simulated, camera is not None and camera.simulated)
         )
         self.markers_label.setText("No markers yet")
         self.redraw_ns.clear()
@@ -334,13 +333,13 @@ class RecordPage(QWidget):
         names = {"treatment_start": "Treatment start", "treatment_end": "Treatment end"}
         ms = self.catalog.list_markers(self.session.record.id)
         recent = ", ".join(
-            f"{fmt_duration(x.t_s)} {names.get(x.kind, x.label or 'marker')}" for x in ms[-4:]
+            f"{format_clock(x.t_s)} {names.get(x.kind, x.label or 'marker')}" for x in ms[-4:]
         )
         self.markers_label.setText(f"{len(ms)} markers — last: {recent}")
         if kind == "treatment_start":
-            self.treat_start.setText(f"Treatment start ✓ {fmt_duration(m.t_s)}")
+            self.treat_start.setText(f"Treatment start ✓ {format_clock(m.t_s)}")
         elif kind == "treatment_end":
-            self.treat_end.setText(f"Treatment end ✓ {fmt_duration(m.t_s)}")
+            self.treat_end.setText(f"Treatment end ✓ {format_clock(m.t_s)}")
 
     def _typed_marker(self) -> None:
         text = self.marker_edit.text().strip()
@@ -367,58 +366,49 @@ class RecordPage(QWidget):
             self._update_status()
 
     def _update_status(self) -> None:
+        """Gather the session's live figures, let :func:`live_status` judge them, paint."""
         assert self.session is not None
         self.session.poll_device_notes()
         st = self.session.recorder.stats()
-        self.clock.setText(fmt_duration(st.elapsed_s))
-        self.hr.setText(f"{st.heart_rate_bpm:.0f} bpm" if st.heart_rate_bpm else "– bpm")
-        self.eda.setText(f"{st.eda_level_us:.2f} µS" if st.eda_level_us else "– µS")
         infos = {i.name: i for i in self.session.recorder.streams.values()}
-        parts = []
-        link, sig = ("green", ""), ("green", "")
-        for name, ss in st.streams.items():
-            nominal = infos[name].rate
-            parts.append(
-                f"{name}: {ss.achieved_rate:,.0f} of {nominal:,.0f} Hz · lost {ss.lost} samples "
-                f"in {ss.gaps} gaps"
-            )
-            if st.elapsed_s > 3 and ss.achieved_rate < 0.5 * nominal:
-                link = ("red", "no data")
-            elif st.elapsed_s > 3 and ss.achieved_rate < 0.95 * nominal:
-                link = ("amber", f"{ss.achieved_rate:,.0f} Hz")
-            else:
-                link = (link[0], f"{ss.achieved_rate:,.0f} Hz")
-            if ss.lost:
-                sig = ("amber", f"{ss.lost} samples lost")
-        link = self._link_state(link)
-        self.lights["link"].set(*link)
-        self.events_label.setText(self._events_text())
-        self.lights["signal"].set(*(sig if sig[1] else ("green", "no loss")))
         cam = self.session.camera
         lost_ns = self.session.first_device_event_ns.get("camera_lost")
-        if cam is None:
-            self.lights["camera"].set("grey", "no camera: signals only")
-        elif lost_ns is not None:
-            t = (lost_ns - self.session.t0_ns) / 1e9
-            self.lights["camera"].set(
-                "red", f"lost at {fmt_duration(t)} — video stopped, signals go on"
-            )
-        else:
-            fps_nom = float(getattr(cam, "fps", self.settings.camera_fps))
-            ok = st.achieved_fps >= 0.9 * fps_nom or st.elapsed_s < 3
-            self.lights["camera"].set(
-                "green" if ok else "amber",
-                f"{st.achieved_fps:.1f} fps · {st.frames_dropped} dropped",
-            )
-        rate = st.bytes_written / st.elapsed_s if st.elapsed_s > 5 else None
+        rate = write_rate(st.bytes_written, st.elapsed_s)
         mins = minutes_available(self.session.folder, self.settings, bytes_per_s=rate)
-        disk = "green" if mins > 30 else "amber" if mins > 10 else "red"
-        if st.error:
-            self.lights["disk"].set("red", st.error)
-        else:
-            self.lights["disk"].set(disk, f"{mins:,.0f} min available")
-        parts.append(f"video: {st.frames_stored} frames stored")
-        self.rates.setText("<br>".join(parts))
+        status = live_status(
+            LiveFigures(
+                elapsed_s=st.elapsed_s,
+                heart_rate_bpm=st.heart_rate_bpm,
+                eda_level_us=st.eda_level_us,
+                streams=tuple(
+                    StreamFigures(name, ss.achieved_rate, infos[name].rate, ss.lost, ss.gaps)
+                    for name, ss in st.streams.items()
+                ),
+                has_camera=cam is not None,
+                camera_lost_at_s=(
+                    (lost_ns - self.session.t0_ns) / 1e9 if lost_ns is not None else None
+                ),
+                nominal_fps=(float(cam.fps) if cam is not None else 0.0),
+                achieved_fps=st.achieved_fps,
+                frames_dropped=st.frames_dropped,
+                frames_stored=st.frames_stored,
+                disk_minutes=mins,
+                storage_error=st.error,
+                link=self._link_figures(),
+            )
+        )
+        self.clock.setText(status.clock)
+        self.hr.setText(status.heart_rate)
+        self.eda.setText(status.eda_level)
+        self.lights["link"].set(status.sensor.level, status.sensor.text)
+        self.events_label.setText(self._events_text())
+        for key, light in (
+            ("signal", status.signal),
+            ("camera", status.camera),
+            ("disk", status.disk),
+        ):
+            self.lights[key].set(light.level, light.text)
+        self.rates.setText("<br>".join(status.rates))
         if st.error and not self._error_shown:
             self._error_shown = True
             QMessageBox.critical(
@@ -428,33 +418,16 @@ class RecordPage(QWidget):
                 "disk space before recording again.",
             )
 
-    def _link_state(self, by_rate: tuple[str, str]) -> tuple[str, str]:
-        """The sensor light: the link's state for a Bluetooth sensor, else the data rate."""
+    def _link_figures(self) -> LinkFigures | None:
+        """A Bluetooth sensor's link for the sensor light; None for a sensor without a link."""
         assert self.session is not None
         sensor = self.session.sensor
-        state = getattr(sensor, "link_state", None)
-        if state is None:
-            return by_rate
-        parts = []
-        stats = sensor.stats() if hasattr(sensor, "stats") else {}
-        n = int(stats.get("reconnects", 0))
-        battery = getattr(sensor, "battery_percent", None)
-        if state in ("reconnecting", "disconnected", "connecting"):
-            since = [e for e in list(self.session.device_events) if e.kind == "disconnected"]
-            t = (self.session.clock.now_ns() - since[-1].t_host_ns) / 1e9 if since else None
-            head = "link lost — reconnecting" + (f" ({t:.0f} s)" if t is not None else "")
-            level = "amber" if t is None or t < 30 else "red"
-            parts.append(head)
-        else:
-            level, text = by_rate
-            parts.append(text)
-        if n:
-            parts.append(f"{n} reconnect{'s' if n != 1 else ''}")
-        if battery is not None:
-            parts.append(f"battery {battery} %")
-            if battery <= 10 and level == "green":
-                level = "amber"
-        return level, " · ".join(parts)
+        state = sensor.link_state if sensor is not None else None
+        if sensor is None or state is None:  # no link of its own: the data rate says it all
+            return None
+        since = [e for e in list(self.session.device_events) if e.kind == "disconnected"]
+        down_s = (self.session.clock.now_ns() - since[-1].t_host_ns) / 1e9 if since else None
+        return LinkFigures(state, sensor.reconnects, sensor.battery_percent, down_s)
 
     def _events_text(self) -> str:
         """The last device events the therapist should know about, with session times."""
@@ -469,10 +442,11 @@ class RecordPage(QWidget):
         shown = [e for e in list(self.session.device_events) if e.kind in names][-3:]
         out = []
         for e in shown:
-            t = fmt_duration(max(0.0, (e.t_host_ns - self.session.t0_ns) / 1e9))
+            t = format_clock(max(0.0, (e.t_host_ns - self.session.t0_ns) / 1e9))
             extra = ""
-            if e.kind == "reconnected" and "down_s" in e.detail:
-                extra = f" after {float(e.detail['down_s']):.1f} s (gap recorded)"
+            down_s = e.detail.get("down_s")  # None where the link never saw itself go down
+            if e.kind == "reconnected" and isinstance(down_s, (int, float)):
+                extra = f" after {down_s:.1f} s (gap recorded)"
             out.append(f"{t} {names[e.kind]}{extra}")
         return "<br>".join(out)
 
@@ -505,9 +479,11 @@ class RecordPage(QWidget):
         truth = None
         if s.sensor is not None and s.sensor.simulated:
             from app.demo.simulation import sensor_truth
+            from devices.simulated.sensor import SimulatedSensor
 
             sensor = s.sensor
-            truth = lambda: sensor_truth(sensor)  # noqa: E731 — called after the devices stop
+            if isinstance(sensor, SimulatedSensor):  # what only the simulator knows
+                truth = lambda: sensor_truth(sensor)  # noqa: E731 — called after the devices stop
         self.treat_start.setText("Treatment start")
         self.treat_end.setText("Treatment end")
         self._update_start()

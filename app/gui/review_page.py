@@ -39,7 +39,7 @@ from app.gui.quality_panel import QualityPanel, verdict_icon
 from app.gui.review_tables import PhaseTable, analysis_details
 from app.gui.session_forms import MarkersEditor, SelfReportBox
 from app.gui.timeline_view import TimelineView
-from app.gui.widgets import banner, bgr_to_pixmap, fmt_duration, heading
+from app.gui.widgets import banner, bgr_to_pixmap, heading
 from app.gui.workers import Job, run_job
 from core.analysis.circumplex import describe_shift
 from core.analysis.planning import measured_rate
@@ -47,6 +47,7 @@ from core.analysis.review import SessionReview, refresh_summary, review_of, sess
 from core.catalog import Catalog, SessionRecord
 from core.config import Settings
 from core.recording.video_store import VideoStoreReader
+from core.timefmt import format_clock
 
 VIDEO_W = 240
 
@@ -224,7 +225,7 @@ class ReviewPage(QWidget):
         p = self.catalog.get_patient(rec.patient_id)
         self.title.setText(
             f"Patient {p.code if p else '?'} — session of {rec.started_at[:16].replace('T', ' ')} UTC"
-            f" — {fmt_duration(rec.duration_s)}"
+            f" — {format_clock(rec.duration_s)}"
         )
         self.sim_banner.setVisible(rec.simulated)
         if rec.simulated:
@@ -337,7 +338,7 @@ class ReviewPage(QWidget):
             self.slider.blockSignals(False)
         self.markers.cursor_s = self.t
         self.timeline.set_cursor(self.t)
-        self.time_label.setText(f"{fmt_duration(self.t)} / {fmt_duration(self.duration)}")
+        self.time_label.setText(f"{format_clock(self.t)} / {format_clock(self.duration)}")
         r = self.review
         if r is not None and len(r.estimates.t_s):
             i = int(np.argmin(np.abs(r.estimates.t_s - self.t)))

@@ -9,7 +9,6 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
-from app.gui.widgets import fmt_duration
 from core.analysis.circumplex import (
     NEUTRAL,
     PhaseStats,
@@ -19,6 +18,7 @@ from core.analysis.circumplex import (
 )
 from core.analysis.review import SessionReview
 from core.catalog import Catalog
+from core.timefmt import format_clock
 
 ROWS = (
     "Window",
@@ -93,7 +93,7 @@ class PhaseTable(QTableWidget):
         c = review.circumplex
         for j, s in enumerate((c.pre, c.post)):
             cells = (
-                f"{s.label}\n{fmt_duration(s.start_s)} – {fmt_duration(s.end_s)}",
+                f"{s.label}\n{format_clock(s.start_s)} – {format_clock(s.end_s)}",
                 mean_sd(s.mean_valence, s.sd_valence),
                 mean_sd(s.mean_arousal, s.sd_arousal),
                 quadrant_label(s.quadrant),
@@ -137,7 +137,7 @@ def analysis_details(review: SessionReview) -> str:
     if t.get("wall"):
         n = counts.get("frames_analysed", len(review.estimates))
         lines.append(
-            f"<b>Time</b>: {fmt_duration(float(t['wall']))} ({float(t['wall']):.1f} s,"
+            f"<b>Time</b>: {format_clock(float(t['wall']))} ({float(t['wall']):.1f} s,"
             f" {n / float(t['wall']):.1f} frames/s)"
         )
     lines.append(f"<b>Windows</b>: {e(review.circumplex.note)}")

@@ -10,7 +10,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from app.gui.widgets import fmt_duration
+from core.palette import POST, POST_TINT, PRE, PRE_TINT, rgb
+from core.timefmt import format_clock
 
 if TYPE_CHECKING:
     from core.analysis.review import SessionReview
@@ -18,7 +19,8 @@ if TYPE_CHECKING:
 
 VALENCE_COLOUR = "#1f6fb2"
 AROUSAL_COLOUR = "#c0392b"
-WINDOW_BRUSHES = {"pre": (230, 85, 13, 40), "post": (43, 138, 62, 40)}
+#: shading of the pre and post windows: their palette colours at alpha 40 of 255
+WINDOW_BRUSHES = {"pre": (*rgb(PRE), 40), "post": (*rgb(POST), 40)}
 MARKER_NAMES = {"treatment_start": "Treatment start", "treatment_end": "Treatment end"}
 
 
@@ -26,7 +28,7 @@ class TimeAxis(pg.AxisItem):
     """Session time in seconds, labelled as m:ss (or h:mm:ss)."""
 
     def tickStrings(self, values, scale, spacing):  # type: ignore[no-untyped-def]  # noqa: N802
-        return [fmt_duration(max(v, 0.0)) for v in values]
+        return [format_clock(max(v, 0.0)) for v in values]
 
 
 class TimelineView(QWidget):
@@ -59,8 +61,8 @@ class TimelineView(QWidget):
         self.legend = QLabel(
             f"<span style='color:{VALENCE_COLOUR}'>━━</span> valence (unpleasant → pleasant)"
             f"&nbsp;&nbsp;&nbsp;<span style='color:{AROUSAL_COLOUR}'>━━</span> arousal (calm → "
-            "activated)&nbsp;&nbsp;&nbsp;<span style='background:#fbd9c4'>&nbsp;&nbsp;&nbsp;</span>"
-            " pre window&nbsp;&nbsp;&nbsp;<span style='background:#cfe5d3'>&nbsp;&nbsp;&nbsp;</span>"
+            f"activated)&nbsp;&nbsp;&nbsp;<span style='background:{PRE_TINT}'>&nbsp;&nbsp;&nbsp;</span>"
+            f" pre window&nbsp;&nbsp;&nbsp;<span style='background:{POST_TINT}'>&nbsp;&nbsp;&nbsp;</span>"
             " post window&nbsp;&nbsp;&nbsp;gaps: not estimated (no face, lost samples)"
         )
         self.legend.setStyleSheet("color:#333;")

@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
 
-COLOURS = {"green": "#2e9d4f", "amber": "#e6a118", "red": "#d23b3b", "grey": "#9aa0a6"}
+from core.palette import LIGHT_COLOURS
 
 
 class StatusLight(QWidget):
@@ -28,7 +28,7 @@ class StatusLight(QWidget):
 
     def set(self, state: str, detail: str) -> None:
         self.state = state
-        self.dot.setStyleSheet(f"background:{COLOURS[state]}; border-radius:8px;")
+        self.dot.setStyleSheet(f"background:{LIGHT_COLOURS[state]}; border-radius:8px;")
         self.text.setText(f"<b>{self.caption}</b> {detail}")
 
 
@@ -76,14 +76,3 @@ def banner(text: str) -> QLabel:
 def unit_label(unit: str) -> str:
     """Units as people write them (streams store ASCII, e.g. ``uS`` → ``µS``)."""
     return {"uS": "µS", "uV": "µV"}.get(unit, unit)
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    s = int(round(seconds))
-    return (
-        f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
-        if s >= 3600
-        else f"{s // 60:d}:{s % 60:02d}"
-    )

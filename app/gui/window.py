@@ -12,11 +12,12 @@ from app.gui.cohort_page import CohortPage
 from app.gui.patient_page import PatientPage
 from app.gui.patients_page import PatientsPage
 from app.gui.playback_page import PlaybackPage
-from app.gui.record_page import DeviceFactory, RecordPage
+from app.gui.record_page import RecordPage
 from app.gui.review_page import ReviewPage
 from app.gui.workers import Job
 from core.catalog import Catalog
 from core.config import Settings
+from core.recording.sources import DeviceFactory
 
 
 class MainWindow(QMainWindow):

@@ -37,7 +37,13 @@ from core.analysis.inputs import (
     select_frames,
     session_bio_grid,
 )
-from core.analysis.results import SessionEstimates, save_estimates
+from core.analysis.results import (
+    AnalysisCounts,
+    AnalysisInfo,
+    CheckpointIdentity,
+    SessionEstimates,
+    save_estimates,
+)
 from core.machine import cpu_description, file_sha256
 
 log = logging.getLogger(__name__)
@@ -95,7 +101,7 @@ def describe_device(device: Any) -> str:
     return f"cpu: {cpu_description()}"
 
 
-def checkpoint_identity(path: Path, metadata: dict[str, Any], config: Any) -> dict[str, Any]:
+def checkpoint_identity(path: Path, metadata: dict[str, Any], config: Any) -> CheckpointIdentity:
     """Who made the estimates: stored with every analysis and printed in every report."""
     return {
         "path": str(path),
@@ -329,7 +335,7 @@ def analyse_session(
     outputs[est_mask] = from_training_scale(outputs[est_mask])
     prec = "bf16" if (opts.amp == "bf16" or (opts.amp == "auto" and on_cuda)) else "fp32"
     wall = time.perf_counter() - t_start
-    counts = {
+    counts: AnalysisCounts = {
         "frames_stored": int(len(all_t)),
         "frames_analysed": int(n),
         "estimated": int(est_mask.sum()),
@@ -337,7 +343,7 @@ def analyse_session(
         "bio_incomplete": int((~complete).sum()) if use_bio else 0,
         "unreadable": int(unreadable),
     }
-    info: dict[str, Any] = {
+    info: AnalysisInfo = {
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "code_version": __version__,
         "checkpoint": checkpoint_identity(Path(checkpoint), meta, cfg),
@@ -350,7 +356,13 @@ def analyse_session(
         "spans": [list(s) for s in spans] if spans is not None else None,
         "duration_s": duration,
         "counts": counts,
-        "timings_s": {**{k: round(v, 3) for k, v in timings.items()}, "wall": round(wall, 3)},
+        "timings_s": {
+            "decode": round(timings["decode"], 3),
+            "faces": round(timings["faces"], 3),
+            "bio": round(timings["bio"], 3),
+            "model": round(timings["model"], 3),
+            "wall": round(wall, 3),
+        },
     }
     est = SessionEstimates(
         t_s=np.asarray(times, np.float64),

@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from core.analysis.results import AnalysisInfo
 from core.catalog import Catalog, SessionRecord
 from core.config import Settings
 
@@ -23,7 +24,7 @@ def measured_rate(catalog: Catalog, data_root: Path, device_kind: str) -> float 
         if not path.is_file():
             continue
         try:
-            info = json.loads(path.read_text())
+            info: AnalysisInfo = json.loads(path.read_text())
             frames = float(info["counts"]["frames_analysed"])
             wall = float(info["timings_s"]["wall"])
         except (OSError, ValueError, KeyError, TypeError):

@@ -12,7 +12,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -20,6 +20,70 @@ RESULT_DIR = "analysis"
 ESTIMATES_NAME = "estimates.npz"
 INFO_NAME = "analysis.json"
 FORMAT_VERSION = 1
+
+
+class CheckpointIdentity(TypedDict, total=False):
+    """Who made the estimates (:func:`core.analysis.engine.checkpoint_identity`): stored with
+    every analysis and printed in every report."""
+
+    path: str
+    file: str
+    sha256: str
+    label: str
+    demo: bool
+    variant: str
+    backbone: str
+    modalities: str
+    signals: list[str]
+    training_data: str
+    created_at: str
+
+
+class AnalysisCounts(TypedDict, total=False):
+    """How many frames the analysis saw, and why some got no estimate."""
+
+    frames_stored: int
+    frames_analysed: int
+    estimated: int
+    without_face: int
+    bio_incomplete: int
+    unreadable: int
+
+
+class AnalysisTimings(TypedDict, total=False):
+    """Seconds spent per stage (decode, faces, bio, model; the stages overlap) and in all."""
+
+    decode: float
+    faces: float
+    bio: float
+    model: float
+    wall: float
+
+
+class AnalysisInfo(TypedDict, total=False):
+    """:attr:`SessionEstimates.info`, stored as ``analysis.json``: which checkpoint, on what
+    device, with which options, what it cost and what it could not estimate.
+
+    Written by :func:`core.analysis.engine.analyse_session`; every key may be absent from an
+    older file (readers use ``.get``). ``spans``: the ``[start_s, end_s]`` parts analysed (None:
+    the whole session); ``frames_per_s``: the analysis rate (None: every stored frame);
+    ``options``: :class:`core.analysis.engine.AnalysisOptions` as a dict.
+    """
+
+    format_version: int
+    created_at: str
+    code_version: str
+    checkpoint: CheckpointIdentity
+    inputs: str
+    output_names: list[str]
+    device: str
+    precision: str
+    options: dict[str, Any]
+    frames_per_s: float | None
+    spans: list[list[float]] | None
+    duration_s: float
+    counts: AnalysisCounts
+    timings_s: AnalysisTimings
 
 
 @dataclass
@@ -34,7 +98,7 @@ class SessionEstimates:
         liking on the 1–9 scale, then the seven emotions); NaN where not estimated
     has_face : ndarray (N,) bool — a face was found (False also for unreadable frames)
     bio_complete : ndarray (N,) bool — the bio window had no lost sample
-    info : dict — provenance and counts (see :func:`core.analysis.engine.analyse_session`)
+    info : AnalysisInfo — provenance and counts (see :func:`core.analysis.engine.analyse_session`)
     """
 
     t_s: np.ndarray
@@ -42,7 +106,7 @@ class SessionEstimates:
     outputs: np.ndarray
     has_face: np.ndarray
     bio_complete: np.ndarray
-    info: dict[str, Any] = field(default_factory=dict)
+    info: AnalysisInfo = field(default_factory=AnalysisInfo)
 
     def __len__(self) -> int:
         return len(self.t_s)
@@ -92,7 +156,7 @@ def save_estimates(folder: Path, est: SessionEstimates) -> Path:
             bio_complete=est.bio_complete,
         )
 
-    info = {"format_version": FORMAT_VERSION, **est.info}
+    info: AnalysisInfo = {"format_version": FORMAT_VERSION, **est.info}
     _atomic_write(out / ESTIMATES_NAME, arrays)
     _atomic_write(out / INFO_NAME, lambda fh: fh.write(json.dumps(info, indent=2).encode()))
     return out
@@ -110,7 +174,7 @@ def load_estimates(folder: Path) -> SessionEstimates | None:
     if not npz.exists() or not meta.exists():
         return None
     try:
-        info = json.loads(meta.read_text())
+        info: AnalysisInfo = json.loads(meta.read_text())
         with np.load(npz, allow_pickle=False) as z:
             arrays = {k: z[k] for k in ("t_s", "frame", "outputs", "has_face", "bio_complete")}
     except (OSError, ValueError, KeyError) as exc:

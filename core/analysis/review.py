@@ -22,7 +22,7 @@ from core.analysis.circumplex import (
     cohort_shift,
     session_circumplex,
 )
-from core.analysis.results import SessionEstimates, load_estimates
+from core.analysis.results import CheckpointIdentity, SessionEstimates, load_estimates
 from core.catalog import Catalog, SessionRecord
 from core.config import Settings
 from core.physiology.summary import PhaseWindow, phase_windows
@@ -53,9 +53,9 @@ class SessionReview:
         return self.estimates.demo_model
 
     @property
-    def checkpoint(self) -> dict[str, Any]:
+    def checkpoint(self) -> CheckpointIdentity:
         """Identity of the checkpoint that made the estimates."""
-        return dict(self.estimates.info.get("checkpoint", {}))
+        return self.estimates.info.get("checkpoint", {}).copy()
 
     def summary(self) -> dict[str, Any]:
         """Plain summary stored in the catalog (for lists and the cohort)."""

@@ -22,7 +22,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 DEMO_LABEL = "TheraScope demo model — simulated training data, not clinically valid"
-SHIPPED = Path(__file__).resolve().parent.parent / "resources" / "models" / "demo-bmmn-bae2.pt"
+SHIPPED = Path(__file__).resolve().parents[2] / "resources" / "models" / "demo-bmmn-bae2.pt"
 
 
 def built_demo_path(data_root: Path | None = None) -> Path:

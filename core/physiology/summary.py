@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from core.physiology.signals import ecg_summary, eda_level_series, eda_summary, heart_rate_series
+from core.timefmt import format_clock, format_minutes
 
 __all__ = [
     "METRICS",
@@ -28,8 +29,6 @@ __all__ = [
     "ecg_summary",
     "eda_level_series",
     "eda_summary",
-    "format_clock",
-    "format_minutes",
     "heart_rate_series",
     "phase_windows",
     "summarize",
@@ -91,20 +90,6 @@ class PhaseWindow:
     def length_s(self) -> float:
         """Window length (s)."""
         return self.end_s - self.start_s
-
-
-def format_minutes(minutes: float) -> str:
-    """Minutes as short text: ``15`` → ``"15"``, ``4.25`` → ``"4.3"``."""
-    text = f"{minutes:.1f}"
-    return text[:-2] if text.endswith(".0") else text
-
-
-def format_clock(seconds: float) -> str:
-    """Session time as ``m:ss`` (or ``h:mm:ss`` from one hour)."""
-    total = int(round(max(seconds, 0.0)))
-    h, rem = divmod(total, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def phase_windows(

@@ -17,8 +17,15 @@ rate is suspect. Video: under 1 % dropped frames is invisible to the face analys
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
+
+from core.timefmt import format_clock_tenths, format_seconds
+
+if TYPE_CHECKING:
+    from core.recording.journal import DeviceErrors, LinkQuality, Outage
+    from core.recording.manifest import StreamFigures, VideoFigures
 
 VERDICTS = ("good", "check", "poor")
 NOT_RECORDED = "not recorded"
@@ -39,20 +46,6 @@ def fmt_pct(x: float) -> str:
     return f"{x:.1f} %" if x >= 1 else f"{x:.2f} %"
 
 
-def fmt_s(seconds: float) -> str:
-    """A duration in seconds: ``4.2 s``, ``0.35 s``."""
-    return f"{seconds:.1f} s" if seconds >= 1 else f"{seconds:.2f} s"
-
-
-def fmt_clock(seconds: float) -> str:
-    """Session time to a tenth of a second: ``0:07.5``, ``12:05.0``, ``1:02:03.4``."""
-    tenths = int(round(max(seconds, 0.0) * 10))
-    h, rem = divmod(tenths, 36000)
-    m, s = divmod(rem, 600)
-    sec = f"{s // 10:02d}.{s % 10}"
-    return f"{h}:{m:02d}:{sec}" if h else f"{m}:{sec}"
-
-
 def times(n: int) -> str:
     return {1: "once", 2: "twice"}.get(n, f"{n} times")
 
@@ -61,7 +54,137 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-def _section(findings: list[tuple[str, str]]) -> dict[str, Any]:
+class Finding(TypedDict):
+    """One finding: its ``level`` (a verdict; ``None``: nothing there to judge) and its text."""
+
+    level: str | None
+    text: str
+
+
+class Section(TypedDict):
+    """What every part of the summary (and the summary itself) has: ``verdict`` (the worst
+    finding's; ``None``: nothing recorded to judge), ``reasons`` (the texts of the findings worse
+    than good) and every finding."""
+
+    verdict: str | None
+    reasons: list[str]
+    findings: list[Finding]
+
+
+class _StreamCounts(TypedDict, total=False):
+    # the stored figures every session has (absent only from a hand-made summary)
+    expected: int
+    received: int
+    lost: int
+    lost_pct: float
+    gaps: int
+    duration_s: float
+
+
+class StreamSummary(Section, _StreamCounts):
+    """One bio stream (``summary["signals"]["streams"][i]``): its stored figures (those of
+    :data:`NEWER_STREAM_KEYS` ``None`` where not recorded), what the recorder could not store
+    (``None``: not recorded) and its verdict."""
+
+    name: str
+    label: str
+    rate_hz: float | None
+    achieved_rate_hz: float | None
+    longest_gap_s: float | None
+    drift_ppm: float | None
+    latency_median_ms: float | None
+    latency_p95_ms: float | None
+    segments: int | None
+    segment_step_ms: float | None
+    rejected_batches: int | None
+    samples_not_stored: int | None
+
+
+class SignalsSummary(Section):
+    """``summary["signals"]``: the verdict over every bio stream, and each stream's."""
+
+    streams: list[StreamSummary]
+
+
+class _LinkFigures(TypedDict, total=False):
+    # the journal's link figures (:class:`core.recording.journal.LinkQuality`), present when the
+    # sensor reported its link (``recorded``), and the packets it rejected in all
+    disconnects: int
+    reconnects: int
+    outages: list[Outage]
+    battery_start_pct: int | None
+    battery_end_pct: int | None
+    address: str | None
+    profile: str | None
+    packets: dict[str, int] | None
+    outage_total_s: float
+    packets_rejected: int | None
+
+
+class LinkSummary(Section, _LinkFigures):
+    """``summary["link"]``: the sensor (``present``: the session had one) and, where it reported
+    its link (``recorded``), the link's figures."""
+
+    sensor: str | None
+    simulated: bool
+    recorded: bool
+    present: bool
+
+
+class VideoFormat(TypedDict, total=False):
+    """A camera format: frame size (pixels) and rate (frames/s; ``None`` where not reported)."""
+
+    width: int | None
+    height: int | None
+    fps: float | None
+
+
+class _VideoFigures(TypedDict, total=False):
+    # present when the session had a camera or video (``recorded``)
+    camera: str | None
+    simulated: bool
+    requested: VideoFormat | None
+    negotiated: VideoFormat | None
+    measured_fps: float | None
+    stored_fps: float | None
+    frames_stored: int | None
+    frames_dropped: int | None
+    corrupt: int | None
+    frames_rejected: int | None
+    frames_not_stored: int | None
+    lost_at_s: float | None
+    events_recorded: bool
+    dropped_pct: float | None
+
+
+class VideoSummary(Section, _VideoFigures):
+    """``summary["video"]``: the camera asked for, negotiated and measured, the frames stored and
+    lost (``None`` where not recorded); ``recorded``: the session had a camera or video."""
+
+    recorded: bool
+
+
+class _SessionOrigin(TypedDict, total=False):
+    # only in :func:`quality_summary` (read from the session folder)
+    uid: str | None
+    status: str | None
+
+
+class QualitySummary(Section, _SessionOrigin):
+    """:func:`assess_quality` / :func:`quality_summary`: the verdict over every part, each part's,
+    and the figures beneath (JSON-serialisable)."""
+
+    simulated: bool
+    duration_s: float | None
+    recorder_recorded: bool
+    signals: SignalsSummary
+    link: LinkSummary
+    video: VideoSummary
+    errors: DeviceErrors | None
+    other_reasons: list[str]
+
+
+def _section(findings: Sequence[tuple[str | None, str]]) -> Section:
     """``verdict`` (the worst finding's level), ``reasons`` (texts of the findings at that level
     or worse than good) and ``findings`` (every ``{"level", "text"}``)."""
     verdict = worst([lv for lv, _ in findings]) or "good"
@@ -72,7 +195,7 @@ def _section(findings: list[tuple[str, str]]) -> dict[str, Any]:
     }
 
 
-def _none(text: str) -> dict[str, Any]:
+def _none(text: str) -> Finding:
     """A finding that is no verdict (nothing there to judge)."""
     return {"level": None, "text": text}
 
@@ -100,8 +223,8 @@ NEWER_STREAM_KEYS = (
 )
 
 
-def _stream(name: str, label: str, s: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:
-    out = {"name": name, "label": label, **dict.fromkeys(NEWER_STREAM_KEYS), **s}
+def _stream(name: str, label: str, s: StreamFigures, rec: dict[str, Any]) -> StreamSummary:
+    out: dict[str, Any] = {"name": name, "label": label, **dict.fromkeys(NEWER_STREAM_KEYS), **s}
     out["rejected_batches"] = (rec.get("rejected_batches") or {}).get(name)
     out["samples_not_stored"] = (rec.get("samples_not_stored") or {}).get(name)
     f: list[tuple[str, str]] = []
@@ -116,7 +239,8 @@ def _stream(name: str, label: str, s: dict[str, Any], rec: dict[str, Any]) -> di
             by_gap = "poor" if longest > 30 else "check" if longest > 2 else "good"
             level = worst([level, by_gap]) or level
         text = f"{fmt_pct(pct)} of {label} samples lost in {plural(gaps, 'gap')}"
-        f.append((level, text + (f" (longest {fmt_s(longest)})" if longest is not None else "")))
+        longest_t = f" (longest {format_seconds(longest)})" if longest is not None else ""
+        f.append((level, text + longest_t))
     else:
         f.append(("good", f"no {label} samples lost"))
     drift = s.get("drift_ppm")
@@ -132,12 +256,12 @@ def _stream(name: str, label: str, s: dict[str, Any], rec: dict[str, Any]) -> di
     if out["samples_not_stored"]:
         f.append(("poor", f"{out['samples_not_stored']} {label} samples could not be stored"))
     out.update(_section(f))
-    return out
+    return cast("StreamSummary", out)
 
 
 def _signals(
     quality: dict[str, Any], labels: dict[str, str], rec: dict[str, Any]
-) -> dict[str, Any]:
+) -> SignalsSummary:
     streams = [
         _stream(name, labels.get(name, name), s, rec)
         for name, s in (quality.get("streams") or {}).items()
@@ -151,9 +275,9 @@ def _signals(
     return {**_section(findings), "streams": streams}
 
 
-def _link(quality: dict[str, Any], devices: dict[str, Any]) -> dict[str, Any]:
+def _link(quality: dict[str, Any], devices: dict[str, Any]) -> LinkSummary:
     sensor = devices.get("sensor") if isinstance(devices.get("sensor"), dict) else None
-    link = quality.get("link")
+    link: LinkQuality | None = quality.get("link")
     out: dict[str, Any] = {
         "sensor": (sensor or {}).get("name"),
         "simulated": bool((sensor or {}).get("simulated")),
@@ -161,19 +285,24 @@ def _link(quality: dict[str, Any], devices: dict[str, Any]) -> dict[str, Any]:
         "present": sensor is not None,
     }
     if sensor is None:
-        return {
-            **out,
-            "verdict": None,
-            "reasons": [],
-            "findings": [_none("no sensor in this session")],
-        }
+        return cast(
+            "LinkSummary",
+            {
+                **out,
+                "verdict": None,
+                "reasons": [],
+                "findings": [_none("no sensor in this session")],
+            },
+        )
     if link is None:
         text = (
             "simulated sensor: it has no radio link to report"
             if out["simulated"]
             else "the sensor did not report its link in this session"
         )
-        return {**out, "verdict": None, "reasons": [], "findings": [_none(text)]}
+        return cast(
+            "LinkSummary", {**out, "verdict": None, "reasons": [], "findings": [_none(text)]}
+        )
     out.update(link)
     f: list[tuple[str, str]] = []
     outages = link.get("outages") or []
@@ -182,14 +311,14 @@ def _link(quality: dict[str, Any], devices: dict[str, Any]) -> dict[str, Any]:
         f.append(("good", "sensor link never lost"))
     else:
         level = "poor" if total > 60 else "check"
-        f.append((level, f"sensor link lost {times(len(outages))}, {fmt_s(total)} in all"))
+        f.append((level, f"sensor link lost {times(len(outages))}, {format_seconds(total)} in all"))
         for o in outages:
             if not o.get("reconnected"):
                 f.append(
                     (
                         "poor",
-                        f"sensor link lost at {fmt_clock(o['start_s'])} and not back before the "
-                        f"end ({fmt_s(o['duration_s'])} without signal)",
+                        f"sensor link lost at {format_clock_tenths(o['start_s'])} and not back "
+                        f"before the end ({format_seconds(o['duration_s'])} without signal)",
                     )
                 )
     end = link.get("battery_end_pct")
@@ -214,10 +343,10 @@ def _link(quality: dict[str, Any], devices: dict[str, Any]) -> dict[str, Any]:
     if p.get("handler_errors"):
         f.append(("check", f"the sensor's data could not be decoded {times(p['handler_errors'])}"))
     out.update(_section(f))
-    return out
+    return cast("LinkSummary", out)
 
 
-def _negotiated(cam: dict[str, Any]) -> dict[str, Any] | None:
+def _negotiated(cam: dict[str, Any]) -> VideoFormat | None:
     """The format the camera agreed to: what a real camera reported after negotiating; a
     simulated one gives exactly what it was set to. A real camera that had not negotiated yet
     when the session started only carries what was asked for: not recorded."""
@@ -233,9 +362,9 @@ def _negotiated(cam: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _video(quality: dict[str, Any], devices: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:
+def _video(quality: dict[str, Any], devices: dict[str, Any], rec: dict[str, Any]) -> VideoSummary:
     cam = devices.get("camera") if isinstance(devices.get("camera"), dict) else None
-    v = quality.get("video")
+    v: VideoFigures | None = quality.get("video")
     if cam is None and v is None:
         text = "no camera in this session"
         return {"recorded": False, "verdict": None, "reasons": [], "findings": [_none(text)]}
@@ -278,7 +407,11 @@ def _video(quality: dict[str, Any], devices: dict[str, Any], rec: dict[str, Any]
         missing = max(0.0, duration - lost)
         level = "poor" if missing > 0.1 * duration else "check"
         f.append(
-            (level, f"camera lost at {fmt_clock(lost)}; no video for the last {fmt_s(missing)}")
+            (
+                level,
+                f"camera lost at {format_clock_tenths(lost)}; "
+                f"no video for the last {format_seconds(missing)}",
+            )
         )
     target = (out["negotiated"] or {}).get("fps") or (out["requested"] or {}).get("fps")
     got = out["measured_fps"] or out["stored_fps"]
@@ -291,12 +424,12 @@ def _video(quality: dict[str, Any], devices: dict[str, Any], rec: dict[str, Any]
     if out["frames_not_stored"]:
         f.append(("poor", f"{out['frames_not_stored']} video frames could not be stored"))
     out.update(_section(f))
-    return out
+    return cast("VideoSummary", out)
 
 
 def assess_quality(
     quality: dict[str, Any], devices: dict[str, Any] | None = None, simulated: bool = False
-) -> dict[str, Any]:
+) -> QualitySummary:
     """Verdicts and reasons from stored quality figures (:func:`~core.recording.manifest.compute_quality`).
 
     Parameters
@@ -307,40 +440,41 @@ def assess_quality(
 
     Returns
     -------
-    dict — ``verdict`` (overall, the worst part), ``reasons`` (every part's), ``findings``
-    (``{"level", "text"}`` of everything to check or poor), ``simulated``,
+    QualitySummary — ``verdict`` (overall, the worst part), ``reasons`` (every part's),
+    ``findings`` (``{"level", "text"}`` of everything to check or poor), ``simulated``,
     ``duration_s``; ``signals`` (with ``streams``), ``link``, ``video``: each with ``verdict``,
     ``reasons``, ``findings`` and its figures (``None`` where not recorded); ``errors``: device
     errors reported (``count``, ``last``; None where not recorded)
     """
     devices = devices or {}
     rec = quality.get("recorder") or {}
-    out: dict[str, Any] = {
+    signals = _signals(quality, _labels(devices), rec)
+    link = _link(quality, devices)
+    video = _video(quality, devices, rec)
+    errors: DeviceErrors | None = quality.get("device_errors")
+    parts: list[Section] = [signals, link, video]
+    extra: list[str] = []
+    if errors and errors.get("count"):
+        extra.append(f"{plural(int(errors['count']), 'device error')} (last: {errors['last']})")
+    if rec.get("item_errors"):
+        extra.append(f"the recorder could not handle {plural(int(rec['item_errors']), 'item')}")
+    return {
         "simulated": bool(simulated),
         "duration_s": quality.get("duration_s"),
         "recorder_recorded": bool(rec),
-        "signals": _signals(quality, _labels(devices), rec),
-        "link": _link(quality, devices),
-        "video": _video(quality, devices, rec),
-        "errors": quality.get("device_errors"),
+        "signals": signals,
+        "link": link,
+        "video": video,
+        "errors": errors,
+        "other_reasons": extra,
+        "verdict": worst([p["verdict"] for p in parts] + (["check"] if extra else [])),
+        "reasons": [r for p in parts for r in p["reasons"]] + extra,
+        "findings": [f for p in parts for f in p["findings"] if f["level"] in ("check", "poor")]
+        + [{"level": "check", "text": t} for t in extra],
     }
-    parts = [out["signals"], out["link"], out["video"]]
-    extra: list[str] = []
-    errs = out["errors"] or {}
-    if errs.get("count"):
-        extra.append(f"{plural(int(errs['count']), 'device error')} (last: {errs['last']})")
-    if rec.get("item_errors"):
-        extra.append(f"the recorder could not handle {plural(int(rec['item_errors']), 'item')}")
-    out["other_reasons"] = extra
-    out["verdict"] = worst([p["verdict"] for p in parts] + (["check"] if extra else []))
-    out["reasons"] = [r for p in parts for r in p["reasons"]] + extra
-    out["findings"] = [
-        f for p in parts for f in p["findings"] if f["level"] in ("check", "poor")
-    ] + [{"level": "check", "text": t} for t in extra]
-    return out
 
 
-def quality_summary(folder: Path) -> dict[str, Any]:
+def quality_summary(folder: Path) -> QualitySummary:
     """The data-quality summary of a session folder (finalised, recovered or an old one).
 
     Figures are computed afresh from the folder; what only the recorder knew at stop (and a

@@ -5,9 +5,18 @@ decimals they were measured to); a figure the session did not record reads "not 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from core.quality.session import NOT_RECORDED, fmt_clock, fmt_pct, fmt_s, plural
+from core.quality.session import (
+    NOT_RECORDED,
+    LinkSummary,
+    StreamSummary,
+    VideoSummary,
+    fmt_pct,
+    plural,
+)
+from core.timefmt import format_clock_tenths, format_seconds
 
 VERDICT_WORDS: dict[str | None, str] = {
     "good": "Good",
@@ -27,14 +36,15 @@ def _num(x: Any, fmt: str, unit: str = "") -> str:
     return NOT_RECORDED if x is None else f"{float(x):{fmt}}{unit}"
 
 
-def _size(d: dict[str, Any] | None) -> str:
+def _size(d: Mapping[str, Any] | None) -> str:
+    """A :class:`~core.quality.session.VideoFormat` as printed."""
     if not d or not d.get("width"):
         return NOT_RECORDED
     fps = f" at {float(d['fps']):g} frames/s" if d.get("fps") else ""
     return f"{int(d['width'])} × {int(d['height'])} pixels{fps}"
 
 
-def drift_text(s: dict[str, Any]) -> str:
+def drift_text(s: StreamSummary) -> str:
     """The sensor clock against the computer's, e.g. ``+12.3 ppm (sensor fast)``."""
     d = s.get("drift_ppm")
     if d is None:
@@ -44,7 +54,7 @@ def drift_text(s: dict[str, Any]) -> str:
     return f"{d:+.1f} ppm (sensor {'fast' if d > 0 else 'slow'})"
 
 
-def spread_text(s: dict[str, Any]) -> str:
+def spread_text(s: StreamSummary) -> str:
     """How late packets arrived after the earliest possible moment."""
     med, p95 = s.get("latency_median_ms"), s.get("latency_p95_ms")
     if med is None or p95 is None:
@@ -52,7 +62,7 @@ def spread_text(s: dict[str, Any]) -> str:
     return f"median {med:.1f} ms, 95 % within {p95:.1f} ms"
 
 
-def stream_rows(s: dict[str, Any]) -> Rows:
+def stream_rows(s: StreamSummary) -> Rows:
     """One bio stream's figures (``summary["signals"]["streams"][i]``)."""
     lost = s.get("lost")
     lost_t = count(lost)
@@ -60,8 +70,9 @@ def stream_rows(s: dict[str, Any]) -> Rows:
         lost_t += f" ({fmt_pct(float(s['lost_pct']))})"
     gaps = s.get("gaps")
     gaps_t = count(gaps)
-    if gaps and s.get("longest_gap_s") is not None:
-        gaps_t += f" (longest {fmt_s(float(s['longest_gap_s']))})"
+    longest = s.get("longest_gap_s")
+    if gaps and longest is not None:
+        gaps_t += f" (longest {format_seconds(float(longest))})"
     segs, step = s.get("segments"), s.get("segment_step_ms")
     across = NOT_RECORDED if segs is None else "no break" if segs <= 1 else NOT_RECORDED
     if segs and segs > 1 and step is not None:
@@ -82,7 +93,7 @@ def stream_rows(s: dict[str, Any]) -> Rows:
     ]
 
 
-def outages_text(link: dict[str, Any]) -> str:
+def outages_text(link: LinkSummary) -> str:
     """Every outage: ``0:03 for 2.0 s; 0:41 for 1.2 s, not back``."""
     if not link.get("recorded"):
         return NOT_RECORDED
@@ -90,13 +101,13 @@ def outages_text(link: dict[str, Any]) -> str:
     if not outages:
         return "none"
     return "; ".join(
-        f"{fmt_clock(o['start_s'])} for {fmt_s(o['duration_s'])}"
+        f"{format_clock_tenths(o['start_s'])} for {format_seconds(o['duration_s'])}"
         + ("" if o.get("reconnected") else ", not back")
         for o in outages
     )
 
 
-def link_text(link: dict[str, Any]) -> str:
+def link_text(link: LinkSummary) -> str:
     """One line for the sensor link: ``lost twice, 4.2 s in all (0:03 for 2.0 s; …); 2 reconnections``."""
     if not link.get("recorded"):
         return NOT_RECORDED
@@ -106,12 +117,12 @@ def link_text(link: dict[str, Any]) -> str:
     n = len(outages)
     lost = {1: "lost once", 2: "lost twice"}.get(n, f"lost {n} times")
     return (
-        f"{lost}, {fmt_s(float(link.get('outage_total_s') or 0.0))} in all "
+        f"{lost}, {format_seconds(float(link.get('outage_total_s') or 0.0))} in all "
         f"({outages_text(link)}); {plural(int(link.get('reconnects') or 0), 'reconnection')}"
     )
 
 
-def packets_text(link: dict[str, Any]) -> str:
+def packets_text(link: LinkSummary) -> str:
     """Packets the sensor driver rejected, by reason: ``3 bad CRC, 2 malformed, …``."""
     p = link.get("packets")
     if not link.get("recorded") or not p:
@@ -128,14 +139,14 @@ def packets_text(link: dict[str, Any]) -> str:
     return ", ".join(parts) + f" (of {count(p.get('notifications'))} received)"
 
 
-def battery_text(link: dict[str, Any]) -> str:
+def battery_text(link: LinkSummary) -> str:
     a, b = link.get("battery_start_pct"), link.get("battery_end_pct")
     if not link.get("recorded") or (a is None and b is None):
         return NOT_RECORDED
     return f"{'?' if a is None else a} % at the start, {'?' if b is None else b} % at the end"
 
 
-def link_rows(link: dict[str, Any]) -> Rows:
+def link_rows(link: LinkSummary) -> Rows:
     """The sensor link's figures (``summary["link"]``)."""
     sensor = link.get("sensor") or NOT_RECORDED
     if link.get("address"):
@@ -147,7 +158,10 @@ def link_rows(link: dict[str, Any]) -> Rows:
         ("Disconnections", count(link.get("disconnects")) if rec else NOT_RECORDED),
         ("Reconnections", count(link.get("reconnects")) if rec else NOT_RECORDED),
         ("Outages (start, length)", outages_text(link)),
-        ("Time without link", fmt_s(float(link["outage_total_s"])) if rec else NOT_RECORDED),
+        (
+            "Time without link",
+            format_seconds(float(link["outage_total_s"])) if rec else NOT_RECORDED,
+        ),
         ("Battery", battery_text(link)),
         ("Packets received", count(p.get("notifications")) if p else NOT_RECORDED),
         ("Packets with a bad CRC", count(p.get("crc_errors")) if p else NOT_RECORDED),
@@ -158,14 +172,15 @@ def link_rows(link: dict[str, Any]) -> Rows:
     ]
 
 
-def video_rows(v: dict[str, Any]) -> Rows:
+def video_rows(v: VideoSummary) -> Rows:
     """The video's figures (``summary["video"]``)."""
     dropped = count(v.get("frames_dropped"))
-    if v.get("dropped_pct") is not None:
-        dropped += f" ({fmt_pct(float(v['dropped_pct']))})"
+    pct = v.get("dropped_pct")
+    if pct is not None:
+        dropped += f" ({fmt_pct(float(pct))})"
     lost = v.get("lost_at_s")
     lost_t = (
-        f"at {fmt_clock(lost)}"
+        f"at {format_clock_tenths(lost)}"
         if lost is not None
         else "no"
         if v.get("events_recorded")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -39,6 +39,60 @@ PACKET_COUNTS = (
     "reconnects",
     "handler_errors",
 )
+
+
+class StreamTiming(TypedDict):
+    """:func:`stream_timing`: a bio stream's packet timing (part of its stored quality figures)."""
+
+    latency_median_ms: float | None
+    latency_p95_ms: float | None
+    segments: int
+    segment_step_ms: float | None
+
+
+class Outage(TypedDict):
+    """One loss of the sensor link (s since the session start)."""
+
+    start_s: float
+    duration_s: float
+    reconnected: bool
+
+
+class LinkQuality(TypedDict):
+    """:func:`link_quality`: the sensor link's history (the stored figures' ``link``)."""
+
+    disconnects: int
+    reconnects: int
+    outages: list[Outage]
+    battery_start_pct: int | None
+    battery_end_pct: int | None
+    address: str | None
+    profile: str | None
+    #: the driver's counts at stop (``sensor_stats``), those of :data:`PACKET_COUNTS` it reported
+    packets: dict[str, int] | None
+    outage_total_s: float
+
+
+class CameraQuality(TypedDict):
+    """:func:`camera_quality`: the camera's events (the stored figures' ``camera``)."""
+
+    lost_at_s: float | None
+    measured_fps: float | None
+
+
+class DeviceErrors(TypedDict):
+    """:func:`device_errors`: the errors the devices reported (stored as ``device_errors``)."""
+
+    count: int
+    last: str | None
+
+
+class EventQuality(TypedDict):
+    """:func:`event_quality`: the journal's part of the stored quality figures."""
+
+    link: LinkQuality | None
+    camera: CameraQuality | None
+    device_errors: DeviceErrors | None
 
 
 def read_journal(folder: Path) -> list[dict[str, Any]] | None:
@@ -80,7 +134,7 @@ def stream_timing(
     rate: float,
     fit: dict[str, float],
     split_s: float = 1.0,
-) -> dict[str, Any]:
+) -> StreamTiming:
     """How late packets arrived against the counter→host clock fit, and how the fit is split.
 
     Parameters
@@ -94,11 +148,11 @@ def stream_timing(
 
     Returns
     -------
-    dict — ``latency_median_ms``, ``latency_p95_ms``: packet arrival after the earliest possible
-    one (ms; each segment measured from its own envelope, so this is the link's timing spread, not
-    a clock step); ``segments``: runs of packets without a long gap; ``segment_step_ms``: the
-    largest distance (ms) of a segment's envelope from the fitted line (how far a sensor that
-    restarted its counting was placed back off the grid)
+    StreamTiming — ``latency_median_ms``, ``latency_p95_ms``: packet arrival after the earliest
+    possible one (ms; each segment measured from its own envelope, so this is the link's timing
+    spread, not a clock step); ``segments``: runs of packets without a long gap;
+    ``segment_step_ms``: the largest distance (ms) of a segment's envelope from the fitted line
+    (how far a sensor that restarted its counting was placed back off the grid)
     """
     c = np.asarray(last_counters, dtype=np.int64)
     t = np.asarray(arrivals_ns, dtype=np.int64)
@@ -124,7 +178,7 @@ def stream_timing(
     }
 
 
-def link_quality(events: list[dict[str, Any]], end_s: float) -> dict[str, Any] | None:
+def link_quality(events: list[dict[str, Any]], end_s: float) -> LinkQuality | None:
     """The sensor link's history from the journal; ``None`` when the sensor did not report it.
 
     Parameters
@@ -135,48 +189,45 @@ def link_quality(events: list[dict[str, Any]], end_s: float) -> dict[str, Any] |
 
     Returns
     -------
-    dict — ``disconnects``, ``reconnects`` (counts); ``outages``: list of ``{"start_s",
+    LinkQuality — ``disconnects``, ``reconnects`` (counts); ``outages``: list of ``{"start_s",
     "duration_s", "reconnected"}`` (s); ``outage_total_s``; ``battery_start_pct``,
     ``battery_end_pct`` (None where not reported); ``address``, ``profile``; ``packets``: the
     driver's counts at stop (``sensor_stats``; None where absent)
     """
     if not any(e["event"] in LINK_EVENTS for e in events):
         return None
-    out: dict[str, Any] = {
-        "disconnects": 0,
-        "reconnects": 0,
-        "outages": [],
-        "battery_start_pct": None,
-        "battery_end_pct": None,
-        "address": None,
-        "profile": None,
-        "packets": None,
-    }
+    disconnects = reconnects = 0
+    outages: list[Outage] = []
+    battery_start: int | None = None
+    battery_end: int | None = None
+    address: str | None = None
+    profile: str | None = None
+    packets: dict[str, int] | None = None
     down_since: float | None = None
     for e in events:
         kind, t = e["event"], _t(e)
         if kind == "sensor_connected":
-            out["address"] = e.get("address", out["address"])
-            out["profile"] = e.get("profile", out["profile"])
+            address = e.get("address", address)
+            profile = e.get("profile", profile)
             pct = _int_or_none(e.get("battery_percent"))
             if pct is not None:
-                if out["battery_start_pct"] is None:
-                    out["battery_start_pct"] = pct
-                out["battery_end_pct"] = pct
+                if battery_start is None:
+                    battery_start = pct
+                battery_end = pct
         elif kind == "battery":
             pct = _int_or_none(e.get("percent"))
             if pct is not None:
-                if out["battery_start_pct"] is None:
-                    out["battery_start_pct"] = pct
-                out["battery_end_pct"] = pct
+                if battery_start is None:
+                    battery_start = pct
+                battery_end = pct
         elif kind == "disconnected":
-            out["disconnects"] += 1
+            disconnects += 1
             if down_since is None:
                 down_since = t
         elif kind == "reconnected":
-            out["reconnects"] += 1
+            reconnects += 1
             if down_since is not None:
-                out["outages"].append(
+                outages.append(
                     {
                         "start_s": down_since,
                         "duration_s": round(t - down_since, 4),
@@ -185,22 +236,29 @@ def link_quality(events: list[dict[str, Any]], end_s: float) -> dict[str, Any] |
                 )
                 down_since = None
         elif kind == "sensor_stats":
-            out["packets"] = {
-                k: int(e[k]) for k in PACKET_COUNTS if _int_or_none(e.get(k)) is not None
-            }
+            packets = {k: int(e[k]) for k in PACKET_COUNTS if _int_or_none(e.get(k)) is not None}
     if down_since is not None:
-        out["outages"].append(
+        outages.append(
             {
                 "start_s": down_since,
                 "duration_s": round(max(0.0, end_s - down_since), 4),
                 "reconnected": False,
             }
         )
-    out["outage_total_s"] = round(sum(o["duration_s"] for o in out["outages"]), 4)
-    return out
+    return {
+        "disconnects": disconnects,
+        "reconnects": reconnects,
+        "outages": outages,
+        "battery_start_pct": battery_start,
+        "battery_end_pct": battery_end,
+        "address": address,
+        "profile": profile,
+        "packets": packets,
+        "outage_total_s": round(sum(o["duration_s"] for o in outages), 4),
+    }
 
 
-def camera_quality(events: list[dict[str, Any]]) -> dict[str, Any]:
+def camera_quality(events: list[dict[str, Any]]) -> CameraQuality:
     """The camera's events: ``lost_at_s`` (s since start; None: never lost) and ``measured_fps``
     (the rate the camera really delivered, where a camera event reports it; else None)."""
     lost = [_t(e) for e in events if e["event"] == "camera_lost"]
@@ -215,7 +273,7 @@ def camera_quality(events: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def device_errors(events: list[dict[str, Any]]) -> dict[str, Any]:
+def device_errors(events: list[dict[str, Any]]) -> DeviceErrors:
     """Errors the devices reported: ``count`` and the ``last`` message (None when there were none)."""
     errs = [e for e in events if e["event"] == "error"]
     last = None
@@ -230,7 +288,7 @@ def end_of_session_s(events: list[dict[str, Any]], duration_s: float) -> float:
     return stops[-1] if stops else duration_s
 
 
-def event_quality(folder: Path, duration_s: float) -> dict[str, Any]:
+def event_quality(folder: Path, duration_s: float) -> EventQuality:
     """The journal's part of the quality figures: ``link``, ``camera``, ``device_errors``.
 
     All three are ``None`` for a folder without a journal.

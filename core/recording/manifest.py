@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -20,6 +20,40 @@ from core.types import StreamInfo
 
 FORMAT = "therascope-session"
 FORMAT_VERSION = 1
+
+
+class StreamFigures(TypedDict, total=False):
+    """One bio stream's stored quality figures (:func:`compute_quality`'s ``streams[name]``).
+
+    Every key is written today; a session finalised before a figure existed lacks it (see
+    :data:`core.quality.session.NEWER_STREAM_KEYS`), and a figure that could not be measured
+    is ``None``.
+    """
+
+    expected: int
+    received: int
+    lost: int
+    lost_pct: float
+    gaps: int
+    duration_s: float
+    rate_hz: float | None
+    achieved_rate_hz: float | None
+    longest_gap_s: float | None
+    drift_ppm: float | None
+    latency_median_ms: float | None
+    latency_p95_ms: float | None
+    segments: int | None
+    segment_step_ms: float | None
+
+
+class VideoFigures(TypedDict, total=False):
+    """The video's stored quality figures (:func:`compute_quality`'s ``video``)."""
+
+    frames: int
+    dropped: int
+    corrupt: int
+    duration_s: float
+    fps: float
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
@@ -73,7 +107,8 @@ def compute_quality(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     :func:`core.recording.journal.stream_timing`); ``video``: ``frames``, ``dropped``,
     ``corrupt``, ``duration_s``, ``fps``; ``duration_s`` (the longer of the bio and video spans,
     s); from the journal (:func:`core.recording.journal.event_quality`): ``link``, ``camera``,
-    ``device_errors`` (None where not recorded)
+    ``device_errors`` (None where not recorded). Shapes: :class:`StreamFigures`,
+    :class:`VideoFigures`, :class:`core.recording.journal.EventQuality`.
     """
     from core.clock import fit_counter_clock
     from core.recording.journal import event_quality, stream_timing
@@ -87,7 +122,7 @@ def compute_quality(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         gaps = s.gaps()
         lost = sum(g.n for g in gaps)
         dur = 0.0
-        timing: dict[str, Any] = stream_timing(np.zeros(0), np.zeros(0), info.rate, {})
+        timing = stream_timing(np.zeros(0), np.zeros(0), info.rate, {})
         drift = achieved = None
         if len(s.index):
             last = s.index["first_counter"] + s.index["n"] - 1
@@ -98,7 +133,7 @@ def compute_quality(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
             drift = round(float(fit["drift_ppm"]), 2)
             span_s = expected * fit["period_ns"] / 1e9
             achieved = round(s.n_received / span_s, 3) if span_s > 0 else None
-        out["streams"][info.name] = {
+        figures: StreamFigures = {
             "expected": int(expected),
             "received": int(s.n_received),
             "lost": int(lost),
@@ -111,6 +146,7 @@ def compute_quality(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
             "drift_ppm": drift,
             **timing,
         }
+        out["streams"][info.name] = figures
     vdir = folder / "video"
     if (vdir / "frames.idx").exists():
         from core.recording.video_store import VideoStoreReader
@@ -128,13 +164,14 @@ def compute_quality(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
                 fps = (n - 1) / ((int(ts[-1]) - int(ts[0])) / 1e9)
             ends.append(vdur)
         v.close()
-        out["video"] = {
+        video: VideoFigures = {
             "frames": n,
             "dropped": int(v.dropped_frames()),
             "corrupt": int(v.n_corrupt),
             "duration_s": round(vdur, 3),
             "fps": round(fps, 2),
         }
+        out["video"] = video
     out["duration_s"] = round(max(ends), 3)
     out.update(event_quality(folder, out["duration_s"]))
     return out

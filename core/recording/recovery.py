@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from core.catalog import Catalog, SessionRecord
 from core.recording.bio_store import truncate_bio_stream
@@ -20,7 +20,24 @@ from core.recording.session import finalise_folder
 log = logging.getLogger(__name__)
 
 
-def recover_session(catalog: Catalog, data_root: Path, record: SessionRecord) -> dict[str, Any]:
+class _RecoveryStatus(TypedDict):
+    uid: str
+    #: ``"recovered"``, ``"failed"`` (no session folder) or ``"not recovered"`` (try again later)
+    status: str
+
+
+class RecoveryResult(_RecoveryStatus, total=False):
+    """One session's recovery (one line of ``therascope recover``): ``reason`` where it was not
+    recovered; what was kept where it was: per bio stream
+    (:func:`~core.recording.bio_store.truncate_bio_stream`) and of the video
+    (:func:`~core.recording.video_store.recover_video_store`, where it had one)."""
+
+    reason: str
+    streams: dict[str, dict[str, int]]
+    video: dict[str, int]
+
+
+def recover_session(catalog: Catalog, data_root: Path, record: SessionRecord) -> RecoveryResult:
     """Recover one unfinished session; return what was kept per store."""
     folder = data_root / record.folder
     if not (folder / "session.json").exists():
@@ -28,23 +45,25 @@ def recover_session(catalog: Catalog, data_root: Path, record: SessionRecord) ->
         catalog.audit("recover", "session", record.id, f"uid={record.uid}; no session folder")
         return {"uid": record.uid, "status": "failed", "reason": "session folder missing"}
     manifest = read_manifest(folder)
-    kept: dict[str, Any] = {"uid": record.uid, "streams": {}}
-    for info in stream_infos(manifest):
-        kept["streams"][info.name] = truncate_bio_stream(folder / "bio", info)
+    streams = {
+        info.name: truncate_bio_stream(folder / "bio", info) for info in stream_infos(manifest)
+    }
+    video = None
     if (folder / "video").exists():
         from core.recording.video_store import recover_video_store
 
-        kept["video"] = recover_video_store(folder / "video")
+        video = recover_video_store(folder / "video")
     (folder / "recording.lock").unlink(missing_ok=True)
     finalise_folder(catalog, data_root, record, folder, "recovered")
-    kept["status"] = "recovered"
     log.info("recovered session %s", record.uid)
-    return kept
+    if video is None:
+        return {"uid": record.uid, "streams": streams, "status": "recovered"}
+    return {"uid": record.uid, "streams": streams, "video": video, "status": "recovered"}
 
 
-def recover_unfinished(catalog: Catalog, data_root: Path) -> list[dict[str, Any]]:
+def recover_unfinished(catalog: Catalog, data_root: Path) -> list[RecoveryResult]:
     """Recover every session left in ``recording`` state by a process that is gone."""
-    out = []
+    out: list[RecoveryResult] = []
     for rec in catalog.unfinished_sessions():
         if is_recording_live(data_root / rec.folder):
             continue

@@ -1,7 +1,8 @@
 """A recording session from start to stop: folder, catalog row, recorder, markers, finalisation.
 
-Devices are taken through the small :class:`Source` protocol (what ``devices.base`` provides), so
-``core`` stays independent of ``devices``.
+Devices are taken through the :class:`~core.recording.sources.BioSensor` and
+:class:`~core.recording.sources.Camera` protocols (which the devices implement), so ``core`` stays
+independent of ``devices``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from core.catalog import Catalog, Marker, SessionRecord
 from core.clock import Clock, MonotonicClock, fit_counter_clock
@@ -30,7 +31,8 @@ from core.recording.manifest import (
     write_json_atomic,
 )
 from core.recording.recorder import Recorder
-from core.types import DeviceEvent, StreamInfo
+from core.recording.sources import BioSensor, Camera
+from core.types import DeviceEvent
 
 log = logging.getLogger(__name__)
 
@@ -45,21 +47,6 @@ DEVICE_EVENT_NOTES = {
 SHOWN_DEVICE_EVENTS = frozenset(
     {*DEVICE_EVENT_NOTES, "error", "timebase_reset", "battery", "sensor_connected"}
 )
-
-
-class Source(Protocol):
-    name: str
-    simulated: bool
-
-    def start(self, __sink: Callable[[Any], None], __events: Callable[[Any], None]) -> None: ...
-    def stop(self) -> None: ...
-    def pump(self, until_ns: int) -> None: ...
-    def describe(self) -> dict[str, object]: ...
-
-
-class SensorSource(Source, Protocol):
-    @property
-    def streams(self) -> list[StreamInfo]: ...
 
 
 def utc_now() -> str:
@@ -87,8 +74,8 @@ class RecordingSession:
         record: SessionRecord,
         folder: Path,
         recorder: Recorder,
-        sensor: SensorSource | None,
-        camera: Source | None,
+        sensor: BioSensor | None,
+        camera: Camera | None,
         clock: Clock,
         t0_ns: int,
         lock: RecordingLock,
@@ -125,8 +112,8 @@ class RecordingSession:
         catalog: Catalog,
         data_root: Path,
         patient_id: int,
-        sensor: SensorSource | None,
-        camera: Source | None,
+        sensor: BioSensor | None,
+        camera: Camera | None,
         *,
         consent: bool,
         consent_note: str = "",

@@ -15,10 +15,11 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from core.analysis.circumplex import NEUTRAL, QUADRANTS, PhaseStats, describe_shift, quadrant_label
-from core.physiology.summary import describe_change, format_clock
+from core.physiology.summary import describe_change
 from core.report.blocks import count, header, para, table
 from core.report.data import DEMO_BANNER, INTENDED_USE, NOT_MEASURED, ReportData
 from core.report.quality import model_quality_rows
+from core.timefmt import format_clock
 
 _SELF_FIELDS = (
     ("sam_valence", "Valence, SAM 1–9 (unpleasant–pleasant)", "mean_valence"),

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 from xml.sax.saxutils import escape
 
-from core.report.data import NOT_MEASURED, ReportData, format_duration
+from core.report.data import NOT_MEASURED, ReportData
+from core.timefmt import format_duration
 
 
 def count(value: Any) -> str:

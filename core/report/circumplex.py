@@ -13,13 +13,11 @@ from typing import Any
 import numpy as np
 
 from core.analysis.circumplex import NEUTRAL, QUADRANTS, PhaseStats, SessionCircumplex
-from core.physiology.summary import format_clock
+from core.palette import COURSE_ON_PAPER, POST, PRE
+from core.timefmt import format_clock
 
-PRE_COLOUR = "#c2410c"  # orange-red: before treatment
-POST_COLOUR = "#15803d"  # green: after treatment
 DEMO_COLOUR = "#b45309"  # amber-brown: demo-model warnings
-TRACK_LIGHT = "#9db5de"  # course over the session: start …
-TRACK_DARK = "#0b2455"  # … end
+TRACK_LIGHT, TRACK_DARK = COURSE_ON_PAPER  # course over the session: start … end
 #: Quadrant colours for the share bars (mid-light, black text stays readable on them) …
 SHARE_COLOURS = {1: "#f2c14e", 2: "#e8846b", 3: "#9aa9c9", 4: "#6cc29a", NEUTRAL: "#d0d0d0"}
 #: … and the same hues, very light, as the circumplex quadrant backgrounds.
@@ -240,7 +238,7 @@ def circumplex_figure(
                     )
                 )
 
-    phases = ((circ.pre, _colour(PRE_COLOUR)), (circ.post, _colour(POST_COLOUR)))
+    phases = ((circ.pre, _colour(PRE)), (circ.post, _colour(POST)))
     for s, colour in phases:
         if _finite(s.mean_valence, s.mean_arousal):
             sd_cross(s, colour)
@@ -255,7 +253,7 @@ def circumplex_figure(
                 x0 + 5 * fx, y0 + 5 * fy, x1 - 5.5 * fx, y1 - 5.5 * fy, _colour("#222222"), 1.3, 7
             ):
                 d.add(shape)
-    for rating, colour in ((self_pre, PRE_COLOUR), (self_post, POST_COLOUR)):
+    for rating, colour in ((self_pre, PRE), (self_post, POST)):
         if rating is not None and _finite(*rating):
             x, y = px(rating[0]), py(rating[1])
             d.add(
@@ -294,14 +292,14 @@ def circumplex_figure(
 
     text(lx, ly, "Legend", 8, bold=True)
     ly -= row
-    for s, hex_ in ((pre, PRE_COLOUR), (post, POST_COLOUR)):
+    for s, hex_ in ((pre, PRE), (post, POST)):
         c = _colour(hex_)
         d.add(Line(lx, ly + 2.7, lx + 14, ly + 2.7, strokeColor=c, strokeWidth=1.0))
         d.add(Line(lx + 7, ly - 4.3, lx + 7, ly + 9.7, strokeColor=c, strokeWidth=1.0))
         d.add(Circle(lx + 7, ly + 2.7, 4.0, fillColor=c, strokeColor=colors.white, strokeWidth=0.8))
         text(lx + 22, ly, f"{s.label[:1].upper()}{s.label[1:]}: mean ± 1 SD")
         ly -= row + 2
-    for s, hex_ in ((pre, PRE_COLOUR), (post, POST_COLOUR)):
+    for s, hex_ in ((pre, PRE), (post, POST)):
         d.add(
             Rect(
                 lx + 3.5,
@@ -361,7 +359,7 @@ def circumplex_figure(
     ly -= 18
     for s in (pre, post):
         if not _finite(s.mean_valence, s.mean_arousal):
-            text(lx, ly, f"No estimate {s.label}.", 7, colour=PRE_COLOUR)
+            text(lx, ly, f"No estimate {s.label}.", 7, colour=PRE)
             ly -= 11
     if demo_model:
         text(lx, ly, "Estimates from the DEMO MODEL —", 7.5, bold=True, colour=DEMO_COLOUR)

@@ -7,13 +7,15 @@ files, and rendered by :mod:`core.report.document`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
 from core import __version__
 from core.analysis.circumplex import SessionCircumplex
+from core.analysis.results import AnalysisInfo
 from core.physiology.summary import PhysiologySummary
+from core.quality.session import QualitySummary
 
 SIMULATED_BANNER = "SIMULATED DATA — not a real recording"
 DEMO_BANNER = "DEMO MODEL — not clinically valid"
@@ -38,8 +40,9 @@ class ReportAnalysis:
     circumplex : SessionCircumplex — pre/post statistics and the smoothed course
     t_s : ndarray — analysed frame times from the session start (s)
     valence, arousal : ndarray — per-frame estimates (circumplex units), NaN = not estimated
-    info : dict — the analysis's provenance (:class:`core.analysis.results.SessionEstimates`
-        ``info``: checkpoint, inputs, device, precision, counts, spans, frames_per_s, …)
+    info : AnalysisInfo — the analysis's provenance
+        (:class:`core.analysis.results.SessionEstimates` ``info``: checkpoint, inputs, device,
+        precision, counts, spans, frames_per_s, …)
     demo_model : bool — made by the demo model: a banner on every page
     """
 
@@ -47,8 +50,22 @@ class ReportAnalysis:
     t_s: np.ndarray
     valence: np.ndarray
     arousal: np.ndarray
-    info: dict[str, Any] = field(default_factory=dict)
+    info: AnalysisInfo = field(default_factory=AnalysisInfo)
     demo_model: bool = False
+
+
+class ReportQuality(TypedDict, total=False):
+    """:attr:`ReportData.quality`: the recording's figures as printed (missing keys print as
+    "—"). ``streams``: per stream its stored figures with its ``name``
+    (:class:`core.recording.manifest.StreamFigures`); ``summary``: the session's
+    :func:`core.quality.session.quality_summary` (absent for a report built without a session
+    folder)."""
+
+    streams: list[dict[str, Any]]
+    frames_stored: int | None
+    frames_dropped: int | None
+    gaps: int
+    summary: QualitySummary
 
 
 @dataclass
@@ -67,7 +84,7 @@ class ReportData:
     patient_name : str or None — printed only when ``include_name`` is True
     include_name : bool — the therapist chose to print the name
     devices : list of dict — ``{"name": str, "simulated": bool}`` per device
-    quality : dict — ``streams``: list of ``{"name", "expected", "received", "lost"[, "lost_pct"]}``
+    quality : ReportQuality — ``streams``: list of ``{"name", "expected", "received", "lost"[, "lost_pct"]}``
         (samples; lost % is computed when absent), ``frames_stored``, ``frames_dropped``,
         ``gaps`` (ints); missing keys print as "—"; ``summary`` (optional): the session's
         :func:`core.quality.session.quality_summary` (link outages, packet errors, clock drift)
@@ -91,7 +108,7 @@ class ReportData:
     patient_name: str | None = None
     include_name: bool = False
     devices: list[dict[str, Any]] = field(default_factory=list)
-    quality: dict[str, Any] = field(default_factory=dict)
+    quality: ReportQuality = field(default_factory=ReportQuality)
     markers: list[tuple[float, str, str]] = field(default_factory=list)
     hr_t_s: np.ndarray | None = None
     hr_bpm: np.ndarray | None = None
@@ -101,14 +118,6 @@ class ReportData:
     app_version: str = __version__
     analysis: ReportAnalysis | None = None
     self_reports: dict[str, dict[str, int | None]] = field(default_factory=dict)
-
-
-def format_duration(seconds: float) -> str:
-    """``3725`` → ``"1 h 02 min 05 s"``; ``725`` → ``"12 min 05 s"``."""
-    total = int(round(max(seconds, 0.0)))
-    h, rem = divmod(total, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h} h {m:02d} min {s:02d} s" if h else f"{m} min {s:02d} s"
 
 
 def format_value(value: float | None, decimals: int, signed: bool = False) -> str:

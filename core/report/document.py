@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from core.physiology.summary import METRICS, describe_change, format_clock
+from core.physiology.summary import METRICS, describe_change
 from core.report.blocks import count, header, marker_kind, styles, table
 from core.report.data import (
     DEMO_BANNER,
@@ -34,9 +34,9 @@ from core.report.data import (
     NOT_MEASURED,
     SIMULATED_BANNER,
     ReportData,
-    format_duration,
     format_value,
 )
+from core.timefmt import format_clock, format_duration
 
 
 def _physiology(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:

@@ -8,9 +8,10 @@ the review screen's panel (:mod:`core.quality.text`); only WinAnsi characters (s
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 from xml.sax.saxutils import escape
 
+from core.quality.session import LinkSummary, QualitySummary, StreamSummary
 from core.quality.text import (
     VERDICT_WORDS,
     battery_text,
@@ -21,13 +22,21 @@ from core.quality.text import (
     spread_text,
     video_rows,
 )
+from core.report.data import ReportData
+
+#: the summary's parts, as the table names them
+_PARTS: tuple[tuple[Literal["signals", "link", "video"], str], ...] = (
+    ("signals", "Signals"),
+    ("link", "Sensor link"),
+    ("video", "Video"),
+)
 
 
-def _streams(summary: dict[str, Any]) -> list[dict[str, Any]]:
+def _streams(summary: QualitySummary) -> list[StreamSummary]:
     return list((summary.get("signals") or {}).get("streams") or [])
 
 
-def model_quality_rows(summary: dict[str, Any] | None) -> list[list[str]]:
+def model_quality_rows(summary: QualitySummary | None) -> list[list[str]]:
     """Rows for "Model and data quality": the link, packet errors and clock drift, one line each."""
     if not summary:
         return []
@@ -41,13 +50,13 @@ def model_quality_rows(summary: dict[str, Any] | None) -> list[list[str]]:
     return rows
 
 
-def data_quality_rows(summary: dict[str, Any]) -> list[list[str]]:
+def data_quality_rows(summary: QualitySummary) -> list[list[str]]:
     """Rows of the "Data quality" table under "Recording quality"."""
     verdict = summary.get("verdict")
     reasons = summary.get("reasons") or []
     text = VERDICT_WORDS[verdict] + (": " + "; ".join(reasons) if reasons else "")
     rows = [["Overall", text]]
-    for part, title in (("signals", "Signals"), ("link", "Sensor link"), ("video", "Video")):
+    for part, title in _PARTS:
         p = summary.get(part) or {}
         rows.append([f"{title}: verdict", VERDICT_WORDS[p.get("verdict")]])
     link = summary.get("link") or {}
@@ -72,13 +81,17 @@ def data_quality_rows(summary: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def _pair(link: dict[str, Any], a: str, b: str) -> str:
+def _pair(
+    link: LinkSummary,
+    a: Literal["disconnects", "reconnects"],
+    b: Literal["disconnects", "reconnects"],
+) -> str:
     if not link.get("recorded"):
         return "not recorded"
     return f"{int(link.get(a) or 0)} / {int(link.get(b) or 0)}"
 
 
-def data_quality_table(data: Any, st: dict[str, Any], width: float) -> list[Any]:
+def data_quality_table(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
     """The "Data quality" heading and table (nothing when the report has no summary)."""
     from reportlab.platypus import KeepTogether, Paragraph
 

@@ -13,7 +13,7 @@ from core.config import Settings
 from core.physiology.summary import PhysiologySummary, summarize
 from core.quality.session import quality_summary
 from core.recording import SessionData, open_session
-from core.report.data import ReportAnalysis, ReportData
+from core.report.data import ReportAnalysis, ReportData, ReportQuality
 from core.report.document import render_session_report
 
 
@@ -88,7 +88,7 @@ def report_data_for(
     )
     q = rec.quality or {}
     video = q.get("video") or {}
-    quality = {
+    quality: ReportQuality = {
         "streams": [{"name": name, **st} for name, st in q.get("streams", {}).items()],
         "frames_stored": video.get("frames"),
         "frames_dropped": video.get("dropped"),
@@ -109,7 +109,7 @@ def report_data_for(
             t_s=np.asarray(est.t_s, dtype=np.float64),
             valence=est.valence,
             arousal=est.arousal,
-            info=dict(est.info),
+            info=est.info.copy(),
             demo_model=review.demo_model,
         )
     self_reports = {

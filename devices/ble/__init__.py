@@ -2,7 +2,7 @@
 
 * :mod:`devices.ble.transport` — :class:`BleTransport` (the BLE thread, scanning) and
   :class:`BleLink` (one connection, set-up, automatic reconnection);
-* :mod:`devices.ble.sensor` — :class:`BleSensor`, a :class:`~devices.base.BioSensor`;
+* :mod:`devices.ble.sensor` — :class:`BleSensor`, a :class:`~core.recording.sources.BioSensor`;
 * drivers (bytes in, samples out, no bleak): :mod:`~devices.ble.polar` (Polar H10),
   :mod:`~devices.ble.bitalino` (PLUX BITalino), :mod:`~devices.ble.open_profile` (TheraScope open
   profile v1, ``resources/protocol/open-profile-v1.md``);

@@ -1,4 +1,4 @@
-"""A real BLE bio-sensor behind the :class:`~devices.base.BioSensor` interface.
+"""A real BLE bio-sensor behind the :class:`~core.recording.sources.BioSensor` interface.
 
 :class:`BleSensor` joins a pure driver (Polar H10, BITalino, open profile) to a :class:`BleLink`.
 Batches go to the recorder's sinks from the BLE loop thread, exactly as the simulated sensor's do:
@@ -13,8 +13,9 @@ import time
 from typing import Any
 
 from core.clock import Clock
+from core.recording.sources import BatchSink, EventSink
 from core.types import DeviceEvent, SampleBatch, StreamInfo
-from devices.base import BatchSink, BioSensor, EventSink
+from devices.base import BioSensorBase
 from devices.ble.driver import SensorDriver
 from devices.ble.link import BleLink, ReconnectPolicy
 from devices.ble.transport import BleTransport, plain_unavailable
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 FINISH_TIMEOUT_S = 1.0
 
 
-class BleSensor(BioSensor):
+class BleSensor(BioSensorBase):
     """A BLE sensor: connect (set-up screen), start (session), stop.
 
     Parameters
@@ -89,11 +90,16 @@ class BleSensor(BioSensor):
         """``idle``, ``connecting``, ``connected``, ``reconnecting``, ``disconnected``, ``closed``."""
         return self._link.state if self._link is not None else "idle"
 
+    @property
+    def reconnects(self) -> int:
+        """How many times the link came back after a loss."""
+        return self._link.reconnects if self._link is not None else 0
+
     def stats(self) -> dict[str, int]:
         """The driver's packet and sample figures plus the link's disconnects and reconnects."""
         d = self.driver.stats()
         d["disconnects"] = self._link.disconnects if self._link else 0
-        d["reconnects"] = self._link.reconnects if self._link else 0
+        d["reconnects"] = self.reconnects
         d["handler_errors"] = self.handler_errors
         return d
 

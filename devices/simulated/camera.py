@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 from core.clock import Clock, VirtualClock
+from core.recording.sources import EventSink, FrameSink
 from core.simulation.face import FaceRenderer
 from core.simulation.scenario import Scenario
 from core.types import DeviceEvent, Frame
-from devices.base import Camera, EventSink, FrameSink
+from devices.base import CameraBase
 
 
-class SimulatedCamera(Camera):
+class SimulatedCamera(CameraBase):
     """A camera filming a synthetic face that follows ``scenario``.
 
     Real-time mode (any clock but :class:`~core.clock.VirtualClock`): :meth:`start` runs a thread
@@ -58,6 +60,9 @@ class SimulatedCamera(Camera):
             raise ValueError("fps must be positive")
         self.scenario, self.clock = scenario, clock
         self.fps, self.width, self.height, self.seed = float(fps), int(width), int(height), seed
+        # a simulated camera gives exactly what is asked: nothing to negotiate, nothing to measure
+        self.requested = {"fps": self.fps, "width": self.width, "height": self.height}
+        self.negotiated: dict[str, Any] = {}
         self.virtual = isinstance(clock, VirtualClock)
         self._explicit_start = start_ns is not None
         self.start_ns = int(start_ns) if start_ns is not None else clock.now_ns()

@@ -20,10 +20,11 @@ from collections.abc import Iterable
 import numpy as np
 
 from core.clock import Clock, MonotonicClock, VirtualClock
+from core.recording.sources import BatchSink, EventSink
 from core.simulation.physiology import PhysiologyGenerator
 from core.simulation.scenario import Scenario, preset
 from core.types import DeviceEvent, StreamInfo
-from devices.base import BatchSink, BioSensor, EventSink
+from devices.base import BioSensorBase
 from devices.protocol import (
     SampleFormat,
     StreamDecoder,
@@ -45,7 +46,7 @@ _SCALING: dict[SampleFormat, tuple[tuple[float, float], tuple[float, float]]] = 
 _PACKETS_PER_CHUNK = 20  # physiology is synthesised this many packets at a time
 
 
-class SimulatedSensor(BioSensor):
+class SimulatedSensor(BioSensorBase):
     """Simulated ECG (mV) + EDA (µS) sensor emitting stream-format-v1 packets.
 
     Parameters

@@ -96,7 +96,7 @@ def test_closing_waits_for_a_background_save(qtbot, app_env, monkeypatch):
     w.record.confirm_stop()
     assert w.record.saving
     w.close()
-    assert not w.record.saving or not w.record.stopping_job.thread.isRunning()
+    assert not w.record.saving or not w.record.stopping_job.worker_thread.isRunning()
     assert w.catalog.get_session(sid).status == "finalised"
 
 

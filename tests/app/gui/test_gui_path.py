@@ -138,7 +138,7 @@ def test_closing_mid_recording_asks_and_never_loses(win, qtbot, monkeypatch):
 
 
 def test_demo_patient_is_built_in_the_background(qtbot, app_env, monkeypatch):
-    import app.demo.simulation as sim
+    import app.demo.patient as sim
 
     monkeypatch.setattr(sim, "DEMO_SESSIONS", (("anxious_to_calm", 0.1, 1, 0.0),) * 2)
     w, _ = create_window(demo=True)

@@ -14,11 +14,11 @@ from core.learning.training import (
     FrameDataset,
     TrainConfig,
     predict,
-    to_training_scale,
     train,
     transfer_matching,
 )
 from core.models import BMMNConfig, build_model
+from core.models.outputs import to_training_scale
 
 SMALL = {"backbone": "small", "backbone_weights": "none", "face_size": 64}
 

@@ -26,7 +26,7 @@ from core.recording.video_store import (
 from core.simulation.face import render_face
 from core.types import Frame
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DT = 16_666_667
 
 

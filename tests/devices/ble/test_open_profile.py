@@ -12,7 +12,7 @@ from devices.ble import open_profile as op
 from devices.ble.profiles import PROFILES
 from devices.protocol import descriptor_for, encode_data, encode_descriptor
 
-SPEC = Path(__file__).resolve().parents[2] / "resources" / "protocol" / "open-profile-v1.md"
+SPEC = Path(__file__).resolve().parents[3] / "resources" / "protocol" / "open-profile-v1.md"
 INFO = StreamInfo(0, "bio", ("ECG", "EDA"), ("mV", "uS"), 800.0)
 DESC = descriptor_for(INFO, (0.001, 0.001), (0.0, 32.768))
 MS = 1_000_000
