@@ -11,7 +11,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -27,9 +26,9 @@ from PySide6.QtWidgets import (
 from app.gui.circumplex_view import CircumplexView
 from app.gui.patients_page import PatientDialog
 from app.gui.quality_panel import QualityDialog
+from app.gui.report_export import export_session_report
 from app.gui.review_tables import analysis_of, shift_text
 from app.gui.widgets import heading
-from app.gui.workers import run_job
 from core.catalog import Catalog, SessionRecord
 from core.quality.session import assess_quality
 from core.quality.text import VERDICT_WORDS
@@ -326,36 +325,10 @@ class PatientPage(QWidget):
             if session_id is not None
             else self.selected_session()
         )
-        if rec is None or rec.status == "recording":
+        if rec is None:
             return
-        p = self.catalog.get_patient(rec.patient_id)
-        assert p is not None
-        if path is None:
-            default = str(Path.home() / f"TheraScope_{p.code}_{rec.uid}.pdf")
-            path, _ = QFileDialog.getSaveFileName(self, "Export report", default, "PDF (*.pdf)")
-            if not path:
-                return
-        if include_name is None:
-            include_name = False
-            if p.name:
-                ans = QMessageBox.question(
-                    self,
-                    "Patient name",
-                    "Print the patient's name on the report? (Otherwise only the code.)",
-                )
-                include_name = ans == QMessageBox.StandardButton.Yes
-        out = Path(path)
-        self.status.setText("Building the report…")
-        self.report_btn.setEnabled(False)
 
-        def job(progress):  # type: ignore[no-untyped-def]
-            from core.report.session import export_session_report
-
-            return export_session_report(
-                self.catalog, self.data_root, rec.id, out, include_name=bool(include_name)
-            )
-
-        def done(result: object) -> None:
+        def done(result: Path) -> None:
             self.report_btn.setEnabled(True)
             self.status.setText(f"Report saved: {result}")
             self.last_report = result
@@ -368,4 +341,8 @@ class PatientPage(QWidget):
             self.message.emit("Report not saved")
             QMessageBox.warning(self, "Report not saved", msg)
 
-        run_job(job, done, failed)
+        if export_session_report(
+            self, self.catalog, self.data_root, rec, done, failed, path, include_name
+        ):  # the callbacks run later, on this thread's event loop
+            self.report_btn.setEnabled(False)
+            self.status.setText("Building the report…")

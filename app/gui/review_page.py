@@ -36,6 +36,7 @@ from app.gui.analysis_panel import (
 from app.gui.circumplex_view import CircumplexView
 from app.gui.figure_export import save_figure
 from app.gui.quality_panel import QualityPanel, verdict_icon
+from app.gui.report_export import export_session_report
 from app.gui.review_tables import PhaseTable, analysis_details
 from app.gui.session_forms import MarkersEditor, SelfReportBox
 from app.gui.timeline_view import TimelineView
@@ -75,7 +76,7 @@ class ReviewPage(QWidget):
 
     back = Signal(int)  # patient id
     play_session = Signal(int)  # session id
-    export_requested = Signal(int)  # session id
+    message = Signal(str)  # for the window's status bar
     analysed = Signal(int)  # session id: a new analysis was stored
 
     def __init__(
@@ -87,6 +88,7 @@ class ReviewPage(QWidget):
         self.settings = settings
         self.session_id: int | None = None
         self.record: SessionRecord | None = None
+        self.last_report: Path | None = None  # the PDF exported last from this screen
         self.review: SessionReview | None = None
         self.vreader: VideoStoreReader | None = None
         self.frame_t = np.zeros(0)
@@ -114,7 +116,7 @@ class ReviewPage(QWidget):
         self.figure_btn.clicked.connect(lambda: self.export_figure())
         self.report_btn = QPushButton("Export report (PDF)…")
         self.report_btn.setShortcut("Ctrl+E")
-        self.report_btn.clicked.connect(lambda: self.export_requested.emit(self.session_id or 0))
+        self.report_btn.clicked.connect(lambda: self.export_report())
         self.reanalyse_btn = QPushButton("Re-analyse")
         self.reanalyse_btn.clicked.connect(self.reanalyse)
         top = QHBoxLayout()
@@ -430,6 +432,29 @@ class ReviewPage(QWidget):
             self.refresh()
             self.panel.status.setText("The analysis did not run.")
         QMessageBox.warning(self, "Analysis not possible", message)
+
+    def export_report(self, path: str | None = None, include_name: bool | None = None) -> None:
+        """Export this session's PDF report (asks where, unless ``path`` is given); the therapist
+        stays on this screen."""
+        rec = self.record
+        if rec is None:
+            return
+
+        def done(result: Path) -> None:
+            self.report_btn.setEnabled(True)
+            self.last_report = result
+            self.message.emit(f"Report saved: {result}")
+
+        def failed(msg: str) -> None:
+            self.report_btn.setEnabled(True)
+            self.message.emit("Report not saved")
+            QMessageBox.warning(self, "Report not saved", msg)
+
+        if export_session_report(
+            self, self.catalog, self.data_root, rec, done, failed, path, include_name
+        ):
+            self.report_btn.setEnabled(False)
+            self.message.emit("Building the report…")
 
     def export_figure(self, path: str | None = None) -> Path | None:
         """Save the circumplex as PNG or SVG (asks where unless ``path`` is given)."""

@@ -68,7 +68,7 @@ class MainWindow(QMainWindow):
         self.playback.back.connect(self.show_patient)
         self.review.back.connect(self.show_patient)
         self.review.play_session.connect(self.show_playback)
-        self.review.export_requested.connect(self.export_report)
+        self.review.message.connect(lambda m: self.statusBar().showMessage(m, 8000))
         self.review.analysed.connect(self._analysed)
         self.review.runner.progressed.connect(self._analysis_progress)
         self.review.runner.cancelled.connect(
@@ -128,16 +128,6 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Settings saved", 5000)
             if self.stack.currentWidget() is self.review:
                 self.review.refresh()
-
-    def export_report(self, session_id: int) -> None:
-        """The review's "Export report": the patient page's PDF export for that session."""
-        rec = self.catalog.get_session(session_id)
-        if rec is None:
-            return
-        if self.patient.patient_id != rec.patient_id:
-            self.patient.show_patient(rec.patient_id)
-        self.patient.select_session(session_id)
-        self.patient.export_report(session_id=session_id)
 
     def _recorded(self, session_id: int) -> None:
         rec = self.catalog.get_session(session_id)

@@ -14,7 +14,8 @@ A box is never invented far from evidence: a frame more than ``max_hold_s`` from
 "no face crop for this frame".
 
 :func:`crop_face` cuts the fixed-size crop of a box as a :class:`CropPolicy` says (margin, shape,
-eye alignment, padding); :func:`core.faces.detect.to_model_input` then normalises a batch of crops.
+eye alignment, padding); :func:`core.models.runtime.faces_to_input` then normalises a batch of
+crops.
 """
 
 from __future__ import annotations

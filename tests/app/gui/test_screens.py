@@ -147,7 +147,8 @@ def test_review_exports_the_report_of_its_session(win, qtbot, monkeypatch, app_e
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), "PDF (*.pdf)"))
     win.show_review(rec.id)
     qtbot.mouseClick(win.review.report_btn, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: getattr(win.patient, "last_report", None) is not None, timeout=30000)
+    qtbot.waitUntil(lambda: win.review.last_report is not None, timeout=30000)
+    assert win.review.last_report == out
     assert out.exists() and out.stat().st_size > 1000
     assert win.catalog.list_reports(rec.id)  # that session's report, not the newer one's
     assert win.stack.currentWidget() is win.review  # the therapist stays where they were

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from core.faces.detect import (
-    IMAGENET_MEAN_RGB,
-    IMAGENET_STD_RGB,
     FaceBox,
     FaceDetector,
     HaarFaceDetector,
     OnnxFaceDetector,
     make_detector,
-    to_model_input,
 )
 from core.faces.track import CropPolicy, FaceTracker, crop_face, estimate_eye_roll
 from core.simulation.face import FaceRenderer, render_face
@@ -282,22 +278,6 @@ def test_eye_alignment_levels_a_tilted_face(haar: HaarFaceDetector) -> None:
     assert after is not None and abs(after) < 4
     blank = np.full_like(img, 120)  # no eyes: falls back to an unrotated crop
     assert np.array_equal(crop_face(blank, box, pol), crop_face(blank, box, CropPolicy(size=150)))
-
-
-def test_to_model_input_normalises_like_imagenet() -> None:
-    crops = np.zeros((2, 8, 8, 3), np.uint8)
-    crops[0, ..., 2] = 255  # pure red in BGR
-    x = to_model_input(crops)
-    assert x.shape == (2, 3, 8, 8) and x.dtype == np.float32 and x.flags.c_contiguous
-    mean, std = np.array(IMAGENET_MEAN_RGB), np.array(IMAGENET_STD_RGB)
-    assert x[0, :, 0, 0] == pytest.approx(((1, 0, 0) - mean) / std, rel=1e-5)
-    assert x[1, :, 3, 3] == pytest.approx(-mean / std, rel=1e-5)
-    assert to_model_input(crops[0]).shape == (1, 3, 8, 8)
-    with pytest.raises(TypeError):
-        to_model_input(crops.astype(np.float32))
-    with pytest.raises(ValueError):
-        to_model_input(np.zeros((2, 8, 8), np.uint8))
-    assert math.isfinite(float(x.sum()))
 
 
 def test_the_default_detector_finds_every_skin_tone() -> None:

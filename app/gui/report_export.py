@@ -1,0 +1,62 @@
+"""Exporting a session's PDF report from any screen: where to save it, the patient's name, and
+building it off the GUI thread."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from app.gui.workers import run_job
+from core.catalog import Catalog, SessionRecord
+
+
+def export_session_report(
+    parent: QWidget,
+    catalog: Catalog,
+    data_root: Path,
+    rec: SessionRecord,
+    on_done: Callable[[Path], None],
+    on_failed: Callable[[str], None],
+    path: str | None = None,
+    include_name: bool | None = None,
+) -> bool:
+    """Ask where to save (unless ``path`` is given) and whether to print the patient's name
+    (unless ``include_name`` is given, and only when the patient has one), then build the PDF in
+    a worker thread; ``on_done(path)`` or ``on_failed(message)`` run on the GUI thread.
+
+    Returns
+    -------
+    bool — False when nothing was started (a session still recording, or the therapist cancelled)
+    """
+    if rec.status == "recording":
+        return False
+    p = catalog.get_patient(rec.patient_id)
+    assert p is not None
+    if path is None:
+        default = str(Path.home() / f"TheraScope_{p.code}_{rec.uid}.pdf")
+        path, _ = QFileDialog.getSaveFileName(parent, "Export report", default, "PDF (*.pdf)")
+        if not path:
+            return False
+    if include_name is None:
+        include_name = False
+        if p.name:
+            ans = QMessageBox.question(
+                parent,
+                "Patient name",
+                "Print the patient's name on the report? (Otherwise only the code.)",
+            )
+            include_name = ans == QMessageBox.StandardButton.Yes
+    out, with_name = Path(path), bool(include_name)
+
+    def job(progress: Callable[[float], None]) -> Path:
+        from core.report.session import export_session_report as build
+
+        return build(catalog, data_root, rec.id, out, include_name=with_name)
+
+    def done(result: object) -> None:
+        on_done(Path(str(result)))
+
+    run_job(job, done, on_failed)
+    return True
