@@ -145,14 +145,16 @@ def main(argv: list[str] | None = None) -> int:
     tm = info["timings_s"]
     spans = info["spans"] or [[0.0, info["duration_s"]]]
     covered = sum(b - a for a, b in spans)
-    rate = "every frame" if info["frames_per_s"] is None else f"{info['frames_per_s']:g} frames/s"
+    rate_text = (
+        "every frame" if info["frames_per_s"] is None else f"{info['frames_per_s']:g} frames/s"
+    )
     res = {
         "machine": describe_device(pick_device(args.device)),
         "checkpoint": info["checkpoint"]["label"],
         "backbone": info["checkpoint"]["backbone"],
         "precision": info["precision"],
         "session": f"{args.minutes:g} min, {args.fps:g} fps, {w}x{h}",
-        "analysed": f"{n} frames over {covered / 60:.1f} min of session ({rate})",
+        "analysed": f"{n} frames over {covered / 60:.1f} min of session ({rate_text})",
         "decode_fps": n / max(tm["decode"], 1e-9),
         "faces_fps": n / max(tm["faces"], 1e-9),
         "model_fps": n / max(tm["model"] + tm["bio"], 1e-9),

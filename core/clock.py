@@ -52,16 +52,16 @@ class CounterClock:
 
     Parameters
     ----------
-    rate : float — nominal sampling rate (Hz)
+    rate_hz : float — nominal sampling rate (Hz)
     block : int — counter span (samples) over which one lower-envelope point is taken
     history : int — number of envelope points kept for the fit (older ones are dropped, so the
         fit follows slow drift)
     """
 
-    def __init__(self, rate: float, block: int | None = None, history: int = 120) -> None:
-        self.rate = float(rate)
-        self.nominal_period_ns = 1e9 / self.rate
-        self.block = int(block or max(1, round(self.rate)))  # ≈ 1 s of samples
+    def __init__(self, rate_hz: float, block: int | None = None, history: int = 120) -> None:
+        self.rate_hz = float(rate_hz)
+        self.nominal_period_ns = 1e9 / self.rate_hz
+        self.block = int(block or max(1, round(self.rate_hz)))  # ≈ 1 s of samples
         self.history = history
         self._blk_id: int | None = None
         self._blk_best: tuple[int, int] | None = None  # (counter, arrival_ns) with least residual
@@ -119,7 +119,7 @@ class CounterClock:
         return {
             "offset_ns": self.offset_ns,
             "period_ns": self.period_ns,
-            "nominal_rate": self.rate,
+            "nominal_rate": self.rate_hz,
             "n_points": float(self.n_points),
         }
 
@@ -162,7 +162,7 @@ def _envelope_slope(
 def fit_counter_clock(
     last_counters: np.ndarray,
     arrivals_ns: np.ndarray,
-    rate: float,
+    rate_hz: float,
     block_s: float = 1.0,
     split_s: float = 1.0,
 ) -> dict[str, float]:
@@ -172,7 +172,7 @@ def fit_counter_clock(
     ----------
     last_counters : ndarray of int — counter of each packet's *last* sample
     arrivals_ns : ndarray of int — host monotonic arrival time of each packet (ns)
-    rate : float — nominal sampling rate (Hz)
+    rate_hz : float — nominal sampling rate (Hz)
     block_s : float — span (s) of device time over which one lower-envelope point is taken
     split_s : float — a gap of lost samples longer than this (s) starts a new segment (a link
         that was down). A device that restarted its counting meanwhile is placed back on the
@@ -187,12 +187,12 @@ def fit_counter_clock(
     """
     c = np.asarray(last_counters, dtype=np.int64)
     t = np.asarray(arrivals_ns, dtype=np.int64)
-    nominal = 1e9 / rate
+    nominal = 1e9 / rate_hz
     if len(c) == 0:
         return {
             "offset_ns": 0.0,
             "period_ns": nominal,
-            "nominal_rate": rate,
+            "nominal_rate": rate_hz,
             "n_points": 0.0,
             "drift_ppm": 0.0,
         }
@@ -200,10 +200,10 @@ def fit_counter_clock(
     x = (c - c0).astype(float)
     y = (t - t0).astype(float)
     resid = y - x * nominal
-    block = max(1, int(round(rate * block_s)))
+    block = max(1, int(round(rate_hz * block_s)))
     blk = (c - c0) // block
     step = np.diff(c, prepend=c0)
-    seg = np.cumsum(step > rate * split_s + (np.median(step[1:]) if len(c) > 1 else 0))
+    seg = np.cumsum(step > rate_hz * split_s + (np.median(step[1:]) if len(c) > 1 else 0))
     # index of the earliest arrival (relative to the nominal rate) in every block
     order = np.lexsort((resid, blk))
     first = np.ones(len(order), dtype=bool)
@@ -224,7 +224,7 @@ def fit_counter_clock(
     return {
         "offset_ns": float(t0) + icpt - period * c0,
         "period_ns": period,
-        "nominal_rate": float(rate),
+        "nominal_rate": float(rate_hz),
         "n_points": float(len(sel)),
         "drift_ppm": (nominal / period - 1.0) * 1e6,
     }

@@ -12,6 +12,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 APP_NAME = "TheraScope"
 DATA_ENV = "THERASCOPE_DATA_DIR"
@@ -50,7 +51,7 @@ class Settings:
 
     Parameters
     ----------
-    bio_rate : float — sampling rate asked of the bio-sensor (Hz)
+    bio_rate_hz : float — sampling rate asked of the bio-sensor (Hz); ``"bio_rate"`` in the file
     camera_fps : float — frame rate asked of the camera (frames/s)
     camera_width, camera_height : int — frame size (pixels)
     jpeg_quality : int — 1–100, quality of the stored video frames
@@ -65,7 +66,7 @@ class Settings:
     camera_source : str — the camera used last: ``"sim"``, ``"none"`` or an OpenCV index/path
     """
 
-    bio_rate: float = 800.0
+    bio_rate_hz: float = 800.0
     camera_fps: float = 60.0
     camera_width: int = 640
     camera_height: int = 480
@@ -90,11 +91,24 @@ class Settings:
             raw = json.loads(path.read_text())
         except (OSError, ValueError):
             return cls()
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in raw.items() if k in known})
+        return cls.from_dict(raw)
 
     def save(self, path: Path | None = None) -> None:
         path = path or config_dir() / "settings.json"
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2))
+        tmp.write_text(json.dumps(self.to_dict(), indent=2))
         os.replace(tmp, path)
+
+    def to_dict(self) -> dict[str, object]:
+        """The settings under their file keys, as saved (and as stored with each session)."""
+        return {_FILE_KEYS.get(k, k): v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Settings:
+        """Inverse of :meth:`to_dict`; keys it does not know are left out."""
+        names = {_FILE_KEYS.get(f.name, f.name): f.name for f in fields(cls)}
+        return cls(**{names[k]: v for k, v in d.items() if k in names})
+
+
+#: a field's key in the settings file, where the file keeps the name it was first written with
+_FILE_KEYS = {"bio_rate_hz": "bio_rate"}

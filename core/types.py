@@ -21,19 +21,19 @@ class StreamInfo:
     name : str — short name used for files, e.g. ``"bio"``
     channels : tuple of str — channel names, e.g. ``("ECG", "EDA")``
     units : tuple of str — one unit per channel, e.g. ``("mV", "uS")``
-    rate : float — nominal sampling rate (Hz)
+    rate_hz : float — nominal sampling rate (Hz)
     """
 
     stream_id: int
     name: str
     channels: tuple[str, ...]
     units: tuple[str, ...]
-    rate: float
+    rate_hz: float
 
     def __post_init__(self) -> None:
         if len(self.channels) != len(self.units):
             raise ValueError("StreamInfo: one unit per channel is required")
-        if self.rate <= 0:
+        if self.rate_hz <= 0:
             raise ValueError("StreamInfo: rate must be positive")
 
     def to_dict(self) -> dict[str, object]:
@@ -42,7 +42,7 @@ class StreamInfo:
             "name": self.name,
             "channels": list(self.channels),
             "units": list(self.units),
-            "rate": self.rate,
+            "rate": self.rate_hz,
         }
 
     @classmethod
@@ -52,7 +52,7 @@ class StreamInfo:
             name=str(d["name"]),
             channels=tuple(d["channels"]),  # type: ignore[arg-type]
             units=tuple(d["units"]),  # type: ignore[arg-type]
-            rate=float(d["rate"]),  # type: ignore[arg-type]
+            rate_hz=float(d["rate"]),  # type: ignore[arg-type]
         )
 
 

@@ -69,7 +69,7 @@ class Descriptor:
     ----------
     stream_id : int — 0–255
     name : str — stream name, e.g. ``"bio"``
-    rate : float — nominal sampling rate (Hz)
+    rate_hz : float — nominal sampling rate (Hz)
     channels : tuple of str — channel names
     units : tuple of str — one unit per channel, e.g. ``("mV", "uS")``
     scales : tuple of float — physical units per raw step, per channel
@@ -78,7 +78,7 @@ class Descriptor:
 
     stream_id: int
     name: str
-    rate: float
+    rate_hz: float
     channels: tuple[str, ...]
     units: tuple[str, ...]
     scales: tuple[float, ...]
@@ -90,7 +90,7 @@ class Descriptor:
 
     def stream_info(self) -> StreamInfo:
         """The :class:`StreamInfo` this descriptor declares."""
-        return StreamInfo(self.stream_id, self.name, self.channels, self.units, self.rate)
+        return StreamInfo(self.stream_id, self.name, self.channels, self.units, self.rate_hz)
 
 
 @dataclass(frozen=True)
@@ -124,8 +124,8 @@ def descriptor_for(
         raise ProtocolError("descriptor: one scale and one offset per channel")
     sc = tuple(float(x) for x in np.asarray(scales, dtype=np.float32))
     of = tuple(float(x) for x in np.asarray(offs, dtype=np.float32))
-    rate = float(np.float32(info.rate))
-    return Descriptor(info.stream_id, info.name, rate, info.channels, info.units, sc, of)
+    rate_hz = float(np.float32(info.rate_hz))
+    return Descriptor(info.stream_id, info.name, rate_hz, info.channels, info.units, sc, of)
 
 
 def max_samples_per_packet(n_channels: int, fmt: SampleFormat) -> int:
@@ -147,7 +147,7 @@ def encode_descriptor(desc: Descriptor) -> bytes:
         raise ProtocolError("descriptor: stream id and channel count must fit one byte (C ≥ 1)")
     if len(desc.units) != c or len(desc.scales) != c or len(desc.offsets) != c:
         raise ProtocolError("descriptor: one unit, scale and offset per channel")
-    parts = [_DESC_HEADER.pack(VERSION, PKT_DESCRIPTOR, desc.stream_id, c, desc.rate)]
+    parts = [_DESC_HEADER.pack(VERSION, PKT_DESCRIPTOR, desc.stream_id, c, desc.rate_hz)]
     parts.append(np.column_stack([desc.scales, desc.offsets]).astype("<f4").tobytes())
     parts.append(_encode_str(desc.name))
     for ch, unit in zip(desc.channels, desc.units, strict=True):
@@ -239,11 +239,11 @@ def _decode_str(buf: memoryview, pos: int) -> tuple[str, int]:
 def _parse_descriptor(buf: memoryview) -> Descriptor:
     if len(buf) < DESCRIPTOR_FIXED_SIZE:
         raise ProtocolError(f"descriptor: {len(buf)} bytes, header needs {DESCRIPTOR_FIXED_SIZE}")
-    _, _, sid, c, rate = _DESC_HEADER.unpack_from(buf)
+    _, _, sid, c, rate_hz = _DESC_HEADER.unpack_from(buf)
     if c < 1:
         raise ProtocolError("descriptor: zero channels")
-    if not (math.isfinite(rate) and rate > 0):
-        raise ProtocolError(f"descriptor: bad rate {rate}")
+    if not (math.isfinite(rate_hz) and rate_hz > 0):
+        raise ProtocolError(f"descriptor: bad rate {rate_hz}")
     pos = DESCRIPTOR_FIXED_SIZE + 8 * c
     if len(buf) < pos:
         raise ProtocolError("descriptor: truncated scale/offset table")
@@ -261,7 +261,7 @@ def _parse_descriptor(buf: memoryview) -> Descriptor:
         raise ProtocolError(f"descriptor: {len(buf) - pos} trailing bytes")
     scales = tuple(float(x) for x in so[:, 0])
     offsets = tuple(float(x) for x in so[:, 1])
-    return Descriptor(sid, name, float(rate), tuple(chans), tuple(units), scales, offsets)
+    return Descriptor(sid, name, float(rate_hz), tuple(chans), tuple(units), scales, offsets)
 
 
 def _parse_data(buf: memoryview) -> DataPacket:

@@ -36,7 +36,7 @@ def make_devices(
 ) -> tuple[SimulatedSensor, SimulatedCamera | None, dict[str, Any]]:
     """A simulated sensor and camera following ``scenario``, and the truth to store with them."""
     sensor = SimulatedSensor(
-        scenario, rate=settings.bio_rate, seed=seed, clock=clock, drop_prob=drop_prob
+        scenario, rate_hz=settings.bio_rate_hz, seed=seed, clock=clock, drop_prob=drop_prob
     )
     camera = None
     if settings.camera_fps > 0:
@@ -72,7 +72,7 @@ def sensor_truth(sensor: SimulatedSensor) -> dict[str, Any]:
     return {
         "dropped_packets": [list(d) for d in sensor.dropped],
         "drift_ppm": sensor.drift_ppm,
-        "true_rate": sensor.true_rate,
+        "true_rate": sensor.true_rate_hz,
     }
 
 

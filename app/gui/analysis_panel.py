@@ -196,7 +196,7 @@ class AnalysePanel(QWidget):
         rec: SessionRecord,
         settings: Settings,
         device: str | None,
-        rate: float | None,
+        frames_per_s: float | None,
         windows: Any,
     ) -> None:
         """Fill in the model, device, amount of work and estimated time for ``rec``."""
@@ -221,10 +221,10 @@ class AnalysePanel(QWidget):
         self.amount.setText(
             f"Frames to analyse: about {n:,} ({how} of a {format_clock(rec.duration_s)} session)"
         )
-        if rate:
+        if frames_per_s:
             self.estimate.setText(
-                f"Estimated time: about {format_clock(max(n / rate, 1.0))} "
-                f"(at {rate:.1f} frames/s, measured in this computer's last analysis)"
+                f"Estimated time: about {format_clock(max(n / frames_per_s, 1.0))} "
+                f"(at {frames_per_s:.1f} frames/s, measured in this computer's last analysis)"
             )
         else:
             self.estimate.setText(

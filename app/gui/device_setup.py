@@ -51,7 +51,7 @@ class SignalPreview:
 
     def __init__(self, streams: list[StreamInfo], seconds: float = 10.0) -> None:
         self.streams = {s.stream_id: s for s in streams}
-        self.rings = {s.name: SignalRing(s.rate, len(s.channels), seconds) for s in streams}
+        self.rings = {s.name: SignalRing(s.rate_hz, len(s.channels), seconds) for s in streams}
         self._lock = threading.Lock()
         self._arrivals: dict[int, list[tuple[float, int]]] = {s.stream_id: [] for s in streams}
 
@@ -67,7 +67,7 @@ class SignalPreview:
             while len(arr) > 2 and arr[0][0] < cut:
                 arr.pop(0)
 
-    def rate(self, stream_id: int) -> float | None:
+    def achieved_rate_hz(self, stream_id: int) -> float | None:
         """Samples received per second over the last ≈ 5 s (None before two batches)."""
         with self._lock:
             arr = list(self._arrivals.get(stream_id, []))
@@ -246,7 +246,7 @@ class DeviceSetup(QWidget):
         self.sensor_combo.clear()
         if self.sim_factory is not None:
             self.sensor_combo.addItem(
-                f"Simulated ECG + EDA, {s.bio_rate:g} Hz (demo — not a patient's data)", ("sim",)
+                f"Simulated ECG + EDA, {s.bio_rate_hz:g} Hz (demo — not a patient's data)", ("sim",)
             )
         if s.sensor_address and s.sensor_profile:
             self._add_ble_item(s.sensor_address, s.sensor_name, s.sensor_profile, None, "last used")
@@ -468,7 +468,7 @@ class DeviceSetup(QWidget):
             [(s.name, ch, s.units[i]) for s in streams for i, ch in enumerate(s.channels)]
         )
         desc = ", ".join(
-            f"{'/'.join(s.channels)} {s.rate:g} Hz ({', '.join(unit_label(u) for u in s.units)})"
+            f"{'/'.join(s.channels)} {s.rate_hz:g} Hz ({', '.join(unit_label(u) for u in s.units)})"
             for s in streams
         )
         battery = sensor.battery_percent
@@ -623,7 +623,7 @@ class DeviceSetup(QWidget):
         checks = []
         for info in pv.streams.values():
             counters, x = pv.rings[info.name].snapshot()
-            checks.append(check_stream(info, counters, x, pv.rate(info.stream_id)))
+            checks.append(check_stream(info, counters, x, pv.achieved_rate_hz(info.stream_id)))
         level = worst([c.level for c in checks])
         state = sensor.link_state
         if state is not None and state not in ("connected", "idle"):

@@ -81,7 +81,7 @@ class LiveSignalsView(pg.GraphicsLayoutWidget):
             if not len(counters):
                 continue
             info = streams[name]
-            t = (counters - counters[-1]) / info.rate
+            t = (counters - counters[-1]) / info.rate_hz
             for ci, ch in enumerate(info.channels):
                 if ch in self.curves:
                     y = np.ascontiguousarray(x[:, ci])

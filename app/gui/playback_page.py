@@ -154,7 +154,7 @@ class PlaybackPage(QWidget):
             curve.setData(s.t_s, s.values, connect="finite")
         if "EDA" in self.sig:
             s = self.sig["EDA"]
-            step = max(1, int(s.rate / 4))  # 4 Hz is plenty for the whole-session overview
+            step = max(1, int(s.rate_hz / 4))  # 4 Hz is plenty for the whole-session overview
             self.ov_curve.setData(s.t_s[::step], s.values[::step], connect="finite")
             self.overview.setLabel("left", f"EDA ({unit_label(s.unit)})")
         self.overview.setXRange(0, self.duration, padding=0.01)

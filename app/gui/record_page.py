@@ -373,15 +373,15 @@ class RecordPage(QWidget):
         infos = {i.name: i for i in self.session.recorder.streams.values()}
         cam = self.session.camera
         lost_ns = self.session.first_device_event_ns.get("camera_lost")
-        rate = write_rate(st.bytes_written, st.elapsed_s)
-        mins = minutes_available(self.session.folder, self.settings, bytes_per_s=rate)
+        bytes_per_s = write_rate(st.bytes_written, st.elapsed_s)
+        mins = minutes_available(self.session.folder, self.settings, bytes_per_s=bytes_per_s)
         status = live_status(
             LiveFigures(
                 elapsed_s=st.elapsed_s,
                 heart_rate_bpm=st.heart_rate_bpm,
                 eda_level_us=st.eda_level_us,
                 streams=tuple(
-                    StreamFigures(name, ss.achieved_rate, infos[name].rate, ss.lost, ss.gaps)
+                    StreamFigures(name, ss.achieved_rate_hz, infos[name].rate_hz, ss.lost, ss.gaps)
                     for name, ss in st.streams.items()
                 ),
                 has_camera=cam is not None,

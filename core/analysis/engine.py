@@ -224,7 +224,7 @@ def analyse_session(
         use_face = cfg.modalities in ("both", "face")
         use_bio = cfg.modalities in ("both", "bio")
         on_cuda = device.type == "cuda"
-        rate = (
+        frames_per_s = (
             opts.frames_per_s if opts.frames_per_s else (None if on_cuda else opts.cpu_frames_per_s)
         )
         duration = data.duration_s
@@ -233,17 +233,17 @@ def analyse_session(
             all_t = (video.timestamps_ns - data.t0_ns) / 1e9
             frame_ids = video.frame_indices
         else:  # a bio-only model on a session without video: a time grid stands in for frames
-            step = 1.0 / (rate or opts.cpu_frames_per_s)
+            step = 1.0 / (frames_per_s or opts.cpu_frames_per_s)
             all_t = np.arange(0.0, duration, step)
             frame_ids = np.arange(len(all_t))
-        pos = select_frames(all_t, rate, spans)
+        pos = select_frames(all_t, frames_per_s, spans)
         times = all_t[pos]
         n = len(pos)
 
         if use_bio:
             if progress:
                 progress(0.0, "Preparing the bio signals…")
-            grid = session_bio_grid(data, cfg.signals, cfg.bio_rate)
+            grid = session_bio_grid(data, cfg.signals, cfg.bio_rate_hz)
             scaled = scale_channels(grid, cfg.signals, meta["scaling"])
 
         model = model.to(device).eval()
@@ -352,7 +352,7 @@ def analyse_session(
         "device": describe_device(device),
         "precision": prec,
         "options": asdict(opts),
-        "frames_per_s": rate,
+        "frames_per_s": frames_per_s,
         "spans": [list(s) for s in spans] if spans is not None else None,
         "duration_s": duration,
         "counts": counts,

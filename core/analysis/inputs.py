@@ -7,10 +7,11 @@ Shared by the analysis engine and by training on TheraScope's own sessions
   off on the model's grid (128 Hz from session time 0). Lost samples are never bridged: a grid
   sample within one source period of a lost one is marked invalid, and a window holding an
   invalid sample is *incomplete* — its frame gets no estimate.
-* **Windows**: the 1000-sample window of a frame at time t is centred on sample round(t·rate), as
-  in :func:`core.learning.datasets.amigos.frame_windows`; before the first and after the last recorded sample
-  the signal is edge-padded (the same padding as in training), which is not a loss.
-* **Frames**: every stored frame, or one per 1/rate seconds, optionally within time spans.
+* **Windows**: the 1000-sample window of a frame at time t is centred on sample
+  round(t·rate_hz), as in :func:`core.learning.datasets.amigos.frame_windows`; before the first
+  and after the last recorded sample the signal is edge-padded (the same padding as in
+  training), which is not a loss.
+* **Frames**: every stored frame, or one per 1/frames_per_s seconds, optionally within time spans.
 * **Faces**: frames decoded in parallel (OpenCV releases the GIL), the tracker run in frame order,
   crops cut by the crop policy; frames without a face are marked.
 """
@@ -40,27 +41,29 @@ class BioGrid:
 
     Parameters
     ----------
-    rate : float — grid rate (Hz); sample k lies at session time k / rate (s)
+    rate_hz : float — grid sampling rate (Hz); sample k lies at session time k / rate_hz (s)
     values : ndarray (n_channels, M) float32 — NaN where invalid
     valid : ndarray (M,) bool — every channel valid at this sample
     first, last : int — grid samples inside the recording (edge padding outside)
     """
 
-    rate: float
+    rate_hz: float
     values: np.ndarray
     valid: np.ndarray
     first: int
     last: int
 
 
-def resample_channel(t_s: np.ndarray, x: np.ndarray, rate: float, n_out: int) -> np.ndarray:
-    """One channel from its own grid onto ``k / rate`` s, k = 0…n_out−1 (NaN where lost).
+def resample_channel(
+    t_s: np.ndarray, x: np.ndarray, target_rate_hz: float, n_out: int
+) -> np.ndarray:
+    """One channel from its own grid onto ``k / target_rate_hz`` s, k = 0…n_out−1 (NaN: lost).
 
     Parameters
     ----------
     t_s : ndarray — sample times (s), increasing, evenly spaced by the clock fit
     x : ndarray — samples, NaN where lost
-    rate : float — target rate (Hz)
+    target_rate_hz : float — sampling rate of the target grid (Hz)
     n_out : int — number of target samples
 
     Returns
@@ -73,7 +76,7 @@ def resample_channel(t_s: np.ndarray, x: np.ndarray, rate: float, n_out: int) ->
     out = np.full(n_out, np.nan, np.float32)
     if len(x) < 2:
         return out
-    src_rate = (len(t_s) - 1) / (t_s[-1] - t_s[0])
+    src_rate_hz = (len(t_s) - 1) / (t_s[-1] - t_s[0])
     lost = ~np.isfinite(x)
     y = np.asarray(x, np.float64)
     if lost.any():
@@ -82,10 +85,10 @@ def resample_channel(t_s: np.ndarray, x: np.ndarray, rate: float, n_out: int) ->
             return out
         # filled only so the filter has something to run over; these samples stay invalid below
         y = np.interp(np.arange(len(y)), good, y[good])
-    if src_rate > 1.25 * rate and len(y) > 30:
-        sos = butter(8, 0.4 * rate, fs=src_rate, output="sos")
+    if src_rate_hz > 1.25 * target_rate_hz and len(y) > 30:
+        sos = butter(8, 0.4 * target_rate_hz, fs=src_rate_hz, output="sos")
         y = sosfiltfilt(sos, y)
-    grid = np.arange(n_out) / rate
+    grid = np.arange(n_out) / target_rate_hz
     inside = (grid >= t_s[0]) & (grid <= t_s[-1])
     out[inside] = np.interp(grid[inside], t_s, y).astype(np.float32)
     if lost.any():
@@ -99,8 +102,8 @@ def resample_channel(t_s: np.ndarray, x: np.ndarray, rate: float, n_out: int) ->
     return out
 
 
-def session_bio_grid(data: SessionData, channels: Sequence[str], rate: float = 128.0) -> BioGrid:
-    """The session's ``channels`` (e.g. ``("ECG", "EDA")``) on a ``rate`` Hz grid.
+def session_bio_grid(data: SessionData, channels: Sequence[str], rate_hz: float = 128.0) -> BioGrid:
+    """The session's ``channels`` (e.g. ``("ECG", "EDA")``) on a ``rate_hz`` grid.
 
     Raises
     ------
@@ -108,14 +111,14 @@ def session_bio_grid(data: SessionData, channels: Sequence[str], rate: float = 1
     """
     sigs = [data.signal(c) for c in channels]
     end_s = max(float(s.t_s[-1]) for s in sigs if len(s.t_s)) if sigs else 0.0
-    n_out = int(math.floor(max(end_s, data.duration_s) * rate)) + 1
-    values = np.stack([resample_channel(s.t_s, s.values, rate, n_out) for s in sigs])
+    n_out = int(math.floor(max(end_s, data.duration_s) * rate_hz)) + 1
+    values = np.stack([resample_channel(s.t_s, s.values, rate_hz, n_out) for s in sigs])
     valid = np.all(np.isfinite(values), axis=0)
-    starts = [math.ceil(float(s.t_s[0]) * rate) for s in sigs if len(s.t_s)]
-    ends = [math.floor(float(s.t_s[-1]) * rate) for s in sigs if len(s.t_s)]
+    starts = [math.ceil(float(s.t_s[0]) * rate_hz) for s in sigs if len(s.t_s)]
+    ends = [math.floor(float(s.t_s[-1]) * rate_hz) for s in sigs if len(s.t_s)]
     first = max(starts) if starts else 0
     last = min(ends) if ends else -1
-    return BioGrid(rate, values, valid, first, last)
+    return BioGrid(rate_hz, values, valid, first, last)
 
 
 def scale_channels(grid: BioGrid, channels: Sequence[str], scaling: dict[str, Any]) -> np.ndarray:
@@ -159,7 +162,7 @@ def bio_windows(
         return out, complete
     lo_val, hi_val = inside[:, head[0]], inside[:, head[-1]]
     bad_cum = np.concatenate([[0], np.cumsum(~ok)])
-    centres = np.round(np.asarray(times_s) * grid.rate).astype(np.int64) - grid.first
+    centres = np.round(np.asarray(times_s) * grid.rate_hz).astype(np.int64) - grid.first
     n = inside.shape[1]
     for j, c in enumerate(centres):
         a, b = c - half, c - half + window
@@ -185,7 +188,7 @@ def select_frames(
     ----------
     frame_times_s : ndarray — capture time of every stored frame (s), non-decreasing
     frames_per_s : float, optional — at most this many frames per second (the first frame at or
-        after each 1/rate tick); None takes every frame
+        after each 1/frames_per_s tick); None takes every frame
     spans : list of (start_s, end_s), optional — only frames inside one of these spans
 
     Returns

@@ -53,8 +53,9 @@ class BMMNConfig:
         Dropout probability after the bottleneck's ReLU (0 disables it).
     bio_window
         Bio window length, samples (1000 in the paper).
-    bio_rate
-        Sampling rate of the bio signals the model expects, Hz (128 in AMIGOS).
+    bio_rate_hz
+        Sampling rate of the bio signals the model expects, Hz (128 in AMIGOS); ``"bio_rate"`` in
+        a checkpoint's config.
     signals
         Names of the bio channels, in the order of ``bio``'s second axis.
     latent
@@ -69,7 +70,7 @@ class BMMNConfig:
     bottleneck: int = 512
     dropout: float = 0.0
     bio_window: int = BIO_WINDOW
-    bio_rate: float = 128.0
+    bio_rate_hz: float = 128.0
     signals: tuple[str, ...] = ("ECG", "EDA")
     latent: int = LATENT_SIZE
 
@@ -86,8 +87,8 @@ class BMMNConfig:
             raise ValueError("bottleneck, latent and face_size must be positive")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), not {self.dropout}")
-        if self.bio_rate <= 0:
-            raise ValueError(f"bio_rate must be positive, not {self.bio_rate}")
+        if self.bio_rate_hz <= 0:
+            raise ValueError(f"bio_rate must be positive, not {self.bio_rate_hz}")
 
     @property
     def uses_face(self) -> bool:
@@ -101,21 +102,25 @@ class BMMNConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-types dict (JSON- and ``weights_only``-safe)."""
-        d = dataclasses.asdict(self)
+        d = {_CONFIG_KEYS.get(k, k): v for k, v in dataclasses.asdict(self).items()}
         d["signals"] = list(self.signals)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> BMMNConfig:
         """Inverse of :meth:`to_dict`; unknown keys are an error (ValueError)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        extra = sorted(set(d) - known)
+        names = {_CONFIG_KEYS.get(f.name, f.name): f.name for f in dataclasses.fields(cls)}
+        extra = sorted(set(d) - set(names))
         if extra:
             raise ValueError(f"unknown model config keys: {extra}")
-        kw = dict(d)
+        kw = {names[k]: v for k, v in d.items()}
         if "signals" in kw:
             kw["signals"] = tuple(kw["signals"])
         return cls(**kw)
+
+
+#: a config field's key in a checkpoint, where it keeps the name it was first written with
+_CONFIG_KEYS = {"bio_rate_hz": "bio_rate"}
 
 
 class BMMNOutput(TypedDict):

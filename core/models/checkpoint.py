@@ -96,7 +96,7 @@ def _auto_metadata(config: BMMNConfig) -> dict[str, Any]:
             "bio": [len(config.signals), config.bio_window],
         },
         "signals": list(config.signals),
-        "bio_rate_hz": config.bio_rate,
+        "bio_rate_hz": config.bio_rate_hz,
         "output_names": list(OUTPUT_NAMES),
         "code_version": core.__version__,
         "torch_version": torch.__version__,

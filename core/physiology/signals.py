@@ -22,7 +22,7 @@ RR_MAX_STEP = 0.2
 MIN_RR_FOR_HR = 5
 MIN_DIFFS_FOR_RMSSD = 5
 #: EDA carries nothing above a few Hz; processing at ~50 Hz is 16× cheaper than 800 Hz.
-EDA_TARGET_RATE = 50.0
+EDA_TARGET_RATE_HZ = 50.0
 #: Smallest SCR counted (µS); below this, noise and quantisation produce false responses.
 SCR_MIN_AMPLITUDE_US = 0.02
 #: SCR rate needs at least one minute of EDA to be meaningful (s).
@@ -38,28 +38,28 @@ def _finite_runs(x: np.ndarray, min_len: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(starts[keep], ends[keep], strict=True)]
 
 
-def _r_peaks(segment: np.ndarray, rate: float, correct: bool) -> np.ndarray:
+def _r_peaks(segment: np.ndarray, rate_hz: float, correct: bool) -> np.ndarray:
     """R-peak indices in one NaN-free ECG stretch."""
     import neurokit2 as nk
 
-    if segment.size < rate or np.ptp(segment) == 0:
+    if segment.size < rate_hz or np.ptp(segment) == 0:
         return np.zeros(0, dtype=np.int64)
-    cleaned = nk.ecg_clean(segment, sampling_rate=rate)
+    cleaned = nk.ecg_clean(segment, sampling_rate=rate_hz)
     if correct:
-        _, info = nk.ecg_peaks(cleaned, sampling_rate=rate, correct_artifacts=True)
+        _, info = nk.ecg_peaks(cleaned, sampling_rate=rate_hz, correct_artifacts=True)
     else:
         # ecg_findpeaks skips ecg_peaks' DataFrame building: matters for the 10 s live view.
-        info = nk.ecg_findpeaks(cleaned, sampling_rate=rate)
+        info = nk.ecg_findpeaks(cleaned, sampling_rate=rate_hz)
     return np.asarray(info["ECG_R_Peaks"], dtype=np.int64)
 
 
-def ecg_summary(ecg: np.ndarray, rate: float) -> dict[str, Any]:
+def ecg_summary(ecg: np.ndarray, rate_hz: float) -> dict[str, Any]:
     """Mean heart rate and RMSSD of one window of ECG.
 
     Parameters
     ----------
     ecg : ndarray — ECG (any unit, typically mV), NaN where data was lost
-    rate : float — sampling rate (Hz)
+    rate_hz : float — sampling rate (Hz)
 
     Returns
     -------
@@ -72,14 +72,14 @@ def ecg_summary(ecg: np.ndarray, rate: float) -> dict[str, Any]:
         reasons : dict — metric key → why it is None
     """
     x = np.asarray(ecg, dtype=np.float64).ravel()
-    runs = _finite_runs(x, int(MIN_SEGMENT_S * rate))
+    runs = _finite_runs(x, int(MIN_SEGMENT_S * rate_hz))
     rr_all: list[np.ndarray] = []
     diffs_all: list[np.ndarray] = []
     n_beats = 0
     for a, b in runs:
-        peaks = _r_peaks(x[a:b], rate, correct=True)
+        peaks = _r_peaks(x[a:b], rate_hz, correct=True)
         n_beats += peaks.size
-        rr = np.diff(peaks) / rate
+        rr = np.diff(peaks) / rate_hz
         good = (rr >= RR_MIN_S) & (rr <= RR_MAX_S)
         rr_all.append(rr[good])
         # Successive differences only between two adjacent plausible intervals.
@@ -89,7 +89,7 @@ def ecg_summary(ecg: np.ndarray, rate: float) -> dict[str, Any]:
         diffs_all.append(d[small])
     rr_ok = np.concatenate(rr_all) if rr_all else np.zeros(0)
     diffs = np.concatenate(diffs_all) if diffs_all else np.zeros(0)
-    seconds = sum(b - a for a, b in runs) / rate
+    seconds = sum(b - a for a, b in runs) / rate_hz
     reasons: dict[str, str] = {}
     hr = rmssd = None
     if not runs:
@@ -114,14 +114,14 @@ def ecg_summary(ecg: np.ndarray, rate: float) -> dict[str, Any]:
     }
 
 
-def _downsample(x: np.ndarray, rate: float) -> tuple[np.ndarray, float]:
-    """Block-mean to about :data:`EDA_TARGET_RATE`; the mean doubles as anti-alias filter."""
-    q = max(1, int(rate // EDA_TARGET_RATE))
+def _downsample(x: np.ndarray, rate_hz: float) -> tuple[np.ndarray, float]:
+    """Block-mean to about :data:`EDA_TARGET_RATE_HZ`; the mean doubles as anti-alias filter."""
+    q = max(1, int(rate_hz // EDA_TARGET_RATE_HZ))
     n = (x.size // q) * q
-    return x[:n].reshape(-1, q).mean(axis=1), rate / q
+    return x[:n].reshape(-1, q).mean(axis=1), rate_hz / q
 
 
-def _scr_count(phasic: np.ndarray, rate: float) -> int:
+def _scr_count(phasic: np.ndarray, rate_hz: float) -> int:
     """SCRs of at least :data:`SCR_MIN_AMPLITUDE_US` (onset to peak) in a phasic signal."""
     import neurokit2 as nk
 
@@ -131,7 +131,7 @@ def _scr_count(phasic: np.ndarray, rate: float) -> int:
         # The detector behind nk.eda_peaks, without its per-peak feature loop (half its time).
         # amplitude_min is relative to the largest peak in neurokit; 0 keeps all candidates so
         # the absolute µS threshold below decides, identically in every window.
-        info = nk.eda_findpeaks(phasic, sampling_rate=rate, amplitude_min=0.0)
+        info = nk.eda_findpeaks(phasic, sampling_rate=rate_hz, amplitude_min=0.0)
     except ValueError:
         # neurokit raises when the signal has no local maximum at all: no response.
         return 0
@@ -143,13 +143,13 @@ def _scr_count(phasic: np.ndarray, rate: float) -> int:
     return int(np.count_nonzero(amp >= SCR_MIN_AMPLITUDE_US))
 
 
-def eda_summary(eda: np.ndarray, rate: float) -> dict[str, Any]:
+def eda_summary(eda: np.ndarray, rate_hz: float) -> dict[str, Any]:
     """Tonic skin-conductance level and SCR rate of one window of EDA.
 
     Parameters
     ----------
     eda : ndarray — skin conductance (µS), NaN where data was lost
-    rate : float — sampling rate (Hz)
+    rate_hz : float — sampling rate (Hz)
 
     Returns
     -------
@@ -163,20 +163,20 @@ def eda_summary(eda: np.ndarray, rate: float) -> dict[str, Any]:
     import neurokit2 as nk
 
     x = np.asarray(eda, dtype=np.float64).ravel()
-    runs = _finite_runs(x, int(MIN_SEGMENT_S * rate))
+    runs = _finite_runs(x, int(MIN_SEGMENT_S * rate_hz))
     tonic_sum = 0.0
     n_samples = 0
     n_scr = 0
     for a, b in runs:
-        seg, fs = _downsample(x[a:b], rate)
-        cleaned = nk.eda_clean(seg, sampling_rate=fs)
+        seg, down_rate_hz = _downsample(x[a:b], rate_hz)
+        cleaned = nk.eda_clean(seg, sampling_rate=down_rate_hz)
         # Median smoothing, not the 0.05 Hz Butterworth high-pass: the latter rings after a large
         # SCR and creates a false second response ~15 s later.
-        parts = nk.eda_phasic(cleaned, sampling_rate=fs, method="smoothmedian")
+        parts = nk.eda_phasic(cleaned, sampling_rate=down_rate_hz, method="smoothmedian")
         tonic_sum += float(parts["EDA_Tonic"].sum())
         n_samples += seg.size
-        n_scr += _scr_count(parts["EDA_Phasic"].to_numpy(), fs)
-    seconds = sum(b - a for a, b in runs) / rate
+        n_scr += _scr_count(parts["EDA_Phasic"].to_numpy(), down_rate_hz)
+    seconds = sum(b - a for a, b in runs) / rate_hz
     reasons: dict[str, str] = {}
     tonic = per_min = None
     if not runs:
@@ -197,13 +197,13 @@ def eda_summary(eda: np.ndarray, rate: float) -> dict[str, Any]:
     }
 
 
-def heart_rate_series(ecg: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray]:
+def heart_rate_series(ecg: np.ndarray, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
     """Beat-to-beat heart rate, cheap enough for the live view (≈ 2 ms for 10 s at 800 Hz).
 
     Parameters
     ----------
     ecg : ndarray — ECG, NaN where data was lost; any length (short input gives empty arrays)
-    rate : float — sampling rate (Hz)
+    rate_hz : float — sampling rate (Hz)
 
     Returns
     -------
@@ -213,11 +213,11 @@ def heart_rate_series(ecg: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndar
     x = np.asarray(ecg, dtype=np.float64).ravel()
     ts: list[np.ndarray] = []
     hr: list[np.ndarray] = []
-    for a, b in _finite_runs(x, int(2 * rate)):
-        peaks = _r_peaks(x[a:b], rate, correct=False)
-        rr = np.diff(peaks) / rate
+    for a, b in _finite_runs(x, int(2 * rate_hz)):
+        peaks = _r_peaks(x[a:b], rate_hz, correct=False)
+        rr = np.diff(peaks) / rate_hz
         good = (rr >= RR_MIN_S) & (rr <= RR_MAX_S)
-        ts.append((a + peaks[1:][good]) / rate)
+        ts.append((a + peaks[1:][good]) / rate_hz)
         hr.append(60.0 / rr[good])
     if not ts:
         return np.zeros(0), np.zeros(0)
@@ -225,14 +225,14 @@ def heart_rate_series(ecg: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndar
 
 
 def eda_level_series(
-    eda: np.ndarray, rate: float, step_s: float = 0.25
+    eda: np.ndarray, rate_hz: float, step_s: float = 0.25
 ) -> tuple[np.ndarray, np.ndarray]:
     """Skin-conductance level as block means, for display (no neurokit, microseconds per call).
 
     Parameters
     ----------
     eda : ndarray — skin conductance (µS), NaN where data was lost
-    rate : float — sampling rate (Hz)
+    rate_hz : float — sampling rate (Hz)
     step_s : float — block length (s); 0.25 for the live view, a few seconds for a session plot
 
     Returns
@@ -241,7 +241,7 @@ def eda_level_series(
     level_us : ndarray — mean level of each block (µS); NaN where the block had no data
     """
     x = np.asarray(eda, dtype=np.float64).ravel()
-    q = max(1, int(round(step_s * rate)))
+    q = max(1, int(round(step_s * rate_hz)))
     n_blocks = -(-x.size // q)
     if n_blocks == 0:
         return np.zeros(0), np.zeros(0)
@@ -254,5 +254,5 @@ def eda_level_series(
     level = np.full(n_blocks, np.nan)
     np.divide(sums, counts, out=level, where=counts > 0)
     starts = np.arange(n_blocks) * q
-    centres = (starts + (np.minimum(starts + q, x.size) - starts) / 2.0) / rate
+    centres = (starts + (np.minimum(starts + q, x.size) - starts) / 2.0) / rate_hz
     return centres, level

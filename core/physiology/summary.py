@@ -240,15 +240,15 @@ class PhysiologySummary:
 
 
 def _window_metrics(
-    ecg: np.ndarray | None, eda: np.ndarray | None, rate: float, w: PhaseWindow
+    ecg: np.ndarray | None, eda: np.ndarray | None, rate_hz: float, w: PhaseWindow
 ) -> WindowMetrics:
-    i0, i1 = int(round(w.start_s * rate)), int(round(w.end_s * rate))
+    i0, i1 = int(round(w.start_s * rate_hz)), int(round(w.end_s * rate_hz))
     m = WindowMetrics()
     if ecg is None or ecg.size <= i0:
         for key in ("hr_bpm", "rmssd_ms"):
             m.reasons[key] = "no ECG recorded in this window"
     else:
-        e = ecg_summary(ecg[i0:i1], rate)
+        e = ecg_summary(ecg[i0:i1], rate_hz)
         m.hr_bpm, m.rmssd_ms = e["hr_bpm"], e["rmssd_ms"]
         m.n_beats, m.ecg_seconds_analysed = e["n_beats"], e["seconds_analysed"]
         m.reasons.update(e["reasons"])
@@ -256,7 +256,7 @@ def _window_metrics(
         for key in ("eda_tonic_us", "scr_per_min"):
             m.reasons[key] = "no EDA recorded in this window"
     else:
-        s = eda_summary(eda[i0:i1], rate)
+        s = eda_summary(eda[i0:i1], rate_hz)
         m.eda_tonic_us, m.scr_per_min = s["tonic_us"], s["scr_per_min"]
         m.n_scr, m.eda_seconds_analysed = s["scr_count"], s["seconds_analysed"]
         for src, dst in (("tonic_us", "eda_tonic_us"), ("scr_per_min", "scr_per_min")):
@@ -268,7 +268,7 @@ def _window_metrics(
 def summarize(
     ecg: np.ndarray | None,
     eda: np.ndarray | None,
-    rate: float,
+    rate_hz: float,
     duration_s: float,
     markers: list[tuple[float, str]] | None = None,
     phase_minutes: float = 15.0,
@@ -278,8 +278,8 @@ def summarize(
     Parameters
     ----------
     ecg : ndarray or None — ECG (mV) from the session start, NaN where data was lost
-    eda : ndarray or None — EDA (µS), same clock and rate as ``ecg``
-    rate : float — sampling rate (Hz)
+    eda : ndarray or None — EDA (µS), same clock and sampling rate as ``ecg``
+    rate_hz : float — sampling rate (Hz)
     duration_s : float — session length (s)
     markers : list of (t_s, kind), optional — see :func:`phase_windows`
     phase_minutes : float — window length without markers (min)
@@ -291,7 +291,7 @@ def summarize(
     windows = phase_windows(duration_s, markers, phase_minutes)
     ecg_a = None if ecg is None else np.asarray(ecg, dtype=np.float64).ravel()
     eda_a = None if eda is None else np.asarray(eda, dtype=np.float64).ravel()
-    metrics = [_window_metrics(ecg_a, eda_a, rate, w) for w in windows]
+    metrics = [_window_metrics(ecg_a, eda_a, rate_hz, w) for w in windows]
     change: dict[str, float | None] = {}
     for info in METRICS:
         a, b = metrics[0].value(info.key), metrics[1].value(info.key)

@@ -184,14 +184,14 @@ def sensor_light(elapsed_s: float, streams: tuple[StreamFigures, ...]) -> Light:
     """
     light = Light("green", "")
     for ss in streams:
-        rate = f"{ss.achieved_rate_hz:,.0f} Hz"
+        rate_text = f"{ss.achieved_rate_hz:,.0f} Hz"
         judged = elapsed_s > RATE_SETTLE_S
         if judged and ss.achieved_rate_hz < RATE_RED * ss.nominal_rate_hz:
             light = Light("red", "no data")
         elif judged and ss.achieved_rate_hz < RATE_AMBER * ss.nominal_rate_hz:
-            light = Light("amber", rate)
+            light = Light("amber", rate_text)
         else:
-            light = Light(light.level, rate)
+            light = Light(light.level, rate_text)
     return light
 
 

@@ -52,8 +52,9 @@ class SignalCheck:
     ----------
     stream : str — stream name
     level : str — the worst of the rate and channel levels
-    rate_hz : float or None — achieved rate over the check (samples/s), None before two batches
-    nominal_hz : float — the stream's nominal rate
+    achieved_rate_hz : float or None — achieved sampling rate over the check (Hz), None before
+        two batches
+    nominal_rate_hz : float — the stream's nominal sampling rate (Hz)
     lost_pct : float — samples lost (counter gaps) as a share of the window (%)
     channels : list of ChannelCheck
     text : str — one line for the screen
@@ -61,8 +62,8 @@ class SignalCheck:
 
     stream: str
     level: str
-    rate_hz: float | None
-    nominal_hz: float
+    achieved_rate_hz: float | None
+    nominal_rate_hz: float
     lost_pct: float
     channels: list[ChannelCheck] = field(default_factory=list)
     text: str = ""
@@ -81,11 +82,11 @@ def _is_clipped(x: np.ndarray) -> bool:
     return bool(at_edges > CLIP_SHARE * x.size)
 
 
-def check_channel(name: str, unit: str, x: np.ndarray, rate: float) -> ChannelCheck:
+def check_channel(name: str, unit: str, x: np.ndarray, rate_hz: float) -> ChannelCheck:
     """The verdict on one channel's samples (NaN where lost)."""
     x = np.asarray(x, dtype=np.float64)
     fin = x[np.isfinite(x)]
-    if fin.size < max(2, int(rate)):
+    if fin.size < max(2, int(rate_hz)):
         return ChannelCheck(name, "red", "no signal yet")
     kind = name.upper()
     if kind == "EDA":
@@ -104,11 +105,11 @@ def check_channel(name: str, unit: str, x: np.ndarray, rate: float) -> ChannelCh
     if _is_clipped(fin):
         return ChannelCheck(name, "amber", "clipped — check the electrodes and the cable")
     if kind == "ECG":
-        _, bpm = heart_rate_series(x, rate)
+        _, bpm = heart_rate_series(x, rate_hz)
         if len(bpm) >= 2:
             hr = float(np.median(bpm))
             return ChannelCheck(name, "green", f"beats found, {hr:.0f} bpm", hr)
-        if fin.size >= 4 * rate:
+        if fin.size >= 4 * rate_hz:
             return ChannelCheck(name, "amber", "no heart beats found — check the electrodes")
         return ChannelCheck(name, "green", "signal present")
     return ChannelCheck(name, "green", "signal present")
@@ -118,7 +119,7 @@ def check_stream(
     info: StreamInfo,
     counters: np.ndarray,
     samples: np.ndarray,
-    rate_hz: float | None,
+    achieved_rate_hz: float | None,
 ) -> SignalCheck:
     """The verdict on a stream from its recent samples.
 
@@ -127,23 +128,25 @@ def check_stream(
     info : StreamInfo
     counters : ndarray — sample counters of ``samples`` (the ring's grid; lost samples are NaN)
     samples : ndarray (n, channels)
-    rate_hz : float or None — samples received per second over the check
+    achieved_rate_hz : float or None — samples received per second over the check (Hz)
     """
     if counters.size == 0:
-        return SignalCheck(info.name, "red", rate_hz, info.rate, 0.0, [], "no data received")
+        return SignalCheck(
+            info.name, "red", achieved_rate_hz, info.rate_hz, 0.0, [], "no data received"
+        )
     lost = int(np.count_nonzero(~np.isfinite(samples).all(axis=1)))
     lost_pct = 100.0 * lost / counters.size
     chans = [
-        check_channel(ch, info.units[i], samples[:, i], info.rate)
+        check_channel(ch, info.units[i], samples[:, i], info.rate_hz)
         for i, ch in enumerate(info.channels)
     ]
     levels = [c.level for c in chans]
     parts = []
-    if rate_hz is not None:
-        parts.append(f"{rate_hz:,.0f} of {info.rate:,.0f} Hz")
-        if rate_hz < 0.5 * info.rate:
+    if achieved_rate_hz is not None:
+        parts.append(f"{achieved_rate_hz:,.0f} of {info.rate_hz:,.0f} Hz")
+        if achieved_rate_hz < 0.5 * info.rate_hz:
             levels.append("red")
-        elif rate_hz < 0.95 * info.rate:
+        elif achieved_rate_hz < 0.95 * info.rate_hz:
             levels.append("amber")
     if lost_pct >= 5.0:
         levels.append("red")
@@ -153,7 +156,7 @@ def check_stream(
         parts.append(f"{lost_pct:.1f} % lost")
     parts += [f"{c.channel}: {c.text}" for c in chans]
     return SignalCheck(
-        info.name, worst(levels), rate_hz, info.rate, lost_pct, chans, " · ".join(parts)
+        info.name, worst(levels), achieved_rate_hz, info.rate_hz, lost_pct, chans, " · ".join(parts)
     )
 
 

@@ -16,7 +16,7 @@ JPEG_BYTES_640x480 = 40_000
 
 def estimated_bytes_per_s(settings: Settings, n_bio_channels: int = 2) -> float:
     """Expected storage rate (bytes/s) for the given settings, before any data is measured."""
-    bio = settings.bio_rate * n_bio_channels * 4 * 1.02  # float32 + ~2 % index
+    bio = settings.bio_rate_hz * n_bio_channels * 4 * 1.02  # float32 + ~2 % index
     px = settings.camera_width * settings.camera_height / (640 * 480)
     video = settings.camera_fps * JPEG_BYTES_640x480 * px * 1.001
     return bio + video
@@ -30,5 +30,7 @@ def minutes_available(folder: Path, settings: Settings, bytes_per_s: float | Non
     bytes_per_s : float, optional — measured storage rate (bytes/s); default an estimate
     """
     free = shutil.disk_usage(folder).free
-    rate = bytes_per_s if bytes_per_s and bytes_per_s > 0 else estimated_bytes_per_s(settings)
-    return free / rate / 60.0
+    write_bytes_per_s = (
+        bytes_per_s if bytes_per_s and bytes_per_s > 0 else estimated_bytes_per_s(settings)
+    )
+    return free / write_bytes_per_s / 60.0

@@ -131,7 +131,7 @@ def _int_or_none(x: Any) -> int | None:
 def stream_timing(
     last_counters: np.ndarray,
     arrivals_ns: np.ndarray,
-    rate: float,
+    rate_hz: float,
     fit: dict[str, float],
     split_s: float = 1.0,
 ) -> StreamTiming:
@@ -141,7 +141,7 @@ def stream_timing(
     ----------
     last_counters : ndarray of int — counter of each packet's last sample
     arrivals_ns : ndarray of int — host arrival time of each packet (ns)
-    rate : float — nominal sampling rate (Hz)
+    rate_hz : float — nominal sampling rate (Hz)
     fit : dict — :func:`core.clock.fit_counter_clock`'s result for these packets
     split_s : float — a run of lost samples longer than this (s) starts a new segment (the link
         was down), as in :func:`~core.clock.fit_counter_clock`
@@ -167,7 +167,7 @@ def stream_timing(
         fit["offset_ns"] - float(t[0]) + fit["period_ns"] * c.astype(float)
     )
     step = np.diff(c, prepend=c[0])
-    seg = np.cumsum(step > rate * split_s + (np.median(step[1:]) if len(c) > 1 else 0))
+    seg = np.cumsum(step > rate_hz * split_s + (np.median(step[1:]) if len(c) > 1 else 0))
     lows = np.array([resid[seg == k].min() for k in range(int(seg[-1]) + 1)])
     above = resid - lows[seg]
     return {

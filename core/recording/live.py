@@ -18,14 +18,14 @@ class SignalRing:
 
     Parameters
     ----------
-    rate : float — nominal sampling rate (Hz)
+    rate_hz : float — nominal sampling rate (Hz)
     n_channels : int
     seconds : float — how much history to keep (s)
     """
 
-    def __init__(self, rate: float, n_channels: int, seconds: float = 10.0) -> None:
-        self.rate = rate
-        self.size = int(round(rate * seconds))
+    def __init__(self, rate_hz: float, n_channels: int, seconds: float = 10.0) -> None:
+        self.rate_hz = rate_hz
+        self.size = int(round(rate_hz * seconds))
         self._buf = np.full((self.size, n_channels), np.nan, dtype=np.float32)
         self._end: int | None = None  # counter one past the newest sample
         self._lock = threading.Lock()

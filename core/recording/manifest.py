@@ -122,14 +122,14 @@ def compute_quality(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         gaps = s.gaps()
         lost = sum(g.n for g in gaps)
         dur = 0.0
-        timing = stream_timing(np.zeros(0), np.zeros(0), info.rate, {})
+        timing = stream_timing(np.zeros(0), np.zeros(0), info.rate_hz, {})
         drift = achieved = None
         if len(s.index):
             last = s.index["first_counter"] + s.index["n"] - 1
-            fit = fit_counter_clock(last, s.index["arrival_ns"], info.rate)
+            fit = fit_counter_clock(last, s.index["arrival_ns"], info.rate_hz)
             dur = (fit["offset_ns"] + fit["period_ns"] * s.end_counter - t0) / 1e9
             ends.append(dur)
-            timing = stream_timing(last, s.index["arrival_ns"], info.rate, fit)
+            timing = stream_timing(last, s.index["arrival_ns"], info.rate_hz, fit)
             drift = round(float(fit["drift_ppm"]), 2)
             span_s = expected * fit["period_ns"] / 1e9
             achieved = round(s.n_received / span_s, 3) if span_s > 0 else None
@@ -140,9 +140,9 @@ def compute_quality(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
             "lost_pct": round(100.0 * lost / expected, 3) if expected else 0.0,
             "gaps": len(gaps),
             "duration_s": round(dur, 3),
-            "rate_hz": float(info.rate),
+            "rate_hz": float(info.rate_hz),
             "achieved_rate_hz": achieved,
-            "longest_gap_s": round(max((g.n for g in gaps), default=0) / info.rate, 4),
+            "longest_gap_s": round(max((g.n for g in gaps), default=0) / info.rate_hz, 4),
             "drift_ppm": drift,
             **timing,
         }

@@ -28,14 +28,14 @@ class Signal:
     ----------
     name : str — channel name, e.g. ``"ECG"``
     unit : str
-    rate : float — nominal rate (Hz)
+    rate_hz : float — nominal sampling rate (Hz)
     t_s : ndarray float64 — time of each sample since session start (s)
     values : ndarray float32 — NaN where samples were lost
     """
 
     name: str
     unit: str
-    rate: float
+    rate_hz: float
     t_s: np.ndarray
     values: np.ndarray
 
@@ -77,7 +77,7 @@ class SessionData:
                 fit = self.fits[name]
                 counters = np.arange(s.first_counter, s.end_counter, dtype=np.float64)
                 t = (fit["offset_ns"] + fit["period_ns"] * counters - self.t0_ns) / 1e9
-                return Signal(channel, s.info.units[ch], s.info.rate, t, s.grid()[:, ch])
+                return Signal(channel, s.info.units[ch], s.info.rate_hz, t, s.grid()[:, ch])
         raise KeyError(f"No channel {channel!r} in this session (has {self.channels()})")
 
     def video(self, verify: bool = False) -> VideoStoreReader | None:
@@ -123,6 +123,6 @@ def open_session(folder: Path) -> SessionData:
             data.fits[info.name] = stored_fits[info.name]
         else:
             data.fits[info.name] = fit_counter_clock(
-                s.index["first_counter"] + s.index["n"] - 1, s.index["arrival_ns"], info.rate
+                s.index["first_counter"] + s.index["n"] - 1, s.index["arrival_ns"], info.rate_hz
             )
     return data

@@ -43,7 +43,7 @@ class StreamStats:
     gaps: int = 0
     rejected: int = 0
     not_stored: int = 0
-    achieved_rate: float = 0.0
+    achieved_rate_hz: float = 0.0
 
 
 @dataclass
@@ -86,7 +86,8 @@ class _RateMeter:
         while self._ev and t_ns - self._ev[0][0] > self.window_ns:
             self._ev.popleft()
 
-    def rate(self, now_ns: int) -> float:
+    def rate_hz(self, now_ns: int) -> float:
+        """Items per second (Hz) over the window up to ``now_ns``."""
         while self._ev and now_ns - self._ev[0][0] > self.window_ns:
             self._ev.popleft()
         span = min(self.window_ns, now_ns - self.start_ns)
@@ -133,12 +134,12 @@ class Recorder:
             VideoStoreWriter(folder / "video", quality=jpeg_quality) if record_video else None
         )
         self._journal = open(folder / "journal.jsonl", "a", encoding="utf-8")  # noqa: SIM115
-        self.rings = {s.name: SignalRing(s.rate, len(s.channels), live_seconds) for s in streams}
+        self.rings = {s.name: SignalRing(s.rate_hz, len(s.channels), live_seconds) for s in streams}
         self.frame_slot = FrameSlot()
         self._q: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._stats = RecorderStats(streams={s.name: StreamStats() for s in streams})
-        self._rates = {s.stream_id: _RateMeter(t0_ns) for s in streams}
+        self._rate_meters = {s.stream_id: _RateMeter(t0_ns) for s in streams}
         self._fps = _RateMeter(t0_ns)
         self._next_frame_index: int | None = None
         self._last_flush = clock.now_ns()
@@ -244,7 +245,7 @@ class Recorder:
             return
         self._dirty = True
         with self._lock:
-            self._rates[b.stream_id].add(b.arrival_ns, b.n)
+            self._rate_meters[b.stream_id].add(b.arrival_ns, b.n)
             st.received = w.samples_written
             st.lost = w.lost_samples
             st.gaps = len(w.gaps)
@@ -344,14 +345,14 @@ class Recorder:
             for ch, name in enumerate(info.channels):
                 col = x[:, ch]
                 col = col[np.isfinite(col)]
-                if len(col) < info.rate * 3:
+                if len(col) < info.rate_hz * 3:
                     continue
                 if name.upper() == "ECG":
-                    _, bpm = heart_rate_series(col, info.rate)
+                    _, bpm = heart_rate_series(col, info.rate_hz)
                     if len(bpm) and np.isfinite(bpm).any():
                         hr = float(np.nanmedian(bpm))
                 elif name.upper() == "EDA":
-                    _, lvl = eda_level_series(col, info.rate)
+                    _, lvl = eda_level_series(col, info.rate_hz)
                     if len(lvl):
                         eda = float(np.nanmean(lvl[-max(1, len(lvl) // 5) :]))
         with self._lock:
@@ -366,7 +367,7 @@ class Recorder:
             s = self._stats
             streams = {k: StreamStats(**vars(v)) for k, v in s.streams.items()}
             for sid, info in self.streams.items():
-                streams[info.name].achieved_rate = self._rates[sid].rate(now)
+                streams[info.name].achieved_rate_hz = self._rate_meters[sid].rate_hz(now)
             out = RecorderStats(
                 elapsed_s=(now - self.t0_ns) / 1e9,
                 streams=streams,
@@ -374,7 +375,7 @@ class Recorder:
                 frames_dropped=s.frames_dropped,
                 frames_not_stored=s.frames_not_stored,
                 frames_rejected=s.frames_rejected,
-                achieved_fps=self._fps.rate(now),
+                achieved_fps=self._fps.rate_hz(now),
                 bytes_written=self._bytes_written(),
                 queue_depth=self._q.qsize(),
                 heart_rate_bpm=s.heart_rate_bpm,

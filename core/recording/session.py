@@ -163,7 +163,7 @@ class RecordingSession:
             "streams": [s.to_dict() for s in streams],
             "camera": camera.describe() if camera is not None else None,
             "devices": devices,
-            "settings": vars(settings),
+            "settings": settings.to_dict(),
             "simulated": simulated,
         }
         write_json_atomic(folder / "session.json", manifest)
@@ -174,7 +174,7 @@ class RecordingSession:
             uid=uid,
             started_at=consent_at,
             devices=devices,
-            settings=vars(settings),
+            settings=settings.to_dict(),
             consent_at=consent_at,
             consent_note=consent_note,
             simulated=simulated,
@@ -380,7 +380,7 @@ def finalise_folder(
         s = read_bio_stream(folder / "bio", info)
         if len(s.index):
             fits[info.name] = fit_counter_clock(
-                s.index["first_counter"] + s.index["n"] - 1, s.index["arrival_ns"], info.rate
+                s.index["first_counter"] + s.index["n"] - 1, s.index["arrival_ns"], info.rate_hz
             )
     if status == "recovered":
         # the recording ended when its last data were written, not now

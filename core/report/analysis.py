@@ -347,8 +347,10 @@ def model_quality(data: ReportData, st: dict[str, Any], width: float) -> list[An
     if a.demo_model:
         label += " — DEMO MODEL, not clinically valid"
     arch = " / ".join(str(ck[k]) for k in ("variant", "backbone") if ck.get(k)) or NOT_MEASURED
-    rate = info.get("frames_per_s")
-    rate_text = "every stored frame" if not rate else f"{float(rate):g} frames per second"
+    frames_per_s = info.get("frames_per_s")
+    rate_text = (
+        "every stored frame" if not frames_per_s else f"{float(frames_per_s):g} frames per second"
+    )
     lost = sum(int(s.get("lost") or 0) for s in data.quality.get("streams", []))
     wall = (info.get("timings_s") or {}).get("wall")
     rows: list[list[str]] = [

@@ -18,16 +18,16 @@ from core.report.document import render_session_report
 
 
 def _from_start(data: SessionData, channel: str) -> tuple[np.ndarray | None, float]:
-    """A channel on a grid starting at session time 0 (NaN before the first sample), and its rate."""
+    """A channel on a grid from session time 0 (NaN before the first sample) and its rate (Hz)."""
     try:
         s = data.signal(channel)
     except KeyError:
         return None, 0.0
     if not len(s.t_s):
-        return None, s.rate
-    pad = max(0, int(round(s.t_s[0] * s.rate)))
+        return None, s.rate_hz
+    pad = max(0, int(round(s.t_s[0] * s.rate_hz)))
     x = np.concatenate([np.full(pad, np.nan, np.float32), s.values]) if pad else s.values
-    return x, s.rate
+    return x, s.rate_hz
 
 
 def _binned(t: np.ndarray, y: np.ndarray, width_s: float) -> tuple[np.ndarray, np.ndarray]:
@@ -47,21 +47,21 @@ def session_physiology(
     """The pre/post summary and the whole-session heart-rate and EDA series for plots."""
     from core.physiology.summary import eda_level_series, heart_rate_series
 
-    ecg, r1 = _from_start(data, "ECG")
-    eda, r2 = _from_start(data, "EDA")
-    rate = r1 or r2
+    ecg, ecg_rate_hz = _from_start(data, "ECG")
+    eda, eda_rate_hz = _from_start(data, "EDA")
+    rate_hz = ecg_rate_hz or eda_rate_hz
     if ecg is not None and eda is not None:
         n = max(len(ecg), len(eda))
         ecg = np.pad(ecg, (0, n - len(ecg)), constant_values=np.nan)
         eda = np.pad(eda, (0, n - len(eda)), constant_values=np.nan)
-    summary = summarize(ecg, eda, rate, data.duration_s, markers, phase_minutes)
+    summary = summarize(ecg, eda, rate_hz, data.duration_s, markers, phase_minutes)
     series: dict[str, np.ndarray | None] = {"hr_t": None, "hr": None, "eda_t": None, "eda": None}
     width = max(5.0, data.duration_s / 300)  # at most ~300 points per chart
     if ecg is not None:
-        t, bpm = heart_rate_series(ecg, rate)
+        t, bpm = heart_rate_series(ecg, rate_hz)
         series["hr_t"], series["hr"] = _binned(t, bpm, width)
     if eda is not None:
-        series["eda_t"], series["eda"] = eda_level_series(eda, rate, step_s=width)
+        series["eda_t"], series["eda"] = eda_level_series(eda, rate_hz, step_s=width)
     return summary, series
 
 

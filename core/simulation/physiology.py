@@ -62,11 +62,11 @@ def beat_template() -> tuple[np.ndarray, np.ndarray]:
     import neurokit2 as nk
     from scipy.signal import find_peaks
 
-    fs = 1000
+    rate_hz = 1000
     x = np.asarray(
         nk.ecg_simulate(
             duration=10,
-            sampling_rate=fs,
+            sampling_rate=rate_hz,
             heart_rate=60,
             heart_rate_std=0.01,
             method="ecgsyn",
@@ -75,17 +75,17 @@ def beat_template() -> tuple[np.ndarray, np.ndarray]:
         ),
         dtype=float,
     )
-    peaks, _ = find_peaks(x, height=0.6 * x.max(), distance=fs // 2)
-    pre, post = int(_PRE_S * fs), int(_POST_S * fs)
+    peaks, _ = find_peaks(x, height=0.6 * x.max(), distance=rate_hz // 2)
+    pre, post = int(_PRE_S * rate_hz), int(_POST_S * rate_hz)
     beats = [x[p - pre : p + post] for p in peaks[1:-1] if p - pre >= 0 and p + post <= len(x)]
     y = np.mean(beats, axis=0)
-    edge = int(0.05 * fs)
+    edge = int(0.05 * rate_hz)
     y = y - np.median(np.concatenate([y[:edge], y[-edge:]]))
     ramp = 0.5 - 0.5 * np.cos(np.linspace(0.0, math.pi, edge))
     y[:edge] *= ramp
     y[-edge:] *= ramp[::-1]
     y /= y[pre]
-    return (np.arange(-pre, post) / fs), y
+    return (np.arange(-pre, post) / rate_hz), y
 
 
 def _bateman(t: np.ndarray) -> np.ndarray:
@@ -103,16 +103,19 @@ class PhysiologyGenerator:
     Parameters
     ----------
     scenario : Scenario — valence/arousal over session time (s)
-    fs : float — the true sampling rate (Hz): sample k is taken at k / fs seconds of session time
+    rate_hz : float — the true sampling rate (Hz): sample k is taken at k / rate_hz seconds of
+        session time
     seed : int or SeedSequence — everything random derives from it
     """
 
-    def __init__(self, scenario: Scenario, fs: float, seed: int | np.random.SeedSequence) -> None:
+    def __init__(
+        self, scenario: Scenario, rate_hz: float, seed: int | np.random.SeedSequence
+    ) -> None:
         from scipy.signal import lfilter  # here, not at the top: scipy.signal takes ~0.7 s
 
         self._lfilter = lfilter
         self.scenario = scenario
-        self.fs = float(fs)
+        self.rate_hz = float(rate_hz)
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         # one generator per process, so no process's draws depend on the block size
         rngs = [np.random.default_rng(s) for s in ss.spawn(6)]
@@ -128,8 +131,8 @@ class PhysiologyGenerator:
         self._ar = 0.0
         # per-sample processes
         self._resp_phase = 0.0
-        a_ecg = math.exp(-1.0 / (5.0 * self.fs))  # baseline-wander OU, τ = 5 s
-        a_eda = math.exp(-1.0 / (30.0 * self.fs))  # EDA level fluctuation OU, τ = 30 s
+        a_ecg = math.exp(-1.0 / (5.0 * self.rate_hz))  # baseline-wander OU, τ = 5 s
+        a_eda = math.exp(-1.0 / (30.0 * self.rate_hz))  # EDA level fluctuation OU, τ = 30 s
         self._ou = [
             (a_ecg, 0.05 * math.sqrt(1 - a_ecg**2), np.zeros(1), rng_ou_ecg),
             (a_eda, 0.06 * math.sqrt(1 - a_eda**2), np.zeros(1), rng_ou_eda),
@@ -137,9 +140,9 @@ class PhysiologyGenerator:
         # The OU wander alone is rough at the sample scale (≈ 0.1 µS within a second at 8 µS),
         # which an SCR detector rightly reads as responses; a second one-pole stage (τ = 5 s)
         # leaves only slow drift, as in real tonic EDA.
-        self._wander_alpha = math.exp(-1.0 / (5.0 * self.fs))
+        self._wander_alpha = math.exp(-1.0 / (5.0 * self.rate_hz))
         self._wander_zi = np.zeros(1)
-        self._tonic_alpha = math.exp(-1.0 / (_EDA_TONIC_TAU_S * self.fs))
+        self._tonic_alpha = math.exp(-1.0 / (_EDA_TONIC_TAU_S * self.rate_hz))
         v0, a0 = scenario.at(0.0)
         self._tonic_zi = np.array([self._tonic_alpha * float(eda_tonic_us(a0, v0))])
         # SCRs: active (onset s, amplitude µS) and the next onset
@@ -148,7 +151,7 @@ class PhysiologyGenerator:
 
     def rpeaks_s(self) -> np.ndarray:
         """True R-peak times (s) of the samples generated so far."""
-        t_end = self.k / self.fs
+        t_end = self.k / self.rate_hz
         return np.array([r for r in self._rpeaks if r < t_end])
 
     def _state(self, t: float) -> tuple[float, float]:
@@ -178,7 +181,7 @@ class PhysiologyGenerator:
         self._next_r = r + rr
 
     def _ecg(self, k0: int, n: int, t: np.ndarray) -> np.ndarray:
-        t_end = (k0 + n) / self.fs
+        t_end = (k0 + n) / self.rate_hz
         while self._next_r - _PRE_S * 1.5 < t_end:
             self._new_beat()
         y = np.zeros(n)
@@ -187,8 +190,8 @@ class PhysiologyGenerator:
         for r, w, amp in self._beats:
             lo = r - (q + (_PRE_S - q) * w)
             hi = r + (q + (_POST_S - q) * w)
-            i0 = max(0, math.ceil(lo * self.fs) - k0)
-            i1 = min(n, math.floor(hi * self.fs) + 1 - k0)
+            i0 = max(0, math.ceil(lo * self.rate_hz) - k0)
+            i1 = min(n, math.floor(hi * self.rate_hz) + 1 - k0)
             if i0 < i1:
                 d = t[i0:i1] - r
                 ad = np.abs(d)
@@ -230,10 +233,10 @@ class PhysiologyGenerator:
     def next_block(self, n: int) -> np.ndarray:
         """The next ``n`` samples, shape (n, 2): ECG (mV), EDA (µS), float64."""
         k0 = self.k
-        t = (k0 + np.arange(n)) / self.fs
+        t = (k0 + np.arange(n)) / self.rate_hz
         v, a = self.scenario.at(t)
         f_resp = 0.22 + 0.05 * (a + 1.0)
-        phase = self._resp_phase + np.cumsum(2 * math.pi * f_resp / self.fs)
+        phase = self._resp_phase + np.cumsum(2 * math.pi * f_resp / self.rate_hz)
         self._resp_phase = float(phase[-1] % (2 * math.pi))
         ecg = self._ecg(k0, n, t)
         ecg += 0.08 * np.sin(phase) + self._ou_step(0, n)  # breathing and electrode drift

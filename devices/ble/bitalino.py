@@ -42,11 +42,11 @@ EDA_DIVISOR = 0.132  # BITalino EDA sensor: µS = (ADC/2^n · VCC) / 0.132
 CRC4_TABLE = (0, 3, 6, 5, 12, 15, 10, 9, 11, 8, 13, 14, 7, 4, 1, 2)
 
 
-def cmd_set_rate(rate: int) -> bytes:
+def cmd_set_rate(rate_hz: int) -> bytes:
     """The one-byte command that sets the sampling rate (1, 10, 100 or 1000 Hz)."""
-    if rate not in RATE_CODES:
-        raise ValueError(f"BITalino rates are 1, 10, 100 or 1000 Hz, not {rate}")
-    return bytes([(RATE_CODES[rate] << 6) | 0x03])
+    if rate_hz not in RATE_CODES:
+        raise ValueError(f"BITalino rates are 1, 10, 100 or 1000 Hz, not {rate_hz}")
+    return bytes([(RATE_CODES[rate_hz] << 6) | 0x03])
 
 
 def cmd_start(ports: Sequence[int]) -> bytes:
@@ -151,7 +151,7 @@ class BitalinoDriver(SensorDriver):
     ----------
     channels : sequence of (port, name) — analog port 1–6 (A1–A6) and channel name; names
         starting with ``ECG`` or ``EDA`` get the sensor's transfer function, others stay raw ADC
-    rate : int — 1, 10, 100 or 1000 Hz
+    rate_hz : int — 1, 10, 100 or 1000 Hz
     hold_s : float — longest host time (s) packets are held while lost periods are decided
     """
 
@@ -162,7 +162,7 @@ class BitalinoDriver(SensorDriver):
     def __init__(
         self,
         channels: Sequence[tuple[int, str]] = ((2, "ECG"), (3, "EDA")),
-        rate: int = 1000,
+        rate_hz: int = 1000,
         hold_s: float = 0.25,
     ) -> None:
         super().__init__()
@@ -171,16 +171,16 @@ class BitalinoDriver(SensorDriver):
             raise ValueError("BITalino: ports and channel names must be unique")
         self.ports = tuple(p for p, _ in chans)
         cmd_start(self.ports)  # validates the ports
-        self.rate = int(rate)
-        cmd_set_rate(self.rate)
+        self.rate_hz = int(rate_hz)
+        cmd_set_rate(self.rate_hz)
         names = tuple(n for _, n in chans)
         units = tuple(
             "mV" if n.upper().startswith("ECG") else "uS" if n.upper().startswith("EDA") else "adc"
             for n in names
         )
-        self.info = StreamInfo(0, "bio", names, units, float(self.rate))
+        self.info = StreamInfo(0, "bio", names, units, float(self.rate_hz))
         self.frame_size = frame_size(len(chans))
-        self.aligner = SequenceAligner(self.info.stream_id, self.rate, 16, hold_s)
+        self.aligner = SequenceAligner(self.info.stream_id, self.rate_hz, 16, hold_s)
         self._bits = [10 if i < 4 else 6 for i in range(len(chans))]
         # the last notifications accepted: an identical one is a duplicate (a flat signal repeats
         # its bytes only after lcm(16, m) frames, more than two notifications)
@@ -201,7 +201,7 @@ class BitalinoDriver(SensorDriver):
 
     def start_ops(self) -> list[GattOp]:
         return [
-            write(BITALINO_COMMANDS, cmd_set_rate(self.rate)),
+            write(BITALINO_COMMANDS, cmd_set_rate(self.rate_hz)),
             write(BITALINO_COMMANDS, cmd_start(self.ports)),
         ]
 
@@ -209,7 +209,7 @@ class BitalinoDriver(SensorDriver):
         return [write(BITALINO_COMMANDS, CMD_STOP)]
 
     def describe(self) -> dict[str, object]:
-        return {**super().describe(), "ports": list(self.ports), "rate": self.rate}
+        return {**super().describe(), "ports": list(self.ports), "rate": self.rate_hz}
 
     def to_units(self, raw: np.ndarray) -> np.ndarray:
         """Raw ADC values, shape (n, channels), in the stream's units (float32)."""
@@ -226,15 +226,15 @@ class BitalinoDriver(SensorDriver):
         if uuid != BITALINO_FRAMES:
             return []  # command answers (version, state) are not needed
         self.counts["notifications"] += 1
-        fs = self.frame_size
-        if not data or len(data) % fs:
+        size = self.frame_size
+        if not data or len(data) % size:
             self.counts["malformed"] += 1
             return self._count(self.aligner.expire(arrival_ns))
         if data in self._recent:
             self.counts["duplicates"] += 1
             return self._count(self.aligner.expire(arrival_ns))
-        m = len(data) // fs
-        decoded = [decode_frame(data[i * fs : (i + 1) * fs], len(self.ports)) for i in range(m)]
+        m = len(data) // size
+        decoded = [decode_frame(data[i * size : (i + 1) * size], len(self.ports)) for i in range(m)]
         # the frames of one notification are consecutive: their sequence numbers vote for the first
         votes = [(seq - j) % 16 for j, (seq, ok, _) in enumerate(decoded) if ok]
         if not votes:

@@ -49,9 +49,9 @@ def cmd_stop() -> bytes:
     return bytes([OP_STOP])
 
 
-def cmd_set_rate(stream_id: int, rate: float) -> bytes:
+def cmd_set_rate(stream_id: int, rate_hz: float) -> bytes:
     """SET_RATE for one stream (Hz), allowed while idle."""
-    return struct.pack("<BBf", OP_SET_RATE, stream_id, rate)
+    return struct.pack("<BBf", OP_SET_RATE, stream_id, rate_hz)
 
 
 def cmd_set_channels(stream_id: int, mask: int) -> bytes:
@@ -91,7 +91,7 @@ class _Stream:
     def __init__(self, desc: Descriptor) -> None:
         self.desc = desc
         self.info = desc.stream_info()
-        self.tb = HostTimebase(desc.rate)
+        self.tb = HostTimebase(desc.rate_hz)
         self.shift = 0  # added to the decoder's counters (non-zero after an epoch change)
         self.end: int | None = None  # shifted counter one past the newest delivered sample
         self.held: HeldRun | None = None
@@ -102,8 +102,8 @@ class _Stream:
     def differs(self, desc: Descriptor) -> bool:
         """Whether ``desc`` declares data the session's stream cannot hold."""
         new = desc.stream_info()
-        return (new.rate, new.channels, new.units) != (
-            self.info.rate,
+        return (new.rate_hz, new.channels, new.units) != (
+            self.info.rate_hz,
             self.info.channels,
             self.info.units,
         )
@@ -114,8 +114,8 @@ class OpenProfileDriver(SensorDriver):
 
     Parameters
     ----------
-    rates : dict stream id → Hz, optional — rates to set before the first START (and again after
-        the peripheral restarted: a new counter epoch)
+    rates_hz : dict stream id → Hz, optional — sampling rates to set before the first START (and
+        again after the peripheral restarted: a new counter epoch)
     channel_masks : dict stream id → bit mask, optional — channels to enable likewise
     hold_s : float — host time (s) packets are held to place a restarted counter epoch
     """
@@ -126,12 +126,12 @@ class OpenProfileDriver(SensorDriver):
 
     def __init__(
         self,
-        rates: dict[int, float] | None = None,
+        rates_hz: dict[int, float] | None = None,
         channel_masks: dict[int, int] | None = None,
         hold_s: float = 0.5,
     ) -> None:
         super().__init__()
-        self.rates = dict(rates or {})
+        self.rates_hz = dict(rates_hz or {})
         self.channel_masks = dict(channel_masks or {})
         self.hold_ns = int(hold_s * 1e9)
         self.decoder = StreamDecoder()
@@ -167,7 +167,9 @@ class OpenProfileDriver(SensorDriver):
     def start_ops(self) -> list[GattOp]:
         ops = []
         if not self._started:  # configuration is only accepted while the peripheral is idle
-            ops += [write(OPEN_CONTROL, cmd_set_rate(s, r)) for s, r in sorted(self.rates.items())]
+            ops += [
+                write(OPEN_CONTROL, cmd_set_rate(s, r)) for s, r in sorted(self.rates_hz.items())
+            ]
             ops += [
                 write(OPEN_CONTROL, cmd_set_channels(s, m))
                 for s, m in sorted(self.channel_masks.items())
@@ -181,7 +183,7 @@ class OpenProfileDriver(SensorDriver):
     def describe(self) -> dict[str, object]:
         return {
             **super().describe(),
-            "rates": {str(k): v for k, v in self.rates.items()},
+            "rates": {str(k): v for k, v in self.rates_hz.items()},
             "epoch": self._epoch,
         }
 
@@ -245,14 +247,15 @@ class OpenProfileDriver(SensorDriver):
                 mismatch = st.differs(desc)
                 if mismatch != st.mismatch:
                     new = desc.stream_info()
+                    # the journal's keys stay "rate" and "expected_rate"
                     self.event(
                         "config_changed",
                         stream=st.info.name,
                         refused=mismatch,
-                        rate=new.rate,
+                        rate=new.rate_hz,
                         channels=list(new.channels),
                         units=list(new.units),
-                        expected_rate=st.info.rate,
+                        expected_rate=st.info.rate_hz,
                         expected_channels=list(st.info.channels),
                         expected_units=list(st.info.units),
                     )

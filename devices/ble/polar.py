@@ -37,7 +37,7 @@ PMD_DATA = "fb005c82-02e7-f387-1cad-8acd2d8df0c8"
 HR_SERVICE = uuid16(0x180D)
 HR_MEASUREMENT = uuid16(0x2A37)
 
-ECG_RATE = 130.0
+ECG_RATE_HZ = 130.0
 START_ECG = bytes.fromhex("02 00 00 01 82 00 01 01 0E 00")
 STOP_ECG = bytes.fromhex("03 00")
 PMD_TYPE_ECG = 0x00
@@ -200,13 +200,13 @@ class PolarH10Driver(SensorDriver):
 
     def __init__(self, heart_rate_events: bool = True, hold_s: float = 1.0) -> None:
         super().__init__()
-        self.info = StreamInfo(0, "ecg", ("ECG",), ("mV",), ECG_RATE)
+        self.info = StreamInfo(0, "ecg", ("ECG",), ("mV",), ECG_RATE_HZ)
         self.heart_rate_events = heart_rate_events
         self.hold_ns = int(hold_s * 1e9)
-        self.timebase = HostTimebase(ECG_RATE)
+        self.timebase = HostTimebase(ECG_RATE_HZ)
         self.last_heart_rate: HeartRate | None = None
         self.last_response: PmdResponse | None = None
-        self._period_ns = 1e9 / ECG_RATE  # device-clock sample period, refined from timestamps
+        self._period_ns = 1e9 / ECG_RATE_HZ  # device-clock sample period, refined from timestamps
         self._steps: deque[float] = deque(maxlen=32)
         self._last_ts: int | None = None
         self._end: int | None = None  # counter one past the newest delivered sample
@@ -324,8 +324,8 @@ class PolarH10Driver(SensorDriver):
         (the bound of the lower envelope of arrivals), and arrives later than that by the link's
         latency, which a reordered frame exceeds by its successor's duration.
         """
-        late_s = (self.timebase.counter_bound(arrival_ns) - last) / ECG_RATE
-        return late_s < -JUMP_S or late_s > JUMP_S + 2 * n / ECG_RATE
+        late_s = (self.timebase.counter_bound(arrival_ns) - last) / ECG_RATE_HZ
+        return late_s < -JUMP_S or late_s > JUMP_S + 2 * n / ECG_RATE_HZ
 
     def _place_held(self) -> list[SampleBatch]:
         held, self._held = self._held, None

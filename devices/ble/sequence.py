@@ -62,7 +62,7 @@ class SequenceAligner:
     Parameters
     ----------
     stream_id : int — stream id of the batches made
-    rate : float — nominal sampling rate (Hz)
+    rate_hz : float — nominal sampling rate (Hz)
     modulus : int — the sequence number's modulus (16 for a 4-bit sequence)
     hold_s : float — longest host time (s) an ambiguous chain is held
     restart_hold_s : float — host time (s) a new acquisition's packets are held before it is
@@ -72,7 +72,7 @@ class SequenceAligner:
     def __init__(
         self,
         stream_id: int,
-        rate: float,
+        rate_hz: float,
         modulus: int = 16,
         hold_s: float = 0.25,
         restart_hold_s: float = 1.0,
@@ -81,7 +81,7 @@ class SequenceAligner:
         self.modulus = modulus
         self.hold_ns = int(hold_s * 1e9)
         self.restart_hold_ns = int(restart_hold_s * 1e9)
-        self.timebase = HostTimebase(rate)
+        self.timebase = HostTimebase(rate_hz)
         self.granularity = 0
         self.end: int | None = None  # counter one past the newest placed slot
         self.last_seq = 0
@@ -274,7 +274,7 @@ class SequenceAligner:
         if len(c) < 2:
             return True
         a, b = c[max(0, len(c) - 5)], c[-1]
-        sampled_ns = (b.rel + b.m - a.rel - a.m) * 1e9 / self.timebase.rate
+        sampled_ns = (b.rel + b.m - a.rel - a.m) * 1e9 / self.timebase.rate_hz
         return b.arrival_ns - a.arrival_ns < 0.5 * sampled_ns
 
     def expire(self, now_ns: int) -> list[SampleBatch]:
@@ -303,7 +303,7 @@ class SequenceAligner:
             origin = max(self.end, int(np.floor(first + 0.5)))
             # the new acquisition gets a fit of its own: an error in its placement must not
             # bend the envelope that later decisions rest on
-            self.timebase = HostTimebase(self.timebase.rate)
+            self.timebase = HostTimebase(self.timebase.rate_hz)
         else:
             origin = self._chain_origin
         # evidence of whole periods lost up to each packet; a later packet bounds earlier ones

@@ -45,19 +45,19 @@ class HostTimebase:
 
     Parameters
     ----------
-    rate : float — nominal sampling rate (Hz)
+    rate_hz : float — nominal sampling rate (Hz)
     history_s : float — how much recent history (s) :meth:`refit` uses
     window_s : float — how much recent history (s) the per-packet bound rests on
     """
 
-    def __init__(self, rate: float, history_s: float = 120.0, window_s: float = 2.0) -> None:
-        self.rate = float(rate)
-        self.clock = CounterClock(rate)
+    def __init__(self, rate_hz: float, history_s: float = 120.0, window_s: float = 2.0) -> None:
+        self.rate_hz = float(rate_hz)
+        self.clock = CounterClock(rate_hz)
         self.n_observed = 0
         self._hist: deque[tuple[int, int]] = deque(maxlen=max(64, int(history_s * 400)))
         self._fit: tuple[float, float] | None = None  # (offset_ns, period_ns) from refit()
         self._window_ns = int(window_s * 1e9)
-        self._period = 1e9 / self.rate
+        self._period = 1e9 / self.rate_hz
         # sliding minimum of (arrival_ns, arrival − nominal period · counter): increasing values
         self._env: deque[tuple[int, float]] = deque()
 
@@ -100,7 +100,7 @@ class HostTimebase:
         if len(self._hist) < 2:
             return 0.0
         h = np.array(self._hist, dtype=np.int64)
-        f = fit_counter_clock(h[:, 0], h[:, 1], self.rate)
+        f = fit_counter_clock(h[:, 0], h[:, 1], self.rate_hz)
         self._fit = (f["offset_ns"], f["period_ns"])
         recent = h[h[:, 1] >= h[-1, 1] - int(window_s * 1e9)]
         excess = recent[:, 1] - (f["offset_ns"] + f["period_ns"] * recent[:, 0].astype(float))

@@ -6,8 +6,9 @@ get arrival times (latency, bursts, connection-interval quantisation, sensor clo
 lost, and the rest go through the same :class:`~devices.protocol.StreamDecoder` as a real sensor's.
 
 Time zero of the session is ``start_ns`` if given, else ``clock.now_ns()`` when the sensor starts.
-Sample k (counter ``counter_start + k``) is taken at ``t0 + k / true_rate`` seconds, where
-``true_rate = rate · (1 + drift_ppm·1e-6)`` — the sensor's crystal, not the host, sets the pace.
+Sample k (counter ``counter_start + k``) is taken at ``t0 + k / true_rate_hz`` seconds, where
+``true_rate_hz = rate_hz · (1 + drift_ppm·1e-6)`` — the sensor's crystal, not the host, sets the
+pace.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class SimulatedSensor(BioSensorBase):
     Parameters
     ----------
     scenario : Scenario — valence/arousal course (default: neutral, 60 min)
-    rate : float — nominal sampling rate (Hz)
+    rate_hz : float — nominal sampling rate (Hz)
     seed : int — all randomness (signal and link) derives from it
     clock : Clock — time source; a :class:`VirtualClock` means virtual mode (drive with
         :meth:`pump`), anything else real time (a thread delivers on :meth:`start`)
@@ -79,7 +80,7 @@ class SimulatedSensor(BioSensorBase):
         self,
         scenario: Scenario | None = None,
         *,
-        rate: float = 800.0,
+        rate_hz: float = 800.0,
         seed: int = 0,
         clock: Clock | None = None,
         start_ns: int | None = None,
@@ -103,7 +104,7 @@ class SimulatedSensor(BioSensorBase):
         if not 0 <= counter_start < 1 << 32:
             raise ValueError("counter_start must be a 32-bit unsigned value")
         self.scenario = scenario if scenario is not None else preset("neutral", 3600.0)
-        self.rate = float(rate)
+        self.rate_hz = float(rate_hz)
         self.seed = int(seed)
         self.clock: Clock = clock if clock is not None else MonotonicClock()
         self.realtime = not isinstance(self.clock, VirtualClock) if realtime is None else realtime
@@ -115,8 +116,8 @@ class SimulatedSensor(BioSensorBase):
         self.drop_prob = float(drop_prob)
         self._drop_set = {int(i) for i in drop_packets}
         self.counter_start = int(counter_start)
-        self.name = f"Simulated ECG+EDA ({self.rate:g} Hz)"
-        self.info = StreamInfo(stream_id, "bio", ("ECG", "EDA"), ("mV", "uS"), self.rate)
+        self.name = f"Simulated ECG+EDA ({self.rate_hz:g} Hz)"
+        self.info = StreamInfo(stream_id, "bio", ("ECG", "EDA"), ("mV", "uS"), self.rate_hz)
         (s_ecg, o_ecg), (s_eda, o_eda) = _SCALING[self.fmt]
         self.descriptor = descriptor_for(self.info, (s_ecg, s_eda), (o_ecg, o_eda))
         self.decoder = StreamDecoder()
@@ -126,7 +127,7 @@ class SimulatedSensor(BioSensorBase):
         # the link has its own generators: changing loss or jitter leaves the signal unchanged
         self._rng_lat = np.random.default_rng(lat_ss)
         self._rng_drop = np.random.default_rng(drop_ss)
-        self._gen = PhysiologyGenerator(self.scenario, self.true_rate, sig_ss)
+        self._gen = PhysiologyGenerator(self.scenario, self.true_rate_hz, sig_ss)
         self._start_ns = start_ns
         self.t0_ns: int | None = None
         self._queue: deque[tuple[int, bytes]] = deque()
@@ -145,9 +146,9 @@ class SimulatedSensor(BioSensorBase):
         return [self.info]
 
     @property
-    def true_rate(self) -> float:
+    def true_rate_hz(self) -> float:
         """The rate (Hz) the simulated crystal really samples at."""
-        return self.rate * (1.0 + self.drift_ppm * 1e-6)
+        return self.rate_hz * (1.0 + self.drift_ppm * 1e-6)
 
     @property
     def n_generated(self) -> int:
@@ -160,7 +161,7 @@ class SimulatedSensor(BioSensorBase):
 
     def truth_rpeak_counters(self) -> np.ndarray:
         """True R-peak positions as fractional (unwrapped) sample counters."""
-        return self.counter_start + self._gen.rpeaks_s() * self.true_rate
+        return self.counter_start + self._gen.rpeaks_s() * self.true_rate_hz
 
     def describe(self) -> dict[str, object]:
         d = super().describe()
@@ -214,7 +215,7 @@ class SimulatedSensor(BioSensorBase):
         k0 = self._gen.k
         raw = to_raw(self.descriptor, self._gen.next_block(n), self.fmt)
         ks = k0 + spp * np.arange(1, _PACKETS_PER_CHUNK + 1)  # one past each packet's last sample
-        ready = self._ensure_t0() + ks / self.true_rate * 1e9
+        ready = self._ensure_t0() + ks / self.true_rate_hz * 1e9
         arrivals = self._arrivals(ready)
         lost = self._rng_drop.random(_PACKETS_PER_CHUNK) < self.drop_prob
         sid = self.info.stream_id

@@ -296,19 +296,19 @@ def load_dataset(layout: AmigosLayout, participants: Iterable[int] | None = None
 
 
 def frame_windows(
-    signal: np.ndarray, rate: float, frame_times_s: np.ndarray, window: int = 1000
+    signal: np.ndarray, rate_hz: float, frame_times_s: np.ndarray, window: int = 1000
 ) -> np.ndarray:
     """The window of samples centred on each video frame's time.
 
     Frame ``i`` at time ``t`` gets samples ``c - window//2 … c + window - window//2 - 1`` with
-    ``c = round(t·rate)`` (clipped to the recording). The recording is extended at both ends by
+    ``c = round(t·rate_hz)`` (clipped to the recording). The recording is extended at both ends by
     repeating its first and last sample (edge padding): a constant level adds no step or false
     beat, which zero padding would for GSR.
 
     Parameters
     ----------
     signal : ndarray (n,) — one signal, n ≥ 1
-    rate : float — sampling rate (Hz)
+    rate_hz : float — sampling rate (Hz)
     frame_times_s : ndarray (m,) — frame times (s) from the start of the recording
     window : int — samples per window (the paper: 1000 ≈ 7.8 s at 128 Hz)
 
@@ -323,7 +323,7 @@ def frame_windows(
         raise ValueError("need a non-empty 1-D signal and window ≥ 1")
     half = window // 2
     padded = np.pad(x, (half, window - half), mode="edge")
-    centres = np.clip(np.rint(np.asarray(frame_times_s, float) * rate), 0, x.size - 1)
+    centres = np.clip(np.rint(np.asarray(frame_times_s, float) * rate_hz), 0, x.size - 1)
     views = np.lib.stride_tricks.sliding_window_view(padded, window)
     # window k of ``views`` starts at padded index k, i.e. at original sample k − half
     return views[centres.astype(np.intp)]

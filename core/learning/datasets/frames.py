@@ -193,14 +193,14 @@ def build_frame_samples(
     cache_dir: Path,
     frame_step: int = 1,
     crop_size: int = 224,
-    rate: float = 128.0,
+    rate_hz: float = 128.0,
     window: int = 1000,
     progress: Callable[[float], None] | None = None,
     tracker_factory: Callable[[], Any] | None = None,
 ) -> FrameSamples:
     """Per-frame samples of ``trials`` (those without a video are skipped with a log line).
 
-    The window of a frame at time t is centred on sample round(t·rate), as in
+    The window of a frame at time t is centred on sample round(t·rate_hz), as in
     :func:`core.learning.datasets.amigos.frame_windows`, with the same edge padding at both ends.
     """
     crops_l: list[np.ndarray] = []
@@ -220,7 +220,7 @@ def build_frame_samples(
             n = len(tr.ecg)
             sig = np.stack([scaling.apply(tr.ecg, "ecg"), scaling.apply(tr.gsr, "gsr")])
             padded = np.pad(sig, ((0, 0), (half, window - half)), mode="edge").astype(np.float32)
-            centre = np.clip(np.round(np.asarray(t) * rate).astype(np.int64), 0, n - 1)
+            centre = np.clip(np.round(np.asarray(t) * rate_hz).astype(np.int64), 0, n - 1)
             j = len(crops_l)
             crops_l.append(crops)
             signals.append(padded)

@@ -92,7 +92,7 @@ def session_samples(
     folders: Sequence[Path],
     *,
     channels: Sequence[str] = ("ECG", "EDA"),
-    rate: float = 128.0,
+    rate_hz: float = 128.0,
     window: int = 1000,
     frames_per_s: float = 2.0,
     crop_size: int = 112,
@@ -105,7 +105,9 @@ def session_samples(
 
     Parameters
     ----------
-    frames_per_s : float — frames taken per second of session (the first of each 1/rate tick)
+    rate_hz : float — sampling rate of the bio grid (Hz), the model's ``bio_rate_hz``
+    frames_per_s : float — frames taken per second of session (the first of each
+        1/frames_per_s tick)
     crop_size : int — face crop side (pixels), the model's ``face_size``
     scaling : dict, optional — use this scaling (e.g. a held-out set scaled like the training
         set); default: fitted on these sessions
@@ -133,7 +135,7 @@ def session_samples(
         opened.append((k, data, t_all, pos, y))
     if not opened:
         raise ValueError("none of the sessions has labels to train on")
-    grids = [session_bio_grid(d, channels, rate) for _, d, _, _, _ in opened]
+    grids = [session_bio_grid(d, channels, rate_hz) for _, d, _, _, _ in opened]
     scaling = scaling or fit_session_scaling(grids, channels)
     faces_l, bio_l, y_l, g_l, t_l = [], [], [], [], []
     counts = {"frames": 0, "without_face": 0, "bio_incomplete": 0}

@@ -58,7 +58,7 @@ def test_devices_lists_sensors_and_record_records_from_one(
         rec = next(r for r in cat.list_sessions() if r.uid == uid)
         data = open_session(data_dir() / rec.folder)
         ecg = next(iter(data.streams.values()))
-        assert not data.simulated and ecg.info.rate == 130.0 and ecg.n_received > 130 * 3
+        assert not data.simulated and ecg.info.rate_hz == 130.0 and ecg.n_received > 130 * 3
         assert len(ecg.gaps()) >= 1
         notes = [m.label for m in cat.list_markers(rec.id)]
         assert "sensor disconnected" in notes and "sensor reconnected" in notes

@@ -26,6 +26,7 @@ def test_the_shipped_demo_model_is_small_labelled_and_loads() -> None:
     _, cfg, meta = load_checkpoint(SHIPPED)
     assert meta["demo"] is True and "not clinically valid" in meta["label"]
     assert cfg.variant == "bae2" and cfg.backbone == "small" and cfg.modalities == "both"
+    assert cfg.bio_rate_hz == 128.0  # the checkpoint's config keeps the key "bio_rate"
 
 
 @pytest.mark.parametrize(

@@ -58,9 +58,9 @@ def test_signal_preview_rate_falls_to_zero_when_data_stop(monkeypatch) -> None:
     for i in range(11):
         pv(SampleBatch(3, 10 * i, np.zeros((10, 1), np.float32), int(now[0] * 1e9)))
         now[0] += 0.1
-    assert pv.rate(3) == pytest.approx(100.0)
+    assert pv.achieved_rate_hz(3) == pytest.approx(100.0)
     now[0] += 3.0
-    assert pv.rate(3) == 0.0
+    assert pv.achieved_rate_hz(3) == 0.0
     pv(SampleBatch(9, 0, np.zeros((10, 1), np.float32), 0))  # another stream's id: ignored
 
 
@@ -209,7 +209,7 @@ def test_a_bluetooth_sensor_is_found_tested_recorded_and_reconnected(
         data = open_session(win.data_root / rec.folder)
         assert not data.manifest["simulated"]
         ecg = data.streams["ecg"] if "ecg" in data.streams else next(iter(data.streams.values()))
-        assert ecg.info.rate == 130.0 and ecg.n_received > 130 * 3
+        assert ecg.info.rate_hz == 130.0 and ecg.n_received > 130 * 3
         assert ecg.lost_samples > 0 and len(ecg.gaps()) >= 1  # the outage, recorded as a gap
         journal = [json.loads(x) for x in (data.folder / "journal.jsonl").read_text().splitlines()]
         kinds = [e["event"] for e in journal]

@@ -63,7 +63,7 @@ def test_windows_pad_the_ends_and_flag_lost_samples() -> None:
     values[0, 12] = np.nan
     grid = BioGrid(10.0, values, valid, 0, 19)
     win, ok = bio_windows(values, grid, np.array([0.0, 0.5, 1.0, 1.9]), window=6)
-    # centred on sample round(t·rate): window [c−3, c+3), edge-padded outside the recording
+    # centred on sample round(t·rate_hz): window [c−3, c+3), edge-padded outside the recording
     assert win[0, 0].tolist() == [0, 0, 0, 0, 1, 2]
     assert win[1, 0].tolist() == [2, 3, 4, 5, 6, 7]
     assert win[3, 0].tolist() == [16, 17, 18, 19, 19, 19]

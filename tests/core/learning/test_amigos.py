@@ -120,10 +120,10 @@ def test_gsr_conversion() -> None:
         gsr_to_conductance(np.array([100.0, 0.0]))
 
 
-def _slow_windows(x: np.ndarray, rate: float, times: np.ndarray, w: int) -> np.ndarray:
+def _slow_windows(x: np.ndarray, rate_hz: float, times: np.ndarray, w: int) -> np.ndarray:
     out = np.empty((len(times), w))
     for i, t in enumerate(times):
-        c = min(max(int(round(t * rate)), 0), len(x) - 1)
+        c = min(max(int(round(t * rate_hz)), 0), len(x) - 1)
         for j in range(w):
             out[i, j] = x[min(max(c - w // 2 + j, 0), len(x) - 1)]
     return out

@@ -175,6 +175,15 @@ def test_bad_inputs_and_configs_are_rejected() -> None:
         BMMNConfig.from_dict({**cfg.to_dict(), "colour": 1})
 
 
+def test_config_keys_in_checkpoints_stay_as_first_written() -> None:
+    cfg = BMMNConfig(bio_rate_hz=256.0, **SMALL)
+    d = cfg.to_dict()
+    assert d["bio_rate"] == 256.0 and "bio_rate_hz" not in d
+    assert BMMNConfig.from_dict(d) == cfg
+    with pytest.raises(ValueError, match="unknown"):
+        BMMNConfig.from_dict({**BMMNConfig(**SMALL).to_dict(), "bio_rate_hz": 256.0})
+
+
 def test_three_signals_and_other_window() -> None:
     cfg = BMMNConfig(variant="bae2", signals=("ECG", "EDA", "RESP"), bio_window=800, **SMALL)
     res = build_model(cfg)(_face(), torch.randn(N, 3, 800))

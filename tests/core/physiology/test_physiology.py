@@ -19,7 +19,7 @@ from core.physiology.summary import (
     summarize,
 )
 
-RATE = 800.0
+RATE_HZ = 800.0
 
 
 @pytest.fixture(scope="module")
@@ -28,16 +28,16 @@ def ecg70() -> np.ndarray:
 
     return np.asarray(
         nk.ecg_simulate(
-            duration=90, sampling_rate=int(RATE), heart_rate=70, method="simple", random_state=3
+            duration=90, sampling_rate=int(RATE_HZ), heart_rate=70, method="simple", random_state=3
         )
     )
 
 
 def bateman_eda(
-    duration_s: float, onsets_s: list[float], amp_us: float, base_us: float, rate: float
+    duration_s: float, onsets_s: list[float], amp_us: float, base_us: float, rate_hz: float
 ) -> np.ndarray:
     """Tonic level plus Bateman-shaped SCRs (rise τ 0.75 s, decay τ 2 s) of given peak amplitude."""
-    t = np.arange(int(duration_s * rate)) / rate
+    t = np.arange(int(duration_s * rate_hz)) / rate_hz
     x = np.full(t.size, base_us)
     for t0 in onsets_s:
         dt = np.clip(t - t0, 0.0, None)
@@ -78,7 +78,7 @@ def test_windows_end_before_start_falls_back() -> None:
 
 
 def test_ecg_known_heart_rate(ecg70: np.ndarray) -> None:
-    r = ecg_summary(ecg70, RATE)
+    r = ecg_summary(ecg70, RATE_HZ)
     assert r["hr_bpm"] == pytest.approx(70, abs=3)
     assert r["rmssd_ms"] is not None and r["rmssd_ms"] >= 0
     assert r["seconds_analysed"] == pytest.approx(90)
@@ -87,43 +87,43 @@ def test_ecg_known_heart_rate(ecg70: np.ndarray) -> None:
 
 def test_ecg_gap_gives_no_spurious_intervals(ecg70: np.ndarray) -> None:
     gapped = ecg70.copy()
-    gapped[int(40 * RATE) : int(47.3 * RATE)] = np.nan  # 7.3 s lost mid-record
-    r = ecg_summary(gapped, RATE)
+    gapped[int(40 * RATE_HZ) : int(47.3 * RATE_HZ)] = np.nan  # 7.3 s lost mid-record
+    r = ecg_summary(gapped, RATE_HZ)
     assert r["hr_bpm"] == pytest.approx(70, abs=3)
     assert r["seconds_analysed"] == pytest.approx(90 - 7.3, abs=0.01)
     # Beats match the analysed time; one RR fewer per stretch; no interval across the gap.
     assert r["n_beats"] == pytest.approx(70 * r["seconds_analysed"] / 60, abs=4)
     assert r["n_rr"] <= r["n_beats"] - 2
-    t, bpm = heart_rate_series(gapped, RATE)
+    t, bpm = heart_rate_series(gapped, RATE_HZ)
     assert np.all(np.abs(bpm - 70) < 5)
     assert not np.any((t > 40) & (t < 47.3))
 
 
 def test_too_short_gives_none_with_reason(ecg70: np.ndarray) -> None:
-    r = ecg_summary(ecg70[: int(5 * RATE)], RATE)
+    r = ecg_summary(ecg70[: int(5 * RATE_HZ)], RATE_HZ)
     assert r["hr_bpm"] is None and r["rmssd_ms"] is None
     assert "10 s" in r["reasons"]["hr_bpm"]
-    e = eda_summary(np.full(int(5 * RATE), 4.0), RATE)
+    e = eda_summary(np.full(int(5 * RATE_HZ), 4.0), RATE_HZ)
     assert e["tonic_us"] is None and e["scr_per_min"] is None and e["reasons"]["tonic_us"]
-    e = eda_summary(np.full(int(30 * RATE), 4.0), RATE)  # level yes, rate needs a minute
+    e = eda_summary(np.full(int(30 * RATE_HZ), 4.0), RATE_HZ)  # level yes, rate needs a minute
     assert e["tonic_us"] == pytest.approx(4.0) and e["scr_per_min"] is None
     assert "60 s" in e["reasons"]["scr_per_min"]
 
 
 def test_eda_tonic_level_follows_offset() -> None:
     onsets = [20.0, 55.0, 90.0]
-    a = eda_summary(bateman_eda(120, onsets, 0.2, 2.0, RATE), RATE)
-    b = eda_summary(bateman_eda(120, onsets, 0.2, 5.5, RATE), RATE)
+    a = eda_summary(bateman_eda(120, onsets, 0.2, 2.0, RATE_HZ), RATE_HZ)
+    b = eda_summary(bateman_eda(120, onsets, 0.2, 5.5, RATE_HZ), RATE_HZ)
     assert a["tonic_us"] == pytest.approx(2.0, abs=0.1)
     assert b["tonic_us"] - a["tonic_us"] == pytest.approx(3.5, abs=0.01)
 
 
 def test_eda_scr_count_known() -> None:
     onsets = [8.0, 27.0, 41.0, 63.0, 80.0, 101.0, 119.0, 138.0, 160.0]
-    r = eda_summary(bateman_eda(180, onsets, 0.3, 4.0, RATE), RATE)
+    r = eda_summary(bateman_eda(180, onsets, 0.3, 4.0, RATE_HZ), RATE_HZ)
     assert r["scr_count"] == len(onsets)
     assert r["scr_per_min"] == pytest.approx(len(onsets) / 3.0)
-    flat = eda_summary(bateman_eda(180, [], 0.3, 4.0, RATE), RATE)
+    flat = eda_summary(bateman_eda(180, [], 0.3, 4.0, RATE_HZ), RATE_HZ)
     assert flat["scr_count"] == 0
 
 
@@ -131,14 +131,14 @@ def test_summarize_roundtrip_and_sentence(ecg70: np.ndarray) -> None:
     import neurokit2 as nk
 
     ecg80 = nk.ecg_simulate(
-        duration=90, sampling_rate=int(RATE), heart_rate=80, method="simple", random_state=4
+        duration=90, sampling_rate=int(RATE_HZ), heart_rate=80, method="simple", random_state=4
     )
     ecg = np.concatenate([ecg80, ecg70, ecg70])
     eda = np.concatenate(
-        [bateman_eda(90, [20, 50], 0.3, 6.0, RATE), np.full(90 * int(RATE), np.nan)]
-        + [bateman_eda(90, [30], 0.3, 4.0, RATE)]
+        [bateman_eda(90, [20, 50], 0.3, 6.0, RATE_HZ), np.full(90 * int(RATE_HZ), np.nan)]
+        + [bateman_eda(90, [30], 0.3, 4.0, RATE_HZ)]
     )
-    s = summarize(ecg, eda, RATE, 270.0, phase_minutes=1.5)
+    s = summarize(ecg, eda, RATE_HZ, 270.0, phase_minutes=1.5)
     assert [w.end_s for w in s.windows] == [90.0, 270.0]
     assert s.pre.hr_bpm == pytest.approx(80, abs=3) and s.post.hr_bpm == pytest.approx(70, abs=3)
     assert s.change["hr_bpm"] == pytest.approx(-10, abs=4)
@@ -152,23 +152,23 @@ def test_summarize_roundtrip_and_sentence(ecg70: np.ndarray) -> None:
 
 
 def test_summarize_missing_stream_is_none() -> None:
-    s = summarize(None, np.full(int(300 * RATE), 3.0), RATE, 300.0, phase_minutes=1.0)
+    s = summarize(None, np.full(int(300 * RATE_HZ), 3.0), RATE_HZ, 300.0, phase_minutes=1.0)
     assert s.pre.hr_bpm is None and s.change["hr_bpm"] is None
     assert s.pre.reasons["hr_bpm"] == "no ECG recorded in this window"
     assert "Not compared: heart rate (no ECG recorded in this window)" in describe_change(s)
 
 
 def test_series_fast_and_robust(ecg70: np.ndarray) -> None:
-    last10 = ecg70[-int(10 * RATE) :]
-    heart_rate_series(last10, RATE)  # warm the imports
+    last10 = ecg70[-int(10 * RATE_HZ) :]
+    heart_rate_series(last10, RATE_HZ)  # warm the imports
     t0 = time.perf_counter()
-    t, bpm = heart_rate_series(last10, RATE)
-    tl, level = eda_level_series(np.full(last10.size, 3.0), RATE)
+    t, bpm = heart_rate_series(last10, RATE_HZ)
+    tl, level = eda_level_series(np.full(last10.size, 3.0), RATE_HZ)
     assert time.perf_counter() - t0 < 0.05
     assert t.size >= 8 and np.all(np.abs(bpm - 70) < 5)
     assert tl.size == 40 and np.allclose(level, 3.0)
     for x in (np.zeros(0), np.zeros(3), np.full(500, np.nan)):
-        assert heart_rate_series(x, RATE)[0].size == 0
-    assert eda_level_series(np.zeros(0), RATE)[0].size == 0
-    assert eda_level_series(np.zeros(3), RATE)[1].tolist() == [0.0]
-    assert np.all(np.isnan(eda_level_series(np.full(500, np.nan), RATE)[1]))
+        assert heart_rate_series(x, RATE_HZ)[0].size == 0
+    assert eda_level_series(np.zeros(0), RATE_HZ)[0].size == 0
+    assert eda_level_series(np.zeros(3), RATE_HZ)[1].tolist() == [0.0]
+    assert np.all(np.isnan(eda_level_series(np.full(500, np.nan), RATE_HZ)[1]))

@@ -19,15 +19,15 @@ from core.quality.live import (
 )
 
 
-def _ecg(rate: float, lost: int = 0, gaps: int = 0) -> StreamFigures:
-    return StreamFigures("ECG", rate, 250.0, lost, gaps)
+def _ecg(achieved_rate_hz: float, lost: int = 0, gaps: int = 0) -> StreamFigures:
+    return StreamFigures("ECG", achieved_rate_hz, 250.0, lost, gaps)
 
 
 # ---- sensor: the data rate ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("rate", "level", "text"),
+    ("achieved_rate_hz", "level", "text"),
     [
         (250.0, "green", "250 Hz"),
         (237.5, "green", "238 Hz"),  # exactly 95 %: not below it
@@ -37,8 +37,8 @@ def _ecg(rate: float, lost: int = 0, gaps: int = 0) -> StreamFigures:
         (0.0, "red", "no data"),
     ],
 )
-def test_sensor_light_by_rate(rate: float, level: str, text: str) -> None:
-    assert sensor_light(10.0, (_ecg(rate),)) == Light(level, text)
+def test_sensor_light_by_rate(achieved_rate_hz: float, level: str, text: str) -> None:
+    assert sensor_light(10.0, (_ecg(achieved_rate_hz),)) == Light(level, text)
 
 
 @pytest.mark.parametrize("elapsed", [0.0, 2.9, 3.0])

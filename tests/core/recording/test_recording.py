@@ -89,7 +89,7 @@ def test_clock_fit_recovers_drift(cat, patient, tmp_path):
     # slope to a few ppm; what matters is the sample times, checked below
     assert data.fits["bio"]["drift_ppm"] == pytest.approx(120.0, abs=10.0)
     ecg = data.signal("ECG")
-    true_t = np.arange(len(ecg.t_s)) / sensor.true_rate
+    true_t = np.arange(len(ecg.t_s)) / sensor.true_rate_hz
     err = (ecg.t_s - ecg.t_s[0]) - true_t
     assert np.abs(err).max() < 1e-3  # spacing kept within 1 ms over the minute
 
@@ -236,3 +236,16 @@ def test_device_events_past_the_shown_window_are_counted_never_repeated(cat, pat
     labels = [m.label for m in cat.list_markers(rec.id)]
     assert labels.count("sensor disconnected") == 125 and labels.count("sensor reconnected") == 125
     assert any(label.startswith("camera lost") for label in labels)
+
+
+def test_stored_keys_stay_as_first_written(cat, patient, tmp_path):
+    # the code calls every sampling rate rate_hz; what is on disk keeps its first names
+    rec = record_simulated(cat, tmp_path, patient.id, 3.0, seed=5, settings=SMALL)
+    folder = tmp_path / rec.folder
+    manifest = json.loads((folder / "session.json").read_text())
+    assert manifest["settings"] == SMALL.to_dict() and manifest["settings"]["bio_rate"] == 800.0
+    assert "bio_rate_hz" not in manifest["settings"]
+    assert [s["rate"] for s in manifest["streams"]] == [800.0]
+    assert rec.settings == SMALL.to_dict()
+    assert cat.get_session(rec.id).settings["bio_rate"] == 800.0
+    assert "true_rate" in json.loads((folder / "simulation.json").read_text())

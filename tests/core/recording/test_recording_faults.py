@@ -51,9 +51,9 @@ def test_rates_fall_to_zero_when_data_stop(tmp_path):
         clock.advance_to(t)
         rec.on_batch(_batch(i, t))
         rec.process_pending()
-    assert rec.stats().streams["bio"].achieved_rate == pytest.approx(800, rel=0.05)
+    assert rec.stats().streams["bio"].achieved_rate_hz == pytest.approx(800, rel=0.05)
     clock.advance_to(clock.now_ns() + 3_000_000_000)  # the sensor went silent
-    assert rec.stats().streams["bio"].achieved_rate == 0.0
+    assert rec.stats().streams["bio"].achieved_rate_hz == 0.0
     rec.close()
 
 
@@ -120,4 +120,4 @@ def test_the_rate_meters_keep_only_their_window_when_nobody_reads_them() -> None
     for i in range(200_000):  # 100 s of 2 kHz events
         m.add(i * 500_000, 1)
     assert len(m._ev) <= 4001
-    assert m.rate(200_000 * 500_000) == pytest.approx(2000.0, rel=0.01)
+    assert m.rate_hz(200_000 * 500_000) == pytest.approx(2000.0, rel=0.01)

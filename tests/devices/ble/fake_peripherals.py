@@ -1,7 +1,7 @@
 """Fake peripherals for :mod:`tests.devices.ble.fake_bluez`: the bytes each device sends, and when.
 
-Each model has a sampling crystal (sample *g* is taken at host time ``t0 + g / true_rate``, with
-``true_rate = rate · (1 + drift_ppm·1e-6)``), packs samples into notifications exactly as the
+Each model has a sampling crystal (sample *g* is taken at host time ``t0 + g / true_rate_hz``, with
+``true_rate_hz = rate_hz · (1 + drift_ppm·1e-6)``), packs samples into notifications exactly as the
 device's published format says, and sends them over a :class:`LinkModel`: one-sided latency
 (floor + exponential jitter, occasional stalls that release a burst), lost, duplicated,
 reordered, truncated and bit-corrupted packets. Every record of what happened is kept
@@ -74,7 +74,7 @@ class SimPeripheral:
     rssi = -60
     adv_uuids: list[str] = []
     gatt: list[tuple[str, list[tuple[str, list[str]]]]] = []
-    rate = 100.0
+    rate_hz = 100.0
     samples_per_packet = 10
     data_uuid = ""
     keeps_counting = False  # keeps sampling (and counting) while disconnected
@@ -97,12 +97,12 @@ class SimPeripheral:
 
     # ---- crystal -----------------------------------------------------------------------------
     @property
-    def true_rate(self) -> float:
-        return self.rate * (1.0 + self.model.drift_ppm * 1e-6)
+    def true_rate_hz(self) -> float:
+        return self.rate_hz * (1.0 + self.model.drift_ppm * 1e-6)
 
     def sample_time_ns(self, g: np.ndarray | float) -> np.ndarray:
         assert self.t0_ns is not None
-        return self.t0_ns + np.asarray(g, dtype=float) * 1e9 / self.true_rate
+        return self.t0_ns + np.asarray(g, dtype=float) * 1e9 / self.true_rate_hz
 
     # ---- hooks from the fake BlueZ ----------------------------------------------------------------
     def attach(self, link: Any) -> None:
@@ -148,7 +148,7 @@ class SimPeripheral:
         if self.t0_ns is None:
             self.t0_ns = now
         else:  # the crystal kept running: the next acquisition starts at its next tick
-            self.g_next = max(self.g_next, math.ceil((now - self.t0_ns) * self.true_rate / 1e9))
+            self.g_next = max(self.g_next, math.ceil((now - self.t0_ns) * self.true_rate_hz / 1e9))
         self.begin_acquisition()
         self.streaming = True
         self._task = self.link.loop.create_task(self._stream())
@@ -247,7 +247,7 @@ class PolarH10Sim(SimPeripheral):
             ],
         ),
     ]
-    rate = polar.ECG_RATE
+    rate_hz = polar.ECG_RATE_HZ
     samples_per_packet = 10  # the H10 sizes frames to the MTU: 73 samples at 232, 3 at 23
     data_uuid = polar.PMD_DATA
     device_epoch_ns = 612_345_678_000_000_000  # the strap's clock (ns since 2000-01-01)
@@ -282,7 +282,7 @@ class PolarH10Sim(SimPeripheral):
 
     def encode(self, g0: int, n: int) -> bytes:
         g = np.arange(g0, g0 + n)
-        ts = self.device_epoch_ns + int(round((g0 + n - 1) * 1e9 / self.rate))
+        ts = self.device_epoch_ns + int(round((g0 + n - 1) * 1e9 / self.rate_hz))
         return polar.encode_ecg_frame(ts, self.value_uv(g))
 
     def between_packets(self) -> None:
@@ -308,7 +308,7 @@ class BitalinoSim(SimPeripheral):
             ],
         )
     ]
-    rate = 1000.0
+    rate_hz = 1000.0
     data_uuid = bit.BITALINO_FRAMES
     n_channels = 2
 
@@ -338,7 +338,7 @@ class BitalinoSim(SimPeripheral):
         if c == 0x00:
             self.stop_streaming()
         elif c & 0x03 == 0x03:
-            self.rate = float([1, 10, 100, 1000][c >> 6])
+            self.rate_hz = float([1, 10, 100, 1000][c >> 6])
         elif c & 0x03 == 0x01:
             self.start_streaming()
         return None
@@ -356,11 +356,13 @@ class BitalinoSim(SimPeripheral):
         return out
 
     def corrupt(self, payload: bytes, rec: PacketRecord) -> bytes:
-        fs = bit.frame_size(self.n_channels)
+        size = bit.frame_size(self.n_channels)
         j = int(self.rng.integers(0, rec.n))
-        bitpos = int(self.rng.integers(0, fs * 8))  # one bit: CRC-4 catches every single-bit error
+        bitpos = int(
+            self.rng.integers(0, size * 8)
+        )  # one bit: CRC-4 catches every single-bit error
         b = bytearray(payload)
-        b[j * fs + bitpos // 8] ^= 1 << (bitpos % 8)
+        b[j * size + bitpos // 8] ^= 1 << (bitpos % 8)
         rec.bad = (rec.g_first + j,)
         return bytes(b)
 
@@ -381,7 +383,7 @@ class OpenProfileSim(SimPeripheral):
         ),
         (BATTERY_SERVICE, [(BATTERY_LEVEL, ["read"])]),
     ]
-    rate = 800.0
+    rate_hz = 800.0
     samples_per_packet = 40
     data_uuid = op.OPEN_STREAM
     keeps_counting = True
@@ -390,19 +392,21 @@ class OpenProfileSim(SimPeripheral):
 
     def __init__(self, address: str, link: LinkModel | None = None) -> None:
         super().__init__(address, link)
-        info = StreamInfo(0, "bio", ("ECG", "EDA"), ("mV", "uS"), self.rate)
+        info = StreamInfo(0, "bio", ("ECG", "EDA"), ("mV", "uS"), self.rate_hz)
         self.desc = descriptor_for(info, (0.001, 0.001), (0.0, 32.768))
         self.epoch = 0x1234ABCD
         self.controls: list[bytes] = []
         self._last_desc = 0.0
         self.reboot_on_drop = False  # power-cycles while out of range: a new counter epoch
-        self.default_rate: float | None = None  # the rate a power cycle restores (None: keeps it)
+        self.default_rate_hz: float | None = (
+            None  # the rate a power cycle restores (None: keeps it)
+        )
         self.g_epoch = 0  # g of counter 0 in the current epoch
         self._rebooted = False
 
-    def set_rate(self, rate: float) -> None:
-        self.rate = float(rate)
-        info = StreamInfo(0, "bio", ("ECG", "EDA"), ("mV", "uS"), self.rate)
+    def set_rate(self, rate_hz: float) -> None:
+        self.rate_hz = float(rate_hz)
+        info = StreamInfo(0, "bio", ("ECG", "EDA"), ("mV", "uS"), self.rate_hz)
         self.desc = descriptor_for(info, (0.001, 0.001), (0.0, 32.768))
 
     def on_disconnect(self) -> None:
@@ -410,8 +414,8 @@ class OpenProfileSim(SimPeripheral):
             self.stop_streaming()
             self.epoch = (self.epoch * 7 + 1) & 0xFFFFFFFF
             self._rebooted = True
-            if self.default_rate is not None:
-                self.set_rate(self.default_rate)
+            if self.default_rate_hz is not None:
+                self.set_rate(self.default_rate_hz)
 
     def begin_acquisition(self) -> None:
         if self._rebooted:

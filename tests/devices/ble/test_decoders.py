@@ -320,7 +320,7 @@ def test_profiles_are_recognised_from_advertisements() -> None:
     assert identify(None, [bit.BITALINO_SERVICE.upper()]) == "bitalino"
     assert identify("TheraScope-01", []) == "therascope_open_v1"
     assert identify("Mi Band", [uuid16(0x180D)]) is None
-    assert make_driver("bitalino", rate=100).streams[0].rate == 100.0
+    assert make_driver("bitalino", rate_hz=100).streams[0].rate_hz == 100.0
     with pytest.raises(ValueError):
         make_driver("nope")
 

@@ -53,7 +53,7 @@ def _g(b: SampleBatch) -> np.ndarray:
 
 
 def test_driver_learns_streams_then_decodes_with_exact_counters() -> None:
-    d = op.OpenProfileDriver(rates={0: 800.0})
+    d = op.OpenProfileDriver(rates_hz={0: 800.0})
     assert [o.kind for o in d.connect_ops()][:2] == ["subscribe", "read"]
     assert not d.ready()
     d.receive(op.OPEN_STATUS, op.Status(1, False, 7, 1).encode(), 0)
@@ -99,7 +99,7 @@ def test_a_new_counter_epoch_is_placed_on_the_grid_by_host_time() -> None:
 
 def test_a_rebooted_peripheral_is_configured_again_and_other_rates_are_refused() -> None:
     # the session records 800 Hz; the peripheral's default after a power cycle is 250 Hz
-    d = op.OpenProfileDriver(rates={0: 800.0}, hold_s=0.2)
+    d = op.OpenProfileDriver(rates_hz={0: 800.0}, hold_s=0.2)
     d250 = descriptor_for(StreamInfo(0, "bio", ("ECG", "EDA"), ("mV", "uS"), 250.0), (0.001, 0.001))
     d.receive(op.OPEN_STATUS, op.Status(1, False, 7, 1).encode(), 0)
     d.receive(op.OPEN_STREAM, encode_descriptor(DESC), 0)

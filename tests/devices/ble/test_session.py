@@ -206,8 +206,8 @@ def test_every_sample_is_stored_or_counted_as_lost(runs: dict[str, Any], key: st
         assert len(offsets) == 1, f"{key}: stored values sit at wrong counters: {offsets[:5]}"
     if len(segs) > 1:  # a new acquisition placed by host time: within the latency floor
         o = [int((g[i] - c[i])[0]) for i in segs]
-        rate = next(iter(run.data.streams.values())).info.rate
-        assert abs(o[1] - o[0]) <= round(FLOOR_S * rate)
+        rate_hz = next(iter(run.data.streams.values())).info.rate_hz
+        assert abs(o[1] - o[0]) <= round(FLOOR_S * rate_hz)
     stored = set(g.tolist())
     span = set(range(int(g.min()), int(g.max()) + 1))
     expected = run.model.expected_stored() & span
@@ -267,10 +267,10 @@ def test_link_loss_is_journaled_reconnected_and_left_as_a_gap(
     assert ev[0]["t_s"] == pytest.approx(at, abs=0.3)
     assert down <= ev[1]["t_s"] - ev[0]["t_s"] < down + 2.5
     assert ev[1]["attempts"] >= 1 and ev[1]["down_s"] >= down
-    rate = run.data.streams[next(iter(run.data.streams))].info.rate
+    rate_hz = run.data.streams[next(iter(run.data.streams))].info.rate_hz
     gaps = [e for e in run.journal if e["event"] == "gap"]
     biggest = max(gaps, key=lambda e: e["n"])
-    assert biggest["n"] >= down * rate
+    assert biggest["n"] >= down * rate_hz
     assert biggest["t_s"] == pytest.approx(ev[1]["t_s"], abs=1.0)
     assert run.stats["disconnects"] == run.stats["reconnects"] == 1
     starts = [

@@ -107,7 +107,7 @@ def test_a_link_lost_before_the_session_waits_for_start_and_preview_works(
     tr = BleTransport()
     found = tr.scan(0.3)
     assert [(r.name, r.profile) for r in found] == [(m.name, "therascope_open_v1")]
-    s = BleSensor(m.address, OpenProfileDriver(rates={0: 800.0}), transport=tr, policy=_policy())
+    s = BleSensor(m.address, OpenProfileDriver(rates_hz={0: 800.0}), transport=tr, policy=_policy())
     try:
         s.connect()
         assert s.battery_percent == 87 and [x.name for x in s.streams] == ["bio"]
@@ -136,9 +136,9 @@ def test_a_sensor_that_rebooted_while_away_is_placed_back_by_host_time(fake: Fak
 
     m = OpenProfileSim("E8:31:CD:00:00:08", LinkModel(seed=3, drift_ppm=-50.0))
     m.reboot_on_drop = True
-    m.default_rate = 250.0  # a power cycle restores its default rate: the session's is 800 Hz
+    m.default_rate_hz = 250.0  # a power cycle restores its default rate: the session's is 800 Hz
     link = fake.add(m)
-    s = BleSensor(m.address, OpenProfileDriver(rates={0: 800.0}, hold_s=0.3), policy=_policy())
+    s = BleSensor(m.address, OpenProfileDriver(rates_hz={0: 800.0}, hold_s=0.3), policy=_policy())
     batches: list[SampleBatch] = []
     events: list[DeviceEvent] = []
     try:
@@ -151,7 +151,7 @@ def test_a_sensor_that_rebooted_while_away_is_placed_back_by_host_time(fake: Fak
         s.stop()
     assert any(e.kind == "timebase_reset" for e in events)
     set_rate = [i for i, w in enumerate(link.writes) if w[1] == b"\x03\x00\x00\x00\x48\x44"]
-    assert len(set_rate) == 2 and m.rate == 800.0  # configured again after the reboot
+    assert len(set_rate) == 2 and m.rate_hz == 800.0  # configured again after the reboot
     assert s.stats()["rejected_config"] == 0
     c = np.concatenate([b.first_counter + np.arange(b.n) for b in batches])
     s0 = np.concatenate([b.samples for b in batches])

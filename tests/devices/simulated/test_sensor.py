@@ -21,7 +21,7 @@ from devices.protocol import (
 from devices.simulated.sensor import SimulatedSensor
 
 T0 = 5_000_000_000
-RATE = 800
+RATE_HZ = 800
 
 
 def _run_virtual(
@@ -59,7 +59,7 @@ def test_samples_are_accounted_for_exactly_and_gaps_match_the_drop_list() -> Non
         drop_packets=[0, 7, 8, 9, 500],
     )
     batches = _run_virtual(s, 61.0)
-    n_total = RATE * 60
+    n_total = RATE_HZ * 60
     delivered = sum(b.n for b in batches if b.first_counter < n_total)
     lost = [d for d in s.dropped if d[0] < n_total]
     assert delivered + sum(n for _, n in lost) == n_total
@@ -88,13 +88,13 @@ def test_heart_rate_follows_arousal(calm_to_anxious: tuple[SimulatedSensor, list
     s, batches = calm_to_anxious
     assert batches[0].first_counter == 0 and s.dropped == []
     ecg = _signal(batches)[:, 0].astype(float)
-    assert len(ecg) >= 60 * RATE
-    _, info = nk.ecg_peaks(nk.ecg_clean(ecg, sampling_rate=RATE), sampling_rate=RATE)
-    peaks = np.asarray(info["ECG_R_Peaks"]) / RATE
+    assert len(ecg) >= 60 * RATE_HZ
+    _, info = nk.ecg_peaks(nk.ecg_clean(ecg, sampling_rate=RATE_HZ), sampling_rate=RATE_HZ)
+    peaks = np.asarray(info["ECG_R_Peaks"]) / RATE_HZ
     truth = s.truth_rpeaks_s()
     # each detected peak lies on a true R peak
     assert np.all(np.min(np.abs(peaks[:, None] - truth[None, :]), axis=1) < 0.02)
-    assert len(peaks) >= 0.95 * np.sum(truth < len(ecg) / RATE)
+    assert len(peaks) >= 0.95 * np.sum(truth < len(ecg) / RATE_HZ)
 
     def hr(lo: float, hi: float) -> float:
         p = peaks[(peaks >= lo) & (peaks < hi)]
@@ -108,7 +108,7 @@ def test_heart_rate_follows_arousal(calm_to_anxious: tuple[SimulatedSensor, list
 def test_eda_follows_arousal(calm_to_anxious: tuple[SimulatedSensor, list]) -> None:
     _, batches = calm_to_anxious
     eda = _signal(batches)[:, 1]
-    calm, anxious = eda[: 18 * RATE].mean(), eda[42 * RATE : 60 * RATE].mean()
+    calm, anxious = eda[: 18 * RATE_HZ].mean(), eda[42 * RATE_HZ : 60 * RATE_HZ].mean()
     assert 1.5 < calm < 4.5 and anxious > calm + 1.0
     assert eda.min() > 0.5 and eda.max() < 20
 
@@ -120,10 +120,10 @@ def test_batches_are_well_formed(calm_to_anxious: tuple[SimulatedSensor, list]) 
     for b in batches:
         assert b.samples.dtype == np.float32 and b.samples.shape == (40, 2)
         # latency is one-sided: nothing arrives before its last sample was taken
-        assert b.arrival_ns >= T0 + b.end_counter / RATE * 1e9
+        assert b.arrival_ns >= T0 + b.end_counter / RATE_HZ * 1e9
     arrivals = np.array([b.arrival_ns for b in batches])
     assert np.all(np.diff(arrivals) >= 0)
-    lat_ms = (arrivals - T0 - np.array([b.end_counter for b in batches]) / RATE * 1e9) / 1e6
+    lat_ms = (arrivals - T0 - np.array([b.end_counter for b in batches]) / RATE_HZ * 1e9) / 1e6
     assert 3 <= np.median(lat_ms) < 15
 
 
@@ -160,7 +160,7 @@ def test_formats_carry_the_same_signal() -> None:
         s = SimulatedSensor(
             preset("neutral", 10.0), seed=6, clock=VirtualClock(T0), fmt=fmt, samples_per_packet=20
         )
-        sig[fmt] = _signal(_run_virtual(s, 3.0))[: 2 * RATE]
+        sig[fmt] = _signal(_run_virtual(s, 3.0))[: 2 * RATE_HZ]
     np.testing.assert_allclose(sig[SampleFormat.INT16], sig[SampleFormat.FLOAT32], atol=6e-4)
     np.testing.assert_allclose(sig[SampleFormat.INT24], sig[SampleFormat.FLOAT32], atol=2e-5)
 
@@ -178,11 +178,11 @@ def test_counter_wrap_is_seamless() -> None:
 def test_drift_is_visible_in_arrivals_and_recoverable() -> None:
     ppm = 300.0
     s = SimulatedSensor(preset("neutral", 60.0), clock=VirtualClock(T0), drift_ppm=ppm)
-    assert s.true_rate == pytest.approx(RATE * (1 + ppm * 1e-6))
-    cc = CounterClock(RATE)
+    assert s.true_rate_hz == pytest.approx(RATE_HZ * (1 + ppm * 1e-6))
+    cc = CounterClock(RATE_HZ)
     for b in _run_virtual(s, 60.0):
         cc.observe(b.end_counter - 1, b.arrival_ns)
-    fitted_ppm = (1e9 / RATE / cc.period_ns - 1.0) * 1e6
+    fitted_ppm = (1e9 / RATE_HZ / cc.period_ns - 1.0) * 1e6
     assert abs(fitted_ppm - ppm) < 50
 
 
@@ -228,9 +228,9 @@ def test_sixty_minutes_generate_fast() -> None:
 
 def test_signal_does_not_depend_on_block_size() -> None:
     sc = preset("calm_to_anxious", 20.0)
-    g1 = PhysiologyGenerator(sc, RATE, 5)
-    whole = g1.next_block(12 * RATE)
-    g2 = PhysiologyGenerator(sc, RATE, 5)
-    parts = np.concatenate([g2.next_block(n) for n in (1, 333, 2466, 12 * RATE - 2800)])
+    g1 = PhysiologyGenerator(sc, RATE_HZ, 5)
+    whole = g1.next_block(12 * RATE_HZ)
+    g2 = PhysiologyGenerator(sc, RATE_HZ, 5)
+    parts = np.concatenate([g2.next_block(n) for n in (1, 333, 2466, 12 * RATE_HZ - 2800)])
     np.testing.assert_allclose(parts, whole, atol=1e-9)
     np.testing.assert_array_equal(g1.rpeaks_s(), g2.rpeaks_s())
