@@ -24,6 +24,13 @@ __all__ = [
 NO_TIME = "–"
 
 
+def _hms(seconds: float) -> tuple[int, int, int]:
+    """Hours, minutes and seconds of a time (s), rounded to the second; negative counts as 0."""
+    h, rem = divmod(int(round(max(seconds, 0.0))), 3600)
+    m, s = divmod(rem, 60)
+    return h, m, s
+
+
 def format_clock(seconds: float | None) -> str:
     """A session time (or length) on a clock, to the second: ``m:ss``, from one hour ``h:mm:ss``.
 
@@ -38,9 +45,7 @@ def format_clock(seconds: float | None) -> str:
     """
     if seconds is None:
         return NO_TIME
-    total = int(round(max(seconds, 0.0)))
-    h, rem = divmod(total, 3600)
-    m, s = divmod(rem, 60)
+    h, m, s = _hms(seconds)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
@@ -75,9 +80,7 @@ def format_duration(seconds: float) -> str:
     str — e.g. ``format_duration(725)`` → ``"12 min 05 s"``, ``format_duration(3725)`` →
         ``"1 h 02 min 05 s"``
     """
-    total = int(round(max(seconds, 0.0)))
-    h, rem = divmod(total, 3600)
-    m, s = divmod(rem, 60)
+    h, m, s = _hms(seconds)
     return f"{h} h {m:02d} min {s:02d} s" if h else f"{m} min {s:02d} s"
 
 
