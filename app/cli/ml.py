@@ -223,31 +223,63 @@ def cmd_analyse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fmt_p(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def cmd_cohort(args: argparse.Namespace) -> int:
+    """Each counted patient's pre→post shift and the group's statistics (tests from 6 patients)."""
+    from core.analysis.circumplex import BOOTSTRAP_RESAMPLES
     from core.analysis.review import cohort
     from core.config import Settings
 
     cat, root = _catalog(args)
-    entries, stats = cohort(cat, root, Settings.load())
+    with_sim = bool(args.include_simulated)
+    entries, stats = cohort(cat, root, Settings.load(), include_simulated=with_sim)
     if args.json:
+        group = stats.to_dict()
         print(
             json.dumps(
-                {"patients": [vars(e) for e in entries], "group": stats.to_dict()},
+                {
+                    "include_simulated": with_sim,
+                    "patients": [vars(e) for e in entries],
+                    "group": group,
+                },
                 indent=2,
                 default=str,
             )
         )
         return 0
+    counted = "real or SIMULATED" if with_sim else "real (not simulated)"
+    print(
+        f"Cohort: each patient's latest {counted}, consented, analysed session "
+        "(demo patients never count)"
+    )
+    if with_sim and any(e.simulated for e in entries):
+        print("INCLUDES SIMULATED SESSIONS — not real recordings (marked [simulated])")
     for e in entries:
         print(
             f"{e.code:<16} pre ({e.pre[0]:+.2f}, {e.pre[1]:+.2f}) → post "
-            f"({e.post[0]:+.2f}, {e.post[1]:+.2f})" + ("  [demo model]" if e.demo_model else "")
+            f"({e.post[0]:+.2f}, {e.post[1]:+.2f})"
+            + ("  [simulated]" if e.simulated else "")
+            + ("  [demo model]" if e.demo_model else "")
         )
     for name, d in (("valence", stats.valence), ("arousal", stats.arousal)):
+        line = f"{name}: n={d.n} shift {d.mean_shift:+.2f} ± {d.sd_shift:.2f}"
+        if stats.tested:
+            line += (
+                f", paired t={d.t:.2f} p={_fmt_p(d.p)}, Wilcoxon p={_fmt_p(d.wilcoxon_p)}, "
+                f"d_z={d.dz:.2f} [95 % CI {d.dz_ci_low:.2f}, {d.dz_ci_high:.2f}]"
+            )
+        print(line)
+    if stats.tested:
         print(
-            f"{name}: n={d.n} shift {d.mean_shift:+.2f} ± {d.sd_shift:.2f}, paired t={d.t:.2f} "
-            f"p={d.p:.3g}, Wilcoxon p={d.wilcoxon_p:.3g}, d_z={d.dz:.2f}"
+            "Paired t-test and Wilcoxon signed-rank test, two-sided; d_z = mean shift / SD with "
+            f"a percentile-bootstrap interval ({BOOTSTRAP_RESAMPLES} resamples of the patients, "
+            "fixed seed)."
         )
+    else:
+        print(f"No p-values and no d_z: {stats.test_note}; the shifts only.")
     return 0
 
 
@@ -297,8 +329,17 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--fps", type=float, help="analysed frames per second on the CPU")
     p.set_defaults(func=cmd_analyse)
 
-    p = sub.add_parser("cohort", help="every patient's pre→post shift and the group statistics")
+    p = sub.add_parser(
+        "cohort",
+        help="each patient's pre→post shift (real, consented, analysed sessions; no demo patient) "
+        "and the group statistics (tests from 6 patients)",
+    )
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--include-simulated",
+        action="store_true",
+        help="let sessions from simulated devices count too (each marked [simulated])",
+    )
     p.set_defaults(func=cmd_cohort)
 
     p = sub.add_parser("synthetic-amigos", help="write a small synthetic AMIGOS-format dataset")

@@ -10,6 +10,7 @@ scipy is imported inside the functions that need it, so ``import core`` stays fa
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -95,7 +96,7 @@ class PhaseStats:
     Parameters
     ----------
     name : str — ``"pre"`` or ``"post"``
-    label : str — plain words from the PhaseWindow, e.g. ``"first 15 min"``
+    label : str — plain words from the PhaseWindow, e.g. ``"first 15:00"``
     start_s, end_s : float — window bounds from the session start (s); frames in [start, end)
     n_frames : int — analysed frames in the window
     n_estimated : int — of which with finite valence and arousal
@@ -296,6 +297,21 @@ def session_circumplex(
     return SessionCircumplex(pre, post, windows[0].note, float(neutral_radius), *traj)
 
 
+#: Fewest patients for which the cohort's paired tests are run; below, the cohort is described
+#: (means, SDs, shifts) but not tested: with a handful of patients a p-value or an effect size says
+#: next to nothing and invites over-reading.
+MIN_PATIENTS = 6
+#: Resamples of the percentile bootstrap of Cohen's d_z.
+BOOTSTRAP_RESAMPLES = 5000
+#: Seed of the bootstrap: the same cohort always gets the same interval.
+BOOTSTRAP_SEED = 0
+
+
+def too_few_patients(n: int, min_patients: int = MIN_PATIENTS) -> str:
+    """What is said instead of a test: ``"too few patients for a test (n = 4; at least 6)"``."""
+    return f"too few patients for a test (n = {n}; at least {min_patients})"
+
+
 @dataclass
 class DimensionTest:
     """Paired pre→post test of one dimension over a cohort (circumplex units).
@@ -303,10 +319,14 @@ class DimensionTest:
     Parameters
     ----------
     n : int — patients with both values
-    mean_shift, sd_shift : float — mean and sample SD (ddof=1) of post − pre
-    t, p : float — paired t statistic and two-sided p; NaN when n < 2 or the SD is 0
-    dz : float — Cohen's d_z = mean_shift / sd_shift; NaN when undefined
-    wilcoxon_p : float — Wilcoxon signed-rank two-sided p; NaN when n < 2 or all shifts are 0
+    mean_shift, sd_shift : float — mean and sample SD (ddof=1) of post − pre (circumplex units);
+        always given (SD NaN below 2 patients)
+    t, p : float — paired t statistic and two-sided p; NaN when not tested (fewer than
+        :data:`MIN_PATIENTS` patients) or the SD is 0
+    dz : float — Cohen's d_z = mean_shift / sd_shift (no unit); NaN when not tested or undefined
+    wilcoxon_p : float — Wilcoxon signed-rank two-sided p; NaN when not tested or all shifts are 0
+    dz_ci_low, dz_ci_high : float — 95 % percentile-bootstrap interval of d_z
+        (:func:`dz_bootstrap_ci`); NaN where ``dz`` is
     """
 
     n: int
@@ -316,25 +336,102 @@ class DimensionTest:
     p: float
     dz: float
     wilcoxon_p: float
+    dz_ci_low: float = float("nan")
+    dz_ci_high: float = float("nan")
 
 
 @dataclass
 class CohortStats:
-    """Pre→post shift of a cohort in valence and arousal."""
+    """Pre→post shift of a cohort in valence and arousal.
+
+    Parameters
+    ----------
+    n : int — patients with both a pre and a post value
+    valence, arousal : DimensionTest — each dimension's shift and, from ``min_patients`` on, its
+        tests
+    min_patients : int — the fewest patients tested
+    """
 
     n: int
     valence: DimensionTest
     arousal: DimensionTest
+    min_patients: int = MIN_PATIENTS
+
+    @property
+    def tested(self) -> bool:
+        """Enough patients for the tests (and d_z with its interval)."""
+        return self.n >= self.min_patients
+
+    @property
+    def test_note(self) -> str:
+        """``""`` when tested, else :func:`too_few_patients`."""
+        return "" if self.tested else too_few_patients(self.n, self.min_patients)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (NaN → None)."""
+        """JSON-ready dict (NaN → None), with ``tested`` and ``test_note``."""
         d = asdict(self)
         for dim in ("valence", "arousal"):
             d[dim] = {k: _none_if_nan(x) if isinstance(x, float) else x for k, x in d[dim].items()}
+        d.update(tested=self.tested, test_note=self.test_note)
         return d
 
 
-def _dimension_test(pre: np.ndarray, post: np.ndarray) -> DimensionTest:
+def dz_bootstrap_ci(
+    shifts: ArrayLike,
+    n_resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile-bootstrap interval of Cohen's d_z over patients (numpy only, reproducible).
+
+    ``n_resamples`` times, n patients are drawn with replacement (``numpy.random.default_rng(seed)
+    .integers(0, n, size=(n_resamples, n))``) and d_z = mean / SD (ddof=1) of their shifts is
+    computed; the interval is the ``(1 − level) / 2`` and ``(1 + level) / 2`` quantiles of these
+    values as order statistics: the ⌈q·m⌉-th smallest of the m values (the 125th and the 4875th
+    of 5000 for 95 %). A resample that drew a single patient (or only patients with the
+    same shift) has no SD: its d_z counts as ±∞ by the sign of its shift, so it lies in the tail
+    where it belongs, or is left out when that shift is 0.
+
+    Parameters
+    ----------
+    shifts : array, shape (n,) — post − pre per patient (circumplex units), all finite
+    n_resamples : int — bootstrap resamples
+    seed : int — seed of the resampling
+    level : float — coverage of the interval, in (0, 1)
+
+    Returns
+    -------
+    (low, high) : float — NaN when n < 2 or every shift is the same
+    """
+    d = np.asarray(shifts, dtype=np.float64).ravel()
+    n, nan = int(d.size), float("nan")
+    if n < 2 or not np.all(np.isfinite(d)) or d.std(ddof=1) <= _ZERO:
+        return nan, nan
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"dz_bootstrap_ci: level must be in (0, 1), got {level}")
+    idx = np.random.default_rng(seed).integers(0, n, size=(int(n_resamples), n))
+    samples = d[idx]
+    mean = samples.mean(axis=1)
+    sd = samples.std(axis=1, ddof=1)
+    flat = sd <= _ZERO
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dz = np.where(flat, np.sign(mean) * np.inf, mean / np.where(flat, 1.0, sd))
+    dz = np.sort(dz[~(flat & (mean == 0.0))])
+    if not dz.size:
+        return nan, nan
+    tail = (1.0 - level) / 2.0
+
+    def order_statistic(q: float) -> float:
+        # the ⌈q·m⌉-th smallest; the tolerance keeps 0.025 · 5000 = 125.0000000001 at 125
+        k = min(max(math.ceil(q * dz.size - 1e-9), 1), dz.size)
+        return float(dz[k - 1])
+
+    return order_statistic(tail), order_statistic(1.0 - tail)
+
+
+def _dimension_test(
+    pre: np.ndarray, post: np.ndarray, tested: bool, n_resamples: int, seed: int
+) -> DimensionTest:
     from scipy import stats
 
     nan = float("nan")
@@ -342,22 +439,33 @@ def _dimension_test(pre: np.ndarray, post: np.ndarray) -> DimensionTest:
     n = int(d.size)
     mean = float(d.mean()) if n else nan
     sd = float(d.std(ddof=1)) if n >= 2 else nan
-    t = p = dz = w_p = nan
-    if n >= 2 and sd > _ZERO:
+    t = p = dz = w_p = lo = hi = nan
+    if tested and n >= 2 and sd > _ZERO:
         res = stats.ttest_rel(post, pre)
         t, p, dz = float(res.statistic), float(res.pvalue), mean / sd
-    if n >= 2 and np.any(np.abs(d) > _ZERO):
+        lo, hi = dz_bootstrap_ci(d, n_resamples, seed)
+    if tested and n >= 2 and np.any(np.abs(d) > _ZERO):
         w_p = float(stats.wilcoxon(post, pre).pvalue)
-    return DimensionTest(n, mean, sd, t, p, dz, w_p)
+    return DimensionTest(n, mean, sd, t, p, dz, w_p, lo, hi)
 
 
-def cohort_shift(pre: ArrayLike, post: ArrayLike) -> CohortStats:
-    """Paired pre→post tests of a cohort's mean valence and arousal.
+def cohort_shift(
+    pre: ArrayLike,
+    post: ArrayLike,
+    min_patients: int = MIN_PATIENTS,
+    n_resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> CohortStats:
+    """Paired pre→post shift of a cohort's mean valence and arousal, tested from ``min_patients``.
 
     Parameters
     ----------
     pre, post : array, shape (n_patients, 2) — (valence, arousal) per patient (circumplex
         units); rows with a NaN in either array are dropped
+    min_patients : int — below this many patients only the shifts' mean and SD are given: no
+        t-test, Wilcoxon test or d_z (see :attr:`CohortStats.test_note`)
+    n_resamples, seed : int — the bootstrap of d_z's interval (:func:`dz_bootstrap_ci`); both
+        dimensions resample the same patients
 
     Returns
     -------
@@ -369,9 +477,12 @@ def cohort_shift(pre: ArrayLike, post: ArrayLike) -> CohortStats:
         raise ValueError(f"cohort_shift: pre {x.shape} and post {y.shape} differ")
     keep = np.isfinite(x).all(axis=1) & np.isfinite(y).all(axis=1)
     x, y = x[keep], y[keep]
-    return CohortStats(
-        int(x.shape[0]), _dimension_test(x[:, 0], y[:, 0]), _dimension_test(x[:, 1], y[:, 1])
+    n = int(x.shape[0])
+    tested = n >= min_patients
+    valence, arousal = (
+        _dimension_test(x[:, k], y[:, k], tested, n_resamples, seed) for k in (0, 1)
     )
+    return CohortStats(n, valence, arousal, min_patients)
 
 
 def _num(x: float) -> str:
@@ -401,8 +512,8 @@ def _when(label: str) -> str:
 def describe_shift(c: SessionCircumplex) -> str:
     """One plain-language, purely descriptive sentence on the pre→post course.
 
-    Example: "In the first 15 min the estimates were mostly in Q2 LVHA (stressed/anxious)
-    (mean valence -0.52, arousal +0.61); in the last 15 min mostly in Q4 HVLA (calm/relaxed)
+    Example: "In the first 15:00 the estimates were mostly in Q2 LVHA (stressed/anxious)
+    (mean valence -0.52, arousal +0.61); in the last 15:00 mostly in Q4 HVLA (calm/relaxed)
     (valence +0.48, arousal -0.50): more pleasant and calmer." "Mostly" means at least half of
     the estimated frames lie in the quadrant of the mean; otherwise "on average". Shifts under
     0.05 are "about the same"; a window without estimates gives "no comparison is possible".

@@ -152,7 +152,19 @@ def analyse_and_review(
 
 @dataclass
 class CohortEntry:
-    """One patient's latest analysed session, as a pre→post arrow."""
+    """One patient's latest session in the cohort, as a pre→post arrow.
+
+    Parameters
+    ----------
+    patient_id : int
+    code : str — the patient's pseudonymous code
+    session_id : int
+    started_at : str — ISO-8601 UTC start of the session
+    pre, post : (float, float) — (valence, arousal) means of the pre and post windows
+        (circumplex units)
+    demo_model : bool — estimated by the demo model (not clinically valid)
+    simulated : bool — recorded from simulated devices (only with ``include_simulated``)
+    """
 
     patient_id: int
     code: str
@@ -161,6 +173,7 @@ class CohortEntry:
     pre: tuple[float, float]
     post: tuple[float, float]
     demo_model: bool
+    simulated: bool = False
 
 
 def patient_history(
@@ -180,28 +193,73 @@ def patient_history(
     return out
 
 
+def counts_for_cohort(rec: SessionRecord, include_simulated: bool = False) -> bool:
+    """Whether a session may stand for its patient in the cohort (its analysis aside).
+
+    Only a session with the patient's consent on record, recorded from real sensors; simulated
+    sessions only with ``include_simulated`` (and then labelled as such). Demo patients are left
+    out by :func:`cohort` itself.
+    """
+    return bool(rec.consent_at.strip()) and (include_simulated or not rec.simulated)
+
+
 def cohort(
-    catalog: Catalog, data_root: Path, settings: Settings | None = None
+    catalog: Catalog,
+    data_root: Path,
+    settings: Settings | None = None,
+    include_simulated: bool = False,
 ) -> tuple[list[CohortEntry], CohortStats]:
-    """Every patient's latest analysed session and the group's paired pre→post statistics."""
+    """The cohort: each patient's latest eligible analysed session and the group's statistics.
+
+    A patient counts when it is not a demo patient and has an analysed session that
+    :func:`counts_for_cohort` accepts: real (not simulated, unless ``include_simulated``) and
+    consented. The latest such session (by start time) stands for the patient. The paired
+    statistics are :func:`core.analysis.circumplex.cohort_shift`'s: shifts always, tests only from
+    :data:`core.analysis.circumplex.MIN_PATIENTS` patients on.
+
+    Parameters
+    ----------
+    catalog : Catalog
+    data_root : Path — the data folder (session folders are relative to it)
+    settings : Settings, optional — phase minutes and the near-neutral radius
+    include_simulated : bool — let simulated sessions count too (each entry says whether it is)
+
+    Returns
+    -------
+    (entries, stats) — one CohortEntry per counted patient (catalog order) and CohortStats
+    """
     entries = []
     for p in catalog.list_patients():
-        hist = patient_history(catalog, data_root, p.id, settings)
-        if not hist:
+        if p.is_demo:
             continue
-        r = hist[-1]
-        c = r.circumplex
-        entries.append(
-            CohortEntry(
-                p.id,
-                p.code,
-                r.record.id,
-                r.record.started_at,
-                (c.pre.mean_valence, c.pre.mean_arousal),
-                (c.post.mean_valence, c.post.mean_arousal),
-                r.demo_model,
-            )
+        newest_first = sorted(
+            catalog.list_sessions(patient_id=p.id),
+            key=lambda r: (r.started_at, r.id),
+            reverse=True,
         )
+        for rec in newest_first:
+            if not counts_for_cohort(rec, include_simulated):
+                continue
+            try:
+                r = review_of(catalog, data_root, rec.id, settings)
+            except ValueError:
+                continue  # an unreadable analysis counts as not analysed
+            if r is None:
+                continue
+            c = r.circumplex
+            entries.append(
+                CohortEntry(
+                    p.id,
+                    p.code,
+                    rec.id,
+                    rec.started_at,
+                    (c.pre.mean_valence, c.pre.mean_arousal),
+                    (c.post.mean_valence, c.post.mean_arousal),
+                    r.demo_model,
+                    rec.simulated,
+                )
+            )
+            break
     pre = np.array([e.pre for e in entries], dtype=float).reshape(-1, 2)
     post = np.array([e.post for e in entries], dtype=float).reshape(-1, 2)
     return entries, cohort_shift(pre, post)

@@ -251,8 +251,11 @@ POST = np.array([[0.1, 0.3], [0.0, 0.4], [0.2, 0.2], [0.0, 0.1]])
 def test_cohort_shift_hand_values() -> None:
     from scipy import stats
 
-    c = cohort_shift(PRE, POST)
-    assert c.n == 4
+    # four patients are below the minimum for a test (test_cohort.py): lowered here to check
+    # the formulas against the hand values
+    assert not cohort_shift(PRE, POST).tested
+    c = cohort_shift(PRE, POST, min_patients=4)
+    assert c.n == 4 and c.tested
     v = c.valence
     assert v.n == 4
     assert v.mean_shift == pytest.approx(0.5)
@@ -274,7 +277,7 @@ def test_cohort_shift_hand_values() -> None:
 def test_cohort_shift_drops_rows_with_nan() -> None:
     pre = np.vstack([PRE, [[NAN, 0.5], [0.1, 0.1]]])
     post = np.vstack([POST, [[0.3, 0.2], [0.2, NAN]]])
-    c = cohort_shift(pre, post)
+    c = cohort_shift(pre, post, min_patients=4)
     assert c.n == 4 and c.valence.n == 4
     assert c.valence.t == pytest.approx(3.8729833)
     assert c.arousal.dz == pytest.approx(-1.8371173)
@@ -286,7 +289,7 @@ def test_cohort_shift_degenerate() -> None:
     for x in (one.valence.sd_shift, one.valence.t, one.valence.p, one.valence.dz):
         assert math.isnan(x)
     assert math.isnan(one.valence.wilcoxon_p)
-    same = cohort_shift(PRE, PRE)
+    same = cohort_shift(PRE, PRE, min_patients=4)
     assert same.valence.sd_shift == 0.0
     assert math.isnan(same.valence.t) and math.isnan(same.valence.dz)
     assert math.isnan(same.valence.wilcoxon_p)
@@ -312,8 +315,8 @@ def _session(
 def test_describe_anxious_to_calm() -> None:
     c = _session([(-0.5, 0.6), (-0.54, 0.62)], [(0.48, -0.5), (0.48, -0.5)])
     assert describe_shift(c) == (
-        "In the first 15 min the estimates were mostly in Q2 LVHA (stressed/anxious) "
-        "(mean valence -0.52, arousal +0.61); in the last 15 min mostly in Q4 HVLA "
+        "In the first 15:00 the estimates were mostly in Q2 LVHA (stressed/anxious) "
+        "(mean valence -0.52, arousal +0.61); in the last 15:00 mostly in Q4 HVLA "
         "(calm/relaxed) (valence +0.48, arousal -0.50): more pleasant and calmer."
     )
 
@@ -321,8 +324,8 @@ def test_describe_anxious_to_calm() -> None:
 def test_describe_near_neutral_and_small_shift() -> None:
     c = _session([(0.05, -0.02)], [(0.08, 0.01)])
     assert describe_shift(c) == (
-        "In the first 15 min the estimates were near neutral (mean valence +0.05, "
-        "arousal -0.02); in the last 15 min near neutral (valence +0.08, arousal +0.01): "
+        "In the first 15:00 the estimates were near neutral (mean valence +0.05, "
+        "arousal -0.02); in the last 15:00 near neutral (valence +0.08, arousal +0.01): "
         "about the same."
     )
 
@@ -331,8 +334,8 @@ def test_describe_spread_and_one_dimension_the_same() -> None:
     # pre frames Q2, Q1, Q1 but mean (-0.1, 0.4) in Q2: only a third there → "on average"
     c = _session([(-0.6, 0.4), (0.2, 0.4), (0.1, 0.4)], [(-0.12, 0.7)])
     assert describe_shift(c) == (
-        "In the first 15 min the estimates were on average in Q2 LVHA (stressed/anxious) "
-        "(mean valence -0.10, arousal +0.40); in the last 15 min mostly in Q2 LVHA "
+        "In the first 15:00 the estimates were on average in Q2 LVHA (stressed/anxious) "
+        "(mean valence -0.10, arousal +0.40); in the last 15:00 mostly in Q2 LVHA "
         "(stressed/anxious) (valence -0.12, arousal +0.70): more activated; valence about "
         "the same."
     )
@@ -341,9 +344,9 @@ def test_describe_spread_and_one_dimension_the_same() -> None:
 def test_describe_not_estimated_and_low_coverage() -> None:
     c = _session([(-0.52, 0.61), (NAN, NAN), (NAN, 0.3)], [(NAN, NAN)])
     assert describe_shift(c) == (
-        "In the first 15 min the estimates were mostly in Q2 LVHA (stressed/anxious) "
+        "In the first 15:00 the estimates were mostly in Q2 LVHA (stressed/anxious) "
         "(mean valence -0.52, arousal +0.61; only 33% of frames estimated); in the last "
-        "15 min not estimated (no frame with a usable estimate): no comparison is possible."
+        "15:00 not estimated (no frame with a usable estimate): no comparison is possible."
     )
 
 
