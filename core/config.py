@@ -56,6 +56,8 @@ class Settings:
     camera_width, camera_height : int — frame size (pixels)
     jpeg_quality : int — 1–100, quality of the stored video frames
     clinic_name : str — printed on reports
+    therapist_name : str — the treating therapist, printed on page 1 of reports (empty: not
+        printed)
     phase_minutes : float — length of the pre/post windows (min)
     model_checkpoint : str — the clinic's own checkpoint file; empty uses the demo model
     analysis_device : str — ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``…
@@ -81,6 +83,7 @@ class Settings:
     sensor_profile: str = ""
     sensor_name: str = ""
     camera_source: str = ""
+    therapist_name: str = ""
 
     @classmethod
     def load(cls, path: Path | None = None) -> Settings:

@@ -6,7 +6,6 @@ One function per printed format; no numpy, no Qt.
 * :func:`format_clock_tenths` — the same to a tenth of a second: ``"12:05.0"``;
 * :func:`format_duration` — a length in words: ``"12 min 05 s"``, ``"1 h 02 min 05 s"``;
 * :func:`format_seconds` — a short length in seconds: ``"4.2 s"``, ``"0.35 s"``;
-* :func:`format_minutes` — a number of minutes, without the unit: ``"15"``, ``"4.3"``.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ __all__ = [
     "format_clock",
     "format_clock_tenths",
     "format_duration",
-    "format_minutes",
     "format_seconds",
 ]
 
@@ -96,19 +94,3 @@ def format_seconds(seconds: float) -> str:
     str — e.g. ``format_seconds(4.24)`` → ``"4.2 s"``, ``format_seconds(0.352)`` → ``"0.35 s"``
     """
     return f"{seconds:.1f} s" if seconds >= 1 else f"{seconds:.2f} s"
-
-
-def format_minutes(minutes: float) -> str:
-    """A number of minutes, without the unit, to a tenth and without a trailing ``.0``.
-
-    Parameters
-    ----------
-    minutes : float — length (min)
-
-    Returns
-    -------
-    str — e.g. ``format_minutes(15)`` → ``"15"``, ``format_minutes(4.25)`` → ``"4.2"``
-        (rounded half to even, as Python formats), ``format_minutes(4.26)`` → ``"4.3"``
-    """
-    text = f"{minutes:.1f}"
-    return text[:-2] if text.endswith(".0") else text

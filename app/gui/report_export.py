@@ -1,5 +1,5 @@
-"""Exporting a session's PDF report from any screen: where to save it, the patient's name, and
-building it off the GUI thread."""
+"""Exporting a session's PDF report from any screen: where to save it, the patient's name, the
+session notes, and building it off the GUI thread."""
 
 from __future__ import annotations
 
@@ -21,10 +21,12 @@ def export_session_report(
     on_failed: Callable[[str], None],
     path: str | None = None,
     include_name: bool | None = None,
+    include_notes: bool | None = None,
 ) -> bool:
-    """Ask where to save (unless ``path`` is given) and whether to print the patient's name
-    (unless ``include_name`` is given, and only when the patient has one), then build the PDF in
-    a worker thread; ``on_done(path)`` or ``on_failed(message)`` run on the GUI thread.
+    """Ask where to save (unless ``path`` is given), whether to print the patient's name (unless
+    ``include_name`` is given, and only when the patient has one) and whether to print the session
+    notes (unless ``include_notes`` is given, and only when the session has notes), then build the
+    PDF in a worker thread; ``on_done(path)`` or ``on_failed(message)`` run on the GUI thread.
 
     Returns
     -------
@@ -48,12 +50,24 @@ def export_session_report(
                 "Print the patient's name on the report? (Otherwise only the code.)",
             )
             include_name = ans == QMessageBox.StandardButton.Yes
-    out, with_name = Path(path), bool(include_name)
+    if include_notes is None:
+        include_notes = False
+        fresh = catalog.get_session(rec.id)  # the notes may have changed since ``rec`` was read
+        if fresh is not None and fresh.notes.strip():
+            ans = QMessageBox.question(
+                parent,
+                "Session notes",
+                "Print the session notes on the report? (Otherwise they stay in TheraScope.)",
+            )
+            include_notes = ans == QMessageBox.StandardButton.Yes
+    out, with_name, with_notes = Path(path), bool(include_name), bool(include_notes)
 
     def job(progress: Callable[[float], None]) -> Path:
         from core.report.session import export_session_report as build
 
-        return build(catalog, data_root, rec.id, out, include_name=with_name)
+        return build(
+            catalog, data_root, rec.id, out, include_name=with_name, include_notes=with_notes
+        )
 
     def done(result: object) -> None:
         on_done(Path(str(result)))

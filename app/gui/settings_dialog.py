@@ -1,5 +1,5 @@
 """Screen 8 — Settings: data folder, the model in use (with its provenance), analysis device and
-rate, circumplex and phase options, the clinic's name for reports."""
+rate, circumplex and phase options, the clinic's and the therapist's names for reports."""
 
 from __future__ import annotations
 
@@ -123,6 +123,8 @@ class SettingsDialog(QDialog):
         self.minutes.setToolTip("Length of the pre and post windows when no phase markers are set")
         self.clinic = QLineEdit(settings.clinic_name)
         self.clinic.setPlaceholderText("printed on reports")
+        self.therapist = QLineEdit(settings.therapist_name)
+        self.therapist.setPlaceholderText("printed on page 1 of reports")
         ck_row = QHBoxLayout()
         ck_row.addWidget(self.checkpoint, 1)
         ck_row.addWidget(self.choose)
@@ -139,6 +141,7 @@ class SettingsDialog(QDialog):
         form.addRow("Near-neutral radius", self.radius)
         form.addRow("Pre/post windows", self.minutes)
         form.addRow("Clinic name", self.clinic)
+        form.addRow("Therapist name", self.therapist)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
@@ -226,6 +229,7 @@ class SettingsDialog(QDialog):
         new.neutral_radius = float(self.radius.value())
         new.phase_minutes = float(self.minutes.value())
         new.clinic_name = self.clinic.text().strip()
+        new.therapist_name = self.therapist.text().strip()
         return new
 
     def save(self) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from core.physiology.signals import ecg_summary, eda_level_series, eda_summary, heart_rate_series
-from core.timefmt import format_clock, format_minutes
+from core.timefmt import format_clock
 
 __all__ = [
     "METRICS",
@@ -75,7 +75,7 @@ class PhaseWindow:
     Parameters
     ----------
     name : str — ``"pre"`` or ``"post"``
-    label : str — plain words, e.g. ``"first 15 min"`` or ``"before treatment"``
+    label : str — plain words, e.g. ``"first 15:00"`` or ``"before treatment"``
     start_s, end_s : float — window bounds from the session start (s)
     note : str — how the window was chosen, for the therapist
     """
@@ -137,20 +137,18 @@ def phase_windows(
         fallback = "Phase markers incomplete (treatment end without a start): "
 
     length = min(phase_minutes * 60.0, duration_s / 3.0)
-    mins = format_minutes(length / 60.0)
+    span = format_clock(length)  # m:ss, never decimal minutes ("first 0.1 min")
     if length < phase_minutes * 60.0:
         note = (
-            f"Session shorter than {format_minutes(3 * phase_minutes)} min: windows are the "
-            f"first and last {mins} min (a third of the session each)."
+            f"Session shorter than {format_clock(3 * phase_minutes * 60.0)}: windows are the "
+            f"first and last {span} (a third of the session each)."
         )
     else:
-        note = f"Windows are the first and last {mins} min of the session."
+        note = f"Windows are the first and last {span} of the session."
     note = fallback + note
     return [
-        PhaseWindow("pre", f"first {mins} min", 0.0, length, note),
-        PhaseWindow(
-            "post", f"last {mins} min", float(duration_s) - length, float(duration_s), note
-        ),
+        PhaseWindow("pre", f"first {span}", 0.0, length, note),
+        PhaseWindow("post", f"last {span}", float(duration_s) - length, float(duration_s), note),
     ]
 
 
@@ -325,14 +323,14 @@ def describe_change(summary: PhysiologySummary) -> str:
     """Plain-language, purely descriptive sentences on the pre→post change.
 
     Example: "Heart rate was 12.0 bpm lower and skin-conductance level 3.10 µS lower in the last
-    15 minutes than in the first 15 minutes." Metrics that could not be compared are named with
+    15:00 than in the first 15:00." Metrics that could not be compared are named with
     the reason.
     """
     if summary.from_markers:
         when = "after treatment than before treatment"
     else:
-        mins = format_minutes(summary.windows[0].length_s / 60.0)
-        when = f"in the last {mins} minutes than in the first {mins} minutes"
+        span = format_clock(summary.windows[0].length_s)
+        when = f"in the last {span} than in the first {span}"
     sentences: list[str] = []
     missing: list[str] = []
     for pair in (METRICS[0::2], METRICS[1::2]):

@@ -19,6 +19,7 @@ from core.physiology.summary import describe_change
 from core.report.blocks import count, header, para, table
 from core.report.data import DEMO_BANNER, INTENDED_USE, NOT_MEASURED, ReportData
 from core.report.quality import model_quality_rows
+from core.report.times import local_time
 from core.timefmt import format_clock
 
 _SELF_FIELDS = (
@@ -70,7 +71,8 @@ def plain_summary(data: ReportData) -> str:
     """The plain-language summary on page 1 (a fixed template).
 
     "<circumplex sentence> <physiology sentences> [<self-ratings sentence>]", the first from
-    :func:`core.analysis.circumplex.describe_shift`, the second from :func:`core.physiology.summary.describe_change`.
+    :func:`core.analysis.circumplex.describe_shift`, the second from
+    :func:`core.physiology.summary.describe_change` (lengths as m:ss).
     """
     assert data.analysis is not None
     parts = [
@@ -388,7 +390,7 @@ def model_quality(data: ReportData, st: dict[str, Any], width: float) -> list[An
     if wall is not None:
         rows.append(["Analysis time", f"{float(wall):.1f} s"])
     if info.get("created_at"):
-        rows.append(["Analysed at", str(info["created_at"]).replace("T", " ")])
+        rows.append(["Analysed at", local_time(str(info["created_at"]))])
     cells = [[k, para(escape(v), st["cell"])] for k, v in rows]
     return [
         KeepTogether(

@@ -2,6 +2,8 @@
 
 A chart shows one series over the whole session, with the pre/post comparison windows shaded
 and the session markers as numbered vertical lines (numbers match the report's markers table).
+The time axis is labelled m:ss. Every marker's number is printed: numbers of markers close in
+time are stacked in rows above the frame (:func:`marker_label_places`), never dropped.
 """
 
 from __future__ import annotations
@@ -11,9 +13,15 @@ from typing import Any
 import numpy as np
 
 from core.physiology.summary import PhaseWindow
+from core.timefmt import format_clock
 
 #: More points than this add nothing visible at report width and only bloat the PDF.
 MAX_POINTS = 1200
+#: Marker numbers: font size (pt), rows above the frame at most, row height and gap (pt).
+MARKER_FONT = 6.5
+MARKER_ROWS = 3
+_ROW_H = 7.5
+_LABEL_GAP = 1.5
 _TICK_STEPS_MIN = (0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 20, 30, 60, 120)
 
 
@@ -23,6 +31,41 @@ def _tick_step(span_min: float) -> float:
         if span_min / step <= 8:
             return float(step)
     return float(_TICK_STEPS_MIN[-1])
+
+
+def marker_label_places(
+    xs: list[float], widths: list[float], rows: int = MARKER_ROWS, gap: float = _LABEL_GAP
+) -> list[tuple[float, int]]:
+    """Where each marker's number goes, so that no two overlap: ``(x centre, row)`` per marker.
+
+    Markers are taken left to right; each number goes in the lowest row where it fits centred
+    over its line (at least ``gap`` after the number before it in that row). When no row has
+    room, it goes in the row that ends first, moved right just as far as needed (a leader line
+    then joins it to its marker).
+
+    Parameters
+    ----------
+    xs : list of float — the markers' x positions (pt), any order
+    widths : list of float — each number's printed width (pt)
+    rows : int — rows available above the frame
+    gap : float — least space between two numbers in a row (pt)
+
+    Returns
+    -------
+    list of (float, int) — in the order of ``xs``: the number's centre (pt) and row (0 lowest)
+    """
+    ends = [-np.inf] * rows
+    out: list[tuple[float, int]] = [(0.0, 0)] * len(xs)
+    for i in sorted(range(len(xs)), key=lambda k: xs[k]):
+        half = widths[i] / 2.0
+        row = next((r for r in range(rows) if ends[r] + gap <= xs[i] - half), None)
+        x = xs[i]
+        if row is None:
+            row = min(range(rows), key=lambda r: ends[r])
+            x = ends[row] + gap + half
+        ends[row] = x + half
+        out[i] = (x, row)
+    return out
 
 
 def _reduce(t: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -132,6 +175,9 @@ def session_chart(
     y_ticks : (low, high), optional — words printed right of the frame at the bottom and top
         of the value axis (e.g. ``("calm", "activated")``)
 
+    The time axis is labelled in m:ss; marker numbers are placed by :func:`marker_label_places`
+    (the frame gives up height for a second or third row when markers are close in time).
+
     Returns
     -------
     reportlab.graphics.shapes.Drawing
@@ -139,12 +185,25 @@ def session_chart(
     from reportlab.graphics.charts.lineplots import LinePlot
     from reportlab.graphics.shapes import Drawing, Group, Line, Rect, String
     from reportlab.lib import colors
+    from reportlab.pdfbase.pdfmetrics import stringWidth
 
     d = Drawing(width, height)
-    left, bottom, top_pad = 46.0, 30.0, 14.0
+    left, bottom = 46.0, 30.0
     right_pad = 44.0 if y_ticks is not None else 8.0
-    pw, ph = width - left - right_pad, height - bottom - top_pad
+    pw = width - left - right_pad
     span_min = max(duration_s / 60.0, 1e-6)
+
+    def x_of(minutes: float) -> float:
+        return left + min(max(minutes / span_min, 0.0), 1.0) * pw
+
+    marker_xs = [x_of(tm / 60.0) for tm in marker_times_s]
+    numbers = [str(i) for i in range(1, len(marker_times_s) + 1)]
+    places = marker_label_places(
+        marker_xs, [stringWidth(n, "Helvetica", MARKER_FONT) for n in numbers]
+    )
+    n_rows = 1 + max((row for _, row in places), default=0)
+    top_pad = 14.0 + _ROW_H * (n_rows - 1)
+    ph = height - bottom - top_pad
 
     t = np.asarray(t_s if t_s is not None else [], dtype=np.float64).ravel()
     y = np.asarray(values if values is not None else [], dtype=np.float64).ravel()
@@ -154,9 +213,6 @@ def session_chart(
     t, y = t[:n][inside], y[:n][inside]
     t, y = _reduce_tolerant(t, y) if nan_tolerant else _reduce(*_break_gaps(t, y))
     runs = _runs(t / 60.0, y)
-
-    def x_of(minutes: float) -> float:
-        return left + min(max(minutes / span_min, 0.0), 1.0) * pw
 
     shade = colors.HexColor("#e6eef7")
     for w in windows:
@@ -204,7 +260,7 @@ def session_chart(
         lp.xValueAxis.valueMin, lp.xValueAxis.valueMax = 0.0, span_min
         lp.xValueAxis.valueStep = _tick_step(span_min)
         lp.xValueAxis.labels.fontSize = 7
-        lp.xValueAxis.labelTextFormat = lambda v: f"{v:g}"
+        lp.xValueAxis.labelTextFormat = lambda v: format_clock(60.0 * v)
         lp.yValueAxis.valueMin, lp.yValueAxis.valueMax = lo - pad, hi + pad
         lp.yValueAxis.labels.fontSize = 7
         lp.yValueAxis.labelTextFormat = "%.3g"
@@ -226,9 +282,7 @@ def session_chart(
         )
 
     marker_colour = colors.HexColor("#b5651d")
-    last_label_x = -1e9
-    for i, tm in enumerate(marker_times_s, start=1):
-        x = x_of(tm / 60.0)
+    for x, number, (lx, row) in zip(marker_xs, numbers, places, strict=True):
         d.add(
             Line(
                 x,
@@ -240,22 +294,25 @@ def session_chart(
                 strokeDashArray=[2, 2],
             )
         )
-        # Dense markers would print their numbers on top of each other; skip crowded ones.
-        if x - last_label_x >= 4.0 * len(str(i)) + 4.0:
-            d.add(
-                String(
-                    x,
-                    bottom + ph + 3,
-                    str(i),
-                    fontSize=6.5,
-                    textAnchor="middle",
-                    fillColor=marker_colour,
-                )
+        base = bottom + ph + 3 + _ROW_H * row
+        if abs(lx - x) > 0.01:  # moved aside: a leader from the top of the line to its number
+            d.add(Line(x, bottom + ph, lx, base - 1, strokeColor=marker_colour, strokeWidth=0.4))
+        d.add(
+            String(
+                lx,
+                base,
+                number,
+                fontName="Helvetica",
+                fontSize=MARKER_FONT,
+                textAnchor="middle",
+                fillColor=marker_colour,
             )
-            last_label_x = x
+        )
 
     d.add(
-        String(left + pw / 2, 4, "Time from session start (min)", fontSize=7.5, textAnchor="middle")
+        String(
+            left + pw / 2, 4, "Time from session start (m:ss)", fontSize=7.5, textAnchor="middle"
+        )
     )
     title = Group(String(0, 0, y_label, fontSize=7.5, textAnchor="middle"))
     title.translate(12, bottom + ph / 2)

@@ -16,6 +16,7 @@ from core.analysis.circumplex import SessionCircumplex
 from core.analysis.results import AnalysisInfo
 from core.physiology.summary import PhysiologySummary
 from core.quality.session import QualitySummary
+from core.quality.text import VERDICT_WORDS
 
 SIMULATED_BANNER = "SIMULATED DATA — not a real recording"
 DEMO_BANNER = "DEMO MODEL — not clinically valid"
@@ -77,12 +78,19 @@ class ReportData:
     clinic_name : str — printed under the title
     patient_code : str — pseudonymous patient code
     session_uid : str — session identifier
-    started_at : str — session date and time as it should be printed, e.g. "2025-03-04 14:05"
+    started_at : str — session date and time as it should be printed, in local time with the
+        zone, e.g. "2025-03-04 14:05 CET" (:func:`core.report.times.local_time`)
     duration_s : float — session length (s)
     physiology : PhysiologySummary — pre/post comparison
     simulated : bool — data from simulated devices: banner on every page
     patient_name : str or None — printed only when ``include_name`` is True
     include_name : bool — the therapist chose to print the name
+    therapist_name : str — the treating therapist (Settings); empty: not printed
+    consent_at : str — when the patient's consent was recorded, as printed (local time with the
+        zone); empty: not printed
+    consent_note : str — how consent was given (printed after the time)
+    notes : str — the therapist's session notes; printed only when ``include_notes`` is True
+    include_notes : bool — the therapist chose to print the notes
     devices : list of dict — ``{"name": str, "simulated": bool}`` per device
     quality : ReportQuality — ``streams``: list of ``{"name", "expected", "received", "lost"[, "lost_pct"]}``
         (samples; lost % is computed when absent), ``frames_stored``, ``frames_dropped``,
@@ -91,7 +99,7 @@ class ReportData:
     markers : list of (t_s, kind, label) — session markers, time from session start (s)
     hr_t_s, hr_bpm : ndarray or None — heart-rate series for the chart (s, beats/min)
     eda_t_s, eda_us : ndarray or None — EDA-level series for the chart (s, µS)
-    generated_at : str — generation time as printed; empty: now, local time
+    generated_at : str — generation time as printed; empty: now, local time with the zone
     app_version : str — TheraScope version printed in the footer
     analysis : ReportAnalysis or None — the model's estimates; None: not analysed yet
     self_reports : dict — ``{"pre"|"post": {"sam_valence", "sam_arousal", "gad7"}}`` (int or
@@ -107,6 +115,11 @@ class ReportData:
     simulated: bool = False
     patient_name: str | None = None
     include_name: bool = False
+    therapist_name: str = ""
+    consent_at: str = ""
+    consent_note: str = ""
+    notes: str = ""
+    include_notes: bool = False
     devices: list[dict[str, Any]] = field(default_factory=list)
     quality: ReportQuality = field(default_factory=ReportQuality)
     markers: list[tuple[float, str, str]] = field(default_factory=list)
@@ -118,6 +131,12 @@ class ReportData:
     app_version: str = __version__
     analysis: ReportAnalysis | None = None
     self_reports: dict[str, dict[str, int | None]] = field(default_factory=dict)
+
+
+def quality_verdict_text(summary: QualitySummary) -> str:
+    """The session's overall data-quality verdict with its reasons: ``"Check: 2.1 % of …"``."""
+    reasons = summary.get("reasons") or []
+    return VERDICT_WORDS[summary.get("verdict")] + (": " + "; ".join(reasons) if reasons else "")
 
 
 def format_value(value: float | None, decimals: int, signed: bool = False) -> str:

@@ -10,9 +10,13 @@ Page 1 is the summary, the details always start on page 2.
 - Not analysed: page 1 = header, "Not analysed yet", pre/post physiology table and sentence;
   then recording quality, devices, markers and the heart-rate/EDA charts.
 
-Every page carries a footer with page number, app version, generation time and "Decision support
-only — not a diagnosis"; simulated sessions carry a red banner and estimates of the demo model
-an amber one on every page.
+Every page carries a footer with "Page n of N", app version, generation time and "Decision
+support only — not a diagnosis"; simulated sessions carry a red banner and estimates of the demo
+model an amber one on every page.
+
+Times: dates in the computer's local zone, named ("2026-12-05 13:42 CET"); times within the
+session and window lengths as m:ss (:mod:`core.report.times`, applied to the data before anything
+is drawn).
 
 Fonts: the standard Helvetica with WinAnsi encoding, which has µ, en/em dash and middle dot, so
 no font file has to ship. Characters outside WinAnsi (arrows, ≥, Greek) are avoided.
@@ -20,13 +24,13 @@ no font file has to ship. Characters outside WinAnsi (arrows, ≥, Greek) are av
 
 from __future__ import annotations
 
-import datetime as _dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
 from core.physiology.summary import METRICS, describe_change
-from core.report.blocks import count, header, marker_kind, styles, table
+from core.report.blocks import count, header, marker_kind, multiline, page_one_notes, styles, table
 from core.report.data import (
     DEMO_BANNER,
     DISCLAIMER,
@@ -36,6 +40,7 @@ from core.report.data import (
     ReportData,
     format_value,
 )
+from core.report.times import now_local
 from core.timefmt import format_clock, format_duration
 
 
@@ -72,9 +77,11 @@ def _physiology(data: ReportData, st: dict[str, Any], width: float) -> list[Any]
         )
     rows.append(
         [
-            "Usable signal, ECG / EDA (min)",
-            f"{phys.pre.ecg_seconds_analysed / 60:.1f} / {phys.pre.eda_seconds_analysed / 60:.1f}",
-            f"{phys.post.ecg_seconds_analysed / 60:.1f} / {phys.post.eda_seconds_analysed / 60:.1f}",
+            "Usable signal, ECG / EDA (m:ss)",
+            *(
+                f"{format_clock(w.ecg_seconds_analysed)} / {format_clock(w.eda_seconds_analysed)}"
+                for w in (phys.pre, phys.post)
+            ),
             "",
         ]
     )
@@ -227,6 +234,9 @@ def _details(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
     if data.analysis is None:
         return _quality_devices_markers(data, st, width) + _physiology_charts(data, st, width)
     physiology = _physiology(data, st, width) + [Paragraph(_PHYSIOLOGY_NOTE, st["small"])]
+    notes: list[Any] = []
+    if page_one_notes(data, compact=True)[1]:  # too long for page 1: whole here
+        notes = [Paragraph("Session notes", st["h2"]), Paragraph(multiline(data.notes), st["body"])]
     return (
         timeline(data, st, width)
         + quadrant_shares(data, st, width)
@@ -236,6 +246,7 @@ def _details(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
         + _physiology_charts(data, st, width)
         + model_quality(data, st, width)
         + _quality_devices_markers(data, st, width)
+        + notes
     )
 
 
@@ -249,6 +260,32 @@ def _banners(data: ReportData) -> list[tuple[str, str]]:
     return out
 
 
+def _page_count_canvas(footer: Callable[[Any, int, int], None]) -> Any:
+    """A reportlab canvas class that holds every page back until the end, then draws
+    ``footer(canvas, page, pages)`` on each: the page count is known only once all are laid out.
+    """
+    from reportlab.pdfgen.canvas import Canvas
+
+    class PageCountCanvas(Canvas):  # type: ignore[misc]  # reportlab has no type hints
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._held: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:  # noqa: N802 — reportlab's name
+            self._held.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._held)
+            for page, state in enumerate(self._held, start=1):
+                self.__dict__.update(state)
+                footer(self, page, total)
+                super().showPage()
+            super().save()
+
+    return PageCountCanvas
+
+
 def render_session_report(data: ReportData, out_path: Path) -> int:
     """Write the session report as PDF at ``out_path`` (directly); return its page count."""
     from reportlab.lib import colors
@@ -258,7 +295,7 @@ def render_session_report(data: ReportData, out_path: Path) -> int:
 
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    generated = data.generated_at or _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    generated = data.generated_at or now_local()
     page_w, page_h = A4
     margin = 18 * mm
     banners = _banners(data)
@@ -280,16 +317,21 @@ def render_session_report(data: ReportData, out_path: Path) -> int:
             y -= gap
         canvas.setStrokeColor(colors.HexColor("#b0b8c0"))
         canvas.line(margin, 13 * mm, page_w - margin, 13 * mm)
+        canvas.setFont("Helvetica-Bold", 7.5)
+        canvas.setFillColor(colors.HexColor("#444444"))
+        canvas.drawRightString(page_w - margin, 9 * mm, DISCLAIMER)
+        canvas.restoreState()
+
+    def page_footer(canvas: Any, page: int, total: int) -> None:
+        canvas.saveState()
         canvas.setFillColor(colors.HexColor("#444444"))
         canvas.setFont("Helvetica", 7.5)
         canvas.drawString(
             margin,
             9 * mm,
-            f"Page {doc.page} · TheraScope {data.app_version} · "
+            f"Page {page} of {total} · TheraScope {data.app_version} · "
             f"generated {generated} · {data.patient_code}",
         )
-        canvas.setFont("Helvetica-Bold", 7.5)
-        canvas.drawRightString(page_w - margin, 9 * mm, DISCLAIMER)
         canvas.restoreState()
 
     doc = SimpleDocTemplate(
@@ -311,7 +353,12 @@ def render_session_report(data: ReportData, out_path: Path) -> int:
 
         first = _one_page(summary_page(data, st, doc.width), doc.width, doc.height)
     story = first + [PageBreak()] + _details(data, st, doc.width)
-    doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
+    doc.build(
+        story,
+        onFirstPage=decorate,
+        onLaterPages=decorate,
+        canvasmaker=_page_count_canvas(page_footer),
+    )
     return pages[0]
 
 

@@ -22,7 +22,7 @@ from core.quality.text import (
     spread_text,
     video_rows,
 )
-from core.report.data import ReportData
+from core.report.data import ReportData, quality_verdict_text
 
 #: the summary's parts, as the table names them
 _PARTS: tuple[tuple[Literal["signals", "link", "video"], str], ...] = (
@@ -52,10 +52,7 @@ def model_quality_rows(summary: QualitySummary | None) -> list[list[str]]:
 
 def data_quality_rows(summary: QualitySummary) -> list[list[str]]:
     """Rows of the "Data quality" table under "Recording quality"."""
-    verdict = summary.get("verdict")
-    reasons = summary.get("reasons") or []
-    text = VERDICT_WORDS[verdict] + (": " + "; ".join(reasons) if reasons else "")
-    rows = [["Overall", text]]
+    rows = [["Overall", quality_verdict_text(summary)]]
     for part, title in _PARTS:
         p = summary.get(part) or {}
         rows.append([f"{title}: verdict", VERDICT_WORDS[p.get("verdict")]])

@@ -15,6 +15,7 @@ from core.quality.session import quality_summary
 from core.recording import SessionData, open_session
 from core.report.data import ReportAnalysis, ReportData, ReportQuality
 from core.report.document import render_session_report
+from core.report.times import local_time
 
 
 def _from_start(data: SessionData, channel: str) -> tuple[np.ndarray | None, float]:
@@ -71,8 +72,24 @@ def report_data_for(
     session_id: int,
     include_name: bool = False,
     settings: Settings | None = None,
+    include_notes: bool = False,
 ) -> ReportData:
-    """Everything the session report prints, read from the catalog and the session folder."""
+    """Everything the session report prints, read from the catalog and the session folder.
+
+    Parameters
+    ----------
+    catalog : Catalog
+    data_root : Path — the data folder (the session's folder is relative to it)
+    session_id : int
+    include_name : bool — print the patient's name (the therapist's choice)
+    settings : Settings, optional — clinic and therapist names, phase minutes (default: saved)
+    include_notes : bool — print the session's notes (the therapist's choice)
+
+    Returns
+    -------
+    ReportData — with the start and consent times in local time (stored UTC times converted
+    for printing, :func:`core.report.times.local_time`)
+    """
     settings = settings or Settings.load()
     rec = catalog.get_session(session_id)
     if rec is None:
@@ -121,8 +138,13 @@ def report_data_for(
         patient_code=patient.code,
         patient_name=patient.name,
         include_name=include_name,
+        therapist_name=settings.therapist_name,
+        consent_at=local_time(rec.consent_at),
+        consent_note=rec.consent_note,
+        notes=rec.notes,
+        include_notes=include_notes,
         session_uid=rec.uid,
-        started_at=rec.started_at[:16].replace("T", " ") + " UTC",
+        started_at=local_time(rec.started_at),
         duration_s=float(rec.duration_s or data.duration_s),
         physiology=summary,
         simulated=rec.simulated,
@@ -145,8 +167,12 @@ def export_session_report(
     out_path: Path,
     include_name: bool = False,
     settings: Settings | None = None,
+    include_notes: bool = False,
 ) -> Path:
     """Build the session's PDF at ``out_path`` and record the export in the catalog.
+
+    ``include_name`` and ``include_notes``: print the patient's name and the session's notes on
+    page 1 (the therapist's choice each; neither is printed by default).
 
     The PDF is written to a temporary file beside ``out_path`` and renamed, so a failure never
     leaves half a report (nor replaces an earlier one). The export is recorded with
@@ -157,7 +183,7 @@ def export_session_report(
     KeyError — no such session
     ValueError — the session is still recording, or its stored analysis cannot be read
     """
-    data = report_data_for(catalog, data_root, session_id, include_name, settings)
+    data = report_data_for(catalog, data_root, session_id, include_name, settings, include_notes)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial")

@@ -8,7 +8,6 @@ from core.timefmt import (
     format_clock,
     format_clock_tenths,
     format_duration,
-    format_minutes,
     format_seconds,
 )
 
@@ -64,10 +63,3 @@ def test_format_duration(seconds: float, text: str) -> None:
 )
 def test_format_seconds(seconds: float, text: str) -> None:
     assert format_seconds(seconds) == text
-
-
-@pytest.mark.parametrize(
-    ("minutes", "text"), [(15.0, "15"), (4.26, "4.3"), (4.25, "4.2"), (0.04, "0"), (45.5, "45.5")]
-)
-def test_format_minutes(minutes: float, text: str) -> None:
-    assert format_minutes(minutes) == text

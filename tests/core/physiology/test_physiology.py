@@ -51,7 +51,7 @@ def test_windows_60_min() -> None:
     pre, post = phase_windows(3600.0)
     assert (pre.name, pre.start_s, pre.end_s) == ("pre", 0.0, 900.0)
     assert (post.name, post.start_s, post.end_s) == ("post", 2700.0, 3600.0)
-    assert pre.label == "first 15 min" and post.label == "last 15 min"
+    assert pre.label == "first 15:00" and post.label == "last 15:00"
     assert "shorter" not in pre.note
 
 
@@ -59,8 +59,8 @@ def test_windows_12_min_are_a_third_each() -> None:
     pre, post = phase_windows(720.0)
     assert (pre.start_s, pre.end_s) == (0.0, 240.0)
     assert (post.start_s, post.end_s) == (480.0, 720.0)
-    assert "first and last 4 min" in pre.note and "a third of the session" in pre.note
-    assert pre.label == "first 4 min"
+    assert "first and last 4:00" in pre.note and "a third of the session" in pre.note
+    assert pre.label == "first 4:00"
 
 
 def test_windows_from_markers() -> None:
@@ -146,7 +146,7 @@ def test_summarize_roundtrip_and_sentence(ecg70: np.ndarray) -> None:
     text = describe_change(s)
     assert text.startswith("Heart rate was ")
     assert "bpm lower and skin-conductance level " in text
-    assert "µS lower in the last 1.5 minutes than in the first 1.5 minutes." in text
+    assert "µS lower in the last 1:30 than in the first 1:30." in text
     again = PhysiologySummary.from_dict(json.loads(json.dumps(s.to_dict())))
     assert again == s
 

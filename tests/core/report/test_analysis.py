@@ -258,10 +258,10 @@ def test_window_without_estimates_prints_dashes(tmp_path: Path) -> None:
     data.analysis = ReportAnalysis(circ, t, v, a, info)
     pages = read_pages(build_session_report(data, tmp_path / "r.pdf"))
     first = pages[0]
-    assert "Last 15 min 45:00–1:00:00 — — not estimated 0% (0 of 900)" in first
+    assert "Last 15:00 45:00–1:00:00 — — not estimated 0% (0 of 900)" in first
     assert "no comparison is possible" in first
     rest = " ".join(pages[1:])
-    assert "Last 15 min — — — — — 0" in rest  # shares
+    assert "Last 15:00 — — — — — 0" in rest  # shares
     assert "Parts of the session analysed 0:00–15:00, 45:00–1:00:00" in rest
     assert "Frames analysed of stored — of —" in rest
     assert all("DEMO MODEL" not in p for p in pages)

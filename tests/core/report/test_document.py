@@ -87,7 +87,7 @@ def test_summary_page_and_details(tmp_path: Path) -> None:
     assert describe_change(data.physiology) in first
     assert (
         "Heart rate was 12.3 bpm lower and skin-conductance level 3.11 µS lower in the last "
-        "15 minutes than in the first 15 minutes."
+        "15:00 than in the first 15:00."
     ) in first
     details = pages[1]
     assert "Recording quality" in details and "Recording quality" not in first
