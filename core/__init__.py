@@ -5,3 +5,4 @@ them so that ``import core`` stays fast.
 """
 
 __version__ = "0.1.0"
+__license__ = "GPL-3.0-or-later"  # as in pyproject.toml

@@ -30,24 +30,77 @@ def _patient(cat, code: str):  # type: ignore[no-untyped-def]
     return p
 
 
+def _refuse(message: str) -> int:
+    """Print why nothing was done; exit code 2."""
+    print(f"therascope: {message}", file=sys.stderr)
+    return 2
+
+
+def _confirmed(what: str, expected: str, typed: str | None) -> bool:
+    """Whether ``--confirm`` repeats ``expected`` exactly; prints the refusal otherwise."""
+    from core.catalog.erasure import confirmation_matches
+
+    if confirmation_matches(expected, typed):
+        return True
+    given = "no --confirm was given" if typed is None else "--confirm does not match"
+    _refuse(
+        f"refused: {given}. Deleting {what} cannot be undone; to confirm, repeat it exactly: "
+        f"--confirm {expected}. Nothing was deleted."
+    )
+    return False
+
+
 def cmd_patients(args: argparse.Namespace) -> int:
-    cat, _ = _catalog(args)
+    cat, root = _catalog(args)
     if args.action == "add":
         if not args.code:
             raise SystemExit("therascope patients add CODE")
         p = cat.add_patient(args.code, name=args.name, birth_year=args.birth_year)
         print(f"created patient {p.code} (id {p.id})")
         return 0
-    for row in cat.patient_overview():
+    if args.action in ("archive", "unarchive", "delete"):
+        if not args.code:
+            raise SystemExit(f"therascope patients {args.action} CODE")
+        p = _patient(cat, args.code)
+        if args.action == "archive":
+            cat.archive_patient(p.id)
+            print(f"archived patient {p.code} (hidden from the list; unarchive brings it back)")
+            return 0
+        if args.action == "unarchive":
+            cat.unarchive_patient(p.id)
+            print(f"patient {p.code} is active again")
+            return 0
+        from core.catalog.erasure import delete_patient_data
+
+        if not _confirmed(f"patient {p.code} with all its sessions", p.code, args.confirm):
+            return 2
+        gone = delete_patient_data(cat, root, p.id)
+        print(f"deleted patient {gone.patient_code} and {len(gone.session_uids)} session(s)")
+        return 0
+    for row in cat.patient_overview(include_archived=args.archived):
         print(
             f"{row['code']:<16} sessions={row['n_sessions']:<3} last={row['last_session_at'] or '-'}"
             + ("  [demo]" if row["is_demo"] else "")
+            + ("  [archived]" if row["archived"] else "")
         )
     return 0
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
-    cat, _ = _catalog(args)
+    cat, root = _catalog(args)
+    if args.action == "delete":
+        from core.catalog.erasure import delete_session_data
+
+        if not args.uid:
+            raise SystemExit("therascope sessions delete UID --confirm UID")
+        found = cat.session_by_uid(args.uid)
+        if found is None:
+            return _refuse(f"No session {args.uid!r} (list them: therascope sessions)")
+        if not _confirmed(f"session {found.uid}", found.uid, args.confirm):
+            return 2
+        delete_session_data(cat, root, found.id)
+        print(f"deleted session {found.uid}")
+        return 0
     pid = _patient(cat, args.patient).id if args.patient else None
     rows = cat.list_sessions(patient_id=pid)
     if args.json:
@@ -135,7 +188,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     rec = cat.session_by_uid(args.session)
     if rec is None:
         raise SystemExit(f"No session {args.session!r} (list them: therascope sessions)")
-    out = export_session_report(cat, root, rec.id, Path(args.out), include_name=args.include_name)
+    out = export_session_report(
+        cat,
+        root,
+        rec.id,
+        Path(args.out),
+        include_name=args.include_name,
+        include_notes=args.include_notes,
+    )
     print(out)
     return 0
 
@@ -168,16 +228,36 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gui", help="start the GUI (the default)")
     p.set_defaults(func=cmd_gui)
 
-    p = sub.add_parser("patients", help="list or add patients")
-    p.add_argument("action", nargs="?", choices=["list", "add"], default="list")
+    p = sub.add_parser(
+        "patients",
+        help="list, add, archive, unarchive or delete patients",
+        description="delete removes the patient, every session folder and every catalog record "
+        "of it, for good: it needs --confirm with the patient code repeated",
+    )
+    p.add_argument(
+        "action",
+        nargs="?",
+        choices=["list", "add", "archive", "unarchive", "delete"],
+        default="list",
+    )
     p.add_argument("code", nargs="?")
     p.add_argument("--name")
     p.add_argument("--birth-year", type=int)
+    p.add_argument("--archived", action="store_true", help="list: archived patients too")
+    p.add_argument("--confirm", metavar="CODE", help="delete: the patient code, repeated")
     p.set_defaults(func=cmd_patients)
 
-    p = sub.add_parser("sessions", help="list sessions")
+    p = sub.add_parser(
+        "sessions",
+        help="list or delete sessions",
+        description="delete removes the session folder and its catalog records for good: it "
+        "needs --confirm with the session uid repeated",
+    )
+    p.add_argument("action", nargs="?", choices=["list", "delete"], default="list")
+    p.add_argument("uid", nargs="?", help="delete: the session uid")
     p.add_argument("--patient", help="patient code")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--confirm", metavar="UID", help="delete: the session uid, repeated")
     p.set_defaults(func=cmd_sessions)
 
     p = sub.add_parser("record", help="record a session")
@@ -214,6 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("session", help="session uid")
     p.add_argument("--out", required=True, help="PDF path")
     p.add_argument("--include-name", action="store_true", help="print the patient's name")
+    p.add_argument(
+        "--include-notes", action="store_true", help="print the session's notes on page 1"
+    )
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("demo", help="create the demo patient and its simulated sessions")

@@ -139,16 +139,29 @@ class AnalysisRunner(QObject):
             self.job.worker_thread.wait(ms)
 
 
+_WHAT_IT_DOES = (
+    "The analysis estimates valence and arousal frame by frame from the face and the physiology, "
+    "then compares the pre and post windows on the circumplex."
+)
+INTRO_NOT_ANALYSED = f"<b>This session has not been analysed yet.</b><br>{_WHAT_IT_DOES}"
+INTRO_ANALYSING = f"<b>Analysing this session…</b><br>{_WHAT_IT_DOES}"
+INTRO_REANALYSING = (
+    "<b>Re-analysing this session…</b><br>Its existing results stay on the other tabs until the "
+    "new analysis is complete; cancelling keeps them."
+)
+WAITING = "Another session is being analysed; this one can start after it."
+
+
 class AnalysePanel(QWidget):
-    """Shown for a session that has not been analysed (or is being analysed)."""
+    """Shown for a session that has not been analysed, or is being analysed (again).
+
+    What it says is set for the session shown: :meth:`reset` when another session is shown,
+    :meth:`set_running` whenever the analysis starts or ends.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.intro = QLabel(
-            "<b>This session has not been analysed yet.</b><br>The analysis estimates valence "
-            "and arousal frame by frame from the face and the physiology, then compares the "
-            "pre and post windows on the circumplex."
-        )
+        self.intro = QLabel(INTRO_NOT_ANALYSED)
         self.intro.setWordWrap(True)
         self.model = QLabel()
         self.device = QLabel("Runs on: finding out…")
@@ -178,14 +191,37 @@ class AnalysePanel(QWidget):
         lay.addStretch(1)
         self.set_running(False)
 
-    def set_running(self, running: bool, here: bool = True) -> None:
-        """``here``: the running analysis is this session's."""
+    def reset(self) -> None:
+        """Another session is shown: nothing of the previous one's progress or messages stays."""
+        self.progress.setValue(0)
+        self.status.clear()
+        self.set_running(False)
+
+    def set_running(self, running: bool, here: bool = True, analysed: bool = False) -> None:
+        """Show whether an analysis runs.
+
+        Parameters
+        ----------
+        running : bool
+            An analysis runs (this session's or another's).
+        here : bool
+            The running analysis is this session's.
+        analysed : bool
+            This session has results already (then a running analysis is a re-analysis).
+        """
+        this = running and here
         self.analyse_btn.setEnabled(not running)
-        self.progress.setVisible(running and here)
-        self.cancel_btn.setVisible(running and here)
+        self.progress.setVisible(this)
+        self.cancel_btn.setVisible(this)
         self.cancel_btn.setEnabled(True)
+        if this:
+            self.intro.setText(INTRO_REANALYSING if analysed else INTRO_ANALYSING)
+        else:
+            self.intro.setText(INTRO_NOT_ANALYSED)
         if running and not here:
-            self.status.setText("Another session is being analysed; this one can start after it.")
+            self.status.setText(WAITING)
+        elif self.status.text() == WAITING:  # the other session's analysis has ended
+            self.status.clear()
 
     def set_progress(self, fraction: float, text: str) -> None:
         self.progress.setValue(int(round(1000 * min(max(fraction, 0.0), 1.0))))

@@ -6,14 +6,23 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class DemoBuildState:
+    """Where the demo patient's build is: written by its worker thread, read by the GUI's."""
+
+    step: str = "starting"
+    fraction: float = 0.0
+
+
 def create_window(data_dir: str | None = None, demo: bool = True):  # type: ignore[no-untyped-def]
     """Build the main window (the QApplication must exist). Returns (window, messages)."""
-    from app.demo.patient import ensure_demo_patient
+    from app.demo.patient import demo_patient_wanted, ensure_demo_patient
     from app.demo.simulation import Cancelled, simulated_device_factory
     from app.gui.window import MainWindow
     from app.gui.workers import run_job
@@ -39,28 +48,56 @@ def create_window(data_dir: str | None = None, demo: bool = True):  # type: igno
         for r in results
         if r["status"] != "recovered"
     ]
-    if demo:
-        win.progress.setVisible(True)
-        win.statusBar().showMessage("Preparing the demo patient's simulated sessions…")
+    if demo and demo_patient_wanted(catalog):  # not again once deleted on purpose
+        # the build's current step, written by the worker, read by the GUI with each progress
+        state = DemoBuildState()
+        win.demo_progress.update_progress(0.0, state.step)
 
         def done(_: object) -> None:
-            win.progress.setVisible(False)
+            win.demo_progress.finish()
             win.statusBar().showMessage("Demo patient ready", 5000)
             win.patients.refresh()
 
         def failed(msg: str) -> None:
-            win.progress.setVisible(False)
+            win.demo_progress.finish()
             win.statusBar().showMessage(f"Demo patient not created: {msg}")
 
         def build(progress: Callable[[float], None]) -> object:
+            def report(f: float) -> None:
+                state.fraction = f
+                progress(f)
+
+            def step(text: str) -> None:
+                state.step = text
+                progress(state.fraction)
+
+            def busy() -> bool:
+                """The therapist sets up or records a session (or it is being saved)."""
+                return win.record_screen_open.is_set() or win.record.recording or win.record.saving
+
+            def cancel_or_pause() -> bool:
+                """Polled between steps (every 0.1 s of simulated time, every analysis batch):
+                wait while a session is set up or recorded, so the build never competes with a
+                recording or the set-up's test signal; True once the window closes."""
+                if busy():
+                    was = state.step
+                    step("paused while a session is set up or recorded")
+                    while busy() and not win.closing.is_set():
+                        win.closing.wait(0.2)
+                    step(was)
+                return win.closing.is_set()
+
             try:
                 return ensure_demo_patient(
-                    catalog, root, progress=progress, cancel=win.closing.is_set, analyse=True
+                    catalog, root, report, cancel=cancel_or_pause, analyse=True, step=step
                 )
             except Cancelled:
                 return None
 
-        win.demo_job = run_job(build, done, failed, lambda f: win.progress.setValue(int(f * 100)))
+        def shown(f: float) -> None:
+            win.demo_progress.update_progress(f, state.step)
+
+        win.demo_job = run_job(build, done, failed, shown)
     win.show_patients()
     return win, messages
 

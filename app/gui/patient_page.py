@@ -1,10 +1,11 @@
-"""Screen 2 — Patient: details, sessions with their state and pre→post quadrants, the circumplex
-history (one arrow per analysed session) and the self-report history; start, review, play back,
-export."""
+"""Screen 2 — Patient: details, sessions with their state and pre→post quadrants (sortable,
+filterable), the circumplex history (one arrow per analysed session) and the self-report history;
+start, review, play back, export; archive or delete the patient, delete a session."""
 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QMessageBox,
     QPushButton,
     QSplitter,
@@ -24,12 +26,20 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.circumplex_view import CircumplexView
+from app.gui.confirm_dialog import TypeToConfirmDialog
 from app.gui.patients_page import PatientDialog
 from app.gui.quality_panel import QualityDialog
 from app.gui.report_export import export_session_report
 from app.gui.review_tables import analysis_of, shift_text
+from app.gui.sortable import SortItem, apply_filter, first_visible_row, make_sortable, row_of
 from app.gui.widgets import heading
 from core.catalog import Catalog, SessionRecord
+from core.catalog.erasure import (
+    DeletionError,
+    DeletionRefused,
+    delete_patient_data,
+    delete_session_data,
+)
 from core.quality.session import assess_quality
 from core.quality.text import VERDICT_WORDS
 from core.timefmt import format_clock
@@ -73,6 +83,15 @@ def quality_tooltip(rec: SessionRecord) -> str:
     return "\n".join(lines + ["(Data quality… shows the figures)"])
 
 
+def quality_keys(rec: SessionRecord) -> tuple[int | None, int | None]:
+    """(lost samples, dropped frames) as numbers to sort the table by; ``None`` where unknown."""
+    q = rec.quality or {}
+    streams = q.get("streams", {})
+    lost = sum(s.get("lost", 0) for s in streams.values()) if streams else None
+    v = q.get("video") or {}
+    return lost, (v.get("dropped", 0) if v else None)
+
+
 def _pair(pre: object, post: object, field: str) -> str:
     a, b = getattr(pre, field, None), getattr(post, field, None)
     if a is None and b is None:
@@ -94,14 +113,23 @@ class PatientPage(QWidget):
         self.catalog = catalog
         self.data_root = data_root
         self.patient_id: int | None = None
+        self.sessions: list[SessionRecord] = []
+        self.last_report: Path | None = None  # the PDF exported last for this patient
+        self.confirm_dialog: TypeToConfirmDialog | None = None
+        self._exports = 0  # reports being built
         self.title = heading("Patient")
         self.details = QLabel()
         self.details.setTextFormat(Qt.TextFormat.RichText)
         self.details.setWordWrap(True)
-        back = QPushButton("← Patients")
-        back.clicked.connect(self.back.emit)
+        self.back_btn = QPushButton("← Patients")
+        self.back_btn.clicked.connect(self.back.emit)
         edit = QPushButton("Edit patient")
         edit.clicked.connect(self.edit)
+        self.archive_btn = QPushButton("Archive patient…")
+        self.archive_btn.clicked.connect(self._archive_clicked)
+        self.delete_btn = QPushButton("Delete patient…")
+        self.delete_btn.setToolTip("Delete the patient and every session, for good")
+        self.delete_btn.clicked.connect(self.ask_delete_patient)
         self.new_btn = QPushButton("New session")
         self.new_btn.setStyleSheet("font-weight:600; padding:6px 16px;")
         self.new_btn.clicked.connect(lambda: self.new_session.emit(self.patient_id))
@@ -115,7 +143,15 @@ class PatientPage(QWidget):
         self.quality_dialog: QualityDialog | None = None
         self.report_btn = QPushButton("Export report (PDF)…")
         self.report_btn.setShortcut("Ctrl+E")
-        self.report_btn.clicked.connect(self.export_report)
+        # not export_report itself: clicked(bool) would arrive as its ``path``
+        self.report_btn.clicked.connect(self._export_clicked)
+        self.delete_session_btn = QPushButton("Delete session…")
+        self.delete_session_btn.setToolTip("Delete the selected session, for good")
+        self.delete_session_btn.clicked.connect(self.ask_delete_session)
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("Filter sessions (date, state, quadrant…)")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.textChanged.connect(self._apply_filter)
         self.table = QTableWidget(0, len(SESSION_COLUMNS))
         self.table.setHorizontalHeaderLabels(SESSION_COLUMNS)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -125,6 +161,10 @@ class PatientPage(QWidget):
         hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         hh.setSectionResizeMode(SESSION_COLUMNS.index("Pre → post"), QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setVisible(False)
+        make_sortable(
+            self.table, SESSION_COLUMNS.index("Started (UTC)"), Qt.SortOrder.DescendingOrder
+        )
+        self.table.itemSelectionChanged.connect(self._update_buttons)
         self.table.doubleClicked.connect(self._review)
         self.reports = QTableWidget(0, len(SELF_REPORT_COLUMNS))
         self.reports.setHorizontalHeaderLabels(SELF_REPORT_COLUMNS)
@@ -140,22 +180,28 @@ class PatientPage(QWidget):
         self.status = QLabel()
         QShortcut(QKeySequence("Esc"), self, self.back.emit)
         top = QHBoxLayout()
-        top.addWidget(back)
+        top.addWidget(self.back_btn)
         top.addWidget(self.title, 1)
         top.addWidget(edit)
+        top.addWidget(self.archive_btn)
+        top.addWidget(self.delete_btn)
         top.addWidget(self.new_btn)
         actions = QHBoxLayout()
         actions.addWidget(QLabel("<b>Sessions</b>"))
-        actions.addStretch(1)
+        actions.addWidget(self.filter, 1)
         actions.addWidget(self.review_btn)
         actions.addWidget(self.play_btn)
         actions.addWidget(self.quality_btn)
         actions.addWidget(self.report_btn)
+        actions.addWidget(self.delete_session_btn)
+        self.no_match = QLabel("No session matches the filter.")
+        self.no_match.setVisible(False)
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addLayout(actions)
         ll.addWidget(self.table, 3)
+        ll.addWidget(self.no_match)
         ll.addWidget(QLabel("<b>Self-reports</b> (SAM 1–9, GAD-7 0–21)"))
         ll.addWidget(self.reports, 2)
         right = QWidget()
@@ -178,8 +224,24 @@ class PatientPage(QWidget):
         lay.addWidget(self.status)
 
     def show_patient(self, patient_id: int) -> None:
+        """Show a patient; another patient than the one shown starts from a clean page."""
+        if patient_id != self.patient_id:
+            self._reset_patient_state()
         self.patient_id = patient_id
         self.refresh()
+
+    def _reset_patient_state(self) -> None:
+        """Forget what belongs to the patient shown before: the last report, the status line,
+        the filter, the selection and any dialog about that patient."""
+        self.last_report = None
+        self.status.setText("")
+        self.filter.clear()
+        self.table.clearSelection()
+        for dlg in (self.quality_dialog, self.confirm_dialog):
+            if dlg is not None:
+                dlg.reject()
+        self.quality_dialog = None
+        self.confirm_dialog = None
 
     def refresh(self) -> None:
         if self.patient_id is None:
@@ -188,7 +250,14 @@ class PatientPage(QWidget):
         if p is None:
             self.back.emit()
             return
-        self.title.setText(f"Patient {p.code}" + ("  (demo patient)" if p.is_demo else ""))
+        self.title.setText(
+            f"Patient {p.code}"
+            + ("  (demo patient)" if p.is_demo else "")
+            + ("  (archived)" if p.archived else "")
+        )
+        self.archive_btn.setText("Unarchive patient" if p.archived else "Archive patient…")
+        self.new_btn.setEnabled(not p.archived)
+        self.new_btn.setToolTip("Unarchive the patient to record" if p.archived else "")
         bits = []  # rich text: what the therapist typed is escaped, never read as markup
         if p.name:
             bits.append(f"Name: {html.escape(p.name)}")
@@ -202,35 +271,38 @@ class PatientPage(QWidget):
         states = self.catalog.session_states(p.id)
         number = {r.id: len(self.sessions) - i for i, r in enumerate(self.sessions)}
         self.analyses = {r.id: analysis_of(self.catalog, r.id) for r in self.sessions}
+        self.table.setSortingEnabled(False)  # rows stay where they are put while filling
+        self.table.clearContents()
         self.table.setRowCount(len(self.sessions))
         for i, r in enumerate(self.sessions):
             lost, drop = quality_text(r)
+            lost_n, drop_n = quality_keys(r)
             a = self.analyses[r.id]
-            cells = [
-                str(number[r.id]),
-                r.started_at[:16].replace("T", " "),
-                format_clock(r.duration_s),
-                states.get(r.id, r.status),
-                shift_text(*a) if a else "–",
-                lost,
-                drop,
-                "simulated" if r.simulated else "recorded",
+            cells: list[tuple[str, float | str | None]] = [
+                (str(number[r.id]), number[r.id]),
+                (r.started_at[:16].replace("T", " "), r.started_at),
+                (format_clock(r.duration_s), r.duration_s),
+                (states.get(r.id, r.status), None),
+                (shift_text(*a) if a else "–", None),
+                (lost, lost_n),
+                (drop, drop_n),
+                ("simulated" if r.simulated else "recorded", None),
             ]
             tip = quality_tooltip(r) if r.quality else ""
-            for j, text in enumerate(cells):
-                item = QTableWidgetItem(text)
+            for j, (text, key) in enumerate(cells):
+                item = SortItem(text, key)
                 item.setData(Qt.ItemDataRole.UserRole, r.id)
                 if tip and SESSION_COLUMNS[j] in ("Lost samples", "Dropped frames"):
                     item.setToolTip(tip)
                 self.table.setItem(i, j, item)
-        rows = [i for i, r in enumerate(self.sessions) if selected and r.id == selected.id]
-        if self.sessions:
-            self.table.selectRow(rows[0] if rows else 0)
-        has = bool(self.sessions)
-        self.review_btn.setEnabled(has)
-        self.play_btn.setEnabled(has)
-        self.quality_btn.setEnabled(has)
-        self.report_btn.setEnabled(has)
+        self.table.setSortingEnabled(True)  # sorts again by the column the therapist chose
+        self._apply_filter(self.filter.text())
+        row = row_of(self.table, selected.id) if selected is not None else None
+        if row is None or self.table.isRowHidden(row):
+            row = first_visible_row(self.table)
+        if row is not None:
+            self.table.selectRow(row)
+        self._update_buttons()
         arrows = []
         for r in reversed(self.sessions):  # oldest first: the arrows are coloured old → new
             a = self.analyses[r.id]
@@ -264,6 +336,29 @@ class PatientPage(QWidget):
             for j, text in enumerate(cells):
                 self.reports.setItem(i, j, QTableWidgetItem(text))
 
+    def _apply_filter(self, text: str) -> None:
+        """Show only the sessions whose cells (or uid) contain ``text``."""
+        uids = {r.id: r.uid for r in self.sessions}
+        shown = apply_filter(self.table, text, uids)
+        self.no_match.setVisible(bool(self.sessions) and shown == 0)
+        items = self.table.selectedItems()
+        if items and self.table.isRowHidden(items[0].row()):
+            self.table.clearSelection()
+        if not self.table.selectedItems():
+            row = first_visible_row(self.table)
+            if row is not None:
+                self.table.selectRow(row)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        """The session buttons act on the selected session: enabled when there is one."""
+        has = bool(self.table.selectedItems())
+        self.review_btn.setEnabled(has)
+        self.play_btn.setEnabled(has)
+        self.quality_btn.setEnabled(has)
+        self.report_btn.setEnabled(has and self._exports == 0)
+        self.delete_session_btn.setEnabled(has)
+
     def selected_session(self) -> SessionRecord | None:
         items = self.table.selectedItems()
         if not items:
@@ -284,10 +379,11 @@ class PatientPage(QWidget):
             self.review_session.emit(rec.id)
 
     def select_session(self, session_id: int) -> None:
-        for i, r in enumerate(getattr(self, "sessions", [])):
-            if r.id == session_id:
-                self.table.selectRow(i)
-                return
+        row = row_of(self.table, session_id)
+        if row is not None:
+            if self.table.isRowHidden(row):
+                self.filter.clear()
+            self.table.selectRow(row)
 
     def _play(self) -> None:
         rec = self._finished_selection()
@@ -310,6 +406,10 @@ class PatientPage(QWidget):
         if dlg.exec():
             self.refresh()
 
+    def _export_clicked(self) -> None:
+        """The "Export report (PDF)…" button and Ctrl+E: the selected session's report."""
+        self.export_report()
+
     def export_report(
         self,
         path: str | None = None,
@@ -327,22 +427,143 @@ class PatientPage(QWidget):
         )
         if rec is None:
             return
+        patient_id = rec.patient_id
+
+        def ended() -> bool:
+            """One build less; whether this patient is still the one shown."""
+            self._exports -= 1
+            self._update_buttons()
+            return self.patient_id == patient_id
 
         def done(result: Path) -> None:
-            self.report_btn.setEnabled(True)
-            self.status.setText(f"Report saved: {result}")
-            self.last_report = result
             self.message.emit(f"Report saved: {result}")
-            self.refresh()  # the session is now "reported"
+            if ended():  # another patient's page never shows this patient's report
+                self.status.setText(f"Report saved: {result}")
+                self.last_report = result
+                self.refresh()  # the session is now "reported"
 
         def failed(msg: str) -> None:
-            self.report_btn.setEnabled(True)
-            self.status.setText("")
+            if ended():
+                self.status.setText("")
             self.message.emit("Report not saved")
             QMessageBox.warning(self, "Report not saved", msg)
 
         if export_session_report(
             self, self.catalog, self.data_root, rec, done, failed, path, include_name
         ):  # the callbacks run later, on this thread's event loop
-            self.report_btn.setEnabled(False)
+            self._exports += 1
+            self._update_buttons()
             self.status.setText("Building the report…")
+
+    # --- archive and delete ----------------------------------------------------------------
+
+    def _archive_clicked(self) -> None:
+        """Archive (after typing the code), or make an archived patient active again."""
+        p = self.catalog.get_patient(self.patient_id) if self.patient_id is not None else None
+        if p is None:
+            return
+        if p.archived:
+            self.catalog.unarchive_patient(p.id)
+            self.message.emit(f"Patient {p.code} is active again")
+            self.refresh()
+            return
+        self._confirm(
+            "Archive patient",
+            f"Archive patient {p.code}? Every session and record is kept; the patient is only "
+            "hidden from the patients list (tick “Show archived” there to see it) and can be "
+            "unarchived at any time.",
+            p.code,
+            "Archive patient",
+            lambda: self._archive(p.id),
+        )
+
+    def _archive(self, patient_id: int) -> None:
+        if patient_id != self.patient_id:
+            return
+        p = self.catalog.archive_patient(patient_id)
+        self.message.emit(f"Patient {p.code} archived")
+        self.back.emit()
+
+    def ask_delete_patient(self) -> None:
+        """Ask to type the patient code, then delete the patient with every session."""
+        p = self.catalog.get_patient(self.patient_id) if self.patient_id is not None else None
+        if p is None:
+            return
+        n = len(self.catalog.list_sessions(patient_id=p.id))
+        again = " The demo patient will not be built again at the next start." if p.is_demo else ""
+        self._confirm(
+            "Delete patient",
+            f"Delete patient {p.code} and {n} session(s) for good: recordings, videos, markers, "
+            "self-reports, analyses and report records. This cannot be undone. PDF reports "
+            f"already exported are not touched.{again}",
+            p.code,
+            "Delete patient for good",
+            lambda: self._delete_patient(p.id),
+        )
+
+    def _delete_patient(self, patient_id: int) -> None:
+        if patient_id != self.patient_id:
+            return
+        try:
+            gone = delete_patient_data(self.catalog, self.data_root, patient_id)
+        except (DeletionRefused, DeletionError, KeyError) as e:
+            QMessageBox.warning(self, "Patient not deleted", str(e).strip("'\""))
+            self.refresh()
+            return
+        self._reset_patient_state()
+        self.patient_id = None
+        self.message.emit(
+            f"Patient {gone.patient_code} and {len(gone.session_uids)} session(s) deleted"
+        )
+        self.back.emit()
+
+    def ask_delete_session(self) -> None:
+        """Ask to type the selected session's uid, then delete it."""
+        rec = self._finished_selection()
+        if rec is None:
+            return
+        started = rec.started_at[:16].replace("T", " ")
+        self._confirm(
+            "Delete session",
+            f"Delete the session of {started} UTC ({rec.uid}) for good: its recording, video, "
+            "markers, self-reports, analyses and report records. This cannot be undone. PDF "
+            "reports already exported are not touched.",
+            rec.uid,
+            "Delete session for good",
+            lambda: self._delete_session(rec.id),
+        )
+
+    def _delete_session(self, session_id: int) -> None:
+        try:
+            gone = delete_session_data(self.catalog, self.data_root, session_id)
+        except (DeletionRefused, DeletionError, KeyError) as e:
+            QMessageBox.warning(self, "Session not deleted", str(e).strip("'\""))
+        else:
+            self.status.setText(f"Session {gone.session_uids[0]} deleted")
+            self.message.emit(f"Session {gone.session_uids[0]} deleted")
+        self.refresh()
+
+    def _confirm(
+        self, title: str, message: str, expected: str, action: str, then: Callable[[], None]
+    ) -> None:
+        """Open the type-to-confirm dialog (not blocking); ``then`` runs once it is accepted."""
+        if self.confirm_dialog is not None:
+            self.confirm_dialog.reject()
+        dlg = TypeToConfirmDialog(title, message, expected, action, self)
+
+        def forget() -> None:
+            if self.confirm_dialog is dlg:
+                self.confirm_dialog = None
+
+        def accepted() -> None:
+            forget()
+            then()
+
+        def finished(_: int) -> None:
+            forget()
+            dlg.deleteLater()
+
+        dlg.accepted.connect(accepted)
+        dlg.finished.connect(finished)
+        self.confirm_dialog = dlg
+        dlg.open()

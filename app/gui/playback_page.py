@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.timeline_view import TimeAxis
 from app.gui.widgets import banner, bgr_to_pixmap, heading, unit_label
 from core.catalog import Catalog
 from core.recording import SessionData, open_session
@@ -58,10 +59,12 @@ class PlaybackPage(QWidget):
         self.info.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setBackground("w")
-        self.overview = self.plots.addPlot(row=0, col=0)
-        self.ecg_plot = self.plots.addPlot(row=1, col=0)
-        self.eda_plot = self.plots.addPlot(row=2, col=0)
-        self.overview.setLabel("bottom", "session time (s)")
+        # session time on a clock (m:ss), as everywhere else, not in seconds
+        self.overview, self.ecg_plot, self.eda_plot = (
+            self.plots.addPlot(row=r, col=0, axisItems={"bottom": TimeAxis(orientation="bottom")})
+            for r in range(3)
+        )
+        self.overview.setLabel("bottom", "session time")
         self.overview.setMouseEnabled(x=False, y=False)
         self.overview.scene().sigMouseClicked.connect(self._overview_click)
         for p in (self.ecg_plot, self.eda_plot):
@@ -70,7 +73,7 @@ class PlaybackPage(QWidget):
             p.showGrid(x=True, y=True, alpha=0.2)
             p.setMouseEnabled(x=False, y=True)
         self.eda_plot.setXLink(self.ecg_plot)
-        self.eda_plot.setLabel("bottom", "session time (s)")
+        self.eda_plot.setLabel("bottom", "session time")
         self.ecg_curve = self.ecg_plot.plot(pen=pg.mkPen("#c0392b"), connect="finite")
         self.eda_curve = self.eda_plot.plot(pen=pg.mkPen("#1f6fb2"), connect="finite")
         self.ov_curve = self.overview.plot(pen=pg.mkPen("#1f6fb2"), connect="finite")

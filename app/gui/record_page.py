@@ -8,6 +8,13 @@ field (Enter adds it; Space adds a quick marker elsewhere), live ECG and EDA of 
 full rate, heart rate and EDA level, camera preview, achieved rates, losses, the sensor link's
 state (reconnecting, reconnects, battery) and the latest device events, and status lights. The
 GUI thread only draws: a 30 Hz timer reads the recorder's ring buffers.
+
+Markers while recording: Enter adds the typed text and hands the keyboard back to the screen, so
+the next Space is a quick marker; Space is a quick marker anywhere but inside typed text; Ctrl+Z
+undoes the last marker added (or moved) in this session. Treatment start and end are marked once
+each: a second press asks whether to move the marker to the time of the press. Text typed but not
+added when the session stops becomes a marker of that session at the stop (the "Stop?" question
+says so), and the field is empty for the next session.
 """
 
 from __future__ import annotations
@@ -18,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -40,7 +47,7 @@ from app.gui.device_setup import DeviceSetup
 from app.gui.live_view import LiveSignalsView
 from app.gui.widgets import StatusLight, banner, bgr_to_pixmap, heading
 from app.gui.workers import Job, run_job
-from core.catalog import Catalog
+from core.catalog import Catalog, Marker
 from core.config import Settings
 from core.quality.live import LinkFigures, LiveFigures, StreamFigures, live_status, write_rate
 from core.recording.disk import minutes_available
@@ -56,6 +63,9 @@ SCENARIO_LABELS = {
     "calm_to_anxious": "Calm → anxious (reversed)",
     "neutral": "Near neutral throughout",
 }
+
+#: the phase markers and their buttons' names
+PHASE_NAMES = {"treatment_start": "Treatment start", "treatment_end": "Treatment end"}
 
 
 def demo_banner_text(sim_sensor: bool, sim_camera: bool) -> str:
@@ -98,6 +108,8 @@ class RecordPage(QWidget):
         self._error_shown = False
         self.stopping_job: Job | None = None  # a stopped session being saved in the background
         self._closed = False
+        #: what Ctrl+Z undoes, last first: (marker id, its time before a move; None: added)
+        self.undo_stack: list[tuple[int, float | None]] = []
         self._build()
         self.timer = QTimer(self)
         # a precise 30 ms timer keeps redraws at ≥ 30 Hz; a coarse one may fire up to 5 % late
@@ -151,13 +163,14 @@ class RecordPage(QWidget):
         self.treat_end = QPushButton("Treatment end")
         for b in (self.treat_start, self.treat_end):
             b.setStyleSheet("font-size:15px; padding:10px 18px;")
-        self.treat_start.clicked.connect(lambda: self.add_marker("treatment_start"))
-        self.treat_end.clicked.connect(lambda: self.add_marker("treatment_end"))
+        self.treat_start.clicked.connect(lambda: self.mark_phase("treatment_start"))
+        self.treat_end.clicked.connect(lambda: self.mark_phase("treatment_end"))
         self.marker_edit = QLineEdit()
         self.marker_edit.setPlaceholderText(
-            "Marker text — Enter adds it (Space elsewhere adds a quick marker)"
+            "Marker text — Enter adds it (Space without typed text adds a quick marker)"
         )
         self.marker_edit.returnPressed.connect(self._typed_marker)
+        self.marker_edit.installEventFilter(self)  # Space in the empty field: a quick marker
         self.markers_label = QLabel("No markers yet")
         self.stop_btn = QPushButton("Stop")
         self.stop_btn.setStyleSheet(
@@ -224,6 +237,10 @@ class RecordPage(QWidget):
         self.space = QShortcut(QKeySequence(Qt.Key.Key_Space), self)
         self.space.activated.connect(self._space_marker)
         self.space.setEnabled(False)  # only while recording: in set-up Space ticks boxes
+        # in the marker field Ctrl+Z undoes the typing (the field takes the key), elsewhere a marker
+        self.undo = QShortcut(QKeySequence(QKeySequence.StandardKey.Undo), self)
+        self.undo.activated.connect(self.undo_marker)
+        self.undo.setEnabled(False)
 
     # ---- set-up ------------------------------------------------------------------------------
     def prepare(self, patient_id: int) -> None:
@@ -232,6 +249,7 @@ class RecordPage(QWidget):
         p = self.catalog.get_patient(patient_id)
         self.title.setText(f"New session — patient {p.code if p else patient_id}")
         self.consent.setChecked(False)
+        self._reset_markers()
         self.setup_box.setVisible(True)
         self.rec_box.setVisible(False)
         self.filler.setVisible(True)
@@ -318,37 +336,175 @@ class RecordPage(QWidget):
         self.sim_banner.setText(
             demo_banner_text(sensor.simulated, camera is not None and camera.simulated)
         )
-        self.markers_label.setText("No markers yet")
+        self._reset_markers()
         self.redraw_ns.clear()
         self._error_shown = False
         self.space.setEnabled(True)
+        self.undo.setEnabled(True)
         self.timer.start()
         self.setFocus()
 
     # ---- recording ---------------------------------------------------------------------------
-    def add_marker(self, kind: str, label: str = "") -> None:
+    def add_marker(self, kind: str, label: str = "", t_s: float | None = None) -> Marker | None:
+        """Add a marker to the session being recorded (Ctrl+Z undoes it).
+
+        Parameters
+        ----------
+        kind : str
+            ``treatment_start``, ``treatment_end`` or ``note``.
+        label : str
+            The marker's text.
+        t_s : float, optional
+            Session time (s); default now.
+
+        Returns
+        -------
+        Marker or None
+            The marker added; None when no session is being recorded.
+        """
+        if self.session is None:
+            return None
+        m = self.session.add_marker(kind, label, t_s)
+        self.undo_stack.append((m.id, None))
+        self._show_markers()
+        return m
+
+    def mark_phase(self, kind: str) -> None:
+        """A treatment button: mark the phase now, or — marked already — offer to move it.
+
+        Parameters
+        ----------
+        kind : str
+            ``treatment_start`` or ``treatment_end``.
+        """
         if self.session is None:
             return
-        m = self.session.add_marker(kind, label)
-        names = {"treatment_start": "Treatment start", "treatment_end": "Treatment end"}
-        ms = self.catalog.list_markers(self.session.record.id)
-        recent = ", ".join(
-            f"{format_clock(x.t_s)} {names.get(x.kind, x.label or 'marker')}" for x in ms[-4:]
+        t = self.session.elapsed_s()  # the moment of the press, not of the answer
+        existing = self._phase_marker(kind)
+        if existing is None:
+            self.add_marker(kind, t_s=t)
+            return
+        name = PHASE_NAMES[kind]
+        ans = QMessageBox.question(
+            self,
+            f"{name} already marked",
+            f"{name} is already marked at {format_clock(existing.t_s)}.\n\n"
+            f"Move it to {format_clock(t)}? (Ctrl+Z moves it back.)",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
         )
-        self.markers_label.setText(f"{len(ms)} markers — last: {recent}")
-        if kind == "treatment_start":
-            self.treat_start.setText(f"Treatment start ✓ {format_clock(m.t_s)}")
-        elif kind == "treatment_end":
-            self.treat_end.setText(f"Treatment end ✓ {format_clock(m.t_s)}")
+        if ans != QMessageBox.StandardButton.Yes or self.session is None:
+            return
+        moved = self.catalog.update_marker(existing.id, t_s=round(t, 3))
+        self.session.recorder.log_event(
+            "marker_moved", marker_kind=kind, marker_id=moved.id, marker_t_s=moved.t_s
+        )
+        self.undo_stack.append((moved.id, existing.t_s))
+        self._show_markers(f"{name} moved to {format_clock(moved.t_s)}.")
+
+    def undo_marker(self) -> None:
+        """Ctrl+Z: remove the last marker added in this session, or move a moved one back."""
+        if self.session is None:
+            return
+        if not self.undo_stack:
+            self._show_markers("Nothing to undo.")
+            return
+        marker_id, before = self.undo_stack.pop()
+        m = next((x for x in self._markers() if x.id == marker_id), None)
+        if m is None:  # removed by other means meanwhile
+            self._show_markers("Nothing to undo: that marker is no longer in the session.")
+            return
+        what = f"{self._marker_name(m)} at {format_clock(m.t_s)}"
+        if before is None:
+            self.catalog.delete_marker(m.id)
+            self.session.recorder.log_event("marker_deleted", marker_kind=m.kind, marker_id=m.id)
+            self._show_markers(f"Undone: {what} removed.")
+        else:
+            back = self.catalog.update_marker(m.id, t_s=before)
+            self.session.recorder.log_event(
+                "marker_moved", marker_kind=m.kind, marker_id=m.id, marker_t_s=back.t_s
+            )
+            self._show_markers(f"Undone: {what} moved back to {format_clock(back.t_s)}.")
+
+    def _markers(self) -> list[Marker]:
+        """The markers of the session being recorded (none without one)."""
+        return self.catalog.list_markers(self.session.record.id) if self.session else []
+
+    def _phase_marker(self, kind: str) -> Marker | None:
+        return next((m for m in self._markers() if m.kind == kind), None)
+
+    @staticmethod
+    def _marker_name(m: Marker) -> str:
+        return PHASE_NAMES.get(m.kind, f'"{m.label}"' if m.label else "marker")
+
+    def _show_markers(self, note: str = "") -> None:
+        """The latest markers, the treatment buttons' times and ``note`` (what just happened)."""
+        ms = self._markers()
+        if ms:
+            recent = ", ".join(f"{format_clock(x.t_s)} {self._marker_name(x)}" for x in ms[-4:])
+            undo = " (Ctrl+Z undoes the last)" if self.undo_stack else ""
+            text = f"{len(ms)} markers — last: {recent}{undo}"
+        else:
+            text = "No markers yet"
+        self.markers_label.setText(f"{note} {text}" if note else text)
+        for kind, button in (
+            ("treatment_start", self.treat_start),
+            ("treatment_end", self.treat_end),
+        ):
+            m = next((x for x in ms if x.kind == kind), None)
+            tick = f" ✓ {format_clock(m.t_s)}" if m is not None else ""
+            button.setText(PHASE_NAMES[kind] + tick)
+
+    def _reset_markers(self) -> None:
+        """A new session: no typed text, nothing to undo, no phase marked."""
+        self.marker_edit.clear()
+        self.undo_stack.clear()
+        self._show_markers()
 
     def _typed_marker(self) -> None:
         text = self.marker_edit.text().strip()
         self.add_marker("note", text or "marker")
         self.marker_edit.clear()
+        self.setFocus()  # the keyboard goes back to the screen: the next Space is a quick marker
 
     def _space_marker(self) -> None:
         if self.session is not None and not self.marker_edit.hasFocus():
             self.add_marker("note", "marker")
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 — Qt's name
+        """Space in the marker field without typed text adds a quick marker instead of a space."""
+        if (
+            watched is self.marker_edit
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() == Qt.Key.Key_Space
+            and event.modifiers() == Qt.KeyboardModifier.NoModifier
+            and self.session is not None
+            and not self.marker_edit.text().strip()
+        ):
+            self.marker_edit.clear()
+            self.add_marker("note", "marker")
+            return True
+        return super().eventFilter(watched, event)
+
+    def _add_typed_at_stop(self) -> str:
+        """Text typed but not added: a marker of this session at the stop; the field is emptied.
+
+        Returns
+        -------
+        str
+            What happened, for the screen ("" when nothing was typed).
+        """
+        text = self.marker_edit.text().strip()
+        self.marker_edit.clear()
+        if not text or self.session is None:
+            return ""
+        try:
+            m = self.session.add_marker("note", text)
+        except Exception as e:  # the recording must still stop and be saved
+            log.exception("the typed marker could not be added at the stop")
+            return f'The typed marker "{text}" could not be added: {e}'
+        return f'The typed marker "{text}" was added at {format_clock(m.t_s)}.'
 
     def _tick(self) -> None:
         s = self.session
@@ -453,10 +609,16 @@ class RecordPage(QWidget):
     def confirm_stop(self) -> None:
         if self.session is None:
             return
+        typed = self.marker_edit.text().strip()
+        extra = (
+            f'\n\nThe marker text you typed, "{typed}", is added as a marker at the stop.'
+            if typed
+            else ""
+        )
         ans = QMessageBox.question(
             self,
             "Stop recording?",
-            "Stop the recording and save the session?",
+            "Stop the recording and save the session?" + extra,
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )
@@ -469,12 +631,15 @@ class RecordPage(QWidget):
         ``background`` (the Stop button): the devices are closed and the files finalised in a worker
         thread, so a sensor that hangs on disconnecting never freezes the screen; :attr:`finished`
         (or, on failure, :attr:`cancelled`) follows and None is returned. Without it (the window
-        closing, scripts) this waits and returns the id.
+        closing, scripts) this waits and returns the id. Marker text typed but not added becomes a
+        marker of this session at the stop.
         """
         if self.session is None:
             return None
         self.timer.stop()
+        typed_note = self._add_typed_at_stop()
         self.space.setEnabled(False)
+        self.undo.setEnabled(False)
         s, self.session = self.session, None
         truth = None
         if s.sensor is not None and s.sensor.simulated:
@@ -484,11 +649,13 @@ class RecordPage(QWidget):
             sensor = s.sensor
             if isinstance(sensor, SimulatedSensor):  # what only the simulator knows
                 truth = lambda: sensor_truth(sensor)  # noqa: E731 — called after the devices stop
-        self.treat_start.setText("Treatment start")
-        self.treat_end.setText("Treatment end")
+        self.undo_stack.clear()
+        self._show_markers()  # no session: no phase marked
         self._update_start()
         if background:
             self._show_saving(True)
+            if typed_note:
+                self.markers_label.setText(f"{self.markers_label.text()} {typed_note}")
 
             def done(rec: Any) -> None:
                 self.stopping_job = None
@@ -504,6 +671,8 @@ class RecordPage(QWidget):
 
             self.stopping_job = run_job(lambda _p: s.stop(simulation_truth=truth), done, failed)
             return None
+        if typed_note:
+            log.info("%s", typed_note)  # the window is closing: the log says it
         try:
             rec = s.stop(simulation_truth=truth)
         except Exception as e:  # the data are on disk; the session is recovered at the next start

@@ -111,7 +111,7 @@ class ReviewPage(QWidget):
         back.clicked.connect(self.go_back)
         QShortcut(QKeySequence("Esc"), self, self.go_back)
         self.play_btn = QPushButton("▶ Play back")
-        self.play_btn.clicked.connect(lambda: self.play_session.emit(self.session_id or 0))
+        self.play_btn.clicked.connect(self.play)
         self.figure_btn = QPushButton("Export figure…")
         self.figure_btn.clicked.connect(lambda: self.export_figure())
         self.report_btn = QPushButton("Export report (PDF)…")
@@ -222,6 +222,8 @@ class ReviewPage(QWidget):
         if rec is None:
             raise KeyError(f"no session {session_id}")
         self.self_report.flush()
+        if session_id != self.session_id:
+            self.panel.reset()  # nothing of the previous session's analysis stays on the panel
         self.session_id = session_id
         self.record = rec
         p = self.catalog.get_patient(rec.patient_id)
@@ -299,7 +301,7 @@ class ReviewPage(QWidget):
             self.details.setText(analysis_details(r))
         else:
             self.details.setText("Not analysed yet.")
-        self.panel.set_running(self.runner.running, running_here)
+        self.panel.set_running(self.runner.running, running_here, analysed=r is not None)
         if not self.runner.running:
             self.panel.progress.setValue(0)
         self._describe_panel()
@@ -368,8 +370,28 @@ class ReviewPage(QWidget):
     # --- what the therapist does ----------------------------------------------------------
 
     def go_back(self) -> None:
+        """Back to the patient (Esc), once every rating typed is saved."""
+        if self._ratings_saved():
+            self.back.emit(self.record.patient_id if self.record else 0)
+
+    def play(self) -> None:
+        """Play the session back, once every rating typed is saved."""
+        if self._ratings_saved():
+            self.play_session.emit(self.session_id or 0)
+
+    def _ratings_saved(self) -> bool:
+        """Save what was typed; a rating that was refused keeps the therapist here, told why."""
         self.self_report.flush()
-        self.back.emit(self.record.patient_id if self.record else 0)
+        problems = self.self_report.problems()
+        if not problems:
+            return True
+        self.tabs.setCurrentWidget(self.self_report)
+        QMessageBox.warning(
+            self,
+            "Ratings not saved",
+            "\n".join(problems) + "\n\nCorrect these ratings, or clear them, before leaving.",
+        )
+        return False
 
     def _self_report_changed(self) -> None:
         if self.review is not None and self.session_id is not None:
@@ -421,17 +443,29 @@ class ReviewPage(QWidget):
         if session_id == self.session_id:
             self.refresh()
             self.tabs.setCurrentIndex(0)  # the results
+        else:
+            self._other_analysis_ended()
 
     def _analysis_cancelled(self, session_id: int) -> None:
         if session_id == self.session_id:
             self.refresh()
             self.panel.status.setText("Analysis cancelled; nothing was stored.")
+        else:
+            self._other_analysis_ended()
 
     def _analysis_failed(self, session_id: int, message: str) -> None:
         if session_id == self.session_id:
             self.refresh()
             self.panel.status.setText("The analysis did not run.")
+        else:
+            self._other_analysis_ended()
         QMessageBox.warning(self, "Analysis not possible", message)
+
+    def _other_analysis_ended(self) -> None:
+        """Another session's analysis ended: this one's can start now."""
+        if self.session_id is not None:
+            self.panel.set_running(False, analysed=self.review is not None)
+            self.reanalyse_btn.setEnabled(self.review is not None)
 
     def export_report(self, path: str | None = None, include_name: bool | None = None) -> None:
         """Export this session's PDF report (asks where, unless ``path`` is given); the therapist

@@ -1,9 +1,13 @@
 """What the therapist types about a session after it: self-reports, notes and phase markers.
 
-Everything is saved as it is typed (notes after a short pause, so one edit is one audit entry).
+Everything is saved as it is typed: a score when its field is left (so "25" is never stored as the
+"2" typed on the way, and a score outside its range is refused with a message, never changed),
+notes after a short pause (so one edit is one audit entry).
 """
 
 from __future__ import annotations
+
+import re
 
 from PySide6.QtCore import Qt, QTime, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -14,10 +18,10 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
-    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QTimeEdit,
@@ -33,30 +37,70 @@ KINDS = (
     ("treatment_end", "Treatment end"),
     ("note", "Note"),
 )
+#: the self-report scores: column, name, lowest and highest value
+SCORES = (
+    ("sam_valence", "SAM valence", 1, 9),
+    ("sam_arousal", "SAM arousal", 1, 9),
+    ("gad7", "GAD-7", 0, 21),
+)
 NOTES_DELAY_MS = 800
+_INVALID_STYLE = "border:1px solid #c0392b; background:#fdecea;"
 
 
-def _score_spin(lo: int, hi: int) -> QSpinBox:
-    """A spin box whose lowest value (one below ``lo``) means "not given"."""
-    s = QSpinBox()
-    s.setRange(lo - 1, hi)
-    s.setSpecialValueText("–")
-    s.setValue(lo - 1)
-    s.setMinimumWidth(64)
-    return s
+def parse_score(text: str, what: str, lo: int, hi: int) -> int | None:
+    """The score typed in a field: a whole number within ``lo``–``hi``, or None when empty.
+
+    Parameters
+    ----------
+    text : str
+        What the field holds (spaces around it are ignored).
+    what : str
+        The score's name, for the message.
+    lo, hi : int
+        The lowest and highest valid score.
+
+    Returns
+    -------
+    int or None
+        The number typed; None for an empty field ("not given").
+
+    Raises
+    ------
+    ValueError
+        Not a whole number, or outside ``lo``–``hi``; the message is meant for the therapist.
+    """
+    t = text.strip()
+    if not t:
+        return None
+    if not re.fullmatch(r"[0-9]+", t):
+        raise ValueError(f'{what} must be a whole number from {lo} to {hi}; "{t}" is not one')
+    n = int(t)
+    if not lo <= n <= hi:
+        raise ValueError(f"{what} must be from {lo} to {hi}; {n} is outside that range")
+    return n
 
 
 class SelfReportBox(QGroupBox):
-    """SAM valence and arousal (1–9) before and after, GAD-7 (0–21), and free notes."""
+    """SAM valence and arousal (1–9) before and after, GAD-7 (0–21), and free notes.
+
+    A score is saved exactly as typed when its field is left (Tab, Enter, a click elsewhere); an
+    empty field means "not given". A score that is not a whole number within its range is refused:
+    the field turns red, a message says what is wrong, and the stored score stays as it was.
+    """
 
     changed = Signal()  # a self-report was stored
 
     def __init__(self, catalog: Catalog, parent: QWidget | None = None) -> None:
-        super().__init__("Patient's own ratings and session notes (saved as you type)", parent)
+        super().__init__(
+            "Patient's own ratings (saved when you leave a field) and session notes "
+            "(saved as you type)",
+            parent,
+        )
         self.catalog = catalog
         self.session_id: int | None = None
         self._loading = False
-        self.spins: dict[str, dict[str, QSpinBox]] = {}
+        self.fields: dict[str, dict[str, QLineEdit]] = {}
+        self._problems: dict[tuple[str, str], str] = {}
         grid = QGridLayout()
         heads = (
             "SAM valence\n1 unpleasant – 9 pleasant",
@@ -67,15 +111,17 @@ class SelfReportBox(QGroupBox):
             grid.addWidget(QLabel(text), 0, j + 1)
         for i, (phase, name) in enumerate(PHASES):
             grid.addWidget(QLabel(f"<b>{name}</b>"), i + 1, 0)
-            row = {
-                "sam_valence": _score_spin(1, 9),
-                "sam_arousal": _score_spin(1, 9),
-                "gad7": _score_spin(0, 21),
-            }
-            for j, spin in enumerate(row.values()):
-                spin.valueChanged.connect(lambda _v, ph=phase: self._save(ph))
-                grid.addWidget(spin, i + 1, j + 1)
-            self.spins[phase] = row
+            row: dict[str, QLineEdit] = {}
+            for j, (col, what, lo, hi) in enumerate(SCORES):
+                field = QLineEdit()
+                field.setPlaceholderText("–")
+                field.setToolTip(f"{what}: a whole number from {lo} to {hi}; empty: not given")
+                field.setMaximumWidth(72)
+                field.textEdited.connect(lambda _t, ph=phase, c=col: self._check(ph, c))
+                field.editingFinished.connect(lambda ph=phase, c=col: self._commit(ph, c))
+                grid.addWidget(field, i + 1, j + 1)
+                row[col] = field
+            self.fields[phase] = row
         grid.setColumnStretch(4, 1)
         self.notes = QPlainTextEdit()
         self.notes.setPlaceholderText("Free notes on this session…")
@@ -85,6 +131,7 @@ class SelfReportBox(QGroupBox):
         self.notes_timer.setInterval(NOTES_DELAY_MS)
         self.notes_timer.timeout.connect(self.flush)
         self.error = QLabel()
+        self.error.setWordWrap(True)
         self.error.setStyleSheet("color:#c0392b;")
         lay = QVBoxLayout(self)
         lay.addLayout(grid)
@@ -93,37 +140,75 @@ class SelfReportBox(QGroupBox):
         lay.addWidget(self.notes, 1)
 
     def load(self, session_id: int) -> None:
+        """Show ``session_id``'s ratings and notes (what was typed for the previous one is saved
+        first, where valid)."""
         self.flush()
         self.session_id = session_id
         reports = self.catalog.self_reports(session_id)
         rec = self.catalog.get_session(session_id)
         self._loading = True
         try:
-            for phase, row in self.spins.items():
+            for phase, row in self.fields.items():
                 sr = reports.get(phase)
-                for col, spin in row.items():
+                for col, field in row.items():
                     value = getattr(sr, col) if sr is not None else None
-                    spin.setValue(spin.minimum() if value is None else int(value))
+                    field.setText("" if value is None else str(value))
             self.notes.setPlainText(rec.notes if rec else "")
         finally:
             self._loading = False
-        self.error.setText("")
+        self._problems.clear()
+        self._show_problems()
 
     def values(self, phase: str) -> dict[str, int | None]:
-        return {
-            col: (None if spin.value() == spin.minimum() else spin.value())
-            for col, spin in self.spins[phase].items()
-        }
+        """The scores stored for ``phase`` (None: not given)."""
+        sid = self.session_id
+        sr = self.catalog.self_reports(sid).get(phase) if sid is not None else None
+        return {col: (getattr(sr, col) if sr is not None else None) for col, *_ in SCORES}
 
-    def _save(self, phase: str) -> None:
-        if self._loading or self.session_id is None:
+    def problems(self) -> list[str]:
+        """The messages about scores typed but refused (empty when every field is saved)."""
+        return list(self._problems.values())
+
+    def _score(self, phase: str, col: str) -> int | None:
+        """The score typed in one field; raises ValueError with the message for the therapist."""
+        what, lo, hi = next((w, lo, hi) for c, w, lo, hi in SCORES if c == col)
+        name = f"{what} {dict(PHASES)[phase].lower()}"  # e.g. "GAD-7 after (post)"
+        return parse_score(self.fields[phase][col].text(), name, lo, hi)
+
+    def _check(self, phase: str, col: str) -> bool:
+        """Mark the field as the therapist types: red with a message when its text is refused."""
+        try:
+            self._score(phase, col)
+        except ValueError as e:
+            stored = self.values(phase)[col]
+            keeps = "nothing is stored" if stored is None else f"the stored {stored} stays"
+            self._problems[(phase, col)] = f"Not saved: {e} ({keeps})."
+            ok = False
+        else:
+            self._problems.pop((phase, col), None)
+            ok = True
+        self.fields[phase][col].setStyleSheet("" if ok else _INVALID_STYLE)
+        self._show_problems()
+        return ok
+
+    def _show_problems(self) -> None:
+        self.error.setText("<br>".join(self._problems.values()))
+
+    def _commit(self, phase: str, col: str) -> None:
+        """Save one score as typed, or refuse it with a visible message."""
+        if self._loading or self.session_id is None or not self._check(phase, col):
+            return
+        value = self._score(phase, col)
+        stored = self.values(phase)
+        if stored[col] == value:
             return
         try:
-            self.catalog.set_self_report(self.session_id, phase, **self.values(phase))
-        except (ValueError, KeyError) as e:  # the spin ranges make this rare
-            self.error.setText(f"Not saved: {e}")
+            self.catalog.set_self_report(self.session_id, phase, **{**stored, col: value})
+        except (ValueError, KeyError) as e:
+            self._problems[(phase, col)] = f"Not saved: {e}."
+            self.fields[phase][col].setStyleSheet(_INVALID_STYLE)
+            self._show_problems()
             return
-        self.error.setText("")
         self.changed.emit()
 
     def _notes_typed(self) -> None:
@@ -131,8 +216,14 @@ class SelfReportBox(QGroupBox):
             self.notes_timer.start()
 
     def flush(self) -> None:
-        """Store notes typed in the last moments (also called when leaving the session)."""
-        if not self.notes_timer.isActive() or self.session_id is None:
+        """Save what was typed last: a score still being edited, notes of the last moments (also
+        called when leaving the session). Refused scores stay in :meth:`problems`."""
+        if self.session_id is None:
+            return
+        for phase, row in self.fields.items():
+            for col in row:
+                self._commit(phase, col)
+        if not self.notes_timer.isActive():
             return
         self.notes_timer.stop()
         rec = self.catalog.get_session(self.session_id)
@@ -167,6 +258,7 @@ class MarkersEditor(QGroupBox):
         hh.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         hh.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.table.itemChanged.connect(self._label_edited)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
         self.add_start = QPushButton("+ Treatment start")
         self.add_end = QPushButton("+ Treatment end")
         self.add_note = QPushButton("+ Note")
@@ -180,6 +272,7 @@ class MarkersEditor(QGroupBox):
         self.move_btn = QPushButton("Move to cursor")
         self.move_btn.clicked.connect(self.move_selected)
         self.delete_btn = QPushButton("Delete")
+        self.delete_btn.setToolTip("Delete the selected marker (asks first)")
         self.delete_btn.clicked.connect(self.delete_selected)
         bar = QHBoxLayout()
         for b in (self.add_start, self.add_end, self.add_note):
@@ -215,8 +308,16 @@ class MarkersEditor(QGroupBox):
             item = QTableWidgetItem(m.label)
             item.setData(Qt.ItemDataRole.UserRole, m.id)
             self.table.setItem(i, 2, item)
+        # a rebuilt table selects nothing: a row left selected by the last delete would make the
+        # next click on Delete act on a marker the therapist never chose
+        self.table.clearSelection()
+        self.table.setCurrentCell(-1, -1)
         self.table.blockSignals(False)
-        has = bool(self.markers)
+        self._selection_changed()
+
+    def _selection_changed(self) -> None:
+        """Move and Delete act on the selected marker: enabled only while one is selected."""
+        has = self._selected() is not None
         self.move_btn.setEnabled(has)
         self.delete_btn.setEnabled(has)
 
@@ -263,8 +364,29 @@ class MarkersEditor(QGroupBox):
             self._update(m.id, t_s=min(self.cursor_s, self.duration))
 
     def delete_selected(self) -> None:
+        """Delete the selected marker once the therapist confirms; the windows follow."""
         m = self._selected()
         if m is None:
             return
-        self.catalog.delete_marker(m.id)
+        name = dict(KINDS).get(m.kind, m.kind)
+        label = f' "{m.label}"' if m.label and m.label != name else ""
+        when = QTime(0, 0).addSecs(int(round(m.t_s))).toString("H:mm:ss")
+        ans = QMessageBox.question(
+            self,
+            "Delete marker?",
+            f"Delete the marker {name}{label} at {when}?"
+            + (
+                "\n\nThe pre/post windows are worked out again without it."
+                if m.kind != "note"
+                else ""
+            ),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        if ans != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            self.catalog.delete_marker(m.id)
+        except KeyError as e:
+            QMessageBox.warning(self, "Marker not deleted", str(e))
         QTimer.singleShot(0, self.changed.emit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QWidget
 
 from core.palette import LIGHT_COLOURS
 
@@ -76,3 +76,34 @@ def banner(text: str) -> QLabel:
 def unit_label(unit: str) -> str:
     """Units as people write them (streams store ASCII, e.g. ``uS`` → ``µS``)."""
     return {"uS": "µS", "uV": "µV"}.get(unit, unit)
+
+
+class JobProgress(QWidget):
+    """One background job's progress in the status bar: its own label and bar, hidden when idle.
+
+    Parameters
+    ----------
+    job : str — what the job is, shown before its current step, e.g. "Demo patient"
+    """
+
+    def __init__(self, job: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.job = job
+        self.label = QLabel(job)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 100)
+        self.bar.setMaximumWidth(180)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(6, 0, 6, 0)
+        lay.addWidget(self.label)
+        lay.addWidget(self.bar)
+        self.setVisible(False)
+
+    def update_progress(self, fraction: float, step: str = "") -> None:
+        """Show the job at ``fraction`` (0–1) of its work, ``step`` saying what it does now."""
+        self.label.setText(f"{self.job}: {step}" if step else self.job)
+        self.bar.setValue(int(round(100 * min(max(fraction, 0.0), 1.0))))
+        self.setVisible(True)
+
+    def finish(self) -> None:
+        self.setVisible(False)

@@ -6,14 +6,16 @@ import threading
 from pathlib import Path
 
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QProgressBar, QStackedWidget
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QStackedWidget
 
 from app.gui.cohort_page import CohortPage
+from app.gui.help_menu import install_help_menu
 from app.gui.patient_page import PatientPage
 from app.gui.patients_page import PatientsPage
 from app.gui.playback_page import PlaybackPage
 from app.gui.record_page import RecordPage
 from app.gui.review_page import ReviewPage
+from app.gui.widgets import JobProgress
 from app.gui.workers import Job
 from core.catalog import Catalog
 from core.config import Settings
@@ -40,6 +42,8 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self.stack = QStackedWidget()
         self.setCentralWidget(self.stack)
+        # set while the set-up/record screen shows: background builds pause (read by workers)
+        self.record_screen_open = threading.Event()
         self.patients = PatientsPage(catalog)
         self.patient = PatientPage(catalog, data_root)
         self.record = RecordPage(catalog, data_root, device_factory, self.settings)
@@ -55,6 +59,7 @@ class MainWindow(QMainWindow):
             self.cohort,
         ):
             self.stack.addWidget(w)
+        self.stack.currentChanged.connect(self._screen_changed)
         self.patients.open_patient.connect(self.show_patient)
         self.patients.open_cohort.connect(self.show_cohort)
         self.patients.open_settings.connect(self.show_settings)
@@ -77,10 +82,18 @@ class MainWindow(QMainWindow):
         self.review.runner.failed.connect(lambda _sid, _msg: self._analysis_ended(""))
         self.cohort.back.connect(self.show_patients)
         self.cohort.open_patient.connect(self.show_patient)
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(240)
-        self.progress.setVisible(False)
-        self.statusBar().addPermanentWidget(self.progress)
+        # one indicator per background job, each with its own label
+        self.demo_progress = JobProgress("Demo patient")
+        self.analysis_progress = JobProgress("Analysis")
+        for indicator in (self.demo_progress, self.analysis_progress):
+            self.statusBar().addPermanentWidget(indicator)
+        self.help_menu = install_help_menu(self, data_root)
+
+    def _screen_changed(self, _index: int) -> None:
+        if self.stack.currentWidget() is self.record:
+            self.record_screen_open.set()
+        else:
+            self.record_screen_open.clear()
 
     def show_patients(self) -> None:
         self.patients.refresh()
@@ -138,16 +151,14 @@ class MainWindow(QMainWindow):
 
     def _analysis_progress(self, fraction: float, text: str) -> None:
         # the therapist may leave the review screen while the analysis runs
-        self.progress.setVisible(True)
-        self.progress.setValue(int(fraction * 100))
-        self.statusBar().showMessage(f"Analysis: {text}")
+        self.analysis_progress.update_progress(fraction, text)
 
     def _analysis_ended(self, message: str) -> None:
-        self.progress.setVisible(False)
+        self.analysis_progress.finish()
         self.statusBar().showMessage(message, 8000)
 
     def _analysed(self, session_id: int) -> None:
-        self.progress.setVisible(False)
+        self.analysis_progress.finish()
         self.statusBar().showMessage("Analysis complete", 8000)
         if self.patient.patient_id is not None:
             self.patient.refresh()

@@ -67,3 +67,18 @@ def migrate_v1_to_v2(conn: sqlite3.Connection) -> None:
     """v1 → v2: add ``self_reports``, ``analyses`` and ``reports`` (existing rows untouched)."""
     for statement in SCHEMA_V2_STATEMENTS:
         conn.execute(statement)
+
+
+# --- v3: archived patients -------------------------------------------------------------------
+
+SCHEMA_V3_STATEMENTS: tuple[str, ...] = (
+    # When the patient was archived (ISO-8601 UTC); NULL: active. Archived patients are kept
+    # with all their data, only hidden from the patients list by default.
+    "ALTER TABLE patients ADD COLUMN archived_at TEXT NULL",
+)
+
+
+def migrate_v2_to_v3(conn: sqlite3.Connection) -> None:
+    """v2 → v3: add ``patients.archived_at`` (every existing patient stays active)."""
+    for statement in SCHEMA_V3_STATEMENTS:
+        conn.execute(statement)

@@ -1,8 +1,9 @@
-"""Patients: create, read, update, search and delete."""
+"""Patients: create, read, update, search, archive and delete."""
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Collection
 from datetime import date
 from typing import Any
 
@@ -13,6 +14,8 @@ MAX_CODE_LEN = 32
 MIN_BIRTH_YEAR = 1900
 
 _PATIENT_FIELDS = ("code", "name", "birth_year", "notes", "is_demo")
+#: how the audit entry of a deleted demo patient ends (read by ``demo_patient_deleted``)
+_DEMO_DELETED = "; demo=1"
 
 
 def clean_code(code: str) -> str:
@@ -159,16 +162,19 @@ class PatientsMixin(CatalogBase):
             ).fetchone()
         return row_to_patient(row) if row else None
 
-    def list_patients(self, search: str = "") -> list[Patient]:
+    def list_patients(self, search: str = "", *, include_archived: bool = True) -> list[Patient]:
         """Patients ordered by code, optionally only those whose code or name contains ``search``.
 
         Parameters
         ----------
         search : str — case-insensitive substring of the code or the name; empty for all
+        include_archived : bool — also archived patients (the default: every patient)
         """
         with self._lock:
             rows = self._conn.execute("SELECT * FROM patients ORDER BY code").fetchall()
         patients = [row_to_patient(r) for r in rows]
+        if not include_archived:
+            patients = [p for p in patients if not p.archived]
         needle = search.strip().casefold()
         if not needle:
             return patients
@@ -180,17 +186,26 @@ class PatientsMixin(CatalogBase):
         ]
 
     def delete_patient(
-        self, patient_id: int, *, with_sessions: bool = False
+        self,
+        patient_id: int,
+        *,
+        with_sessions: bool = False,
+        expected_sessions: Collection[int] | None = None,
     ) -> list[SessionRecord]:
-        """Delete a patient, and with it (only when asked) its sessions and their markers.
+        """Delete a patient, and with it (only when asked) its sessions with their markers,
+        self-reports, analyses and report records.
 
-        The session folders on disk are left alone; the caller removes them.
+        The session folders on disk are left alone: :func:`core.catalog.erasure.delete_patient_data`
+        removes them first, then calls this.
 
         Parameters
         ----------
         patient_id : int — the patient's id
         with_sessions : bool — also delete the patient's sessions; without it a patient who has
             sessions is refused
+        expected_sessions : collection of int, optional — the ids of the sessions the caller
+            removed the folders of; a patient whose sessions are not exactly these (one was
+            started meanwhile) is refused and nothing is deleted
 
         Returns
         -------
@@ -199,7 +214,8 @@ class PatientsMixin(CatalogBase):
         Raises
         ------
         KeyError — no such patient
-        ValueError — the patient has sessions and ``with_sessions`` is false
+        ValueError — the patient has sessions and ``with_sessions`` is false, or its sessions are
+            not ``expected_sessions``
         """
         with self._lock, self._conn:
             patient = self._patient_or_raise(patient_id)
@@ -212,20 +228,64 @@ class PatientsMixin(CatalogBase):
                     f"Patient {patient.code} has {len(sessions)} session(s); "
                     "delete them too or keep the patient"
                 )
+            if expected_sessions is not None and {s.id for s in sessions} != set(expected_sessions):
+                raise ValueError(
+                    f"Patient {patient.code}'s sessions changed meanwhile (a session was started "
+                    "or deleted); nothing more was deleted, try again"
+                )
             for s in sessions:
                 self._conn.execute("DELETE FROM sessions WHERE id = ?", (s.id,))
                 self._write_audit("delete", "session", s.id, f"uid={s.uid}; patient={patient.code}")
             self._conn.execute("DELETE FROM patients WHERE id = ?", (patient_id,))
-            self._write_audit(
-                "delete", "patient", patient_id, f"code={patient.code}; sessions={len(sessions)}"
-            )
+            detail = f"code={patient.code}; sessions={len(sessions)}"
+            if patient.is_demo:
+                detail += _DEMO_DELETED  # remembered: see demo_patient_deleted
+            self._write_audit("delete", "patient", patient_id, detail)
         return sessions
 
-    def patient_overview(self) -> list[PatientOverview]:
-        """Every patient with the number of sessions and the start of the latest, ordered by code."""
+    def demo_patient_deleted(self) -> bool:
+        """A demo patient was deleted from this catalog on purpose (the audit trail says so), so
+        the app does not build it again by itself."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT 1 FROM audit WHERE action = 'delete' AND entity = 'patient'"
+                " AND substr(detail, -?) = ? LIMIT 1",
+                (len(_DEMO_DELETED), _DEMO_DELETED),
+            ).fetchone()
+        return row is not None
+
+    def archive_patient(self, patient_id: int) -> Patient:
+        """Archive a patient: every record is kept, the patients list hides it by default.
+
+        Returns
+        -------
+        Patient — as stored (unchanged, and no audit entry, if it was archived already)
+
+        Raises
+        ------
+        KeyError — no such patient
+        """
+        return self._set_archived(patient_id, archived=True)
+
+    def unarchive_patient(self, patient_id: int) -> Patient:
+        """Make an archived patient active again (see :meth:`archive_patient`).
+
+        Raises
+        ------
+        KeyError — no such patient
+        """
+        return self._set_archived(patient_id, archived=False)
+
+    def patient_overview(self, *, include_archived: bool = True) -> list[PatientOverview]:
+        """Every patient with the number of sessions and the start of the latest, ordered by code.
+
+        Parameters
+        ----------
+        include_archived : bool — also archived patients (the default: every patient)
+        """
         with self._lock:
             rows = self._conn.execute(
-                "SELECT p.id, p.code, p.name, p.is_demo, COUNT(s.id) AS n_sessions,"
+                "SELECT p.id, p.code, p.name, p.is_demo, p.archived_at, COUNT(s.id) AS n_sessions,"
                 " MAX(s.started_at) AS last_session_at"
                 " FROM patients p LEFT JOIN sessions s ON s.patient_id = p.id"
                 " GROUP BY p.id ORDER BY p.code"
@@ -236,11 +296,27 @@ class PatientsMixin(CatalogBase):
                 code=r["code"],
                 name=r["name"],
                 is_demo=bool(r["is_demo"]),
+                archived=r["archived_at"] is not None,
                 n_sessions=int(r["n_sessions"]),
                 last_session_at=r["last_session_at"],
             )
             for r in rows
+            if include_archived or r["archived_at"] is None
         ]
+
+    def _set_archived(self, patient_id: int, archived: bool) -> Patient:
+        with self._lock, self._conn:
+            old = self._patient_or_raise(patient_id)
+            if old.archived == archived:
+                return old
+            now = utc_now()
+            self._conn.execute(
+                "UPDATE patients SET archived_at = ?, updated_at = ? WHERE id = ?",
+                (now if archived else None, now, patient_id),
+            )
+            what = "archived" if archived else "unarchived"
+            self._write_audit("update", "patient", patient_id, f"code={old.code}; {what}")
+            return self._patient_or_raise(patient_id)
 
     def _code_taken(self, code: str, exclude_id: int | None) -> bool:
         row = self._conn.execute(

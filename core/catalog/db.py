@@ -23,18 +23,18 @@ from pathlib import Path
 from types import TracebackType
 
 from core.catalog._base import row_to_audit
-from core.catalog._migrations import migrate_v1_to_v2
+from core.catalog._migrations import migrate_v1_to_v2, migrate_v2_to_v3
 from core.catalog._patients import PatientsMixin
 from core.catalog._reports import ReportsMixin
 from core.catalog._sessions import SessionsMixin
 from core.catalog.models import AUDIT_ACTIONS, AuditEntry
 from core.config import data_dir
 
-CURRENT_SCHEMA = 2
+CURRENT_SCHEMA = 3
 """The schema version this code reads and writes (kept in ``PRAGMA user_version``)."""
 
 Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: dict[int, Migration] = {2: migrate_v1_to_v2}
+MIGRATIONS: dict[int, Migration] = {2: migrate_v1_to_v2, 3: migrate_v2_to_v3}
 """``MIGRATIONS[n]`` upgrades a version ``n - 1`` catalog to version ``n``.
 
 A step runs inside a transaction opened for it, with foreign keys off (so tables can be rebuilt as

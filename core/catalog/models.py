@@ -44,6 +44,7 @@ class Patient:
     notes : str — free notes by the therapist
     is_demo : bool — a demo patient with simulated sessions
     created_at, updated_at : str — ISO-8601 UTC
+    archived_at : str or None — ISO-8601 UTC, when the patient was archived; ``None``: active
     """
 
     id: int
@@ -54,6 +55,12 @@ class Patient:
     is_demo: bool
     created_at: str
     updated_at: str
+    archived_at: str | None = None
+
+    @property
+    def archived(self) -> bool:
+        """The patient is archived: kept with all data, hidden from the list by default."""
+        return self.archived_at is not None
 
 
 @dataclass
@@ -222,5 +229,6 @@ class PatientOverview(TypedDict):
     code: str
     name: str | None
     is_demo: bool
+    archived: bool
     n_sessions: int
     last_session_at: str | None

@@ -94,6 +94,9 @@ class SimulatedCamera(CameraBase):
         self._on_frame, self._on_event = on_frame, on_event
         if self.virtual:
             return
+        # warm-up: the first frame is slow (OpenCV and numpy set up their buffers); drawn by the
+        # capture thread it made it skip its first 6–9 slots (measured: benchmarks/gui_redraw.py)
+        self.renderer.render(0.0, 0.0, 0.0)
         if not self._explicit_start:
             self.start_ns = self.clock.now_ns()
         self._stop.clear()

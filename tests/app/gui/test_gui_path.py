@@ -143,8 +143,8 @@ def test_demo_patient_is_built_in_the_background(qtbot, app_env, monkeypatch):
     monkeypatch.setattr(sim, "DEMO_SESSIONS", (("anxious_to_calm", 0.1, 1, 0.0),) * 2)
     w, _ = create_window(demo=True)
     qtbot.addWidget(w)
-    assert not w.progress.isHidden()  # the bar shows while the sessions are simulated
-    qtbot.waitUntil(w.progress.isHidden, timeout=60000)
+    assert not w.demo_progress.isHidden()  # the bar shows while the sessions are simulated
+    qtbot.waitUntil(w.demo_progress.isHidden, timeout=60000)
     demo = w.catalog.patient_by_code(sim.DEMO_CODE)
     assert demo is not None and demo.is_demo
     sessions = w.catalog.list_sessions(patient_id=demo.id)

@@ -170,7 +170,7 @@ def test_review_page_shows_the_numbers_of_the_estimates(win, qtbot):
     assert page.slider.value() == pytest.approx(page.t * 1000, abs=1)
 
 
-def test_editing_the_markers_moves_the_windows(win, qtbot):
+def test_editing_the_markers_moves_the_windows(win, qtbot, monkeypatch):
     cat = win.catalog
     p = cat.add_patient("M-1")
     rec, _ = make_analysed(cat, win.data_root, p.id)
@@ -193,7 +193,8 @@ def test_editing_the_markers_moves_the_windows(win, qtbot):
     assert page.timeline.marker_items[0].value() == pytest.approx(8.0)
     # delete the end marker: the windows fall back to the first and last third
     page.markers.table.selectRow(1)
-    page.markers.delete_selected()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    qtbot.mouseClick(page.markers.delete_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "first" in table.cell_text("Window", "pre"), timeout=3000)
     assert len(cat.list_markers(rec.id)) == 1
     # add a treatment end at the cursor
@@ -209,12 +210,12 @@ def test_self_report_is_stored_as_typed(win, qtbot):
     rec, _ = make_analysed(cat, win.data_root, p.id)
     win.show_review(rec.id)
     box = win.review.self_report
-    spin = box.spins["pre"]["sam_valence"]
-    spin.lineEdit().selectAll()
-    qtbot.keyClicks(spin, "3")
+    for phase, col, text in (("pre", "sam_valence", "3"), ("pre", "sam_arousal", "8")):
+        qtbot.keyClicks(box.fields[phase][col], text)
+        qtbot.keyClick(box.fields[phase][col], Qt.Key.Key_Return)  # saved when the field is left
     assert cat.self_reports(rec.id)["pre"].sam_valence == 3
-    box.spins["pre"]["sam_arousal"].setValue(8)
-    box.spins["post"]["gad7"].setValue(5)
+    qtbot.keyClicks(box.fields["post"]["gad7"], "5")
+    qtbot.keyClick(box.fields["post"]["gad7"], Qt.Key.Key_Return)
     got = cat.self_reports(rec.id)
     assert (got["pre"].sam_valence, got["pre"].sam_arousal, got["pre"].gad7) == (3, 8, None)
     assert got["post"].gad7 == 5 and got["post"].sam_valence is None
@@ -223,7 +224,10 @@ def test_self_report_is_stored_as_typed(win, qtbot):
     assert win.review.table.cell_text("Patient's GAD-7", "post").startswith("5")
     sx, sy = win.review.circumplex.sam_item.getData()
     assert (sx[0], sy[0]) == pytest.approx((to_circumplex(3), to_circumplex(8)))
-    box.spins["pre"]["sam_valence"].setValue(0)  # back to "–": cleared
+    field = box.fields["pre"]["sam_valence"]
+    qtbot.keyClick(field, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(field, Qt.Key.Key_Backspace)  # empty: cleared
+    qtbot.keyClick(field, Qt.Key.Key_Return)
     assert cat.self_reports(rec.id)["pre"].sam_valence is None
     qtbot.keyClicks(box.notes, "calmer after breathing")
     box.flush()
@@ -250,7 +254,7 @@ def test_analyse_now_runs_and_shows_the_review(win, qtbot, tiny_checkpoint):
     assert win.catalog.session_states(p.id)[rec.id] == "analysed"
     assert "tiny test model" in page.details.text()
     assert page.review is not None and page.review.estimates.info["counts"]["frames_analysed"] >= 10
-    assert win.progress.isHidden()
+    assert win.analysis_progress.isHidden()
     # the patient page now shows the session as analysed, with its quadrants
     win.show_patient(p.id)
     assert win.patient.table.item(0, 3).text() == "analysed"
@@ -293,7 +297,7 @@ def test_cancelling_a_reanalysis_keeps_the_stored_one(win, qtbot, monkeypatch, t
     assert page.panel.cancel_btn.isVisible()
     qtbot.mouseClick(page.panel.cancel_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not page.runner.running, timeout=30000)
-    assert "cancelled" in win.statusBar().currentMessage() and win.progress.isHidden()
+    assert "cancelled" in win.statusBar().currentMessage() and win.analysis_progress.isHidden()
     # the earlier (hand-made) analysis is still the one shown and stored
     assert page.left.currentWidget() is page.circumplex
     assert page.review.checkpoint["label"] == "Demo test model"

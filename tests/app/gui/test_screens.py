@@ -74,7 +74,9 @@ def test_cohort_page_shows_every_patients_arrow_and_the_tests(win, qtbot, tmp_pa
     qtbot.mouseClick(win.patients.cohort_btn, Qt.MouseButton.LeftButton)
     page = win.cohort
     assert win.stack.currentWidget() is page
-    assert page.stats.n == 2
+    assert page.stats.n == 0  # simulated sessions count only with the switch
+    qtbot.mouseClick(page.include_simulated, Qt.MouseButton.LeftButton)
+    assert page.stats.n == 2 and not page.stats.tested  # two patients: no test (test_cohort_page)
     assert page.stats_table.item(0, 0).text() == "2" and page.stats_table.item(1, 0).text() == "2"
     assert "±" in page.stats_table.item(0, 1).text()
     assert len(page.view.arrows) == 2
