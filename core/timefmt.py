@@ -1,6 +1,6 @@
 """Times and durations as people read them, the same on every screen and in every report.
 
-One function per printed format; no numpy, no Qt.
+One function per printed format; standard library only, no numpy, no Qt.
 
 * :func:`format_clock` — a session time or length on a clock: ``"12:05"``, ``"1:02:05"``;
 * :func:`format_clock_tenths` — the same to a tenth of a second: ``"12:05.0"``;
@@ -10,12 +10,16 @@ One function per printed format; no numpy, no Qt.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 __all__ = [
     "NO_TIME",
     "format_clock",
     "format_clock_tenths",
     "format_duration",
+    "format_local_time",
     "format_seconds",
+    "now_local",
 ]
 
 #: what :func:`format_clock` prints for a time that is not known
@@ -94,3 +98,36 @@ def format_seconds(seconds: float) -> str:
     str — e.g. ``format_seconds(4.24)`` → ``"4.2 s"``, ``format_seconds(0.352)`` → ``"0.35 s"``
     """
     return f"{seconds:.1f} s" if seconds >= 1 else f"{seconds:.2f} s"
+
+
+def format_local_time(iso: str | None, missing: str = NO_TIME) -> str:
+    """A stored time as people read it: local date and time to the minute, with the zone's name.
+
+    The catalog stores UTC; screens and reports print the computer's local time.
+
+    Parameters
+    ----------
+    iso : str or None — ISO-8601 time as the catalog stores it (UTC, with its offset); a time
+        without an offset is taken as UTC
+    missing : str — printed when there is no time
+
+    Returns
+    -------
+    str — e.g. ``"2026-12-05 13:42 CET"`` on a computer set to Central European time for
+    ``"2026-12-05T12:42:00+00:00"``; the text itself when it is not a time
+    """
+    if not iso or not iso.strip():
+        return missing
+    try:
+        t = datetime.fromisoformat(iso.strip())
+    except ValueError:
+        return iso
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    here = t.astimezone()  # the machine's zone (TZ, or the system's setting)
+    return f"{here:%Y-%m-%d %H:%M} {here.tzname() or here.strftime('UTC%z')}"
+
+
+def now_local() -> str:
+    """The current time as :func:`format_local_time` prints it."""
+    return format_local_time(datetime.now(timezone.utc).isoformat())

@@ -7,6 +7,7 @@ them (see the architecture notes, "Circumplex conventions").
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -312,8 +313,11 @@ class CircumplexView(QWidget):
         self,
         entries: Sequence[tuple[str, tuple[float, float], tuple[float, float], bool]],
         ordered: bool = False,
+        empty_text: str = "nothing analysed yet",
     ) -> None:
         """One pre→post arrow per entry ``(label, (v, a) pre, (v, a) post, demo model)``.
+
+        ``empty_text``: the legend when there is no arrow to draw.
 
         ``ordered``: entries are in time order (a patient's history), coloured old → new; else
         every arrow is the same colour (a cohort). Demo-model arrows are dashed, and the demo
@@ -348,7 +352,9 @@ class CircumplexView(QWidget):
         if any_demo:
             bits.append(("", "", "dashed = demo model"))
         self._set_legend(
-            _legend_html(bits) if drawn else "<span style='color:#777'>nothing analysed yet</span>"
+            _legend_html(bits)
+            if drawn
+            else f"<span style='color:#777'>{html.escape(empty_text)}</span>"
         )
 
     def export(self, path: str | Path, width: int = 1200) -> Path:

@@ -44,13 +44,14 @@ from core.analysis.circumplex import (
 from core.analysis.review import CohortEntry, cohort
 from core.catalog import Catalog
 from core.config import Settings
+from core.timefmt import format_local_time
 
 STAT_COLUMNS = ["n", "Mean shift ± SD", "Paired t", "p", "Wilcoxon p", "Cohen's d_z [95 % CI]"]
 #: the columns of the tests: hidden below MIN_PATIENTS patients
 TEST_COLUMNS = (2, 3, 4, 5)
 PATIENT_COLUMNS = [
     "Patient",
-    "Session (UTC)",
+    "Session",
     "Data",
     "Pre",
     "Post",
@@ -192,7 +193,13 @@ class CohortPage(QWidget):
             [
                 (e.code + (" (simulated)" if e.simulated else ""), e.pre, e.post, e.demo_model)
                 for e in self.entries
-            ]
+            ],
+            empty_text=(
+                "no analysed session yet"
+                if with_sim
+                else "no real, analysed session yet — “Include simulated sessions” shows the "
+                "simulated ones"
+            ),
         )
         any_demo = any(e.demo_model for e in self.entries)
         self.demo_banner.setVisible(any_demo)
@@ -234,7 +241,7 @@ class CohortPage(QWidget):
         for i, e in enumerate(self.entries):
             cells = [
                 e.code,
-                e.started_at[:16].replace("T", " "),
+                format_local_time(e.started_at),
                 "simulated" if e.simulated else "real sensors",
                 quadrant_label(quadrant_of(*e.pre, r), short=True),
                 quadrant_label(quadrant_of(*e.post, r), short=True),

@@ -42,11 +42,11 @@ from core.catalog.erasure import (
 )
 from core.quality.session import assess_quality
 from core.quality.text import VERDICT_WORDS
-from core.timefmt import format_clock
+from core.timefmt import format_clock, format_local_time
 
 SESSION_COLUMNS = [
     "No.",
-    "Started (UTC)",
+    "Started",
     "Duration",
     "State",
     "Pre → post",
@@ -161,9 +161,7 @@ class PatientPage(QWidget):
         hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         hh.setSectionResizeMode(SESSION_COLUMNS.index("Pre → post"), QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setVisible(False)
-        make_sortable(
-            self.table, SESSION_COLUMNS.index("Started (UTC)"), Qt.SortOrder.DescendingOrder
-        )
+        make_sortable(self.table, SESSION_COLUMNS.index("Started"), Qt.SortOrder.DescendingOrder)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.table.doubleClicked.connect(self._review)
         self.reports = QTableWidget(0, len(SELF_REPORT_COLUMNS))
@@ -280,7 +278,7 @@ class PatientPage(QWidget):
             a = self.analyses[r.id]
             cells: list[tuple[str, float | str | None]] = [
                 (str(number[r.id]), number[r.id]),
-                (r.started_at[:16].replace("T", " "), r.started_at),
+                (format_local_time(r.started_at), r.started_at),
                 (format_clock(r.duration_s), r.duration_s),
                 (states.get(r.id, r.status), None),
                 (shift_text(*a) if a else "–", None),
@@ -325,7 +323,7 @@ class PatientPage(QWidget):
             rows.append(
                 [
                     str(len(self.sessions) - self.sessions.index(r)),
-                    r.started_at[:10],
+                    format_local_time(r.started_at)[:10],
                     _pair(pre, post, "sam_valence"),
                     _pair(pre, post, "sam_arousal"),
                     _pair(pre, post, "gad7"),
@@ -395,7 +393,7 @@ class PatientPage(QWidget):
         rec = self._finished_selection()
         if rec is None:
             return
-        title = f"Data quality — session of {rec.started_at[:16].replace('T', ' ')} UTC"
+        title = f"Data quality — session of {format_local_time(rec.started_at)}"
         self.quality_dialog = QualityDialog(self.data_root / rec.folder, title, self)
         self.quality_dialog.open()
 
@@ -522,10 +520,10 @@ class PatientPage(QWidget):
         rec = self._finished_selection()
         if rec is None:
             return
-        started = rec.started_at[:16].replace("T", " ")
+        started = format_local_time(rec.started_at)
         self._confirm(
             "Delete session",
-            f"Delete the session of {started} UTC ({rec.uid}) for good: its recording, video, "
+            f"Delete the session of {started} ({rec.uid}) for good: its recording, video, "
             "markers, self-reports, analyses and report records. This cannot be undone. PDF "
             "reports already exported are not touched.",
             rec.uid,

@@ -27,7 +27,7 @@ from core.catalog import Catalog
 from core.recording import SessionData, open_session
 from core.recording.manifest import simulated_devices
 from core.recording.video_store import VideoStoreReader
-from core.timefmt import format_clock
+from core.timefmt import format_clock, format_local_time
 
 MARKER_NAMES = {"treatment_start": "Treatment start", "treatment_end": "Treatment end"}
 DETAIL_S = 10.0
@@ -136,7 +136,7 @@ class PlaybackPage(QWidget):
         self.video.setText("no video in this session" if self.vreader is None else "")
         self.duration = max(data.duration_s, 0.001)
         self.title.setText(
-            f"Playback — patient {p.code if p else '?'} — {rec.started_at[:16].replace('T', ' ')} UTC"
+            f"Playback — patient {p.code if p else '?'} — {format_local_time(rec.started_at)}"
         )
         self.sim_banner.setVisible(data.simulated)
         if data.simulated:

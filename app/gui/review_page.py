@@ -48,7 +48,7 @@ from core.analysis.review import SessionReview, refresh_summary, review_of, sess
 from core.catalog import Catalog, SessionRecord
 from core.config import Settings
 from core.recording.video_store import VideoStoreReader
-from core.timefmt import format_clock
+from core.timefmt import format_clock, format_local_time
 
 VIDEO_W = 240
 
@@ -228,7 +228,7 @@ class ReviewPage(QWidget):
         self.record = rec
         p = self.catalog.get_patient(rec.patient_id)
         self.title.setText(
-            f"Patient {p.code if p else '?'} — session of {rec.started_at[:16].replace('T', ' ')} UTC"
+            f"Patient {p.code if p else '?'} — session of {format_local_time(rec.started_at)}"
             f" — {format_clock(rec.duration_s)}"
         )
         self.sim_banner.setVisible(rec.simulated)

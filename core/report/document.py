@@ -40,8 +40,7 @@ from core.report.data import (
     ReportData,
     format_value,
 )
-from core.report.times import now_local
-from core.timefmt import format_clock, format_duration
+from core.timefmt import format_clock, format_duration, now_local
 
 
 def _physiology(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:

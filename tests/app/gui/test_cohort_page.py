@@ -83,3 +83,15 @@ def test_five_real_patients_no_test_then_the_simulated_one_makes_six(win, qtbot)
 
     qtbot.mouseClick(page.include_simulated, Qt.MouseButton.LeftButton)  # and back
     assert page.stats.n == 5 and not page.sim_banner.isVisible()
+
+
+def test_with_only_simulated_sessions_the_empty_cohort_says_where_they_are(win, qtbot):
+    sim = win.catalog.add_patient("S-02")
+    add_session(win.catalog, win.data_root, sim.id, tuple(PRE[0]), tuple(POST[0]), simulated=True)
+    page = open_cohort(win, qtbot)
+    assert "Include simulated sessions" in page.view.legend.text
+    pos = page.include_simulated.rect().center()
+    pos.setX(8)  # on the box
+    qtbot.mouseClick(page.include_simulated, Qt.MouseButton.LeftButton, pos=pos)
+    assert page.include_simulated.isChecked()
+    assert "S-02" in page.view.legend.text or "pre" in page.view.legend.text
