@@ -70,10 +70,17 @@ class RecorderStats:
 class _RateMeter:
     """Items per second over the last ``window_s`` of host time; falls to 0 when data stop.
 
+    The items of the window's first batch arrived before it, so the rate is the items after it
+    over the time from it to the last batch: a steady 800 Hz stream in batches reads 800, not
+    "801" or "810" as a count over the whole window does when one batch more falls inside it.
+    Once no batch has come for :data:`STALE_S`, the time runs on to now, and the rate falls.
+
     Parameters
     ----------
     start_ns : int — host time (ns) the measurement starts (the recording start)
     """
+
+    STALE_S = 0.5
 
     def __init__(self, start_ns: int, window_s: float = 2.0) -> None:
         self.start_ns = start_ns
@@ -90,8 +97,13 @@ class _RateMeter:
         """Items per second (Hz) over the window up to ``now_ns``."""
         while self._ev and now_ns - self._ev[0][0] > self.window_ns:
             self._ev.popleft()
-        span = min(self.window_ns, now_ns - self.start_ns)
-        return sum(n for _, n in self._ev) * 1e9 / span if span > 0 else 0.0
+        if len(self._ev) < 2:
+            return 0.0
+        t_first, n_first = self._ev[0]
+        t_last = self._ev[-1][0]
+        end = t_last if now_ns - t_last <= self.STALE_S * 1e9 else now_ns
+        span = end - t_first
+        return (sum(n for _, n in self._ev) - n_first) * 1e9 / span if span > 0 else 0.0
 
 
 class Recorder:
