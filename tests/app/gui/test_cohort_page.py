@@ -3,22 +3,11 @@ below six patients (the shifts still shown)."""
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import Qt
 
 from app.gui.cohort_page import TEST_COLUMNS, fmt_dz, fmt_p
-from app.gui.main import create_window
 from core.analysis.circumplex import cohort_shift
 from tests.core.analysis.cohort_data import POST, PRE, add_cohort, add_session
-
-
-@pytest.fixture
-def win(qtbot, app_env):
-    w, _ = create_window(demo=False)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.review.shutdown()
 
 
 def open_cohort(win, qtbot):

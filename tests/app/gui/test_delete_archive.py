@@ -3,7 +3,6 @@ clicks through them; the demo patient stays deleted at the next start."""
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
@@ -12,16 +11,6 @@ from app.gui.main import create_window
 from core.catalog import Catalog
 from tests.app.gui.test_patient_page import _open_from_list, column
 from tests.app.review_data import make_analysed, record_short
-
-
-@pytest.fixture
-def win(qtbot, app_env):
-    w, _ = create_window(demo=False)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.review.shutdown()
 
 
 def _type_and_confirm(qtbot, page, text: str) -> None:

@@ -10,18 +10,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QAbstractButton, QMessageBox
 
 from app.gui.help_menu import SHORTCUTS
-from app.gui.main import create_window
 from core import __license__, __version__
-
-
-@pytest.fixture
-def win(qtbot, app_env):
-    w, _ = create_window(demo=False)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.review.shutdown()
 
 
 @pytest.fixture

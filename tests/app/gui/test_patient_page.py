@@ -5,23 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QFileDialog
 
-from app.gui.main import create_window
 from tests.app.review_data import make_analysed, record_short
-
-
-@pytest.fixture
-def win(qtbot, app_env):
-    w, _ = create_window(demo=False)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    w.activateWindow()
-    yield w
-    w.review.shutdown()
 
 
 def _answer_save_dialog(monkeypatch, out: Path) -> list[str]:

@@ -3,21 +3,9 @@ archived patients behind "Show archived"."""
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import Qt
 
-from app.gui.main import create_window
 from tests.app.gui.test_patient_page import _sessions, click_header, column
-
-
-@pytest.fixture
-def win(qtbot, app_env):
-    w, _ = create_window(demo=False)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.review.shutdown()
 
 
 def test_an_empty_list_says_the_three_first_steps(win, qtbot):

@@ -3,26 +3,15 @@ print the session notes (asked only when the session has notes), read back from 
 
 from __future__ import annotations
 
-import pytest
 from pypdf import PdfReader
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QFileDialog, QMessageBox
 
-from app.gui.main import create_window
 from app.gui.settings_dialog import SettingsDialog
 from core.config import Settings
 from tests.app.review_data import make_analysed
 
 NOTES = "calmer after the breathing exercise"
-
-
-@pytest.fixture
-def win(qtbot, app_env):
-    w, _ = create_window(demo=False)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.review.shutdown()
 
 
 def pdf_text(path) -> str:  # type: ignore[no-untyped-def]

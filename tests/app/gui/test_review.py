@@ -10,20 +10,10 @@ from PySide6.QtCore import QPointF, Qt, QTime
 from PySide6.QtWidgets import QMessageBox
 
 from app.gui.circumplex_view import CircumplexView
-from app.gui.main import create_window
 from core.analysis.circumplex import to_circumplex
 from core.analysis.review import review_of
 from core.catalog import Catalog
 from tests.app.review_data import NAN_FRAMES, hand_estimates, make_analysed, record_short
-
-
-@pytest.fixture
-def win(qtbot, app_env):
-    w, _ = create_window(demo=False)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.review.shutdown()
 
 
 @pytest.fixture(scope="module")

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
 
 import app.gui.settings_dialog as settings_dialog
-from app.gui.main import create_window
 from app.gui.settings_dialog import SettingsDialog
 from core.config import Settings
 from tests.app.review_data import make_analysed, record_short
-
-
-@pytest.fixture
-def win(qtbot, app_env):
-    w, _ = create_window(demo=False)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.review.shutdown()
 
 
 def test_patient_page_shows_states_quadrants_and_history(win, qtbot):

@@ -7,21 +7,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from app.gui.main import create_window
 from app.gui.session_forms import parse_score
 from tests.app.review_data import record_short
-
-
-@pytest.fixture
-def win(qtbot, app_env):
-    w, _ = create_window(demo=False)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    w.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is w)
-    yield w
-    w.review.shutdown()
 
 
 @pytest.fixture
