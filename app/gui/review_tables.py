@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 
 from core.analysis.circumplex import (
     NEUTRAL,
+    QUADRANTS,
     PhaseStats,
     SessionCircumplex,
     quadrant_label,
@@ -156,7 +157,16 @@ def analysis_of(catalog: Catalog, session_id: int) -> tuple[SessionCircumplex, b
         return None
 
 
+def quadrant_words(q: int) -> str:
+    """A quadrant in a therapist's words with its number, e.g. "Q2 stressed/anxious" (the letter
+    codes such as LVHA stay on the circumplex and in the report); "near neutral", "not
+    estimated"."""
+    q = int(q)
+    return f"Q{q} {QUADRANTS[q][1]}" if q in QUADRANTS else quadrant_label(q)
+
+
 def shift_text(c: SessionCircumplex, demo: bool) -> str:
-    """Short pre → post quadrants, e.g. "Q2 LVHA → Q4 HVLA (demo model)"."""
-    text = f"{quadrant_label(c.pre.quadrant, True)} → {quadrant_label(c.post.quadrant, True)}"
+    """Short pre → post quadrants in words, e.g. "Q2 stressed/anxious → Q4 calm/relaxed (demo
+    model)"."""
+    text = f"{quadrant_words(c.pre.quadrant)} → {quadrant_words(c.post.quadrant)}"
     return text + (" (demo model)" if demo else "")

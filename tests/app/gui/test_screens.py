@@ -19,7 +19,9 @@ def test_patient_page_shows_states_quadrants_and_history(win, qtbot):
     cat.set_self_report(analysed.id, "post", sam_valence=6, sam_arousal=4, gad7=8)
     recorded = record_short(cat, win.data_root, p.id, 4.0)
     win.show_patients()
-    assert "Q2 LVHA → Q4 HVLA (demo model)" in win.patients.table.item(0, 4).text()
+    assert (
+        "Q2 stressed/anxious → Q4 calm/relaxed (demo model)" in win.patients.table.item(0, 4).text()
+    )
     win.patients.open_patient.emit(p.id)
     page = win.patient
     rows = {
@@ -29,7 +31,7 @@ def test_patient_page_shows_states_quadrants_and_history(win, qtbot):
         for i in range(page.table.rowCount())
     }
     assert rows[analysed.id][3] == "analysed" and rows[recorded.id][3] == "recorded"
-    assert rows[analysed.id][4] == "Q2 LVHA → Q4 HVLA (demo model)"
+    assert rows[analysed.id][4] == "Q2 stressed/anxious → Q4 calm/relaxed (demo model)"
     assert rows[recorded.id][4] == "–"
     assert len(page.history.arrows) == 1 and page.history.demo
     assert page.reports.rowCount() == 1
