@@ -9,6 +9,20 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import sys
+
+
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record comes (a redirected console, a test's
+    capture), not to the stream that was there when logging was set up."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
 
 
 def setup_logging(data_dir_override: str | os.PathLike[str] | None = None) -> None:
@@ -25,7 +39,7 @@ def setup_logging(data_dir_override: str | os.PathLike[str] | None = None) -> No
     )
     fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     fh._therascope = True  # type: ignore[attr-defined]
-    sh = logging.StreamHandler()
+    sh = _CurrentStderr()
     sh.setLevel(logging.WARNING)
     sh.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     sh._therascope = True  # type: ignore[attr-defined]

@@ -1,22 +1,33 @@
-"""Walk the therapist's path in the real GUI and save a screenshot of every screen.
+"""Walk the therapist's path in the real GUI and save a screenshot of every screen and dialog.
 
-    python tools/walkthrough.py OUT_DIR [--record-seconds 20]
+    python tools/walkthrough.py OUT_DIR [--record-seconds 20] [--demo] [--sizes]
 
-Runs against a fresh temporary data folder: creates a patient, records a simulated session in
-real time (with treatment markers), stops (the session's review screen, not analysed yet),
-analyses it ("Analyse now", with the settings' model: the demo model by default), reviews it, plays
-it back, shows the patient's history and the cohort, and exports the PDF. Use it under Xvfb (or
-QT_QPA_PLATFORM=offscreen) to look at what a therapist sees.
+Runs against a fresh temporary data folder: the empty patient list (its welcome panel), the new
+patient dialog, the patient's empty page, the set-up screen, a simulated session recorded in real
+time (with treatment markers and a typed marker), the session's review before the analysis, the
+analysis ("Analyse now", with the settings' model: the demo model by default), every tab of the
+review, playback, the patient's history, the dialogs (data quality, delete session, archive,
+delete patient, settings, Help's shortcuts, data locations and About), the cohort, and the PDF
+report (its pages as PNGs when ``pdftoppm`` is installed). ``--sizes`` saves every screen again
+as it looks on a 1366×768 and a 1024×640 display. Use it under Xvfb (or QT_QPA_PLATFORM=offscreen)
+to look at what a therapist sees.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+#: displays for --sizes; a window's title bar takes about 30 px of the height
+SIZES = ((1366, 768), (1024, 640))
+TITLE_BAR = 30
 
 
 def main() -> int:
@@ -24,13 +35,15 @@ def main() -> int:
     ap.add_argument("out", type=Path)
     ap.add_argument("--record-seconds", type=float, default=20.0)
     ap.add_argument("--demo", action="store_true", help="also build the demo patient first")
+    ap.add_argument("--sizes", action="store_true", help="also save 1366×768 and 1024×640 shots")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="therascope-walk-"))
     os.environ["THERASCOPE_DATA_DIR"] = str(tmp / "data")
     os.environ["THERASCOPE_CONFIG_DIR"] = str(tmp / "cfg")
 
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 
     from app.gui.main import create_window
 
@@ -45,58 +58,120 @@ def main() -> int:
             app.processEvents()
             time.sleep(0.01)
 
-    def shot(name: str) -> None:
+    def shot(name: str, widget: QWidget | None = None) -> None:
         pump(0.3)
-        win.grab().save(str(args.out / f"{name}.png"))
+        (widget or win).grab().save(str(args.out / f"{name}.png"))
         print("saved", args.out / f"{name}.png")
 
+    def open_dialogs() -> list[QWidget]:
+        return [
+            w
+            for w in app.topLevelWidgets()
+            if isinstance(w, QDialog | QMessageBox) and w.isVisible() and w is not win
+        ]
+
+    def dialog_shot(name: str, trigger: Callable[[], object]) -> None:
+        """Open a dialog (modal ones too), save it, and close it without answering."""
+        seen: list[str] = []
+
+        def grab_and_close() -> None:
+            dialogs = open_dialogs()
+            if not dialogs:
+                QTimer.singleShot(100, grab_and_close)
+                return
+            d = dialogs[-1]
+            pump(0.3)
+            d.grab().save(str(args.out / f"{name}.png"))
+            seen.append(d.windowTitle())
+            print("saved", args.out / f"{name}.png", f"({d.windowTitle()})")
+            d.close() if not isinstance(d, QDialog) else d.reject()
+
+        QTimer.singleShot(300, grab_and_close)
+        trigger()
+        for _ in range(50):
+            if seen:
+                break
+            pump(0.1)
+        pump(0.2)
+
     if args.demo:
-        while not win.progress.isHidden():
+        while not win.demo_progress.isHidden():
             pump(0.5)
-    shot("1-patients")
+    shot("01-patients-welcome")
+    dialog_shot("02-new-patient-dialog", win.patients.new_btn.click)
     p = win.catalog.add_patient("P-0042", name="Alex Example", birth_year=1990)
     win.patients.refresh()
     win.show_patient(p.id)
-    shot("2-patient-empty")
+    shot("03-patient-empty")
     win.show_record(p.id)
-    shot("3-setup")
+    shot("04-setup")
     win.record.consent.setChecked(True)
     win.record.start_recording()
     pump(args.record_seconds / 3)
-    win.record.add_marker("treatment_start")
+    win.record.mark_phase("treatment_start")
     win.record.marker_edit.setText("patient describes a panic episode")
     win.record.marker_edit.returnPressed.emit()
     pump(args.record_seconds / 3)
-    win.record.add_marker("treatment_end")
+    win.record.mark_phase("treatment_end")
     pump(args.record_seconds / 3)
-    shot("4-recording")
+    shot("05-recording")
     sid = win.record.stop_recording()
     pump(0.5)
-    shot("5-after-session")
+    shot("06-review-not-analysed")
     win.review.analyse()  # "Analyse now"
     for _ in range(1200):
         pump(0.1)
         if win.review.review is not None and not win.review.runner.running:
             break
     win.review.seek(win.review.review.record.duration_s * 0.8 if win.review.review else 0.0)
-    shot("5c-review-analysed")
-    win.review.tabs.setCurrentIndex(2)
-    shot("5d-review-markers")
+    for i in range(win.review.tabs.count()):
+        win.review.tabs.setCurrentIndex(i)
+        tab = "".join(c for c in win.review.tabs.tabText(i).lower() if c.isalnum() or c == " ")
+        shot(f"07-review-{i + 1}-{'-'.join(tab.split())}")
     win.review.tabs.setCurrentIndex(0)
     win.show_playback(sid)
     win.playback.seek(win.playback.duration * 0.4)
-    shot("5b-playback")
+    shot("08-playback")
     win.show_patient(p.id)
-    shot("6-patient-history")
+    win.patient.table.selectRow(0)
+    shot("09-patient-history")
+    dialog_shot("10-data-quality-dialog", win.patient.quality_btn.click)
+    dialog_shot("11-delete-session-dialog", win.patient.delete_session_btn.click)
+    dialog_shot("12-archive-dialog", win.patient.archive_btn.click)
+    dialog_shot("13-delete-patient-dialog", win.patient.delete_btn.click)
+    dialog_shot("14-settings-dialog", win.show_settings)
+    help_menu = next(a.menu() for a in win.menuBar().actions() if a.menu() is not None)
+    for n, act in enumerate(a for a in help_menu.actions() if not a.isSeparator()):
+        dialog_shot(f"15-help-{n + 1}", act.trigger)
     win.show_cohort()
-    shot("7-cohort")
+    shot("16-cohort")
     pdf = args.out / "report.pdf"
+    win.show_patient(p.id)
     win.patient.export_report(str(pdf), include_name=False)
     for _ in range(200):
         pump(0.1)
         if getattr(win.patient, "last_report", None):
             break
     print("report", win.patient.last_report)
+    if shutil.which("pdftoppm") and pdf.exists():
+        subprocess.run(["pdftoppm", "-png", "-r", "70", str(pdf), str(args.out / "report")])
+        print("report pages", sorted(x.name for x in args.out.glob("report-*.png")))
+    if args.sizes:
+        screens: list[tuple[str, Callable[[], object]]] = [
+            ("patients", win.show_patients),
+            ("patient", lambda: win.show_patient(p.id)),
+            ("review", lambda: win.show_review(sid)),
+            ("playback", lambda: win.show_playback(sid)),
+            ("cohort", win.show_cohort),
+            ("setup", lambda: win.show_record(p.id)),
+        ]
+        for w, h in SIZES:
+            for name, show in screens:
+                show()
+                win.resize(w, h - TITLE_BAR)
+                pump(0.5)
+                shot(f"20-{w}x{h}-{name}")
+        win.record.cancel_btn.click()
     win.close()
     return 0
 

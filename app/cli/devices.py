@@ -26,8 +26,9 @@ def cmd_devices(args: argparse.Namespace) -> int:
     try:
         found = transport.scan(args.seconds)
     except Exception as e:  # no adapter, no BlueZ, no permission: say so and go on to cameras
-        why = str(e) if getattr(e, "expected", False) else f"{type(e).__name__}: {e}"
-        print(f"Bluetooth scan failed. {why}", file=sys.stderr)
+        # a Bluetooth or system error is already one plain sentence; anything else is ours
+        why = str(e) if getattr(e, "expected", False) else f"Bluetooth scan failed: {e}"
+        print(why, file=sys.stderr)
         found = []
     finally:
         transport.stop()

@@ -16,12 +16,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QPolygonF
+from PySide6.QtGui import QFont, QFontMetrics, QPolygonF, QResizeEvent
 from PySide6.QtWidgets import QGraphicsPolygonItem, QVBoxLayout, QWidget
 
 from app.gui.figure_export import export_layout
 from app.gui.timeline_view import TimelineView
-from core.analysis.circumplex import DEFAULT_NEUTRAL_RADIUS, QUADRANTS, to_circumplex
+from core.analysis.circumplex import (
+    DEFAULT_NEUTRAL_RADIUS,
+    QUADRANTS,
+    to_circumplex,
+    window_rule_sentence,
+)
 from core.palette import COURSE_ON_SCREEN, POST, PRE
 
 if TYPE_CHECKING:
@@ -38,19 +43,74 @@ _CORNERS = {
     4: (1.0, -1.0, (1, 1)),
 }
 MAX_POINTS = 4000  # more frame estimates than this are thinned evenly for drawing
+# Stacking order (zValue) in the plot, bottom to top: the per-frame estimates and the smoothed
+# course; the quadrant captions on a light box (legible over dense points); the patient's own
+# ratings; the summary — ±1 SD rings, the pre→post arrow and the means, each with a white halo
+# so it stands out over the points; the arrows' labels; the mark at the video's time.
+Z_POINTS = 1.0
+Z_COURSE = 2.0
+Z_CAPTIONS = 10.0
+Z_SELF_RATINGS = 15.0
+Z_RINGS = 20.0
+Z_ARROW = 22.0  # its halo just below, its head just above
+Z_MEANS = 25.0
+Z_ARROW_LABELS = 28.0
+Z_CURSOR = 30.0
+HALO = "w"  # colour of the halos
+LABEL_FILL = (255, 255, 255, 215)  # the captions' and labels' box: white, nearly opaque
 
 
 def time_colormap() -> pg.ColorMap:
     return pg.ColorMap(np.linspace(0.0, 1.0, len(COURSE_ON_SCREEN)), list(COURSE_ON_SCREEN))
 
 
-def _legend_html(items: Sequence[tuple[str, str, str]]) -> str:
-    """HTML for a one-line legend of (symbol, colour, text) items."""
-    return "&nbsp;&nbsp;&nbsp;".join(
-        (f"<span style='color:{colour}; font-size:12pt'>{sym}</span>&nbsp;" if sym else "")
-        + f"<span style='color:#333'>{text}</span>"
+#: a legend line: its pieces as (HTML, plain text), kept together when the legend wraps
+LegendLine = list[tuple[str, str]]
+
+
+def _legend_items(items: Sequence[tuple[str, str, str]]) -> LegendLine:
+    """Legend pieces for (symbol, colour, text) items."""
+    return [
+        (
+            (f"<span style='color:{colour}; font-size:12pt'>{sym}</span>&nbsp;" if sym else "")
+            + f"<span style='color:#333'>{html.escape(text)}</span>",
+            f"{sym}  {text}" if sym else text,
+        )
         for sym, colour, text in items
-    )
+    ]
+
+
+def _legend_html(lines: Sequence[LegendLine], width_px: int, font: QFont) -> str:
+    """The legend as HTML, each line's pieces packed into rows no wider than ``width_px``
+    (measured with ``font``), so nothing runs past the figure's edge on a small screen."""
+    fm = QFontMetrics(font)
+    gap = fm.horizontalAdvance("   ")
+    rows: list[str] = []
+    for line in lines:
+        row: list[str] = []
+        used = 0
+        for piece_html, plain in line:
+            w = fm.horizontalAdvance(plain) + 6  # the symbols are drawn a little larger
+            if row and used + gap + w > width_px:
+                rows.append("&nbsp;&nbsp;&nbsp;".join(row))
+                row, used = [], 0
+            row.append(piece_html)
+            used += (gap if used else 0) + w
+        if row:
+            rows.append("&nbsp;&nbsp;&nbsp;".join(row))
+    return "<br>".join(rows)
+
+
+def _wrapped(text: str, width_px: int, font: QFont, colour: str) -> LegendLine:
+    """A sentence as legend pieces, one per row that fits ``width_px``."""
+    fm = QFontMetrics(font)
+    rows: list[str] = []
+    for word in text.split():
+        if rows and fm.horizontalAdvance(f"{rows[-1]} {word}") <= width_px:
+            rows[-1] = f"{rows[-1]} {word}"
+        else:
+            rows.append(word)
+    return [(f"<span style='color:{colour}'>{html.escape(r)}</span>", r) for r in rows]
 
 
 class CircumplexView(QWidget):
@@ -101,17 +161,19 @@ class CircumplexView(QWidget):
         p.addItem(self.neutral_item)
         self.set_neutral_radius(neutral_radius)
         self.captions: dict[int, pg.TextItem] = {}
-        cap_size = "7pt" if compact else "9pt"
         for q, (x, y, anchor) in _CORNERS.items():
-            item = pg.TextItem(anchor=anchor)
-            letters, words = QUADRANTS[q]
-            item.setHtml(
-                f"<span style='color:#555; font-size:{cap_size}'><b>Q{q} {letters}</b> —"
-                f"<br>{words}</span>"
-            )
+            item = pg.TextItem(anchor=anchor, fill=pg.mkBrush(*LABEL_FILL))
+            item.setZValue(Z_CAPTIONS)
             item.setPos(x, y)
             p.addItem(item)
             self.captions[q] = item
+        self.caption_style = ""  # "words" or "codes", at a point size: set by _fit_captions
+        self._legend_lines: list[LegendLine] = []
+        self._legend_rule = ""  # the window rule, wrapped to the figure's width
+        self.legend_font = QFont(self.font())
+        self.legend_font.setPointSize(8)
+        self._set_captions("words", 7 if compact else 9)
+        p.getViewBox().sigResized.connect(self._fit_captions)
         self._dynamic: list[object] = []
         self.trajectory = pg.ScatterPlotItem()  # per-frame estimates, coloured by time
         self.course = pg.PlotDataItem()  # smoothed course
@@ -120,14 +182,19 @@ class CircumplexView(QWidget):
         self.sam_item = pg.ScatterPlotItem()  # the patient's own ratings (hollow)
         self.cursor_item = pg.ScatterPlotItem()
         for item, z in (
-            (self.pre_item, 5),
-            (self.post_item, 5),
-            (self.sam_item, 7),
-            (self.cursor_item, 8),
+            (self.trajectory, Z_POINTS),
+            (self.course, Z_COURSE),
+            (self.pre_item, Z_MEANS),
+            (self.post_item, Z_MEANS),
+            (self.sam_item, Z_SELF_RATINGS),
+            (self.cursor_item, Z_CURSOR),
         ):
             item.setZValue(z)
+        self.rings: list[pg.PlotDataItem] = []  # ±1 SD of the pre and post windows
         self.arrows: list[tuple[pg.PlotDataItem, QGraphicsPolygonItem]] = []
+        self.arrow_halos: list[QGraphicsPolygonItem] = []  # white, under each arrow's head
         self.arrow_labels: list[pg.TextItem] = []
+        self.window_rule = ""  # the sentence under the figure: which stretches are pre and post
         self.demo = False
         self._set_demo(False)
         lay = QVBoxLayout(self)
@@ -143,14 +210,77 @@ class CircumplexView(QWidget):
 
     def _set_demo(self, demo: bool) -> None:
         self.demo = demo
-        size = "10pt" if self.compact else "12pt"
-        self.demo_label.setText(DEMO_TEXT if demo else "", color="#c0392b", size=size, bold=True)
+        # the largest size at which the label fits the figure's width
+        size = 10 if self.compact else 12
+        font = QFont(self.font())
+        font.setBold(True)
+        while size > 7:
+            font.setPointSize(size)
+            if QFontMetrics(font).horizontalAdvance(DEMO_TEXT) + 16 <= self.width():
+                break
+            size -= 1
+        self.demo_label.setText(
+            DEMO_TEXT if demo else "", color="#c0392b", size=f"{size}pt", bold=True
+        )
         self.demo_label.setVisible(demo)
         self.demo_label.setMinimumWidth(0)  # never widen the figure beyond its view
 
-    def _set_legend(self, text: str) -> None:
-        self.legend.setText(text)
+    def _set_legend(self, lines: Sequence[LegendLine], rule: str = "") -> None:
+        """The legend under the figure: ``lines`` of pieces and a closing sentence, both wrapped
+        to the figure's width (again whenever it is resized)."""
+        self._legend_lines = list(lines)
+        self._legend_rule = rule
+        self._render_legend()
+
+    def _render_legend(self) -> None:
+        width = max(self.width() - 16, 120)
+        lines = list(self._legend_lines)
+        if self._legend_rule:
+            lines += [
+                [piece] for piece in _wrapped(self._legend_rule, width, self.legend_font, "#555")
+            ]
+        self.legend.setText(_legend_html(lines, width, self.legend_font))
         self.legend.setMinimumWidth(0)
+
+    def _fit_captions(self) -> None:
+        """Quadrant captions as large as the plot allows: words at 9 pt (7 pt compact), smaller,
+        then the codes alone, so two captions side by side never run into each other."""
+        vb = self.plot.getViewBox()
+        side = min(vb.width(), vb.height())  # the square the aspect-locked plot shows
+        letters_font = QFont(self.font())
+        for size in (7,) if self.compact else (9, 8, 7):
+            letters_font.setPointSize(size)
+            letters_font.setBold(True)
+            fm_bold = QFontMetrics(letters_font)
+            letters_font.setBold(False)
+            fm = QFontMetrics(letters_font)
+
+            def need(q: int, fm: QFontMetrics = fm, fm_bold: QFontMetrics = fm_bold) -> int:
+                letters, words = QUADRANTS[q]
+                return max(
+                    fm_bold.horizontalAdvance(f"Q{q} {letters} —"), fm.horizontalAdvance(words)
+                )
+
+            if max(need(2) + need(1), need(3) + need(4)) + 24 <= side:
+                self._set_captions("words", size)
+                return
+        self._set_captions("codes", 7)
+
+    def _set_captions(self, style: str, size: int) -> None:
+        key = f"{style} {size}pt"
+        if key == self.caption_style:
+            return
+        self.caption_style = key
+        for q, item in self.captions.items():
+            letters, words = QUADRANTS[q]
+            text = f"<b>Q{q} {letters}</b> —<br>{words}" if style == "words" else f"<b>Q{q}</b>"
+            item.setHtml(f"<span style='color:#555; font-size:{size}pt'>{text}</span>")
+            item.setToolTip(f"Q{q} {letters} — {words}")
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 — Qt's name
+        super().resizeEvent(event)
+        self._set_demo(self.demo)
+        self._render_legend()
 
     def _add(self, item: object) -> None:
         self.plot.addItem(item)
@@ -161,12 +291,15 @@ class CircumplexView(QWidget):
         for item in self._dynamic:
             self.plot.removeItem(item)
         self._dynamic = []
+        self.rings = []
         self.arrows = []
+        self.arrow_halos = []
         self.arrow_labels = []
+        self.window_rule = ""
         for sc in (self.trajectory, self.pre_item, self.post_item, self.sam_item, self.cursor_item):
             sc.setData([], [])
         self.course.setData([], [])
-        self._set_legend("")
+        self._set_legend([])
         self._set_demo(False)
 
     def _arrow(
@@ -179,7 +312,8 @@ class CircumplexView(QWidget):
     ) -> tuple[pg.PlotDataItem, QGraphicsPolygonItem]:
         """A line from ``pre`` to ``post`` with a filled head drawn in data units (so it scales
         with the figure when exported); ``gap`` stops the tip short of ``post`` (circumplex
-        units), e.g. at the edge of a marker drawn there."""
+        units), e.g. at the edge of a marker drawn there. A white halo around line and head keeps
+        the arrow readable over dense points; it is drawn above the estimates (``Z_ARROW``)."""
         dx, dy = post[0] - pre[0], post[1] - pre[1]
         length = math.hypot(dx, dy)
         ux, uy = (dx / length, dy / length) if length > 1e-9 else (1.0, 0.0)
@@ -189,7 +323,10 @@ class CircumplexView(QWidget):
         half = 0.35 * head_len
         style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
         line = pg.PlotDataItem(
-            [pre[0], base[0]], [pre[1], base[1]], pen=pg.mkPen(colour, width=2.5, style=style)
+            [pre[0], base[0]],
+            [pre[1], base[1]],
+            pen=pg.mkPen(colour, width=2.5, style=style),
+            shadowPen=pg.mkPen(HALO, width=6),
         )
         polygon = QPolygonF(
             [
@@ -198,24 +335,38 @@ class CircumplexView(QWidget):
                 QPointF(base[0] + half * uy, base[1] - half * ux),
             ]
         )
+        halo = QGraphicsPolygonItem(polygon)
+        halo_pen = pg.mkPen(HALO, width=4)
+        halo_pen.setCosmetic(True)
+        halo_pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+        halo.setPen(halo_pen)
+        halo.setBrush(pg.mkBrush(HALO))
         head = QGraphicsPolygonItem(polygon)
         pen = pg.mkPen(colour, width=1)
         pen.setCosmetic(True)
         head.setPen(pen)
         head.setBrush(pg.mkBrush(colour))
-        line.setZValue(4)
-        head.setZValue(6)
+        halo.setZValue(Z_ARROW - 0.5)
+        line.setZValue(Z_ARROW)
+        head.setZValue(Z_ARROW + 0.5)
+        self._add(halo)
         self._add(line)
         self._add(head)
+        self.arrow_halos.append(halo)
         self.arrows.append((line, head))
         return line, head
 
     # --- what the screens show ---------------------------------------------------------------
 
-    def show_session(self, review: SessionReview) -> None:
+    def show_session(self, review: SessionReview, phase_minutes: float | None = None) -> None:
         """One analysed session: the per-frame estimates coloured by time, the smoothed course,
         pre and post means with ±1 SD ellipses, the pre→post arrow and the patient's own
-        (SAM) ratings as hollow markers."""
+        (SAM) ratings as hollow markers; means, ellipses and arrow above every estimate.
+
+        Under the figure, the legend ends with which stretches are pre and post
+        (:func:`core.analysis.circumplex.window_rule_sentence`); ``phase_minutes`` is the
+        window length of the rule (Settings.phase_minutes), without it a short session's
+        sentence does not name the length it fell short of."""
         self.clear()
         c = review.circumplex
         self.set_neutral_radius(c.neutral_radius)
@@ -254,11 +405,14 @@ class CircumplexView(QWidget):
                 ell = pg.PlotDataItem(
                     mv + stats.sd_valence * np.cos(theta),
                     ma + stats.sd_arousal * np.sin(theta),
-                    pen=pg.mkPen(colour, width=1.5),
+                    pen=pg.mkPen(colour, width=2),
+                    shadowPen=pg.mkPen(HALO, width=5),
                 )
+                ell.setZValue(Z_RINGS)
                 self._add(ell)
+                self.rings.append(ell)
             item.setData(
-                [mv], [ma], size=16, symbol="o", pen=pg.mkPen("w", width=1.5), brush=colour
+                [mv], [ma], size=16, symbol="o", pen=pg.mkPen(HALO, width=2.5), brush=colour
             )
             self._add(item)
         pre, post = c.pre, c.post
@@ -287,17 +441,26 @@ class CircumplexView(QWidget):
         self._set_demo(review.demo_model)
         stops = time_colormap().getLookupTable(nPts=8, mode="qcolor")
         ramp = "".join(f"<span style='color:{q.name()}'>■</span>" for q in stops)
+        self.window_rule = window_rule_sentence(c.pre, c.post, phase_minutes)
         self._set_legend(
-            f"<span style='color:#333'>estimates over time: start&nbsp;</span>{ramp}"
-            "<span style='color:#333'>&nbsp;end</span><br>"
-            + _legend_html(
+            [
                 [
-                    ("●", PRE, "pre"),
-                    ("●", POST, "post (mean, ring ±1 SD)"),
-                    ("◇", "#555", "patient's own rating (SAM)"),
-                    ("○", "#111", "at the video's time"),
-                ]
-            )
+                    (
+                        f"<span style='color:#333'>estimates over time: start&nbsp;</span>{ramp}"
+                        "<span style='color:#333'>&nbsp;end</span>",
+                        "estimates over time: start ■■■■■■■■ end",
+                    )
+                ],
+                _legend_items(
+                    [
+                        ("●", PRE, "pre"),
+                        ("●", POST, "post (mean, ring ±1 SD)"),
+                        ("◇", "#555", "patient's own rating (SAM)"),
+                        ("○", "#111", "at the video's time"),
+                    ]
+                ),
+            ],
+            rule=self.window_rule,
         )
 
     def set_cursor(self, valence: float, arousal: float) -> None:
@@ -337,7 +500,8 @@ class CircumplexView(QWidget):
             self._arrow(pre, post, colour, dashed=demo)
             starts_x.append(pre[0])
             starts_y.append(pre[1])
-            text = pg.TextItem(anchor=(0, 1))
+            text = pg.TextItem(anchor=(0, 1), fill=pg.mkBrush(*LABEL_FILL))
+            text.setZValue(Z_ARROW_LABELS)
             text.setHtml(f"<span style='color:{colour}; font-size:8pt'>{label}</span>")
             text.setPos(*post)
             self._add(text)
@@ -351,11 +515,10 @@ class CircumplexView(QWidget):
             bits.append(("", "", "lighter = older"))
         if any_demo:
             bits.append(("", "", "dashed = demo model"))
-        self._set_legend(
-            _legend_html(bits)
-            if drawn
-            else f"<span style='color:#777'>{html.escape(empty_text)}</span>"
-        )
+        if drawn:
+            self._set_legend([_legend_items(bits)])
+        else:
+            self._set_legend([], rule=empty_text)
 
     def export(self, path: str | Path, width: int = 1200) -> Path:
         """Write the figure (with its demo label and legend) as PNG or SVG, by suffix."""

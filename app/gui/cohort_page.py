@@ -129,7 +129,7 @@ class CohortPage(QWidget):
         )
         self.sim_banner.setVisible(False)
         self.view = CircumplexView(settings.neutral_radius)
-        self.view.setMinimumSize(440, 440)
+        self.view.setMinimumSize(300, 300)
         self.stats_table = QTableWidget(2, len(STAT_COLUMNS))
         self.stats_table.setHorizontalHeaderLabels(STAT_COLUMNS)
         self.stats_table.setVerticalHeaderLabels(["Valence", "Arousal"])

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.live_view import LiveSignalsView
-from app.gui.widgets import StatusLight, bgr_to_pixmap, unit_label
+from app.gui.widgets import StatusLight, VideoView, unit_label
 from app.gui.workers import run_job
 from core.config import Settings
 from core.quality.signal_check import check_stream, face_aim, worst
@@ -181,7 +181,8 @@ class DeviceSetup(QWidget):
     def _build(self) -> None:
         # bio-sensor
         self.sensor_combo = QComboBox()
-        self.sensor_combo.setMinimumWidth(320)
+        # the whole name shows (a row of its own): it says which sensor, and when it is simulated
+        self.sensor_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.sensor_combo.currentIndexChanged.connect(self._sensor_choice_changed)
         self.scan_btn = QPushButton("Scan for Bluetooth sensors")
         self.scan_btn.clicked.connect(self.scan)
@@ -193,12 +194,12 @@ class DeviceSetup(QWidget):
         self.sensor_state.setWordWrap(True)
         self.sensor_light = StatusLight("Signal")
         self.live = LiveSignalsView()
-        self.live.setMinimumHeight(170)
+        self.live.setMinimumHeight(100)
         self.sensor_box = QGroupBox("Bio-sensor (ECG and EDA)")
         g = QGridLayout(self.sensor_box)
-        g.addWidget(self.sensor_combo, 0, 0)
-        g.addWidget(self.scan_btn, 0, 1)
-        g.addWidget(self.scan_status, 1, 0, 1, 2)
+        g.addWidget(self.sensor_combo, 0, 0, 1, 2)
+        g.addWidget(self.scan_status, 1, 0)
+        g.addWidget(self.scan_btn, 1, 1, Qt.AlignmentFlag.AlignTop)
         g.addWidget(self.connect_btn, 2, 1)
         g.addWidget(self.sensor_state, 2, 0)
         g.addWidget(self.live, 3, 0, 1, 2)
@@ -214,19 +215,18 @@ class DeviceSetup(QWidget):
         self.preview_btn.toggled.connect(self._preview_toggled)
         self.camera_info = QLabel()
         self.camera_info.setWordWrap(True)
-        self.preview = QLabel("Press Preview to see the camera")
-        self.preview.setFixedSize(PREVIEW_W, PREVIEW_W * 3 // 4)
-        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.preview.setStyleSheet("background:#222; color:#aaa;")
+        self.preview = VideoView("Press Preview to see the camera", PREVIEW_W, 160, fast=True)
         self.face_light = StatusLight("Face")
         self.camera_box = QGroupBox("Camera")
         c = QVBoxLayout(self.camera_box)
+        self.camera_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        c.addWidget(self.camera_combo)
         row = QHBoxLayout()
-        row.addWidget(self.camera_combo, 1)
+        row.addStretch(1)
         row.addWidget(self.find_btn)
         row.addWidget(self.preview_btn)
         c.addLayout(row)
-        c.addWidget(self.preview, 0, Qt.AlignmentFlag.AlignHCenter)
+        c.addWidget(self.preview, 3, Qt.AlignmentFlag.AlignHCenter)
         c.addWidget(self.face_light)
         c.addWidget(self.camera_info)
         c.addStretch(1)
@@ -269,8 +269,7 @@ class DeviceSetup(QWidget):
         self.sensor_light.set("grey", "connect the sensor to test its signal")
         self.face_light.set("grey", "start the preview to aim the camera")
         self.camera_info.setText("")
-        self.preview.clear()
-        self.preview.setText("Press Preview to see the camera")
+        self.preview.clear_image("Press Preview to see the camera")
         self.scan_status.setText(
             "Press Scan to look for Bluetooth sensors nearby"
             + ("; the simulated sensor records demo data." if self.sim_factory else ".")
@@ -371,8 +370,7 @@ class DeviceSetup(QWidget):
         def failed(msg: str) -> None:
             self.busy.discard("scan")
             self.scan_status.setText(
-                "Bluetooth scan failed. "
-                + ((msg.strip() or "No reason was given").rstrip(".") + ".")
+                ((msg.strip() or "The Bluetooth scan failed").rstrip(".") + ".")
                 + (" The simulated sensor records demo data." if self.sim_factory else "")
             )
             self._update_buttons()
@@ -452,8 +450,8 @@ class DeviceSetup(QWidget):
         def failed(msg: str) -> None:
             self.busy.discard("connect")
             self.sensor_error = msg
-            self.sensor_state.setText(f"Could not connect: {msg}")
-            self.sensor_light.set("red", "not connected — is the sensor on and in range?")
+            self.sensor_state.setText(msg.strip() or "Could not connect to the sensor.")
+            self.sensor_light.set("red", "not connected")
             self.signal_level = "red"
             self._update_buttons()
             self.changed.emit()
@@ -544,7 +542,7 @@ class DeviceSetup(QWidget):
     def _preview_toggled(self, on: bool) -> None:
         if not on:
             self.stop_camera_test()
-            self.preview.setText("Press Preview to see the camera")
+            self.preview.clear_image("Press Preview to see the camera")
             self._update_buttons()
             return
         choice = self.camera_choice()
@@ -651,19 +649,22 @@ class DeviceSetup(QWidget):
                 self.face_light.set("red", "no camera picture")
                 self.face_level = "red"
             return
-        pm = bgr_to_pixmap(f.image, PREVIEW_W, fast=True)
         res = self.aim.result if self.aim is not None else None
         level, text = "grey", "looking for a face…"
+        decorate = None
         if res is not None:
             box, w, h = res
             level, text = face_aim(box, w, h)
             if box is not None:
-                _draw_box(
-                    pm, box, pm.width() / w, QColor("#2e9d4f" if level == "green" else "#e6a118")
-                )
+                colour = QColor("#2e9d4f" if level == "green" else "#e6a118")
+                ratio = f.image.shape[1] / w  # the face was found in a frame of width w
+
+                def decorate(pm: QPixmap, scale: float) -> None:
+                    _draw_box(pm, box, scale * ratio, colour)
+
         if self.aim is not None and self.aim.error:
             level, text = "amber", self.aim.error
-        self.preview.setPixmap(pm)
+        self.preview.show_image(f.image, decorate)
         if level != self.face_level:
             self.face_level = level
             self.changed.emit()

@@ -50,16 +50,16 @@ SESSION_COLUMNS = [
     "Duration",
     "State",
     "Pre → post",
-    "Lost samples",
-    "Dropped frames",
+    "Lost\nsamples",
+    "Dropped\nframes",
     "Data",
 ]
 SELF_REPORT_COLUMNS = [
     "No.",
     "Date",
-    "SAM valence pre → post",
-    "SAM arousal pre → post",
-    "GAD-7 pre → post",
+    "SAM valence\npre → post",
+    "SAM arousal\npre → post",
+    "GAD-7\npre → post",
 ]
 
 
@@ -158,8 +158,11 @@ class PatientPage(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         hh = self.table.horizontalHeader()
+        # every column as wide as its text (the table scrolls sideways where the screen is
+        # narrow: nothing is cut off), rows as high as the two-line pre → post cells
         hh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        hh.setSectionResizeMode(SESSION_COLUMNS.index("Pre → post"), QHeaderView.ResizeMode.Stretch)
+        hh.setStretchLastSection(True)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
         make_sortable(self.table, SESSION_COLUMNS.index("Started"), Qt.SortOrder.DescendingOrder)
         self.table.itemSelectionChanged.connect(self._update_buttons)
@@ -174,7 +177,7 @@ class PatientPage(QWidget):
             0, QHeaderView.ResizeMode.ResizeToContents
         )
         self.history = CircumplexView(compact=True)
-        self.history.setMinimumSize(340, 360)
+        self.history.setMinimumSize(280, 280)
         self.status = QLabel()
         QShortcut(QKeySequence("Esc"), self, self.back.emit)
         top = QHBoxLayout()
@@ -184,9 +187,10 @@ class PatientPage(QWidget):
         top.addWidget(self.archive_btn)
         top.addWidget(self.delete_btn)
         top.addWidget(self.new_btn)
+        search = QHBoxLayout()
+        search.addWidget(QLabel("<b>Sessions</b>"))
+        search.addWidget(self.filter, 1)
         actions = QHBoxLayout()
-        actions.addWidget(QLabel("<b>Sessions</b>"))
-        actions.addWidget(self.filter, 1)
         actions.addWidget(self.review_btn)
         actions.addWidget(self.play_btn)
         actions.addWidget(self.quality_btn)
@@ -197,6 +201,7 @@ class PatientPage(QWidget):
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
+        ll.addLayout(search)
         ll.addLayout(actions)
         ll.addWidget(self.table, 3)
         ll.addWidget(self.no_match)
@@ -205,9 +210,11 @@ class PatientPage(QWidget):
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
-        rl.addWidget(
-            QLabel("<b>Circumplex history</b> — one pre → post arrow per analysed session")
+        history_label = QLabel(
+            "<b>Circumplex history</b> — one pre → post arrow per analysed session"
         )
+        history_label.setWordWrap(True)
+        rl.addWidget(history_label)
         rl.addWidget(self.history, 1)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
@@ -281,7 +288,7 @@ class PatientPage(QWidget):
                 (format_local_time(r.started_at), r.started_at),
                 (format_clock(r.duration_s), r.duration_s),
                 (states.get(r.id, r.status), None),
-                (shift_text(*a) if a else "–", None),
+                (shift_text(*a, lines=True) if a else "–", None),
                 (lost, lost_n),
                 (drop, drop_n),
                 ("simulated" if r.simulated else "recorded", None),
@@ -290,7 +297,7 @@ class PatientPage(QWidget):
             for j, (text, key) in enumerate(cells):
                 item = SortItem(text, key)
                 item.setData(Qt.ItemDataRole.UserRole, r.id)
-                if tip and SESSION_COLUMNS[j] in ("Lost samples", "Dropped frames"):
+                if tip and SESSION_COLUMNS[j] in ("Lost\nsamples", "Dropped\nframes"):
                     item.setToolTip(tip)
                 self.table.setItem(i, j, item)
         self.table.setSortingEnabled(True)  # sorts again by the column the therapist chose

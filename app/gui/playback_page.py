@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.timeline_view import TimeAxis
-from app.gui.widgets import banner, bgr_to_pixmap, heading, unit_label
+from app.gui.widgets import VideoView, banner, heading, unit_label
 from core.catalog import Catalog
 from core.recording import SessionData, open_session
 from core.recording.manifest import simulated_devices
@@ -50,10 +50,7 @@ class PlaybackPage(QWidget):
         self.sim_banner = banner("SIMULATED DATA — recorded from simulated devices")
         back = QPushButton("← Patient")
         back.clicked.connect(lambda: self.back.emit(self.patient_id or 0))
-        self.video = QLabel("no video")
-        self.video.setFixedSize(480, 360)
-        self.video.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.video.setStyleSheet("background:#222; color:#aaa;")
+        self.video = VideoView("no video", 480, 280)
         self.info = QLabel()
         self.info.setWordWrap(True)
         self.info.setAlignment(Qt.AlignmentFlag.AlignTop)
@@ -132,8 +129,7 @@ class PlaybackPage(QWidget):
         )
         self._shown_frame: int | None = None
         self.current_frame: int | None = None
-        self.video.clear()
-        self.video.setText("no video in this session" if self.vreader is None else "")
+        self.video.clear_image("no video in this session" if self.vreader is None else "")
         self.duration = max(data.duration_s, 0.001)
         self.title.setText(
             f"Playback — patient {p.code if p else '?'} — {format_local_time(rec.started_at)}"
@@ -238,7 +234,7 @@ class PlaybackPage(QWidget):
         if self._shown_frame == i:
             return
         self._shown_frame = i
-        self.video.setPixmap(bgr_to_pixmap(self.vreader.read(i), 480))
+        self.video.show_image(self.vreader.read(i))
         self.current_frame = i
 
     def _overview_click(self, ev) -> None:  # type: ignore[no-untyped-def]

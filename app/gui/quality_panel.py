@@ -259,4 +259,9 @@ class QualityDialog(QDialog):
         lay = QVBoxLayout(self)
         lay.addWidget(self.panel)
         lay.addWidget(buttons)
-        self.resize(620, 760)
+        # as tall as the panel wants, but never taller than the main window or the screen (a
+        # 1024×640 display): the panel scrolls
+        room = self.screen().availableGeometry().height() - 60
+        if parent is not None:
+            room = min(room, parent.window().height())
+        self.resize(620, max(360, min(760, room)))

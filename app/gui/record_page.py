@@ -45,12 +45,12 @@ from PySide6.QtWidgets import (
 
 from app.gui.device_setup import DeviceSetup
 from app.gui.live_view import LiveSignalsView
-from app.gui.widgets import StatusLight, banner, bgr_to_pixmap, heading
+from app.gui.widgets import StatusLight, VideoView, banner, heading
 from app.gui.workers import Job, run_job
 from core.catalog import Catalog, Marker
 from core.config import Settings
 from core.quality.live import LinkFigures, LiveFigures, StreamFigures, live_status, write_rate
-from core.recording.disk import minutes_available
+from core.recording.disk import disk_time_text, expected_rate, minutes_available
 from core.recording.session import RecordingSession
 from core.recording.sources import DeviceFactory
 from core.simulation.scenario import scenario_names
@@ -104,6 +104,9 @@ class RecordPage(QWidget):
         self.patient_id: int | None = None
         self.session: RecordingSession | None = None
         self.redraw_ns: list[int] = []  # timer tick times, for the redraw benchmark
+        #: the storage rate the disk figures use until a session measures its own
+        self.storage_rate = expected_rate(self.settings, "real", ())
+        self._rate_for: str | None = None  # the camera kind storage_rate was found for
         self._last_preview = 0.0
         self._error_shown = False
         self.stopping_job: Job | None = None  # a stopped session being saved in the background
@@ -178,10 +181,7 @@ class RecordPage(QWidget):
         )
         self.stop_btn.clicked.connect(self.confirm_stop)
         self.signals = LiveSignalsView()
-        self.preview = QLabel("camera")
-        self.preview.setFixedSize(320, 240)
-        self.preview.setStyleSheet("background:#222; color:#aaa;")
-        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview = VideoView("camera", 320, 200, fast=True)
         self.hr = QLabel("– bpm")
         self.eda = QLabel("– µS")
         for lab in (self.hr, self.eda):
@@ -253,9 +253,8 @@ class RecordPage(QWidget):
         self.setup_box.setVisible(True)
         self.rec_box.setVisible(False)
         self.filler.setVisible(True)
-        mins = minutes_available(self.data_root, self.settings)
-        self.setup_disk.setText(f"{mins:,.0f} minutes of recording available")
         self.devices.reset(str(self.scenario.currentData()), auto_find=self.auto_find_devices)
+        self._show_disk(again=True)
         self._update_start()
 
     def _scenario_changed(self) -> None:
@@ -265,7 +264,27 @@ class RecordPage(QWidget):
         self.devices.stop_tests()  # disconnects a tested sensor, closes the camera
         self.cancelled.emit()
 
+    def _show_disk(self, again: bool = False) -> None:
+        """The set-up's disk line, at the rate the recording screen will use until the session has
+        measured its own (so the two screens agree). ``again``: look for the rate even when the
+        camera kind is the same as last time (a new set-up)."""
+        kind = self.devices.camera_choice()[0]
+        camera = "none" if kind == "none" else "sim" if kind == "sim" else "real"
+        if again or camera != self._rate_for:
+            past = (
+                (self.data_root / r.folder, r.duration_s or 0.0)
+                for r in self.catalog.list_sessions()
+                if r.status != "recording"
+            )
+            self.storage_rate = expected_rate(self.settings, camera, past)
+            self._rate_for = camera
+        mins = minutes_available(self.data_root, self.storage_rate.bytes_per_s)
+        self.setup_disk.setText(
+            f"{disk_time_text(mins)} of recording available ({self.storage_rate.basis})"
+        )
+
     def _devices_changed(self) -> None:
+        self._show_disk()
         sim_sensor = self.devices.sensor_kind() == "sim"
         sim_camera = self.devices.camera_choice()[0] == "sim"
         uses_sim = sim_sensor or sim_camera
@@ -518,7 +537,7 @@ class RecordPage(QWidget):
             self._last_preview = now
             f = rec.frame_slot.get()
             if f is not None:
-                self.preview.setPixmap(bgr_to_pixmap(f.image, 320, fast=True))
+                self.preview.show_image(f.image)
             self._update_status()
 
     def _update_status(self) -> None:
@@ -530,7 +549,7 @@ class RecordPage(QWidget):
         cam = self.session.camera
         lost_ns = self.session.first_device_event_ns.get("camera_lost")
         bytes_per_s = write_rate(st.bytes_written, st.elapsed_s)
-        mins = minutes_available(self.session.folder, self.settings, bytes_per_s=bytes_per_s)
+        mins = minutes_available(self.session.folder, bytes_per_s or self.storage_rate.bytes_per_s)
         status = live_status(
             LiveFigures(
                 elapsed_s=st.elapsed_s,

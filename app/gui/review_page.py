@@ -40,7 +40,7 @@ from app.gui.report_export import export_session_report
 from app.gui.review_tables import PhaseTable, analysis_details
 from app.gui.session_forms import MarkersEditor, SelfReportBox
 from app.gui.timeline_view import TimelineView
-from app.gui.widgets import banner, bgr_to_pixmap, heading
+from app.gui.widgets import VideoView, banner, heading
 from app.gui.workers import Job, run_job
 from core.analysis.circumplex import describe_shift
 from core.analysis.planning import measured_rate
@@ -137,7 +137,7 @@ class ReviewPage(QWidget):
         self.panel.analyse_btn.clicked.connect(self.analyse)
         self.panel.cancel_btn.clicked.connect(self.cancel_analysis)
         self.circumplex = CircumplexView(self.settings.neutral_radius)
-        self.circumplex.setMinimumSize(420, 420)
+        self.circumplex.setMinimumSize(280, 270)
         self.left = QStackedWidget()
         self.left.addWidget(self.panel)
         self.left.addWidget(self.circumplex)
@@ -170,12 +170,9 @@ class ReviewPage(QWidget):
         self.quality = QualityPanel()
         self.tabs.addTab(self.quality, "Data quality")
 
-        self.video = QLabel("no video")
-        self.video.setFixedSize(VIDEO_W, VIDEO_W * 3 // 4)
-        self.video.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.video.setStyleSheet("background:#222; color:#aaa;")
+        self.video = VideoView("no video", VIDEO_W, 160)
         self.timeline = TimelineView()
-        self.timeline.setMinimumHeight(170)
+        self.timeline.setMinimumHeight(110)
         self.timeline.seek.connect(self.seek)
         self.no_timeline = QLabel(
             "The valence and arousal timeline appears here after the analysis.\n"
@@ -197,22 +194,32 @@ class ReviewPage(QWidget):
         upper.setStretchFactor(0, 1)
         upper.setStretchFactor(1, 1)
         upper.setSizes([520, 740])
-        lower = QHBoxLayout()
-        lower.addWidget(self.video, 0, Qt.AlignmentFlag.AlignTop)
-        lower.addWidget(self.timeline_stack, 1)
+        # the video beside the timeline, the slider under the timeline; the therapist drags the
+        # border between the figure and the timeline to give either more room
         slider_row = QHBoxLayout()
-        slider_row.addSpacing(VIDEO_W + 6)
         slider_row.addWidget(self.slider, 1)
         slider_row.addWidget(self.time_label)
+        timeline_column = QVBoxLayout()
+        timeline_column.addWidget(self.timeline_stack, 1)
+        timeline_column.addLayout(slider_row)
+        lower = QWidget()
+        lower_lay = QHBoxLayout(lower)
+        lower_lay.setContentsMargins(0, 0, 0, 0)
+        lower_lay.addWidget(self.video, 0, Qt.AlignmentFlag.AlignTop)
+        lower_lay.addLayout(timeline_column, 1)
+        body = QSplitter(Qt.Orientation.Vertical)
+        body.addWidget(upper)
+        body.addWidget(lower)
+        body.setChildrenCollapsible(False)
+        body.setStretchFactor(0, 5)
+        body.setStretchFactor(1, 2)
         banners = QHBoxLayout()
         banners.addWidget(self.sim_banner)
         banners.addWidget(self.demo_banner)
         lay = QVBoxLayout(self)
         lay.addLayout(top)
         lay.addLayout(banners)
-        lay.addWidget(upper, 5)
-        lay.addLayout(lower, 2)
-        lay.addLayout(slider_row)
+        lay.addWidget(body, 1)
 
     # --- loading ----------------------------------------------------------------------------
 
@@ -228,7 +235,7 @@ class ReviewPage(QWidget):
         self.record = rec
         p = self.catalog.get_patient(rec.patient_id)
         self.title.setText(
-            f"Patient {p.code if p else '?'} — session of {format_local_time(rec.started_at)}"
+            f"Patient {p.code if p else '?'} — {format_local_time(rec.started_at)}"
             f" — {format_clock(rec.duration_s)}"
         )
         self.sim_banner.setVisible(rec.simulated)
@@ -265,8 +272,7 @@ class ReviewPage(QWidget):
         except (OSError, ValueError, KeyError) as e:
             text = f"video not readable: {e}"
         self.current_frame = None
-        self.video.clear()
-        self.video.setText(text)
+        self.video.clear_image(text)
 
     def refresh(self) -> None:
         """Re-read the analysis (e.g. after markers changed) and redraw everything."""
@@ -293,7 +299,7 @@ class ReviewPage(QWidget):
         self.reanalyse_btn.setEnabled(r is not None and not self.runner.running)
         self.report_btn.setEnabled(rec.status in ("finalised", "recovered"))
         if r is not None:
-            self.circumplex.show_session(r)
+            self.circumplex.show_session(r, phase_minutes=self.settings.phase_minutes)
             self.timeline.show_session(r, markers)
             self.table.show_review(r)
             demo = " (demo model — not clinically valid)" if r.demo_model else ""
@@ -362,9 +368,9 @@ class ReviewPage(QWidget):
         if i == self.current_frame:
             return
         try:
-            self.video.setPixmap(bgr_to_pixmap(self.vreader.read(i), VIDEO_W))
+            self.video.show_image(self.vreader.read(i))
         except (OSError, ValueError) as e:
-            self.video.setText(f"frame not readable: {e}")
+            self.video.clear_image(f"frame not readable: {e}")
         self.current_frame = i
 
     # --- what the therapist does ----------------------------------------------------------
@@ -396,7 +402,7 @@ class ReviewPage(QWidget):
     def _self_report_changed(self) -> None:
         if self.review is not None and self.session_id is not None:
             self.review.self_reports = self.catalog.self_reports(self.session_id)
-            self.circumplex.show_session(self.review)
+            self.circumplex.show_session(self.review, phase_minutes=self.settings.phase_minutes)
             self.table.show_review(self.review)
             self.seek(self.t)
 

@@ -165,8 +165,9 @@ def quadrant_words(q: int) -> str:
     return f"Q{q} {QUADRANTS[q][1]}" if q in QUADRANTS else quadrant_label(q)
 
 
-def shift_text(c: SessionCircumplex, demo: bool) -> str:
+def shift_text(c: SessionCircumplex, demo: bool, lines: bool = False) -> str:
     """Short pre → post quadrants in words, e.g. "Q2 stressed/anxious → Q4 calm/relaxed (demo
-    model)"."""
-    text = f"{quadrant_words(c.pre.quadrant)} → {quadrant_words(c.post.quadrant)}"
-    return text + (" (demo model)" if demo else "")
+    model)"; ``lines``: one line each for pre, post and the demo note (a narrow table column)."""
+    sep = "\n" if lines else " "
+    text = f"{quadrant_words(c.pre.quadrant)} →{sep}{quadrant_words(c.post.quadrant)}"
+    return text + (f"{sep}(demo model)" if demo else "")

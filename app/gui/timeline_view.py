@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from core.palette import POST, POST_TINT, PRE, PRE_TINT, rgb
-from core.timefmt import format_clock
+from core.timefmt import format_clock, format_clock_tenths
 
 if TYPE_CHECKING:
     from core.analysis.review import SessionReview
@@ -25,10 +25,12 @@ MARKER_NAMES = {"treatment_start": "Treatment start", "treatment_end": "Treatmen
 
 
 class TimeAxis(pg.AxisItem):
-    """Session time in seconds, labelled as m:ss (or h:mm:ss)."""
+    """Session time in seconds, labelled as m:ss (or h:mm:ss); to the tenth (m:ss.s) where the
+    ticks are less than a second apart (a zoomed-in ECG), and none before the session began."""
 
     def tickStrings(self, values, scale, spacing):  # type: ignore[no-untyped-def]  # noqa: N802
-        return [format_clock(max(v, 0.0)) for v in values]
+        fmt = format_clock_tenths if spacing < 1.0 else format_clock
+        return [fmt(v) if v >= -1e-9 else "" for v in values]
 
 
 class TimelineView(QWidget):
@@ -66,6 +68,7 @@ class TimelineView(QWidget):
             " post window&nbsp;&nbsp;&nbsp;gaps: not estimated (no face, lost samples)"
         )
         self.legend.setStyleSheet("color:#333;")
+        self.legend.setWordWrap(True)
         self.valence_curve = p.plot(pen=pg.mkPen(VALENCE_COLOUR, width=1.5), connect="finite")
         self.arousal_curve = p.plot(pen=pg.mkPen(AROUSAL_COLOUR, width=1.5), connect="finite")
         for c in (self.valence_curve, self.arousal_curve):

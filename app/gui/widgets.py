@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QImage, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QWidget
 
 from core.palette import LIGHT_COLOURS
@@ -54,11 +56,76 @@ def bgr_to_pixmap(image: np.ndarray, width: int | None = None, fast: bool = Fals
     return pm
 
 
+class VideoView(QLabel):
+    """A camera picture that fits the space it is given (4:3), from ``min_width`` up to
+    ``width`` pixels wide, so a screen keeps its video on a small display (1024×640) and shows
+    it at full size where there is room. The picture is scaled again when the view is resized.
+
+    Parameters
+    ----------
+    text : str — shown while there is no picture
+    width : int — preferred width (px); the view does not grow beyond it
+    min_width : int — the smallest width (px) it shrinks to
+    fast : bool — live preview: decimate and scale without smoothing (see :func:`bgr_to_pixmap`)
+    """
+
+    def __init__(self, text: str, width: int, min_width: int, fast: bool = False) -> None:
+        super().__init__(text)
+        self._preferred = QSize(width, width * 3 // 4)
+        self._minimum = QSize(min_width, min_width * 3 // 4)
+        self._fast = fast
+        self._image: np.ndarray | None = None
+        self._decorate: Callable[[QPixmap, float], None] | None = None
+        self.setMinimumSize(self._minimum)
+        self.setMaximumSize(self._preferred)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setStyleSheet("background:#222; color:#aaa;")
+        self.setWordWrap(True)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 — Qt's name
+        return self._preferred
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 — Qt's name
+        return self._minimum
+
+    def show_image(
+        self, image: np.ndarray, decorate: Callable[[QPixmap, float], None] | None = None
+    ) -> None:
+        """Show a BGR image scaled to fit; ``decorate(pixmap, scale)`` may draw on it (``scale``:
+        displayed pixels per image pixel)."""
+        self._image, self._decorate = image, decorate
+        self._paint()
+
+    def clear_image(self, text: str) -> None:
+        """No picture: show ``text`` instead."""
+        self._image, self._decorate = None, None
+        self.setPixmap(QPixmap())
+        self.setText(text)
+
+    def _paint(self) -> None:
+        if self._image is None:
+            return
+        ih, iw = self._image.shape[:2]
+        width = max(1, min(self.width(), int(self.height() * iw / max(ih, 1))))
+        pm = bgr_to_pixmap(self._image, width, fast=self._fast)
+        if self._decorate is not None:
+            self._decorate(pm, pm.width() / iw)
+        self.setPixmap(pm)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 — Qt's name
+        super().resizeEvent(event)
+        self._paint()
+
+
 def heading(text: str, size: int = 18) -> QLabel:
+    """A screen's title; it wraps onto a second line where the screen is narrow."""
     lab = QLabel(text)
     lab.setTextFormat(Qt.TextFormat.PlainText)  # headings carry patient codes: never markup
     lab.setStyleSheet(f"font-size:{size}px; font-weight:600;")
-    lab.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+    lab.setWordWrap(True)
+    lab.setMinimumWidth(160)
+    lab.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
     return lab
 
 

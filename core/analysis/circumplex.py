@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+from core.timefmt import format_clock
 
 if TYPE_CHECKING:
     from core.physiology.summary import PhaseWindow
@@ -538,3 +540,72 @@ def describe_shift(c: SessionCircumplex) -> str:
         return head + "about the same."
     tail = f"; {same[0]} about the same" if same else ""
     return head + " and ".join(changed) + tail + "."
+
+
+#: Label of the pre window when the therapist's phase markers set it (``_BEFORE`` in
+#: :mod:`core.physiology.summary`, not imported here to keep this module light).
+MARKER_PRE_LABEL = "before treatment"
+
+
+class PrePostWindow(Protocol):
+    """What :func:`window_rule_sentence` reads of a window: a :class:`PhaseStats` or a
+    :class:`core.physiology.summary.PhaseWindow`."""
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def start_s(self) -> float: ...
+
+    @property
+    def end_s(self) -> float: ...
+
+
+def window_rule_sentence(
+    pre: PrePostWindow, post: PrePostWindow, phase_minutes: float | None = None
+) -> str:
+    """One plain sentence on which stretches of this session are "pre" and "post", in m:ss.
+
+    The rule (:func:`core.physiology.summary.phase_windows`): with the therapist's phase markers,
+    pre = before treatment and post = after treatment; without them, the first and last
+    ``phase_minutes`` (15 by default), or a third of the session each when the session is
+    shorter than three such windows, so the two never overlap.
+
+    Parameters
+    ----------
+    pre, post : PhaseStats or PhaseWindow — the session's two windows; the post window ends
+        with the session, so ``post.end_s`` is the session's length (s)
+    phase_minutes : float, optional — the window length of the rule (min; Settings.phase_minutes).
+        Without it a short session's sentence does not say the length it fell short of.
+
+    Returns
+    -------
+    str — e.g. ``"Pre = the first 15:00, post = the last 15:00 of the 52:10 session."``,
+    ``"This 6:00 session is shorter than 45:00, so pre = its first third (0:00–2:00) and post =
+    its last third (4:00–6:00)."``, ``"Pre = before treatment (0:00–12:00), post = after
+    treatment (40:00–52:10), as the phase markers of this 52:10 session set them."``
+    """
+    duration = float(post.end_s)
+    length = float(pre.end_s) - float(pre.start_s)
+    pre_span = f"{format_clock(pre.start_s)}–{format_clock(pre.end_s)}"
+    post_span = f"{format_clock(post.start_s)}–{format_clock(post.end_s)}"
+    session = format_clock(duration)
+    if pre.label == MARKER_PRE_LABEL:
+        return (
+            f"Pre = before treatment ({pre_span}), post = after treatment ({post_span}), "
+            f"as the phase markers of this {session} session set them."
+        )
+    third = math.isclose(length, duration / 3.0, rel_tol=1e-9, abs_tol=1e-6)
+    short = third if phase_minutes is None else third and length < phase_minutes * 60.0 - 1e-6
+    if short and phase_minutes is not None:
+        return (
+            f"This {session} session is shorter than {format_clock(3 * phase_minutes * 60.0)}, "
+            f"so pre = its first third ({pre_span}) and post = its last third ({post_span})."
+        )
+    if short:
+        return (
+            f"Pre = the first third ({pre_span}), post = the last third ({post_span}) of this "
+            f"{session} session."
+        )
+    span = format_clock(length)
+    return f"Pre = the first {span}, post = the last {span} of the {session} session."

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.recording.disk import disk_time_text
 from core.timefmt import format_clock
 
 #: seconds from the start before the achieved sample and frame rates are judged (s)
@@ -297,7 +298,7 @@ def disk_light(disk_minutes: float, storage_error: str | None = None) -> Light:
         if disk_minutes > DISK_AMBER_MIN
         else "red"
     )
-    return Light(level, f"{disk_minutes:,.0f} min available")
+    return Light(level, f"{disk_time_text(disk_minutes)} available")
 
 
 def write_rate(bytes_written: int, elapsed_s: float) -> float | None:

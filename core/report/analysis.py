@@ -137,6 +137,7 @@ def summary_page(data: ReportData, st: dict[str, Any], width: float) -> list[Any
             width,
             side=min(225.0, 0.45 * width),
             demo_model=a.demo_model,
+            phase_minutes=data.physiology.phase_minutes,
         )
     )
     out.append(Spacer(1, 6))

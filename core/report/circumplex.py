@@ -12,7 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from core.analysis.circumplex import NEUTRAL, QUADRANTS, PhaseStats, SessionCircumplex
+from core.analysis.circumplex import (
+    NEUTRAL,
+    QUADRANTS,
+    PhaseStats,
+    SessionCircumplex,
+    window_rule_sentence,
+)
 from core.palette import COURSE_ON_PAPER, POST, PRE
 from core.timefmt import format_clock
 
@@ -24,6 +30,8 @@ SHARE_COLOURS = {1: "#f2c14e", 2: "#e8846b", 3: "#9aa9c9", 4: "#6cc29a", NEUTRAL
 QUADRANT_TINTS = {1: "#fdf5df", 2: "#fbe9e4", 3: "#eceff6", 4: "#e6f4ec"}
 #: Order of the share columns and bar segments: Q1…Q4, then near neutral.
 SHARE_ORDER = (1, 2, 3, 4, NEUTRAL)
+#: How much wider (pt) the white halo under a line of the summary (SD crosses, arrow) is.
+HALO_PT = 2.2
 
 
 def _colour(hex_: str) -> Any:
@@ -94,8 +102,16 @@ def circumplex_figure(
     width: float,
     side: float = 250.0,
     demo_model: bool = False,
+    phase_minutes: float | None = None,
 ) -> Any:
     """The session on the circumplex as a reportlab ``Drawing`` (plot left, legend right).
+
+    Drawn bottom to top (later shapes cover earlier ones): quadrant backgrounds, frame and axes,
+    the course over the session (group ``course``), the quadrant captions on a light box
+    (``quadrant_labels``), the patient's own ratings (``self_ratings``), then the summary
+    (``summary``): ±1 SD crosses, the pre → post arrow and the means, each with a white halo so
+    it stays readable over the course. The legend ends with which stretches are pre and post
+    (:func:`core.analysis.circumplex.window_rule_sentence`).
 
     Parameters
     ----------
@@ -104,17 +120,23 @@ def circumplex_figure(
         circumplex scale ((r − 5) / 4); drawn as hollow squares
     width : float — drawing width (pt); the plot is a square of ``side`` pt
     demo_model : bool — add "demo model — not clinically valid" under the legend
+    phase_minutes : float, optional — the window length of the pre/post rule (min;
+        Settings.phase_minutes); without it a short session's sentence does not name the length
+        it fell short of
 
     Returns
     -------
     reportlab.graphics.shapes.Drawing
     """
-    from reportlab.graphics.shapes import Circle, Drawing, Line, Rect, String
+    from reportlab.graphics.shapes import Circle, Drawing, Group, Line, Rect, String
     from reportlab.lib import colors
+    from reportlab.lib.utils import simpleSplit
+    from reportlab.pdfbase.pdfmetrics import stringWidth
 
     left, bottom, top = 40.0, 30.0, 6.0
     d = Drawing(width, side + bottom + top)
     grey = _colour("#8a8a8a")
+    white = colors.white
 
     def px(v: float) -> float:
         return left + (min(max(v, -1.0), 1.0) + 1.0) / 2.0 * side
@@ -123,27 +145,15 @@ def circumplex_figure(
         return bottom + (min(max(a, -1.0), 1.0) + 1.0) / 2.0 * side
 
     cx, cy, half = px(0.0), py(0.0), side / 2.0
-    # quadrant backgrounds and captions (number + letters, plain name below)
+    # quadrant backgrounds (their captions come after the course, above it)
     corners = {
         1: (cx, cy, 1, 1),
         2: (left, cy, -1, 1),
         3: (left, bottom, -1, -1),
         4: (cx, bottom, 1, -1),
     }
-    for q, (x0, y0, sx, sy) in corners.items():
+    for q, (x0, y0, _, _) in corners.items():
         d.add(Rect(x0, y0, half, half, fillColor=_colour(QUADRANT_TINTS[q]), strokeColor=None))
-        letters, words = QUADRANTS[q]
-        tx = x0 + 5 if sx < 0 else x0 + half - 5
-        anchor = "start" if sx < 0 else "end"
-        ty = y0 + half - 11 if sy > 0 else y0 + 14
-        d.add(
-            String(
-                tx, ty, f"Q{q} {letters}", fontName="Helvetica-Bold", fontSize=8, textAnchor=anchor
-            )
-        )
-        d.add(
-            String(tx, ty - 9, words, fontSize=7, textAnchor=anchor, fillColor=_colour("#333333"))
-        )
     # frame, centre axes, ticks
     d.add(Rect(left, bottom, side, side, fillColor=None, strokeColor=grey, strokeWidth=0.6))
     d.add(Line(cx, bottom, cx, bottom + side, strokeColor=grey, strokeWidth=0.5))
@@ -177,6 +187,7 @@ def circumplex_figure(
         )
 
     # smoothed course, coloured by time; a long step (a gap in the data) is not bridged
+    course = Group()
     t = np.asarray(circ.trajectory_t, dtype=float)
     tv = np.asarray(circ.trajectory_valence, dtype=float)
     ta = np.asarray(circ.trajectory_arousal, dtype=float)
@@ -189,7 +200,7 @@ def circumplex_figure(
             if t[i + 1] - t[i] > 1.5 * step + 1e-9:
                 continue
             c = _mix(TRACK_LIGHT, TRACK_DARK, ((t[i] + t[i + 1]) / 2 - t[0]) / span)
-            d.add(
+            course.add(
                 Line(
                     px(tv[i]),
                     py(ta[i]),
@@ -200,48 +211,95 @@ def circumplex_figure(
                 )
             )
     elif t.size == 1:
-        d.add(Circle(px(tv[0]), py(ta[0]), 1.5, fillColor=_colour(TRACK_DARK), strokeColor=None))
+        course.add(
+            Circle(px(tv[0]), py(ta[0]), 1.5, fillColor=_colour(TRACK_DARK), strokeColor=None)
+        )
+    d.add(course, name="course")
 
-    # SD crosses and means, arrow pre → post, self-ratings
-    def sd_cross(s: PhaseStats, colour: Any) -> None:
+    # quadrant captions (number + letters, plain name below) on a box of their quadrant's tint,
+    # nearly opaque: legible wherever the course runs
+    labels = Group()
+    for q, (x0, y0, sx, sy) in corners.items():
+        letters, words = QUADRANTS[q]
+        head = f"Q{q} {letters}"
+        tx = x0 + 5 if sx < 0 else x0 + half - 5
+        anchor = "start" if sx < 0 else "end"
+        ty = y0 + half - 11 if sy > 0 else y0 + 14
+        w = max(stringWidth(head, "Helvetica-Bold", 8), stringWidth(words, "Helvetica", 7)) + 4
+        bx = tx - 2 if sx < 0 else tx - w + 2
+        labels.add(
+            Rect(
+                bx,
+                ty - 12,
+                w,
+                21,
+                rx=2,
+                ry=2,
+                fillColor=_colour(QUADRANT_TINTS[q]),
+                fillOpacity=0.85,
+                strokeColor=None,
+            )
+        )
+        labels.add(String(tx, ty, head, fontName="Helvetica-Bold", fontSize=8, textAnchor=anchor))
+        labels.add(
+            String(tx, ty - 9, words, fontSize=7, textAnchor=anchor, fillColor=_colour("#333333"))
+        )
+    d.add(labels, name="quadrant_labels")
+
+    # the patient's own ratings: above the course, under the summary
+    ratings = Group()
+    for rating, hex_ in ((self_pre, PRE), (self_post, POST)):
+        if rating is not None and _finite(*rating):
+            x, y = px(rating[0]), py(rating[1])
+            ratings.add(
+                Rect(
+                    x - 3.5,
+                    y - 3.5,
+                    7,
+                    7,
+                    fillColor=white,
+                    strokeColor=_colour(hex_),
+                    strokeWidth=1.4,
+                )
+            )
+    d.add(ratings, name="self_ratings")
+
+    # the summary on top: SD crosses, arrow pre → post, means; every line on a white halo
+    summary = Group()
+
+    def sd_cross(s: PhaseStats) -> list[tuple[float, float, float, float]]:
+        """The cross's bars and their end caps, as (x0, y0, x1, y1) segments."""
         mv, ma = s.mean_valence, s.mean_arousal
-        for (v0, a0), (v1, a1) in (
-            ((mv - s.sd_valence, ma), (mv + s.sd_valence, ma)),
-            ((mv, ma - s.sd_arousal), (mv, ma + s.sd_arousal)),
-        ):
-            if not _finite(v0, a0, v1, a1):
-                continue
-            d.add(Line(px(v0), py(a0), px(v1), py(a1), strokeColor=colour, strokeWidth=1.0))
+        out = [
+            (px(v0), py(a0), px(v1), py(a1))
+            for (v0, a0), (v1, a1) in (
+                ((mv - s.sd_valence, ma), (mv + s.sd_valence, ma)),
+                ((mv, ma - s.sd_arousal), (mv, ma + s.sd_arousal)),
+            )
+            if _finite(v0, a0, v1, a1)
+        ]
         cap = 2.5
         if _finite(s.sd_valence):
-            for v in (mv - s.sd_valence, mv + s.sd_valence):
-                d.add(
-                    Line(
-                        px(v),
-                        py(ma) - cap,
-                        px(v),
-                        py(ma) + cap,
-                        strokeColor=colour,
-                        strokeWidth=1.0,
-                    )
-                )
+            out += [
+                (px(v), py(ma) - cap, px(v), py(ma) + cap)
+                for v in (mv - s.sd_valence, mv + s.sd_valence)
+            ]
         if _finite(s.sd_arousal):
-            for a in (ma - s.sd_arousal, ma + s.sd_arousal):
-                d.add(
-                    Line(
-                        px(mv) - cap,
-                        py(a),
-                        px(mv) + cap,
-                        py(a),
-                        strokeColor=colour,
-                        strokeWidth=1.0,
-                    )
-                )
+            out += [
+                (px(mv) - cap, py(a), px(mv) + cap, py(a))
+                for a in (ma - s.sd_arousal, ma + s.sd_arousal)
+            ]
+        return out
 
     phases = ((circ.pre, _colour(PRE)), (circ.post, _colour(POST)))
     for s, colour in phases:
         if _finite(s.mean_valence, s.mean_arousal):
-            sd_cross(s, colour)
+            segments = sd_cross(s)
+            # all of a cross's halos first, so that none cuts into its own bars
+            for seg in segments:
+                summary.add(Line(*seg, strokeColor=white, strokeWidth=1.0 + HALO_PT))
+            for seg in segments:
+                summary.add(Line(*seg, strokeColor=colour, strokeWidth=1.0))
     pre, post = circ.pre, circ.post
     if _finite(pre.mean_valence, pre.mean_arousal, post.mean_valence, post.mean_arousal):
         x0, y0 = px(pre.mean_valence), py(pre.mean_arousal)
@@ -249,36 +307,26 @@ def circumplex_figure(
         length = float(np.hypot(x1 - x0, y1 - y0))
         if length > 12:  # start and stop outside the two markers
             fx, fy = (x1 - x0) / length, (y1 - y0) / length
-            for shape in _arrow(
-                x0 + 5 * fx, y0 + 5 * fy, x1 - 5.5 * fx, y1 - 5.5 * fy, _colour("#222222"), 1.3, 7
-            ):
-                d.add(shape)
-    for rating, colour in ((self_pre, PRE), (self_post, POST)):
-        if rating is not None and _finite(*rating):
-            x, y = px(rating[0]), py(rating[1])
-            d.add(
-                Rect(
-                    x - 3.5,
-                    y - 3.5,
-                    7,
-                    7,
-                    fillColor=colors.white,
-                    strokeColor=_colour(colour),
-                    strokeWidth=1.4,
-                )
-            )
+            ends = (x0 + 5 * fx, y0 + 5 * fy, x1 - 5.5 * fx, y1 - 5.5 * fy)
+            halo = _arrow(*ends, white, 1.3 + HALO_PT, 7)
+            for shape in halo:
+                shape.strokeWidth = 1.3 + HALO_PT
+                shape.strokeLineJoin = 1  # round
+            for shape in halo + _arrow(*ends, _colour("#222222"), 1.3, 7):
+                summary.add(shape)
     for s, colour in phases:
         if _finite(s.mean_valence, s.mean_arousal):
-            d.add(
+            summary.add(
                 Circle(
                     px(s.mean_valence),
                     py(s.mean_arousal),
                     4.2,
                     fillColor=colour,
-                    strokeColor=colors.white,
-                    strokeWidth=0.8,
+                    strokeColor=white,
+                    strokeWidth=1.2,
                 )
             )
+    d.add(summary, name="summary")
 
     # legend, right of the plot
     lx, ly = left + side + 22, bottom + side - 8
@@ -357,13 +405,25 @@ def circumplex_figure(
         ly -= 11
         text(lx, ly, "No estimates to draw a course.", 6.5, colour="#333333")
     ly -= 18
+    # which stretches are pre and post, in m:ss (the chart's caption)
+    rule = window_rule_sentence(pre, post, phase_minutes)
+    for line in simpleSplit(rule, "Helvetica", 7, max(width - lx - 4, 60.0)):
+        text(lx, ly, line, 7, colour="#333333")
+        ly -= 9
+    ly -= 6
     for s in (pre, post):
         if not _finite(s.mean_valence, s.mean_arousal):
             text(lx, ly, f"No estimate {s.label}.", 7, colour=PRE)
             ly -= 11
     if demo_model:
         text(lx, ly, "Estimates from the DEMO MODEL —", 7.5, bold=True, colour=DEMO_COLOUR)
-        text(lx, ly - 10, "not clinically valid.", 7.5, bold=True, colour=DEMO_COLOUR)
+        ly -= 10
+        text(lx, ly, "not clinically valid.", 7.5, bold=True, colour=DEMO_COLOUR)
+    if ly < 2:  # a long legend: grow the drawing downwards rather than cut it off
+        body = Group(*d.contents)
+        body.translate(0, 2 - ly)
+        d.contents = [body]  # the named groups (d.course, d.summary, …) are inside, unchanged
+        d.height += 2 - ly
     return d
 
 

@@ -54,6 +54,11 @@ class LinkHost(Protocol):
     def forget(self, link: BleLink) -> None: ...
 
 
+class CharacteristicMissing(ConnectionError):
+    """The peripheral lacks a characteristic its driver needs (another kind of device, or firmware
+    that does not offer it)."""
+
+
 @dataclass(frozen=True)
 class ReconnectPolicy:
     """Automatic reconnection while a session runs.
@@ -189,6 +194,8 @@ class BleLink:
         if client is None or not client.is_connected:
             raise ConnectionError(f"{self.address} is not connected")
         for op in ops:
+            if client is not self._client or not client.is_connected:  # it dropped meanwhile
+                raise ConnectionError(f"{self.address} disconnected")
             char = client.services.get_characteristic(op.uuid)
             if char is None or (
                 op.kind == "subscribe"
@@ -197,7 +204,9 @@ class BleLink:
             ):
                 if op.optional:
                     continue
-                raise ConnectionError(f"{self.address} does not offer characteristic {op.uuid}")
+                raise CharacteristicMissing(
+                    f"{self.address} does not offer characteristic {op.uuid}"
+                )
             if op.kind == "subscribe":
                 await client.start_notify(char, self._value)
             elif op.kind == "write":

@@ -18,7 +18,7 @@ from core.types import DeviceEvent, SampleBatch, StreamInfo
 from devices.base import BioSensorBase
 from devices.ble.driver import SensorDriver
 from devices.ble.link import BleLink, ReconnectPolicy
-from devices.ble.transport import BleTransport, plain_unavailable
+from devices.ble.transport import BleTransport, BluetoothError, plain_errors
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,11 @@ class BleSensor(BioSensorBase):
 
     # ---- life cycle ------------------------------------------------------------------------------
     def connect(self) -> None:
-        """Connect and set the device up (subscriptions, battery), without streaming yet."""
+        """Connect and set the device up (subscriptions, battery), without streaming yet.
+
+        Raises :class:`~devices.ble.transport.BluetoothError`, one plain sentence whatever went
+        wrong (the detail goes to the log).
+        """
         if self._stopped:
             raise RuntimeError(f"{self.name} was stopped")
         if self._link is None:
@@ -129,12 +133,18 @@ class BleSensor(BioSensorBase):
                 self.address, self._notified, self._link_event, self.policy
             )
         if not self._link.connected:
-            with plain_unavailable():
+            with plain_errors("connect", self.name):
                 self._link.connect(self.driver.connect_ops, self.connect_timeout_s)
         deadline = time.monotonic() + self.ready_timeout_s
         while not self.driver.ready():
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.name} did not describe its streams")
+                log.warning(
+                    "%s: no stream descriptors within %g s", self.name, self.ready_timeout_s
+                )
+                raise BluetoothError(
+                    f"{self.name} did not describe its signals in time — switch it off and on, "
+                    "then try again."
+                )
             time.sleep(0.02)
 
     def preview(self, on_batch: BatchSink | None) -> None:
@@ -143,7 +153,8 @@ class BleSensor(BioSensorBase):
         if on_batch is not None and not self._streaming:
             self.connect()
             assert self._link is not None
-            self._link.run_ops(self.driver.start_ops)
+            with plain_errors("connect", self.name):
+                self._link.run_ops(self.driver.start_ops)
             self._streaming = True
 
     def start(self, on_batch: BatchSink, on_event: EventSink) -> None:
@@ -162,12 +173,13 @@ class BleSensor(BioSensorBase):
         # that none between here and the start commands leaves the session without data
         self._link.set_auto_reconnect(True)
         if not self._streaming:
-            try:
-                self._link.run_ops(self.driver.start_ops)  # kept: re-run after a reconnection
-            except Exception:
-                if self._link.connected:
-                    raise  # the device refused: the session cannot start
-                log.warning("%s dropped before streaming; reconnecting", self.name)
+            with plain_errors("connect", self.name):
+                try:
+                    self._link.run_ops(self.driver.start_ops)  # kept: re-run after a reconnection
+                except Exception:
+                    if self._link.connected:
+                        raise  # the device refused: the session cannot start
+                    log.warning("%s dropped before streaming; reconnecting", self.name)
             self._streaming = True
         self._emit(
             "sensor_connected",

@@ -18,6 +18,10 @@ Platform notes (as bleak allows):
   Polar H10: the counters record them.
 * macOS (CoreBluetooth): addresses are per-host UUIDs, not MAC addresses; the app needs the
   Bluetooth permission.
+
+Whatever a scan or a connection raises reaches the caller as :class:`BluetoothError`: one plain
+sentence, what happened and what to do (:func:`plain_errors`). bleak's, BlueZ's and the system's
+own words (D-Bus error names, errno texts) go to the log only.
 """
 
 from __future__ import annotations
@@ -26,29 +30,49 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import re
 import sys
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from core.clock import Clock, MonotonicClock
-from devices.ble.link import BleLink, LinkEventHandler, NotifyHandler, ReconnectPolicy
+from devices.ble.link import (
+    BleLink,
+    CharacteristicMissing,
+    LinkEventHandler,
+    NotifyHandler,
+    ReconnectPolicy,
+)
 from devices.ble.profiles import identify
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class BluetoothUnavailable(RuntimeError):
-    """Bluetooth cannot be used on this computer now; ``str()`` says why and what to do, plainly.
+class BluetoothError(RuntimeError):
+    """A Bluetooth scan or connection failed; ``str()`` is one plain sentence: what happened and
+    what to do, without D-Bus, BlueZ or Python error names.
 
-    An expected condition (no adapter, switched off, no permission, no Bluetooth service), not a
-    fault: the GUI shows the message and the log needs no traceback (``expected``).
+    The technical detail (bleak's, BlueZ's or the system's own words) goes to the log where the
+    error is translated (:func:`plain_errors`) and stays in ``__cause__``; it is never shown. An
+    expected condition, not a fault: the GUI shows the message and the log needs no traceback
+    (``expected``).
     """
 
     expected = True
 
+
+class BluetoothUnavailable(BluetoothError):
+    """Bluetooth cannot be used on this computer now; ``str()`` says why and what to do, plainly.
+
+    No adapter, switched off or not ready, no permission, no Bluetooth service or message bus.
+    """
+
+
+#: what was being done when Bluetooth failed: a scan, or connecting to (and setting up) a sensor
+Action = Literal["scan", "connect"]
 
 _DBUS_NO_SERVICE = (
     "org.freedesktop.DBus.Error.ServiceUnknown",
@@ -56,62 +80,305 @@ _DBUS_NO_SERVICE = (
     "org.freedesktop.systemd1.NoSuchUnit",  # bluetooth.service not installed or not enabled
     "org.freedesktop.systemd1.UnitMasked",
 )
+#: the message bus gave up waiting for BlueZ's reply
+_DBUS_NO_ANSWER = (
+    "org.freedesktop.DBus.Error.NoReply",
+    "org.freedesktop.DBus.Error.Timeout",
+    "org.freedesktop.DBus.Error.TimedOut",
+)
+#: bleak's words for "no adapter": older bleak raised a plain BleakError ("Bluetooth adapter not
+#: found", "No Bluetooth adapters found."); the BlueZ backend still does for an adapter that went
+#: away ("adapter 'hci0' not found")
+_NO_ADAPTER = re.compile(r"\badapters?\b.*\bnot found\b|\bno bluetooth adapters?\b", re.IGNORECASE)
+
+_NO_ADAPTER_TEXT = (
+    "this computer has no Bluetooth adapter (or it is unplugged or disabled) — plug one in or "
+    "enable it, then try again"
+)
+_DENIED_TEXT = (
+    "TheraScope is not allowed to use Bluetooth — allow it in the system's privacy settings, "
+    "then try again"
+)
+_BUS_DENIED_TEXT = (
+    "the system refused TheraScope a connection to its message bus (D-Bus), through which "
+    "Bluetooth is reached — ask the computer's administrator to allow it"
+)
+
+#: why a connection (or the sensor's set-up) failed → what to say; ``{w}`` is the sensor
+_CONNECT_TEXT = {
+    "not_found": "{w} was not found — check that it is switched on, close to the computer and not "
+    "connected to a phone or another computer, then try again",
+    "no_answer": "{w} did not answer in time — check that it is switched on and close to the "
+    "computer, then try again",
+    "broke_off": "the connection to {w} broke off while it was being made (radio interference is "
+    "the usual cause) — bring the sensor closer to the computer and try again",
+    "dropped": "{w} disconnected while it was being set up — check that it is close to the "
+    "computer and its battery is charged, then try again",
+    "busy": "this computer's Bluetooth is busy with another connection or scan — wait a few "
+    "seconds, then try again",
+    "already": "{w} is already connected, perhaps to another program — close that program or "
+    "switch the sensor off and on, then try again",
+    "unsupported": "{w} does not offer what TheraScope needs — check that it is a supported "
+    "sensor and its firmware is up to date",
+    "refused": "{w} refused TheraScope's set-up commands — switch it off and on, then try again",
+    "pairing": "{w} refused access because it is not paired with this computer — pair it in the "
+    "system's Bluetooth settings, then try again",
+    "key_missing": "{w} no longer recognises this computer (it was paired before) — remove it in "
+    "the system's Bluetooth settings, then try again",
+    "other": "could not connect to {w} — switch it off and on and try again; if that keeps "
+    "failing, switch Bluetooth off and on in the system settings",
+}
+_SCAN_TEXT = {
+    "busy": "another Bluetooth scan or connection is still under way on this computer — wait a "
+    "few seconds, then scan again",
+    "no_answer": "the Bluetooth service did not answer in time — scan again; if that keeps "
+    "happening, switch Bluetooth off and on in the system settings",
+    "other": "the Bluetooth scan failed — wait a few seconds and scan again; if that keeps "
+    "failing, switch Bluetooth off and on in the system settings",
+}
+
+#: BlueZ's ``org.bluez.Error.…`` names (its D-Bus API documentation) → why it failed
+_BLUEZ_ERRORS = {
+    "DoesNotExist": "not_found",
+    "InProgress": "busy",
+    "AlreadyConnected": "already",
+    "NotConnected": "dropped",
+    "NotSupported": "unsupported",
+    "NotPermitted": "refused",
+    "NotAuthorized": "pairing",
+    "AuthenticationFailed": "pairing",
+    "AuthenticationRejected": "pairing",
+    "AuthenticationCanceled": "pairing",
+    "AuthenticationTimeout": "pairing",
+    "ConnectionAttemptFailed": "no_answer",
+}
+#: the reason BlueZ gives with ``org.bluez.Error.Failed`` (its ``le-connection-…`` codes, errno
+#: and controller texts), lower case → why it failed
+_BLUEZ_FAILED = {
+    "le-connection-timeout": "no_answer",
+    "le-connection-refused": "no_answer",
+    "le-connection-unknown": "no_answer",
+    "le-connection-abort-by-remote": "dropped",
+    "le-connection-abort-by-local": "broke_off",
+    "le-connection-link-layer-protocol-error": "broke_off",
+    "le-connection-gatt-browsing": "dropped",
+    "le-connection-busy": "busy",
+    "le-connection-concurrent-connection-limit": "busy",
+    "le-connection-already-connected": "already",
+    "le-connection-key-missing": "key_missing",
+    "software caused connection abort": "broke_off",
+    "connection timed out": "no_answer",
+    "not connected": "dropped",
+    "in progress": "busy",
+    "operation already in progress": "busy",
+    "busy": "busy",
+    "device or resource busy": "busy",
+}
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
+
+
+def _dbus_detail(exc: Any) -> str:
+    """The reason a D-Bus error came with (BlueZ's ``le-connection-…`` code, …), or ''."""
+    return str(exc.args[1]).strip() if len(exc.args) > 1 else ""
 
 
 def bluetooth_unavailable(exc: BaseException) -> BluetoothUnavailable | None:
     """The plain-language reason Bluetooth cannot be used, when ``exc`` is one; else None.
 
     Covers bleak's own "not available" error (no adapter, no Low Energy, switched off, permission
-    denied) and, on Linux, a system message bus or BlueZ service that is not there or refuses.
+    denied), an adapter that is switched off or not ready (BlueZ's ``NotReady``) and, on Linux, a
+    system message bus or BlueZ service that is not there, refuses, or is too old.
     """
-    from bleak.exc import BleakBluetoothNotAvailableError, BleakDBusError
+    from bleak.exc import (
+        BleakBluetoothNotAvailableError,
+        BleakDBusError,
+        BleakDeviceNotFoundError,
+        BleakError,
+    )
     from bleak.exc import BleakBluetoothNotAvailableReason as Reason
 
-    denied = (
-        "TheraScope is not allowed to use Bluetooth — allow it in the system's privacy settings"
-    )
     if isinstance(exc, BleakBluetoothNotAvailableError):
         why = {
-            Reason.NO_BLUETOOTH: "this computer has no Bluetooth adapter (or it is unplugged or "
-            "disabled)",
+            Reason.NO_BLUETOOTH: _NO_ADAPTER_TEXT,
             Reason.NO_BLE_CENTRAL_ROLE: "the Bluetooth adapter does not support Bluetooth Low "
-            "Energy",
-            Reason.POWERED_OFF: "Bluetooth is switched off — switch it on in the system settings",
-            Reason.DENIED_BY_USER: denied,
-            Reason.DENIED_BY_SYSTEM: (
-                "the system refused TheraScope a connection to its message bus (D-Bus), through "
-                "which Bluetooth is reached"
-                if _linux()
-                else denied
-            ),
-            Reason.DENIED_BY_UNKNOWN: denied,
-        }.get(exc.reason, f"Bluetooth is not available ({exc.args[0]})")
-    elif (
-        isinstance(exc, BleakDBusError)
-        and exc.dbus_error == "org.freedesktop.DBus.Error.AccessDenied"
-    ):
-        why = (
-            "TheraScope is not allowed to use the Bluetooth service (BlueZ) — add the user to "
-            "the 'bluetooth' group, then log in again"
+            "Energy — use an adapter for Bluetooth 4.0 or newer",
+            Reason.POWERED_OFF: "Bluetooth is switched off — switch it on in the system settings, "
+            "then try again",
+            Reason.DENIED_BY_USER: _DENIED_TEXT,
+            Reason.DENIED_BY_SYSTEM: _BUS_DENIED_TEXT if _linux() else _DENIED_TEXT,
+            Reason.DENIED_BY_UNKNOWN: _DENIED_TEXT,
+        }.get(
+            exc.reason,
+            "Bluetooth is not available on this computer now — check that it is switched on in "
+            "the system settings, then try again",
         )
-    elif isinstance(exc, BleakDBusError) and (
-        exc.dbus_error in _DBUS_NO_SERVICE
-        or exc.dbus_error.startswith("org.freedesktop.DBus.Error.Spawn.")
-    ):
-        why = "the Bluetooth service (BlueZ) is not running — start it (systemctl start bluetooth)"
+    elif isinstance(exc, BleakDBusError):
+        name = exc.dbus_error
+        if name == "org.freedesktop.DBus.Error.AccessDenied":
+            why = (
+                "TheraScope is not allowed to use the Bluetooth service (BlueZ) — add the user to "
+                "the 'bluetooth' group, then log in again"
+            )
+        elif name in _DBUS_NO_SERVICE or name.startswith("org.freedesktop.DBus.Error.Spawn."):
+            why = (
+                "the Bluetooth service (BlueZ) is not running — start it "
+                "(systemctl start bluetooth), then try again"
+            )
+        elif name == "org.bluez.Error.NotReady" or (
+            name == "org.bluez.Error.Failed"
+            and _dbus_detail(exc).lower() in ("le-connection-adapter-not-powered", "not powered")
+        ):
+            why = (
+                "Bluetooth is switched off or not ready yet — switch it on in the system "
+                "settings, wait a few seconds, then try again"
+            )
+        else:
+            return None
+    elif isinstance(exc, BleakError) and not isinstance(exc, BleakDeviceNotFoundError):
+        said = str(exc)
+        if _NO_ADAPTER.search(said):
+            why = _NO_ADAPTER_TEXT
+        elif "requires BlueZ" in said:
+            why = (
+                "this computer's Bluetooth service (BlueZ) is too old for TheraScope — update the "
+                "system (BlueZ 5.55 or newer is needed)"
+            )
+        else:
+            return None
     elif _linux() and isinstance(exc, (FileNotFoundError, ConnectionRefusedError)):
         why = (
-            "the system message bus (D-Bus), through which the Bluetooth service is reached, "
-            "is not running"
+            "the system message bus (D-Bus), through which the Bluetooth service is reached, is "
+            "not running — restart the computer, or ask its administrator to start it"
         )
+    elif _linux() and isinstance(exc, PermissionError):
+        why = _BUS_DENIED_TEXT
     else:
         return None
-    return BluetoothUnavailable(why[0].upper() + why[1:] + ".")
+    return BluetoothUnavailable(_sentence(why))
+
+
+def _why(exc: BaseException) -> str:
+    """Why a scan or a connection failed, as a key of ``_SCAN_TEXT`` / ``_CONNECT_TEXT``
+    (``"other"``: not recognised)."""
+    from bleak.exc import (
+        BleakCharacteristicNotFoundError,
+        BleakDBusError,
+        BleakDeviceNotFoundError,
+        BleakError,
+        BleakGATTProtocolError,
+        BleakGATTProtocolErrorCode,
+    )
+
+    if isinstance(exc, BleakDeviceNotFoundError):
+        return "not_found"
+    if isinstance(exc, (BleakCharacteristicNotFoundError, CharacteristicMissing)):
+        return "unsupported"
+    if isinstance(exc, BleakGATTProtocolError):
+        code = BleakGATTProtocolErrorCode
+        paired_only = {
+            code.INSUFFICIENT_AUTHENTICATION,
+            code.INSUFFICIENT_AUTHORIZATION,
+            code.INSUFFICIENT_ENCRYPTION,
+            code.INSUFFICIENT_ENCRYPTION_KEY_SIZE,
+        }
+        return "pairing" if exc.args[0] in paired_only else "refused"
+    if isinstance(exc, BleakDBusError):
+        name = exc.dbus_error
+        if name.startswith("org.bluez.Error."):
+            kind = name.removeprefix("org.bluez.Error.")
+            if kind == "Failed":
+                detail = _dbus_detail(exc).lower()
+                if "att error" in detail:
+                    return "refused"
+                return _BLUEZ_FAILED.get(detail, "other")
+            return _BLUEZ_ERRORS.get(kind, "other")
+        if name in _DBUS_NO_ANSWER:
+            return "no_answer"
+        if name == "org.freedesktop.DBus.Error.UnknownObject":
+            return "not_found"  # the device's object is gone (an adapter's: see plain_error)
+        return "other"
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        return "no_answer"
+    if isinstance(exc, BleakError):  # its own words: "Not connected", "… device disconnected", …
+        said = str(exc).lower()
+        dropped = ("disconnected", "not connected", "service discovery has not been performed")
+        return "dropped" if any(d in said for d in dropped) else "other"
+    if isinstance(exc, ConnectionAbortedError):
+        return "broke_off"
+    if isinstance(exc, (ConnectionError, EOFError)):  # the link, or its D-Bus connection, went
+        return "dropped"
+    return "other"
+
+
+def plain_error(
+    exc: BaseException, action: Action = "connect", what: str = "the sensor"
+) -> BluetoothError:
+    """``exc``, raised while scanning or connecting, as one plain sentence for the screen.
+
+    Parameters
+    ----------
+    exc : BaseException — what bleak, BlueZ (through bleak), the system or the link raised
+    action : {"scan", "connect"} — what was being done (the advice differs)
+    what : str — the sensor, as the user knows it (``"Polar H10 6A7B8C"``), for a connection
+
+    Returns
+    -------
+    BluetoothError — :class:`BluetoothUnavailable` when this computer cannot use Bluetooth now;
+    ``exc`` itself when it is already plain
+    """
+    if isinstance(exc, BluetoothError):
+        return exc
+    unavailable = bluetooth_unavailable(exc)
+    if unavailable is not None:
+        return unavailable
+    why = _why(exc)
+    if action == "scan":
+        if why == "not_found":  # the adapter's object went away while scanning (unplugged)
+            return BluetoothUnavailable(_sentence(_NO_ADAPTER_TEXT))
+        return BluetoothError(_sentence(_SCAN_TEXT.get(why, _SCAN_TEXT["other"])))
+    return BluetoothError(_sentence(_CONNECT_TEXT[why].format(w=what)))
+
+
+@contextlib.contextmanager
+def plain_errors(action: Action, what: str = "the sensor") -> Iterator[None]:
+    """Re-raise what a scan or a connection raises as a plain :class:`BluetoothError`.
+
+    The technical detail goes to the log: one line for what Bluetooth, the system or the sensor
+    did; with the traceback for anything else (a fault in TheraScope, perhaps).
+    ``BaseException`` (cancellation, Ctrl+C) passes unchanged.
+
+    Parameters
+    ----------
+    action : {"scan", "connect"} — what is being done
+    what : str — the sensor, as the user knows it, for a connection
+    """
+    try:
+        yield
+    except BluetoothError:
+        raise
+    except Exception as e:
+        from bleak.exc import BleakError
+
+        plain = plain_error(e, action, what)
+        expected = isinstance(e, (BleakError, OSError, EOFError, asyncio.TimeoutError))
+        log.log(
+            logging.WARNING if expected else logging.ERROR,
+            "Bluetooth %s failed: %s: %s",
+            "scan" if action == "scan" else f"connection to {what}",
+            type(e).__name__,
+            e,
+            exc_info=not expected,
+        )
+        raise plain from e
 
 
 @contextlib.contextmanager
 def plain_unavailable() -> Iterator[None]:
-    """Re-raise an error that means Bluetooth cannot be used as :class:`BluetoothUnavailable`."""
+    """Re-raise an error that means Bluetooth cannot be used as :class:`BluetoothUnavailable`
+    (other errors pass unchanged; :func:`plain_errors` translates them all)."""
     try:
         yield
     except Exception as e:
@@ -215,6 +482,8 @@ class BleTransport:
         try:
             return fut.result(timeout_s)
         except concurrent.futures.TimeoutError:
+            if fut.done():  # the coroutine's own TimeoutError (the same class since Python 3.11)
+                return fut.result()
             fut.cancel()
             raise TimeoutError(f"BLE operation did not finish within {timeout_s} s") from None
 
@@ -228,9 +497,10 @@ class BleTransport:
     def scan(self, timeout_s: float = 5.0) -> list[ScanResult]:
         """Scan for ``timeout_s`` seconds; strongest signal first.
 
-        Raises :class:`BluetoothUnavailable` when this computer cannot use Bluetooth now.
+        Raises :class:`BluetoothError`, one plain sentence whatever went wrong (the detail goes to
+        the log): :class:`BluetoothUnavailable` when this computer cannot use Bluetooth now.
         """
-        with plain_unavailable():
+        with plain_errors("scan"):
             return self.run(self._scan(timeout_s), timeout_s + 15.0)
 
     async def _scan(self, timeout_s: float) -> list[ScanResult]:
@@ -316,4 +586,13 @@ async def _release_bluez_manager() -> None:
             await task
 
 
-__all__ = ["BleLink", "BleTransport", "ReconnectPolicy", "ScanResult"]
+__all__ = [
+    "BleLink",
+    "BleTransport",
+    "BluetoothError",
+    "BluetoothUnavailable",
+    "ReconnectPolicy",
+    "ScanResult",
+    "plain_error",
+    "plain_errors",
+]

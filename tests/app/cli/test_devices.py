@@ -65,3 +65,21 @@ def test_devices_lists_sensors_and_record_records_from_one(
         cat.close()
     finally:
         fake.stop()
+
+
+def test_devices_says_plainly_when_bluetooth_is_not_ready(
+    app_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """BlueZ refuses the scan (adapter off): one plain sentence, no D-Bus error name (the
+    technical detail is the log's own WARNING line, which the command line also shows)."""
+    fake = FakeBluez(tmp_path / "bluez").start()
+    try:
+        fake.adapter.discovery_error = ("org.bluez.Error.NotReady", "Resource Not Ready")
+        assert main(["devices", "--seconds", "0.5"]) == 0
+        err = capsys.readouterr().err
+        said = [line for line in err.splitlines() if line and not line.startswith("WARNING")]
+        assert len(said) == 1 and "switched off or not ready" in said[0], err
+        for raw in ("org.", "Error.", "Errno", "Bleak", "scan failed."):
+            assert raw not in said[0], err
+    finally:
+        fake.stop()

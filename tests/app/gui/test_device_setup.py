@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from app.demo.simulation import simulated_device_factory
@@ -128,13 +129,214 @@ def test_a_computer_without_bluetooth_is_told_so_and_demo_still_works(
     panel.show()
     panel.reset(auto_find=False)
     panel.scan()
-    _wait(qtbot, lambda: "failed" in panel.scan_status.text())
+    _wait(qtbot, lambda: "scan" not in panel.busy)
     text = panel.scan_status.text()
-    assert text.startswith("Bluetooth scan failed. The system message bus (D-Bus)")
-    assert "Errno" not in text and text.endswith("The simulated sensor records demo data.")
+    assert text.startswith("The system message bus (D-Bus), through which the Bluetooth service")
+    assert "Errno" not in text and text.endswith(". The simulated sensor records demo data.")
     assert panel.sensor_kind() == "sim" and panel.scan_btn.isEnabled()
     said = [r for r in caplog.records if r.name == "app.gui.workers"]
     assert [r.levelname for r in said] == ["WARNING"] and said[0].exc_info is None
+    detail = [r for r in caplog.records if r.name == "devices.ble.transport"]
+    assert [r.levelname for r in detail] == ["WARNING"] and not detail[0].exc_info
+    assert "FileNotFoundError" in detail[0].getMessage()  # the technical detail: the log's only
+    panel.shutdown()
+
+
+#: what must never reach the screen: D-Bus and BlueZ error names, errno texts, bleak's class names
+TECHNICAL = ("org.", "Error.", "Errno", "Bleak", "Traceback", "[")
+
+
+def _assert_plain(text: str, says: str, raised: BaseException) -> None:
+    """One sentence in words (a capital first, a full stop last) that says ``says``."""
+    assert says in text, (raised, text)
+    assert text[:1].isupper() and text.endswith(".") and ". " not in text, (raised, text)
+    assert not any(t in text for t in TECHNICAL), (raised, text)
+
+
+def _bleak_failures() -> tuple[list[tuple[BaseException, str]], list[tuple[BaseException, str]]]:
+    """(scan, connection) failures as bleak raises them on Linux: its own classes and messages,
+    BlueZ's D-Bus errors as bleak wraps them, the system's; each with what the screen must say."""
+    import errno
+
+    from bleak.exc import (
+        BleakBluetoothNotAvailableError,
+        BleakBluetoothNotAvailableReason,
+        BleakDBusError,
+        BleakDeviceNotFoundError,
+        BleakError,
+    )
+
+    addr = "C4:7C:8D:6A:7B:8C"
+    no_bus = FileNotFoundError(
+        errno.ENOENT, "No such file or directory", "/var/run/dbus/system_bus_socket"
+    )
+    off = BleakBluetoothNotAvailableError(
+        "No powered Bluetooth adapters found. Turn on Bluetooth and try again.",
+        BleakBluetoothNotAvailableReason.POWERED_OFF,
+    )
+    scan: list[tuple[BaseException, str]] = [
+        (BleakDBusError("org.bluez.Error.NotReady", ["Resource Not Ready"]), "not ready"),
+        (BleakDBusError("org.bluez.Error.Failed", ["Not Powered"]), "not ready"),
+        (
+            BleakDBusError("org.bluez.Error.InProgress", ["Operation already in progress"]),
+            "wait a few seconds, then scan again",
+        ),
+        (BleakDBusError("org.bluez.Error.Failed", ["Rejected"]), "The Bluetooth scan failed"),
+        (
+            BleakDBusError(
+                "org.freedesktop.DBus.Error.ServiceUnknown",
+                ["The name org.bluez was not provided by any .service files"],
+            ),
+            "Bluetooth service (BlueZ) is not running",
+        ),
+        (
+            BleakDBusError("org.freedesktop.DBus.Error.NoReply", ["Did not receive a reply."]),
+            "did not answer in time",
+        ),
+        (BleakError("Bluetooth adapter not found"), "no Bluetooth adapter"),
+        (BleakError("No Bluetooth adapters found."), "no Bluetooth adapter"),
+        (off, "Bluetooth is switched off — switch it on"),
+        (no_bus, "The system message bus (D-Bus)"),
+        (TimeoutError(), "did not answer in time"),
+    ]
+    connect: list[tuple[BaseException, str]] = [
+        (
+            BleakDBusError("org.bluez.Error.Failed", ["le-connection-abort-by-local"]),
+            "broke off while it was being made",
+        ),
+        (
+            BleakDBusError("org.bluez.Error.Failed", ["le-connection-timeout"]),
+            "did not answer in time",
+        ),
+        (BleakDBusError("org.bluez.Error.NotReady", ["Resource Not Ready"]), "not ready"),
+        (
+            BleakDBusError("org.bluez.Error.InProgress", ["Operation already in progress"]),
+            "busy with another connection",
+        ),
+        (
+            BleakDeviceNotFoundError(addr, f"Device with address {addr} was not found."),
+            "Polar H10 6A7B8C was not found",
+        ),
+        (
+            BleakError("failed to discover services, device disconnected"),
+            "Polar H10 6A7B8C disconnected while it was being set up",
+        ),
+        (BleakError("Bluetooth adapter not found"), "no Bluetooth adapter"),
+        (TimeoutError(), "Polar H10 6A7B8C did not answer in time"),
+        (no_bus, "The system message bus (D-Bus)"),
+    ]
+    return scan, connect
+
+
+def test_a_failed_scan_says_plainly_what_happened_and_what_to_do(
+    qtbot, app_env, monkeypatch, caplog
+) -> None:
+    """Issue 12: the scan's failures through the real transport and widget, the button clicked;
+    the screen has one plain sentence, the log the D-Bus error (or the system's words)."""
+    import bleak
+
+    settings = Settings(camera_width=320, camera_height=240)
+    panel = DeviceSetup(settings, None)
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.reset(auto_find=False)
+    scan, _ = _bleak_failures()
+    for raised, says in scan:
+
+        async def discover(*args: object, _raised: BaseException = raised, **kw: object) -> None:
+            raise _raised  # where bleak's BlueZ backend raises it: BleakScanner.discover
+
+        monkeypatch.setattr(bleak.BleakScanner, "discover", discover)
+        caplog.clear()
+        qtbot.mouseClick(panel.scan_btn, Qt.MouseButton.LeftButton)
+        assert "scan" in panel.busy
+        _wait(qtbot, lambda: panel.scan_btn.isEnabled())
+        _assert_plain(panel.scan_status.text(), says, raised)
+        logged = " ".join(r.getMessage() for r in caplog.records)
+        assert type(raised).__name__ in logged and str(raised) in logged  # the detail: logged
+    panel.shutdown()
+
+
+def test_a_failed_connection_says_plainly_what_happened_and_what_to_do(
+    qtbot, app_env, monkeypatch, caplog
+) -> None:
+    """Issue 12: failures of the connection (BleakClient.connect), of finding the sensor, and of
+    its set-up (start_notify), through the real sensor, link and widget, the button clicked."""
+    import bleak
+    from bleak.backends.device import BLEDevice
+    from bleak.exc import BleakDBusError
+
+    addr = "C4:7C:8D:6A:7B:8C"
+    settings = Settings(
+        camera_width=320,
+        camera_height=240,
+        sensor_address=addr,
+        sensor_profile="polar_h10",
+        sensor_name="Polar H10 6A7B8C",
+    )
+    panel = DeviceSetup(settings, None)
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.reset(auto_find=False)
+    assert panel.sensor_kind() == "ble" and panel.connect_btn.isEnabled()
+    found: list[BLEDevice | None] = [None]
+
+    async def find_device_by_address(*args: object, **kw: object) -> BLEDevice | None:
+        return found[0]
+
+    monkeypatch.setattr(bleak.BleakScanner, "find_device_by_address", find_device_by_address)
+
+    def connect_and_read(raised: BaseException, says: str) -> None:
+        panel.transport.devices.clear()  # found afresh by every attempt
+        caplog.clear()
+        qtbot.mouseClick(panel.connect_btn, Qt.MouseButton.LeftButton)
+        assert "connect" in panel.busy
+        _wait(qtbot, lambda: "connect" not in panel.busy)
+        assert panel.sensor is None and panel.sensor_light.state == "red"
+        _assert_plain(panel.sensor_state.text(), says, raised)
+        logged = " ".join(r.getMessage() for r in caplog.records)
+        assert type(raised).__name__ in logged and str(raised) in logged  # the detail: logged
+
+    # the sensor is not advertising: the link's own "not found"
+    connect_and_read(
+        bleak.exc.BleakDeviceNotFoundError(addr, f"{addr} is not advertising"),
+        "Polar H10 6A7B8C was not found",
+    )
+    found[0] = BLEDevice(
+        addr, "Polar H10 6A7B8C", {"path": "/org/bluez/hci0/dev_C4_7C_8D_6A_7B_8C"}
+    )
+    _, failures = _bleak_failures()
+    for raised, says in failures:
+
+        async def connect(self: object, *args: object, _raised: BaseException = raised) -> None:
+            raise _raised
+
+        monkeypatch.setattr(bleak.BleakClient, "connect", connect)
+        connect_and_read(raised, says)
+
+    # connected, then the set-up's first subscription fails: BlueZ lost the link meanwhile
+    class Char:
+        def __init__(self, uuid: str) -> None:
+            self.uuid, self.properties = uuid, ["read", "write", "notify", "indicate"]
+
+    class Services:
+        def get_characteristic(self, uuid: str) -> Char:
+            return Char(uuid)
+
+    async def nothing(self: object, *args: object, **kw: object) -> None:
+        return None
+
+    lost = BleakDBusError("org.bluez.Error.Failed", ["Not connected"])
+
+    async def start_notify(self: object, *args: object, **kw: object) -> None:
+        raise lost
+
+    monkeypatch.setattr(bleak.BleakClient, "connect", nothing)
+    monkeypatch.setattr(bleak.BleakClient, "disconnect", nothing)
+    monkeypatch.setattr(bleak.BleakClient, "is_connected", property(lambda self: True))
+    monkeypatch.setattr(bleak.BleakClient, "services", property(lambda self: Services()))
+    monkeypatch.setattr(bleak.BleakClient, "start_notify", start_notify)
+    connect_and_read(lost, "Polar H10 6A7B8C disconnected while it was being set up")
     panel.shutdown()
 
 

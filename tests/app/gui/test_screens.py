@@ -31,7 +31,7 @@ def test_patient_page_shows_states_quadrants_and_history(win, qtbot):
         for i in range(page.table.rowCount())
     }
     assert rows[analysed.id][3] == "analysed" and rows[recorded.id][3] == "recorded"
-    assert rows[analysed.id][4] == "Q2 stressed/anxious → Q4 calm/relaxed (demo model)"
+    assert rows[analysed.id][4] == "Q2 stressed/anxious →\nQ4 calm/relaxed\n(demo model)"
     assert rows[recorded.id][4] == "–"
     assert len(page.history.arrows) == 1 and page.history.demo
     assert page.reports.rowCount() == 1

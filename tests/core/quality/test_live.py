@@ -173,13 +173,14 @@ def test_camera_absent_or_lost() -> None:
 @pytest.mark.parametrize(
     ("minutes", "level", "text"),
     [
-        (512.0, "green", "512 min available"),
+        (512.0, "green", "510 min available"),  # two significant figures, as on the set-up
+        (99.4, "green", "99 min available"),
         (30.01, "green", "30 min available"),
         (30.0, "amber", "30 min available"),
         (10.01, "amber", "10 min available"),
         (10.0, "red", "10 min available"),
         (0.0, "red", "0 min available"),
-        (12345.0, "green", "12,345 min available"),
+        (12345.0, "green", "12,000 min (200 h) available"),
     ],
 )
 def test_disk_light(minutes: float, level: str, text: str) -> None:
@@ -188,7 +189,7 @@ def test_disk_light(minutes: float, level: str, text: str) -> None:
 
 def test_disk_error_wins() -> None:
     assert disk_light(900.0, "disk full") == Light("red", "disk full")
-    assert disk_light(900.0, "") == Light("green", "900 min available")
+    assert disk_light(900.0, "") == Light("green", "900 min (15 h) available")
 
 
 def test_write_rate_after_5_s() -> None:
@@ -218,7 +219,7 @@ def test_live_status_texts() -> None:
     assert s.sensor == Light("green", "32 Hz")
     assert s.signal == Light("amber", "12 samples lost")
     assert s.camera == Light("green", "29.8 fps · 3 dropped")
-    assert s.disk == Light("green", "512 min available")
+    assert s.disk == Light("green", "510 min available")
     assert s.rates == (
         "ECG: 250 of 250 Hz · lost 12 samples in 2 gaps",
         "EDA: 32 of 32 Hz · lost 0 samples in 0 gaps",

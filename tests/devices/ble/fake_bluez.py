@@ -82,6 +82,8 @@ class FakeAdapter(ServiceInterface):
         self.discovering = False
         self.powered = True
         self.calls: list[str] = []
+        #: (D-Bus error name, message) StartDiscovery answers with, as BlueZ does when it cannot
+        self.discovery_error: tuple[str, str] | None = None
 
     @dbus_property(access=PropertyAccess.READ)
     def Address(self) -> DBusStr:
@@ -110,6 +112,8 @@ class FakeAdapter(ServiceInterface):
     @method()
     def StartDiscovery(self) -> None:
         self.calls.append("StartDiscovery")
+        if self.discovery_error is not None:
+            raise DBusError(*self.discovery_error)
         self.discovering = True
         self.bluez.advertise_soon()
 
@@ -179,6 +183,8 @@ class FakeDevice(ServiceInterface):
         self.link.connect_calls += 1
         if self.link.connect_hang_s:  # a peripheral that does not answer the connection
             await asyncio.sleep(self.link.connect_hang_s)
+        if self.link.connect_error is not None:
+            raise DBusError(*self.link.connect_error)
         if not self.link.available:
             raise DBusError("org.bluez.Error.Failed", "le-connection-timeout")
         self.link.set_connected(True)
@@ -282,6 +288,8 @@ class FakeLink:
         self.connect_calls = 0
         self.connect_hang_s = 0.0  # Connect answers only after this long
         self.disconnect_hang_s = 0.0  # Disconnect answers only after this long
+        #: (D-Bus error name, message) Connect answers with, as BlueZ does when it cannot
+        self.connect_error: tuple[str, str] | None = None
         handle = 0x000A
         for svc_uuid, chars in periph.gatt:
             spath = f"{self.path}/service{handle:04x}"

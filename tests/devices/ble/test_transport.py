@@ -46,15 +46,17 @@ def _policy(**kw: float):  # type: ignore[no-untyped-def]
 
 
 def test_an_absent_device_fails_to_connect_clearly_and_stops_cleanly(fake: FakeBluez) -> None:
-    from bleak.exc import BleakError
+    from bleak.exc import BleakDeviceNotFoundError
 
     from devices.ble.polar import PolarH10Driver
     from devices.ble.sensor import BleSensor
+    from devices.ble.transport import BluetoothError
 
     s = BleSensor("C4:7C:8D:00:00:99", PolarH10Driver(), policy=_policy(), connect_timeout_s=2.0)
     t = time.monotonic()
-    with pytest.raises(BleakError, match="not advertising"):
+    with pytest.raises(BluetoothError, match="^Polar H10 C4:7C:8D:00:00:99 was not found — ") as e:
         s.connect()
+    assert isinstance(e.value.__cause__, BleakDeviceNotFoundError)  # bleak's words: in the log
     assert time.monotonic() - t < 3.0
     assert s.link_state in ("connecting", "idle")
     s.stop()
@@ -353,16 +355,253 @@ def test_the_reasons_bleak_and_bluez_give_are_put_plainly() -> None:
         "org.freedesktop.DBus.Error.Spawn.ChildExited",
     ):
         assert said(BleakDBusError(name, ["x"])) == (
-            "The Bluetooth service (BlueZ) is not running — start it (systemctl start bluetooth)."
+            "The Bluetooth service (BlueZ) is not running — start it (systemctl start bluetooth), "
+            "then try again."
         )
     user = said(BleakBluetoothNotAvailableError("denied", Reason.DENIED_BY_USER))
     assert user is not None and user.startswith("TheraScope is not allowed to use Bluetooth")
     system = said(BleakBluetoothNotAvailableError("auth", Reason.DENIED_BY_SYSTEM))
     assert system is not None and "message bus (D-Bus)" in system  # on Linux
     assert said(BleakBluetoothNotAvailableError("odd", Reason.UNKNOWN)) == (
-        "Bluetooth is not available (odd)."
+        "Bluetooth is not available on this computer now — check that it is switched on in the "
+        "system settings, then try again."
     )
     # not a reason Bluetooth is unavailable: left as it is
     assert said(BleakDBusError("org.bluez.Error.Failed", ["le-connection-abort-by-local"])) is None
     assert said(BleakError("device not found")) is None
     assert said(TimeoutError("slow")) is None
+
+
+#: what must never reach the screen: D-Bus and BlueZ error names, errno texts, bleak's class names
+TECHNICAL = ("org.", "Error.", "Errno", "Bleak", "Traceback", "[")
+
+
+def _plain(text: str) -> bool:
+    """One sentence in words: a capital first, a full stop last, no technical names."""
+    return (
+        text[:1].isupper()
+        and text.endswith(".")
+        and text.count(". ") == 0
+        and not any(t in text for t in TECHNICAL)
+    )
+
+
+def test_every_error_of_a_scan_or_connection_is_one_plain_sentence() -> None:
+    """What bleak raises (its own classes and messages, BlueZ's D-Bus errors as bleak wraps them)
+    and what the system raises, for a scan and for a connection."""
+    import errno
+
+    from bleak.exc import (
+        BleakCharacteristicNotFoundError,
+        BleakDBusError,
+        BleakDeviceNotFoundError,
+        BleakError,
+        BleakGATTProtocolError,
+        BleakGATTProtocolErrorCode,
+    )
+
+    from devices.ble.link import CharacteristicMissing
+    from devices.ble.transport import BluetoothUnavailable, plain_error
+
+    addr = "C4:7C:8D:6A:7B:8C"
+    no_socket = FileNotFoundError(
+        errno.ENOENT, "No such file or directory", "/var/run/dbus/system_bus_socket"
+    )
+    cases: list[tuple[str, BaseException, str]] = [
+        ("scan", BleakDBusError("org.bluez.Error.NotReady", ["Resource Not Ready"]), "not ready"),
+        ("scan", BleakDBusError("org.bluez.Error.Failed", ["Not Powered"]), "not ready"),
+        (
+            "scan",
+            BleakDBusError("org.bluez.Error.InProgress", ["Operation already in progress"]),
+            "then scan again",
+        ),
+        (
+            "scan",
+            BleakDBusError("org.bluez.Error.Failed", ["Rejected"]),
+            "The Bluetooth scan failed",
+        ),
+        (
+            "scan",
+            BleakDBusError("org.freedesktop.DBus.Error.NoReply", ["Did not receive a reply."]),
+            "did not answer in time",
+        ),
+        (
+            "scan",
+            BleakDBusError("org.freedesktop.DBus.Error.UnknownObject", ["/org/bluez/hci0"]),
+            "no Bluetooth adapter",
+        ),
+        ("scan", BleakError("Bluetooth adapter not found"), "no Bluetooth adapter"),
+        ("scan", BleakError("No Bluetooth adapters found."), "no Bluetooth adapter"),
+        ("scan", BleakError("adapter 'hci0' not found"), "no Bluetooth adapter"),
+        ("scan", BleakError("Bleak requires BlueZ >= 5.55."), "too old"),
+        ("scan", no_socket, "message bus (D-Bus)"),
+        ("scan", PermissionError(errno.EACCES, "Permission denied"), "administrator"),
+        ("scan", TimeoutError(), "did not answer in time"),
+        ("scan", EOFError(), "The Bluetooth scan failed"),
+        (
+            "connect",
+            BleakDBusError("org.bluez.Error.Failed", ["le-connection-abort-by-local"]),
+            "broke off",
+        ),
+        (
+            "connect",
+            BleakDBusError("org.bluez.Error.Failed", ["le-connection-timeout"]),
+            "did not answer in time",
+        ),
+        (
+            "connect",
+            BleakDBusError("org.bluez.Error.Failed", ["Software caused connection abort"]),
+            "broke off",
+        ),
+        (
+            "connect",
+            BleakDBusError("org.bluez.Error.Failed", ["le-connection-key-missing"]),
+            "no longer recognises",
+        ),
+        ("connect", BleakDBusError("org.bluez.Error.Failed", ["Not connected"]), "disconnected"),
+        (
+            "connect",
+            BleakDBusError("org.bluez.Error.NotReady", ["Resource Not Ready"]),
+            "not ready",
+        ),
+        ("connect", BleakDBusError("org.bluez.Error.InProgress", ["In Progress"]), "busy"),
+        (
+            "connect",
+            BleakDBusError("org.bluez.Error.AlreadyConnected", ["Already Connected"]),
+            "already connected",
+        ),
+        (
+            "connect",
+            BleakDBusError("org.bluez.Error.NotAvailable", ["Operation currently not available"]),
+            "Could not connect to",
+        ),
+        (
+            "connect",
+            BleakDeviceNotFoundError(addr, f"Device with address {addr} was not found."),
+            "was not found",
+        ),
+        ("connect", BleakError("failed to discover services, device disconnected"), "disconnected"),
+        ("connect", BleakError("Not connected"), "disconnected"),
+        ("connect", BleakError("No Bluetooth adapters found."), "no Bluetooth adapter"),
+        (
+            "connect",
+            BleakCharacteristicNotFoundError("fb005c80-02e7-f387-1cad-8acd2d8df0c8"),
+            "does not offer",
+        ),
+        (
+            "connect",
+            CharacteristicMissing(f"{addr} does not offer characteristic x"),
+            "does not offer",
+        ),
+        (
+            "connect",
+            BleakGATTProtocolError(BleakGATTProtocolErrorCode.INSUFFICIENT_AUTHENTICATION),
+            "not paired",
+        ),
+        (
+            "connect",
+            BleakGATTProtocolError(BleakGATTProtocolErrorCode.WRITE_REQUEST_REJECTED),
+            "refused",
+        ),
+        ("connect", ConnectionError(f"{addr} is not connected"), "disconnected"),
+        ("connect", TimeoutError(), "did not answer in time"),
+        ("connect", no_socket, "message bus (D-Bus)"),
+        ("connect", KeyError("a fault of ours"), "Could not connect to"),
+    ]
+    for action, raised, says in cases:
+        said = plain_error(raised, action, "Polar H10 6A7B8C")  # type: ignore[arg-type]
+        text = str(said)
+        assert says in text and _plain(text), (raised, text)
+        if action == "connect" and not isinstance(said, BluetoothUnavailable) and says != "busy":
+            assert "Polar H10 6A7B8C" in text, (raised, text)  # which sensor it was about
+    assert isinstance(plain_error(no_socket, "scan"), BluetoothUnavailable)
+    assert plain_error(said) is said  # already plain: as it is
+
+
+@pytest.mark.parametrize(
+    ("where", "error", "says"),
+    [
+        ("scan", ("org.bluez.Error.NotReady", "Resource Not Ready"), "switched off or not ready"),
+        ("scan", ("org.bluez.Error.InProgress", "Operation already in progress"), "scan again"),
+        ("connect", ("org.bluez.Error.Failed", "le-connection-timeout"), "did not answer in time"),
+        ("connect", ("org.bluez.Error.InProgress", "In Progress"), "busy with another connection"),
+        ("connect", ("org.bluez.Error.NotReady", "Resource Not Ready"), "not ready"),
+    ],
+)
+def test_what_bluez_answers_reaches_the_caller_plainly_and_the_log_in_full(
+    fake: FakeBluez,
+    caplog: pytest.LogCaptureFixture,
+    where: str,
+    error: tuple[str, str],
+    says: str,
+) -> None:
+    """BlueZ's errors through bleak's real backend: StartDiscovery and Device1.Connect refused."""
+    from devices.ble.polar import PolarH10Driver
+    from devices.ble.sensor import BleSensor
+    from devices.ble.transport import BleTransport, BluetoothError
+
+    m = PolarH10Sim("C4:7C:8D:00:00:0A", LinkModel(seed=7))
+    link = fake.add(m)
+    if where == "scan":
+        fake.adapter.discovery_error = error
+    else:
+        link.connect_error = error
+    tr = BleTransport()
+    s = BleSensor(m.address, PolarH10Driver(), transport=tr, name="Polar H10 0A", policy=_policy())
+    try:
+        with (
+            caplog.at_level("WARNING", logger="devices.ble.transport"),
+            pytest.raises(BluetoothError) as got,
+        ):
+            if where == "scan":
+                tr.scan(0.2)
+            else:
+                s.connect()
+    finally:
+        s.stop()
+        tr.stop()
+    text = str(got.value)
+    assert says in text and _plain(text), text
+    logged = [r for r in caplog.records if r.name == "devices.ble.transport"]
+    assert any(error[0] in r.getMessage() and error[1] in r.getMessage() for r in logged)
+    assert not any(r.exc_info for r in logged)  # an expected condition: no traceback
+
+
+def test_a_sensor_that_drops_during_its_set_up_is_said_to_have_disconnected(
+    fake: FakeBluez,
+) -> None:
+    from devices.ble.polar import PolarH10Driver
+    from devices.ble.sensor import BleSensor
+    from devices.ble.transport import BluetoothError
+
+    m = _DropsDuringSetUp("C4:7C:8D:00:00:0B", LinkModel(seed=8))
+    m.drop_on_read = 1  # the battery read of the first connection
+    fake.add(m)
+    s = BleSensor(m.address, PolarH10Driver(), name="Polar H10 0B", policy=_policy())
+    try:
+        with pytest.raises(BluetoothError) as got:
+            s.connect()
+    finally:
+        s.stop()
+    text = str(got.value)
+    assert text.startswith("Polar H10 0B disconnected while it was being set up — ") and _plain(
+        text
+    )
+
+
+def test_a_timeout_inside_the_loop_is_not_taken_for_the_wait_running_out() -> None:
+    """Since Python 3.11 a coroutine's TimeoutError (bleak's connection timeout) and the wait's
+    are the same class: the coroutine's must come out as it is."""
+    from devices.ble.transport import BleTransport
+
+    async def times_out() -> None:
+        raise TimeoutError("bleak's own")
+
+    tr = BleTransport()
+    try:
+        t = time.monotonic()
+        with pytest.raises(TimeoutError, match="bleak's own"):
+            tr.run(times_out(), 5.0)
+        assert time.monotonic() - t < 1.0
+    finally:
+        tr.stop()
