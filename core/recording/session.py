@@ -8,6 +8,7 @@ independent of ``devices``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import secrets
@@ -20,6 +21,7 @@ from typing import Any
 from core.catalog import Catalog, Marker, SessionRecord
 from core.clock import Clock, MonotonicClock, fit_counter_clock
 from core.config import Settings
+from core.recording import quiet_gc
 from core.recording.bio_store import read_bio_stream
 from core.recording.lock import RecordingLock
 from core.recording.manifest import (
@@ -95,6 +97,7 @@ class RecordingSession:
         self.manifest = manifest
         self.virtual = virtual
         self.stopped = False
+        self._quiet_gc = False  # this session keeps the garbage collector quiet (live)
         #: the latest device events the record screen shows (link lost/back, camera lost…)
         self.device_events: deque[DeviceEvent] = deque(maxlen=100)
         #: how many such events came in all (the deque keeps only the latest)
@@ -129,7 +132,53 @@ class RecordingSession:
         consent : bool — the patient's consent was obtained; recording is refused without it
         virtual : bool — virtual-clock mode: nothing runs in threads; drive with :meth:`advance`
         simulation : dict — for simulated sessions, the truth to store (scenario, seeds)
+
+        A live session keeps the garbage collector's full passes from stalling the device
+        threads until it stops (:mod:`core.recording.quiet_gc`); its one collection comes
+        before the session's time zero, so it delays no frame.
         """
+        go = functools.partial(
+            cls._start,
+            catalog,
+            data_root,
+            patient_id,
+            sensor,
+            camera,
+            consent=consent,
+            consent_note=consent_note,
+            settings=settings,
+            clock=clock,
+            virtual=virtual,
+            simulation=simulation,
+        )
+        if virtual:
+            return go()
+        quiet_gc.live_recording_started()
+        try:
+            self = go()
+        except BaseException:
+            quiet_gc.live_recording_stopped()
+            raise
+        self._quiet_gc = True
+        return self
+
+    @classmethod
+    def _start(
+        cls,
+        catalog: Catalog,
+        data_root: Path,
+        patient_id: int,
+        sensor: BioSensor | None,
+        camera: Camera | None,
+        *,
+        consent: bool,
+        consent_note: str = "",
+        settings: Settings | None = None,
+        clock: Clock | None = None,
+        virtual: bool = False,
+        simulation: dict[str, Any] | None = None,
+    ) -> RecordingSession:
+        """What :meth:`start` does, without the garbage collector's part."""
         if not consent:
             raise PermissionError(
                 "Recording needs the patient's consent: tick the consent box first."
@@ -337,6 +386,9 @@ class RecordingSession:
             ) from e
         finally:
             self._lock.release(remove=False)
+            if self._quiet_gc:
+                self._quiet_gc = False
+                quiet_gc.live_recording_stopped()
         (self.folder / "recording.lock").unlink(missing_ok=True)
         return self.record
 
