@@ -320,7 +320,13 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_gui(args)
     try:
         return int(args.func(args))
-    except (OSError, ValueError, RuntimeError) as e:  # PermissionError is an OSError
+    except OSError as e:  # a file the command reads or writes: in words, never a traceback
+        from core.storage import explain
+
+        where = e.filename or args.data_dir or "the data folder"
+        print(f"therascope: {explain(e, f'finish {args.cmd!r}', where)}", file=sys.stderr)
+        return 2
+    except (ValueError, RuntimeError) as e:  # StorageError (catalog) is a RuntimeError
         print(f"therascope: {e}", file=sys.stderr)
         return 2
 

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 
 log = logging.getLogger(__name__)
 
@@ -102,16 +103,46 @@ def create_window(data_dir: str | None = None, demo: bool = True):  # type: igno
     return win, messages
 
 
+def install_error_dialogs() -> None:
+    """Show every exception that reaches Qt's event loop (a slot that failed), never only log it.
+
+    An expected condition (``expected`` is true: a full disk, a read-only catalog, Bluetooth
+    switched off) shows its own message; anything else is a fault of TheraScope: it is logged
+    with its traceback and the dialog says so and where the log is.
+    """
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        parent = QApplication.activeWindow()
+        if getattr(exc, "expected", False):
+            log.warning("not done: %s", exc)
+            QMessageBox.warning(parent, "Not done", str(exc))
+            return
+        log.error("unexpected error", exc_info=(kind, exc, tb))
+        QMessageBox.critical(
+            parent,
+            "Something went wrong",
+            f"TheraScope met an unexpected error ({kind.__name__}: {exc}). What was saved "
+            "before stays saved. The details are in the log file (Help → Where the data lives).",
+        )
+
+    sys.excepthook = hook
+
+
 def run_gui(data_dir: str | None = None, demo: bool = True) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from core.catalog import CatalogError
+    from core.storage import StorageError, explain
 
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("TheraScope")
+    install_error_dialogs()
     try:
         win, messages = create_window(data_dir, demo)
-    except (CatalogError, OSError) as e:
+    except (CatalogError, StorageError, OSError) as e:  # in words: read-only, full, damaged…
+        if isinstance(e, OSError):
+            e = explain(e, "open the data folder", e.filename or "the data folder")
         QMessageBox.critical(None, "TheraScope cannot open its data", str(e))
         return 2
     win.show()

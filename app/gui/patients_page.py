@@ -27,6 +27,7 @@ from app.gui.review_tables import analysis_of, shift_text
 from app.gui.sortable import SortItem, make_sortable, row_of
 from app.gui.widgets import heading
 from core.catalog import Catalog, Patient
+from core.storage import StorageError
 
 
 class PatientDialog(QDialog):
@@ -79,7 +80,7 @@ class PatientDialog(QDialog):
                 self.result_patient = self.catalog.update_patient(
                     self.patient.id, code=code, **fields
                 )
-        except ValueError as e:
+        except (ValueError, StorageError) as e:  # the dialog stays open: nothing typed is lost
             QMessageBox.warning(self, "Patient not saved", str(e))
             return
         self.accept()

@@ -15,12 +15,16 @@ only a crash of the program. Every change writes its audit row in the same trans
 
 from __future__ import annotations
 
+import functools
+import inspect
+import logging
 import re
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from core.catalog._base import row_to_audit
 from core.catalog._migrations import migrate_v1_to_v2, migrate_v2_to_v3
@@ -29,6 +33,9 @@ from core.catalog._reports import ReportsMixin
 from core.catalog._sessions import SessionsMixin
 from core.catalog.models import AUDIT_ACTIONS, AuditEntry
 from core.config import data_dir
+from core.storage import DAMAGED, explain, kind_of
+
+log = logging.getLogger(__name__)
 
 CURRENT_SCHEMA = 3
 """The schema version this code reads and writes (kept in ``PRAGMA user_version``)."""
@@ -158,9 +165,11 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
         version = _user_version(conn)
         has_tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
     except sqlite3.DatabaseError as exc:
+        if kind_of(exc) != DAMAGED:  # locked, unreadable disk…: the file itself may be fine
+            raise explain(exc, "open the catalog", path, catalog=True) from exc
         raise CatalogFormatError(
-            f"{path} cannot be read as a TheraScope catalog ({exc}). "
-            "It may be damaged; restore a backup or choose another data folder."
+            f"{path} cannot be read as a TheraScope catalog ({exc}). It is damaged: rebuild it "
+            "from the session folders (therascope rebuild-catalog) or restore a backup."
         ) from exc
     # Checked before any pragma that writes, so a newer catalog is left exactly as it was.
     if version > CURRENT_SCHEMA:
@@ -207,14 +216,24 @@ class Catalog(PatientsMixin, SessionsMixin, ReportsMixin):
         ------
         CatalogVersionError — written by a newer TheraScope
         CatalogFormatError — not an SQLite database, damaged, or another program's database
+        StorageError — the folder or file cannot be created or written (read-only, full,
+            locked, denied, missing), in words; never called damaged
         """
         path = Path(path) if path is not None else data_dir() / CATALOG_FILENAME
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _check_is_sqlite(path)
-        conn = sqlite3.connect(str(path), timeout=_BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _check_is_sqlite(path)
+            conn = sqlite3.connect(
+                str(path), timeout=_BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise explain(exc, "open the catalog", path, catalog=True) from exc
         try:
             conn.row_factory = sqlite3.Row
             _prepare(conn, path)
+        except sqlite3.Error as exc:  # e.g. WAL set-up or the schema on a read-only disk
+            conn.close()
+            raise explain(exc, "open the catalog", path, catalog=True) from exc
         except BaseException:
             conn.close()
             raise
@@ -313,3 +332,54 @@ class Catalog(PatientsMixin, SessionsMixin, ReportsMixin):
             pattern = rf"(?<!\w){re.escape(piece)}(?!\w)"
             detail = re.sub(pattern, "[name]", detail, flags=re.IGNORECASE)
         return detail
+
+
+#: what each catalog operation does, for the message when storage fails ("Could not …")
+_DOING = {
+    "add_marker": "save the marker",
+    "add_patient": "save the new patient",
+    "archive_patient": "archive the patient",
+    "audit": "write the audit trail",
+    "create_session": "start the session",
+    "delete_marker": "delete the marker",
+    "delete_patient": "delete the patient",
+    "delete_session": "delete the session",
+    "finalise_session": "save the finished session",
+    "record_analysis": "save the analysis",
+    "record_report": "record the report's export",
+    "set_self_report": "save the patient's ratings",
+    "set_session_status": "save the session's state",
+    "unarchive_patient": "make the patient active again",
+    "update_analysis_summary": "save the analysis",
+    "update_marker": "save the marker",
+    "update_patient": "save the patient",
+    "update_session_notes": "save the session notes",
+}
+
+
+def _guarded(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    doing = _DOING.get(name, "read the catalog")
+
+    @functools.wraps(fn)
+    def call(self: Catalog, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            log.warning("catalog %s failed: %s: %s", name, type(exc).__name__, exc)
+            raise explain(exc, doing, self.path, catalog=True) from exc
+
+    return call
+
+
+# One boundary for every public catalog operation: an SQLite error (read-only, full, damaged,
+# locked…) leaves as a StorageError that says what failed and what to do. SQLite rolls the
+# transaction back, so nothing was changed.
+def _guard_catalog() -> None:
+    for name in dir(Catalog):
+        fn = inspect.getattr_static(Catalog, name)
+        if name.startswith("_") or name == "close" or not inspect.isfunction(fn):
+            continue  # open() maps its own errors; properties and helpers are inside a call
+        setattr(Catalog, name, _guarded(name, fn))
+
+
+_guard_catalog()

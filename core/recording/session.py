@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import secrets
+import shutil
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from core.recording.manifest import (
 )
 from core.recording.recorder import Recorder
 from core.recording.sources import BioSensor, Camera
+from core.storage import explain
 from core.types import DeviceEvent
 
 log = logging.getLogger(__name__)
@@ -188,9 +190,13 @@ class RecordingSession:
         settings = settings or Settings()
         clock = clock or MonotonicClock()
         uid = new_session_uid()
-        folder = sessions_root(data_root) / uid
-        folder.mkdir(parents=True)
-        lock = RecordingLock(folder)
+        folder = data_root / "sessions" / uid
+        try:
+            folder.mkdir(parents=True)
+            lock = RecordingLock(folder)
+        except OSError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise explain(exc, "start the session", folder.parent) from exc
         simulated = bool(
             (sensor is not None and sensor.simulated) or (camera is not None and camera.simulated)
         )
@@ -215,20 +221,28 @@ class RecordingSession:
             "settings": settings.to_dict(),
             "simulated": simulated,
         }
-        write_json_atomic(folder / "session.json", manifest)
-        if simulation is not None:
-            write_json_atomic(folder / "simulation.json", simulation)
-        record = catalog.create_session(
-            patient_id=patient_id,
-            uid=uid,
-            started_at=consent_at,
-            devices=devices,
-            settings=settings.to_dict(),
-            consent_at=consent_at,
-            consent_note=consent_note,
-            simulated=simulated,
-            folder=str(folder.relative_to(data_root)),
-        )
+        try:
+            write_json_atomic(folder / "session.json", manifest)
+            if simulation is not None:
+                write_json_atomic(folder / "simulation.json", simulation)
+            record = catalog.create_session(
+                patient_id=patient_id,
+                uid=uid,
+                started_at=consent_at,
+                devices=devices,
+                settings=settings.to_dict(),
+                consent_at=consent_at,
+                consent_note=consent_note,
+                simulated=simulated,
+                folder=str(folder.relative_to(data_root)),
+            )
+        except BaseException as exc:
+            # the folder and its catalog row exist together or not at all: nothing was recorded
+            lock.release()
+            shutil.rmtree(folder, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise explain(exc, "start the session", folder.parent) from exc
+            raise
         try:
             catalog.audit("record", "session", record.id, f"uid={uid}")
             recorder = Recorder(

@@ -1,0 +1,158 @@
+"""Storage errors in words: one mapping for every catalog and file operation.
+
+An OS or SQLite error says what the system saw (``EROFS``, ``SQLITE_FULL``, "database disk image
+is malformed"); the user needs what failed, why, and what to do, and advice that cannot make
+things worse: a full disk or a read-only folder is never called a damaged catalog (restoring a
+backup over a good catalog would lose work). :func:`explain` turns either kind of error into a
+:class:`StorageError` whose text is that message; callers raise it ``from`` the original, which
+goes to the log.
+"""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+from pathlib import Path
+
+#: what went wrong, as :attr:`StorageError.kind`
+READ_ONLY = "read-only"
+FULL = "full"
+DAMAGED = "damaged"
+LOCKED = "locked"
+DENIED = "denied"
+MISSING = "missing"
+FAILED = "failed"
+
+# SQLite's primary result codes (https://sqlite.org/rescode.html)
+_SQLITE_KINDS = {
+    3: DENIED,  # SQLITE_PERM
+    5: LOCKED,  # SQLITE_BUSY
+    6: LOCKED,  # SQLITE_LOCKED
+    8: READ_ONLY,  # SQLITE_READONLY
+    10: FAILED,  # SQLITE_IOERR
+    11: DAMAGED,  # SQLITE_CORRUPT
+    13: FULL,  # SQLITE_FULL
+    14: MISSING,  # SQLITE_CANTOPEN
+    23: DENIED,  # SQLITE_AUTH
+    26: DAMAGED,  # SQLITE_NOTADB
+}
+_SQLITE_TEXT = (  # for errors that carry no code
+    ("readonly", READ_ONLY),
+    ("read-only", READ_ONLY),
+    ("disk is full", FULL),
+    ("malformed", DAMAGED),
+    ("not a database", DAMAGED),
+    ("locked", LOCKED),
+    ("unable to open", MISSING),
+    ("disk i/o error", FAILED),
+)
+_OS_KINDS = {
+    errno.EROFS: READ_ONLY,
+    errno.EACCES: DENIED,
+    errno.EPERM: DENIED,
+    errno.ENOSPC: FULL,
+    errno.EDQUOT: FULL,
+    errno.EFBIG: FULL,
+    errno.ENOENT: MISSING,
+    errno.ENOTDIR: MISSING,
+    errno.ENODEV: MISSING,
+    errno.ENXIO: MISSING,
+    errno.EIO: FAILED,
+    errno.EBUSY: LOCKED,
+    errno.ETXTBSY: LOCKED,
+}
+
+
+class StorageError(RuntimeError):
+    """A catalog or file operation failed; ``str()`` is the message for the user.
+
+    Attributes
+    ----------
+    kind : str — :data:`READ_ONLY`, :data:`FULL`, :data:`DAMAGED`, :data:`LOCKED`,
+        :data:`DENIED`, :data:`MISSING` or :data:`FAILED`
+    expected : bool — a condition of the computer, not a fault of TheraScope (no traceback)
+    """
+
+    expected = True
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def kind_of(exc: BaseException) -> str:
+    """What kind of storage failure ``exc`` is (:data:`FAILED` when it cannot tell)."""
+    if isinstance(exc, StorageError):
+        return exc.kind
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        if isinstance(code, int) and (code & 0xFF) in _SQLITE_KINDS:
+            return _SQLITE_KINDS[code & 0xFF]
+        text = str(exc).lower()
+        for needle, kind in _SQLITE_TEXT:
+            if needle in text:
+                return kind
+        return FAILED
+    if isinstance(exc, OSError):
+        return _OS_KINDS.get(exc.errno or 0, FAILED)
+    return FAILED
+
+
+def message(kind: str, doing: str, where: Path | str, catalog: bool = False) -> str:
+    """The user's message for a ``kind`` of failure while ``doing`` something at ``where``.
+
+    Parameters
+    ----------
+    kind : str — as :func:`kind_of` returns
+    doing : str — what failed, as a verb phrase: "save the patient", "write the report"
+    where : Path or str — the file or folder concerned
+    catalog : bool — the catalog failed (one SQLite transaction: nothing was changed)
+    """
+    unchanged = " Nothing was changed." if catalog else ""
+    if kind == READ_ONLY:
+        return (
+            f"Could not {doing}: {where} is read-only.{unchanged} Make the data folder "
+            "writable (or start TheraScope with another one, --data-dir), then try again."
+        )
+    if kind == FULL:
+        return (
+            f"Could not {doing}: the disk holding {where} is full.{unchanged} Free some space, "
+            "then try again."
+        )
+    if kind == DENIED:
+        return (
+            f"Could not {doing}: this user may not write to {where}.{unchanged} Ask the "
+            "computer's administrator for access, or use another data folder (--data-dir)."
+        )
+    if kind == LOCKED:
+        return (
+            f"Could not {doing}: {where} is in use by another program (another TheraScope "
+            f"window?).{unchanged} Close it, then try again."
+        )
+    if kind == MISSING:
+        return (
+            f"Could not {doing}: {where} cannot be reached (a disk or network folder that is "
+            "not connected?). Connect it, then try again."
+        )
+    if kind == DAMAGED:
+        if catalog:
+            return (
+                f"Could not {doing}: the catalog {where} is damaged. The recordings in the "
+                "session folders are not affected: rebuild the catalog from them "
+                "(therascope rebuild-catalog) or restore the catalog from a backup."
+            )
+        return f"Could not {doing}: {where} is damaged."
+    return (
+        f"Could not {doing}: the disk reported an error at {where} (it may be full, removed or "
+        f"failing).{unchanged} Check the disk, then try again."
+    )
+
+
+def explain(
+    exc: BaseException, doing: str, where: Path | str, catalog: bool = False
+) -> StorageError:
+    """A :class:`StorageError` for an OS or SQLite error (raise it ``from exc``)."""
+    if isinstance(exc, StorageError):
+        return exc
+    kind = kind_of(exc)
+    return StorageError(message(kind, doing, where, catalog), kind)
