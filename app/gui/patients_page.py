@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from app.gui.review_tables import analysis_of, shift_text
 from app.gui.sortable import SortItem, make_sortable, row_of
 from app.gui.widgets import heading
-from core.catalog import Catalog, Patient
+from core.catalog import MAX_CODE_LEN, MAX_NAME_LEN, MAX_NOTES_LEN, Catalog, Patient
 from core.storage import StorageError
 
 
@@ -42,15 +42,19 @@ class PatientDialog(QDialog):
         self.setWindowTitle("Edit patient" if patient else "New patient")
         self.code = QLineEdit(patient.code if patient else "")
         self.code.setPlaceholderText("pseudonymous code, e.g. P-0042")
-        self.code.setMaxLength(32)
+        self.code.setMaxLength(MAX_CODE_LEN)
+        self.code.setToolTip(f"At most {MAX_CODE_LEN} characters; no control characters")
         self.name = QLineEdit((patient.name or "") if patient else "")
         self.name.setPlaceholderText("optional")
+        self.name.setMaxLength(MAX_NAME_LEN)
+        self.name.setToolTip(f"At most {MAX_NAME_LEN} characters")
         self.birth_year = QSpinBox()
         self.birth_year.setRange(0, 2100)
         self.birth_year.setSpecialValueText("not given")
         self.birth_year.setValue((patient.birth_year or 0) if patient else 0)
         self.notes = QPlainTextEdit((patient.notes if patient else "") or "")
         self.notes.setFixedHeight(80)
+        self.notes.setToolTip(f"At most {MAX_NOTES_LEN:,} characters")
         form = QFormLayout()
         form.addRow("Code *", self.code)
         form.addRow("Name", self.name)

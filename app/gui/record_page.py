@@ -47,7 +47,7 @@ from app.gui.device_setup import DeviceSetup
 from app.gui.live_view import LiveSignalsView
 from app.gui.widgets import StatusLight, VideoView, banner, heading
 from app.gui.workers import Job, run_job
-from core.catalog import Catalog, Marker
+from core.catalog import MAX_LABEL_LEN, Catalog, Marker
 from core.config import Settings
 from core.quality.live import LinkFigures, LiveFigures, StreamFigures, live_status, write_rate
 from core.recording.disk import disk_time_text, expected_rate, minutes_available
@@ -169,6 +169,7 @@ class RecordPage(QWidget):
         self.treat_start.clicked.connect(lambda: self.mark_phase("treatment_start"))
         self.treat_end.clicked.connect(lambda: self.mark_phase("treatment_end"))
         self.marker_edit = QLineEdit()
+        self.marker_edit.setMaxLength(MAX_LABEL_LEN)
         self.marker_edit.setPlaceholderText(
             "Marker text — Enter adds it (Space without typed text adds a quick marker)"
         )
@@ -482,7 +483,11 @@ class RecordPage(QWidget):
 
     def _typed_marker(self) -> None:
         text = self.marker_edit.text().strip()
-        self.add_marker("note", text or "marker")
+        try:
+            self.add_marker("note", text or "marker")
+        except ValueError as e:  # e.g. a control character pasted in: the text stays to fix
+            QMessageBox.warning(self, "Marker not added", str(e))
+            return
         self.marker_edit.clear()
         self.setFocus()  # the keyboard goes back to the screen: the next Space is a quick marker
 

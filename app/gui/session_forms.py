@@ -229,7 +229,10 @@ class SelfReportBox(QGroupBox):
         rec = self.catalog.get_session(self.session_id)
         text = self.notes.toPlainText()
         if rec is not None and rec.notes != text:
-            self.catalog.update_session_notes(self.session_id, text)
+            try:
+                self.catalog.update_session_notes(self.session_id, text)
+            except ValueError as e:  # too long, or a control character: the text stays
+                QMessageBox.warning(self, "Notes not saved", str(e))
 
 
 class MarkersEditor(QGroupBox):
@@ -354,7 +357,7 @@ class MarkersEditor(QGroupBox):
     def add(self, kind: str) -> None:
         if self.session_id is None:
             return
-        label = dict(KINDS)[kind] if kind != "note" else "note"
+        label = dict(KINDS)[kind] if kind != "note" else "note"  # fixed texts: always valid
         self.catalog.add_marker(self.session_id, min(self.cursor_s, self.duration), kind, label)
         QTimer.singleShot(0, self.changed.emit)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import unicodedata
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
@@ -92,6 +93,33 @@ def clean_relative_path(value: str, what: str, root: str) -> str:
     if ".." in path.parts or PureWindowsPath(str(value)).drive:
         raise ValueError(f"{what} must stay inside {root}: {value!r}")
     return path.as_posix()
+
+
+#: line breaks and tabs are allowed in notes (multi-line text), nowhere else
+_MULTILINE_OK = {"\n", "\t", "\r"}
+
+
+def clean_text(value: object, what: str, max_len: int, multiline: bool = False) -> str:
+    """Check free text before it is stored: at most ``max_len`` characters, and no control
+    characters (NUL, escape, …; line breaks and tabs only where ``multiline``) or unpaired
+    surrogates. Format characters (right-to-left marks, the joiners inside emoji) are kept.
+
+    Raises
+    ------
+    ValueError — what is wrong, in words (the GUI shows it as it is)
+    """
+    text = str(value)
+    if len(text) > max_len:
+        raise ValueError(f"{what} has {len(text):,} characters; at most {max_len:,} are kept")
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat == "Cs" or (cat == "Cc" and not (multiline and ch in _MULTILINE_OK)):
+            shown = f"U+{ord(ch):04X}"
+            raise ValueError(
+                f"{what} contains a control character ({shown}) that cannot be stored; "
+                "remove it (it may have come with pasted text)"
+            )
+    return text
 
 
 class CatalogBase:

@@ -7,10 +7,22 @@ from collections.abc import Collection
 from datetime import date
 from typing import Any
 
-from core.catalog._base import CatalogBase, row_to_patient, row_to_session, utc_now
-from core.catalog.models import Patient, PatientOverview, SessionRecord
+from core.catalog._base import (
+    CatalogBase,
+    clean_text,
+    row_to_patient,
+    row_to_session,
+    utc_now,
+)
+from core.catalog.models import (
+    MAX_CODE_LEN,
+    MAX_NAME_LEN,
+    MAX_NOTES_LEN,
+    Patient,
+    PatientOverview,
+    SessionRecord,
+)
 
-MAX_CODE_LEN = 32
 MIN_BIRTH_YEAR = 1900
 
 _PATIENT_FIELDS = ("code", "name", "birth_year", "notes", "is_demo")
@@ -45,10 +57,11 @@ def clean_birth_year(year: int | None) -> int | None:
 
 
 def clean_name(name: str | None) -> str | None:
-    """Strip a name; an empty name is stored as ``None``."""
+    """Strip a name; an empty name is stored as ``None``; at most :data:`MAX_NAME_LEN`
+    characters, no control characters."""
     if name is None:
         return None
-    name = str(name).strip()
+    name = clean_text(str(name).strip(), "The name", MAX_NAME_LEN)
     return name or None
 
 
@@ -84,6 +97,7 @@ class PatientsMixin(CatalogBase):
         code = clean_code(code)
         name = clean_name(name)
         birth_year = clean_birth_year(birth_year)
+        notes = clean_text(notes, "The notes", MAX_NOTES_LEN, multiline=True)
         now = utc_now()
         with self._lock, self._conn:
             if self._code_taken(code, exclude_id=None):
@@ -91,7 +105,7 @@ class PatientsMixin(CatalogBase):
             cur = self._conn.execute(
                 "INSERT INTO patients (code, name, birth_year, notes, is_demo, created_at,"
                 " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (code, name, birth_year, str(notes), int(bool(is_demo)), now, now),
+                (code, name, birth_year, notes, int(bool(is_demo)), now, now),
             )
             pid = int(cur.lastrowid or 0)
             self._write_audit("create", "patient", pid, f"code={code}")
@@ -125,7 +139,7 @@ class PatientsMixin(CatalogBase):
         if "birth_year" in fields:
             values["birth_year"] = clean_birth_year(fields["birth_year"])
         if "notes" in fields:
-            values["notes"] = str(fields["notes"])
+            values["notes"] = clean_text(fields["notes"], "The notes", MAX_NOTES_LEN, True)
         if "is_demo" in fields:
             values["is_demo"] = int(bool(fields["is_demo"]))
         with self._lock, self._conn:

@@ -10,13 +10,21 @@ from typing import Any
 from core.catalog._base import (
     CatalogBase,
     clean_relative_path,
+    clean_text,
     row_to_marker,
     row_to_session,
     to_iso_utc,
     to_json_object,
     utc_now,
 )
-from core.catalog.models import MARKER_KINDS, SESSION_STATUSES, Marker, SessionRecord
+from core.catalog.models import (
+    MARKER_KINDS,
+    MAX_LABEL_LEN,
+    MAX_NOTES_LEN,
+    SESSION_STATUSES,
+    Marker,
+    SessionRecord,
+)
 
 # Folder-safe on every platform: no separators, no leading dot, nothing Windows reserves.
 _UID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -196,11 +204,10 @@ class SessionsMixin(CatalogBase):
 
     def update_session_notes(self, session_id: int, notes: str) -> SessionRecord:
         """Replace a session's free notes (the notes stay out of the audit trail)."""
+        notes = clean_text(notes, "The session notes", MAX_NOTES_LEN, multiline=True)
         with self._lock, self._conn:
             old = self._session_or_raise(session_id)
-            self._conn.execute(
-                "UPDATE sessions SET notes = ? WHERE id = ?", (str(notes), session_id)
-            )
+            self._conn.execute("UPDATE sessions SET notes = ? WHERE id = ?", (notes, session_id))
             self._write_audit("update", "session", session_id, f"uid={old.uid}; fields=notes")
             return self._session_or_raise(session_id)
 
@@ -277,12 +284,13 @@ class SessionsMixin(CatalogBase):
         """
         t = _check_t_s(t_s)
         kind = _check_kind(kind)
+        label = clean_text(label, "The marker's text", MAX_LABEL_LEN)
         with self._lock, self._conn:
             session = self._session_or_raise(session_id)
             cur = self._conn.execute(
                 "INSERT INTO markers (session_id, t_s, kind, label, created_at)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (session_id, t, kind, str(label), utc_now()),
+                (session_id, t, kind, label, utc_now()),
             )
             mid = int(cur.lastrowid or 0)
             self._write_audit(
@@ -305,7 +313,7 @@ class SessionsMixin(CatalogBase):
         if kind is not None:
             values["kind"] = _check_kind(kind)
         if label is not None:
-            values["label"] = str(label)
+            values["label"] = clean_text(label, "The marker's text", MAX_LABEL_LEN)
         with self._lock, self._conn:
             old = self._marker_or_raise(marker_id)
             if not values:

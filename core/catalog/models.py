@@ -30,6 +30,12 @@ AUDIT_ACTIONS: tuple[str, ...] = (
     "delete",
 )
 
+#: the longest texts the catalog keeps (characters); the GUI's fields enforce the same
+MAX_CODE_LEN = 32
+MAX_NAME_LEN = 200
+MAX_LABEL_LEN = 1000  # a marker's text
+MAX_NOTES_LEN = 50_000  # a patient's or a session's notes
+
 
 @dataclass
 class Patient:
