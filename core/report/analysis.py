@@ -16,7 +16,7 @@ import numpy as np
 
 from core.analysis.circumplex import NEUTRAL, QUADRANTS, PhaseStats, describe_shift, quadrant_label
 from core.physiology.summary import describe_change
-from core.report.blocks import count, header, para, table
+from core.report.blocks import count, header, multiline, para, shorten, table
 from core.report.data import DEMO_BANNER, INTENDED_USE, NOT_MEASURED, ReportData
 from core.report.quality import model_quality_rows
 from core.report.times import local_time
@@ -345,8 +345,9 @@ def model_quality(data: ReportData, st: dict[str, Any], width: float) -> list[An
     counts = info.get("counts") or {}
     stored, analysed = counts.get("frames_stored"), counts.get("frames_analysed")
     sha = str(ck.get("sha256") or "")
-    label = str(ck.get("label") or "unnamed checkpoint")
-    trained = str(ck.get("training_data") or "not stated in the checkpoint")
+    # typed by whoever trained the model: any script, any length
+    label = shorten(str(ck.get("label") or "unnamed checkpoint"))
+    trained = shorten(str(ck.get("training_data") or "not stated in the checkpoint"))
     if a.demo_model:
         label += " — DEMO MODEL, not clinically valid"
     arch = " / ".join(str(ck[k]) for k in ("variant", "backbone") if ck.get(k)) or NOT_MEASURED
@@ -392,7 +393,7 @@ def model_quality(data: ReportData, st: dict[str, Any], width: float) -> list[An
         rows.append(["Analysis time", f"{float(wall):.1f} s"])
     if info.get("created_at"):
         rows.append(["Analysed at", local_time(str(info["created_at"]))])
-    cells = [[k, para(escape(v), st["cell"])] for k, v in rows]
+    cells = [[k, para(multiline(v), st["cell"])] for k, v in rows]
     return [
         KeepTogether(
             [

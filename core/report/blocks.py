@@ -1,19 +1,63 @@
 """Building blocks shared by the report's sections: styles, paragraphs, tables, the page header.
 
-reportlab is imported inside the functions, so ``import core.report`` stays light.
+Text typed by the therapist (names, codes, notes, marker labels) goes through
+:func:`core.report.fonts.markup` (any script, in the report's fonts) into :func:`para`
+(right-to-left lines in display order), and is cut where a table cell must hold it
+(:func:`shorten`, :data:`FIELD_CHARS`). reportlab is imported inside the functions, so
+``import core.report`` stays light.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from xml.sax.saxutils import escape
 
+from core.catalog.models import MAX_LABEL_LEN, MAX_NAME_LEN
 from core.report.data import NOT_MEASURED, ReportData, quality_verdict_text
+from core.report.fonts import PRIMARY, PRIMARY_BOLD, markup, paragraph, runs
 from core.timefmt import format_duration
+
+#: Characters of a one-line field on page 1 (patient code and name, clinic, therapist, consent
+#: note, model) and of a device or stream name that the report prints; a longer one is cut
+#: with "(… N more characters, see the app)" (:func:`shorten`). The catalog keeps names up to
+#: this length and the app's fields enforce it: one limit, ``core.catalog.MAX_NAME_LEN``.
+FIELD_CHARS = MAX_NAME_LEN
+#: Characters of a marker label that the markers table prints (cut likewise beyond). A table
+#: row cannot run over a page: 1 000 characters take at most about 40 lines of its column (wide
+#: CJK or emoji glyphs), well within a page. The catalog keeps labels up to this length and
+#: the marker fields enforce it: one limit, ``core.catalog.MAX_LABEL_LEN``.
+LABEL_CHARS = MAX_LABEL_LEN
+#: Characters of the patient code in the footer of every page; longer codes end in "…".
+FOOTER_CODE_CHARS = 40
 
 
 def count(value: Any) -> str:
     return NOT_MEASURED if value is None else f"{int(value):,}".replace(",", " ")
+
+
+def shorten(text: str, limit: int = FIELD_CHARS) -> str:
+    """``text`` as a table cell prints it: whole up to ``limit`` characters, else cut.
+
+    A cut text ends at a space when one falls in its last fifth, followed on a line of its own
+    (so that it reads left to right after right-to-left text too) by
+    ``"(… N more characters, see the app)"``, N the characters left out. Print it with
+    :func:`multiline`.
+
+    Parameters
+    ----------
+    text : str — as typed
+    limit : int — characters printed at most (:data:`FIELD_CHARS`)
+
+    Returns
+    -------
+    str
+    """
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ", limit - limit // 5)
+    if space > 0:
+        cut = cut[:space]
+    return f"{cut.rstrip()}\n(… {count(len(text) - len(cut))} more characters, see the app)"
 
 
 def marker_kind(kind: str) -> str:
@@ -74,20 +118,58 @@ def styles() -> dict[str, Any]:
 
 
 def para(text: str, style: Any) -> Any:
-    """A reportlab Paragraph (``text`` is reportlab markup: escape plain text first)."""
-    from reportlab.platypus import Paragraph
+    """A reportlab Paragraph of markup ``text``: plain text goes through
+    :func:`core.report.fonts.markup` first; lines holding right-to-left letters are drawn in
+    display order (:func:`core.report.fonts.paragraph`)."""
+    return paragraph(text, style)
 
-    return Paragraph(text, style)
+
+def _text_cell(text: str, bold: bool, right: bool) -> Any:
+    """A plain-text table cell: as it is when Helvetica draws it whole, else a Paragraph in the
+    report's fonts (Greek, Arabic, CJK, emoji… in a device or stream name)."""
+    from reportlab.lib.styles import ParagraphStyle
+
+    lines = text.split("\n")
+    if all(runs(line) == [(PRIMARY, line)] for line in lines if line):
+        return text
+    font = PRIMARY_BOLD if bold else PRIMARY
+    style = ParagraphStyle("text_cell", fontName=font, fontSize=9, leading=11, alignment=2 * right)
+    return para("<br/>".join(markup(line, bold) for line in lines), style)
 
 
 def table(
     rows: list[list[Any]], widths: list[float], align_right_from: int = 1, header: bool = True
 ) -> Any:
+    """A table in the report's style.
+
+    Parameters
+    ----------
+    rows : list of list — cells: plain text (str) or flowables (Paragraph, …); a text cell
+        that Helvetica cannot draw whole becomes a Paragraph in the report's fonts
+        (:func:`core.report.fonts.markup`)
+    widths : list of float — column widths (pt)
+    align_right_from : int — the first column aligned right (below the header row)
+    header : bool — the first row is a header (bold, shaded, repeated on each page); else the
+        first column is bold (a key/value table)
+
+    Returns
+    -------
+    reportlab Table
+    """
     from reportlab.lib import colors
     from reportlab.platypus import Table, TableStyle
 
-    t = Table(rows, colWidths=widths, repeatRows=1 if header else 0, hAlign="LEFT")
     h = 1 if header else 0
+    rows = [
+        [
+            _text_cell(c, i < h or (not header and j == 0), i >= h and j >= align_right_from)
+            if isinstance(c, str)
+            else c
+            for j, c in enumerate(row)
+        ]
+        for i, row in enumerate(rows)
+    ]
+    t = Table(rows, colWidths=widths, repeatRows=1 if header else 0, hAlign="LEFT")
     style: list[tuple[Any, ...]] = [
         ("FONT", (0, 0), (-1, -1), "Helvetica", 9),
         ("ROWBACKGROUNDS", (0, h), (-1, -1), [colors.white, colors.HexColor("#f5f7f9")]),
@@ -112,6 +194,16 @@ def table(
 #: notes are cut at a word there and printed whole after the details (page 1 is shrunk to fit
 #: one page, and long notes would shrink it past reading).
 NOTES_ON_PAGE_ONE = 600
+#: … and lines of them, likewise.
+NOTES_LINES_ON_PAGE_ONE = 10
+#: Characters and lines of session notes in the page-1 table of a session without analysis;
+#: longer notes continue after the details there too. A table row cannot run over a page:
+#: 1 200 characters in 20 lines take at most about 53 lines of the column (wide CJK glyphs).
+NOTES_IN_TABLE, NOTES_LINES_IN_TABLE = 1200, 20
+#: Notes printed whole after the details are set in paragraphs of at most this many
+#: characters (cut at a space): a paragraph is laid out again for each page it runs over, so
+#: one paragraph of 100 000 characters would take minutes.
+NOTES_CHUNK = 2000
 
 
 def page_one_notes(data: ReportData, compact: bool) -> tuple[str, bool]:
@@ -120,23 +212,55 @@ def page_one_notes(data: ReportData, compact: bool) -> tuple[str, bool]:
     Parameters
     ----------
     data : ReportData — ``notes`` are printed only when ``include_notes``
-    compact : bool — the one-page summary of an analysed session (notes cut after
-        :data:`NOTES_ON_PAGE_ONE` characters); otherwise the notes are printed whole
+    compact : bool — the one-page summary of an analysed session: notes cut after
+        :data:`NOTES_ON_PAGE_ONE` characters or :data:`NOTES_LINES_ON_PAGE_ONE` lines;
+        otherwise after :data:`NOTES_IN_TABLE` characters or :data:`NOTES_LINES_IN_TABLE`
+        lines
 
     Returns
     -------
     (text, continued) — ``("", False)`` when no notes are printed
     """
     notes = data.notes.strip() if data.include_notes else ""
-    if not compact or len(notes) <= NOTES_ON_PAGE_ONE:
+    chars, n_lines = (
+        (NOTES_ON_PAGE_ONE, NOTES_LINES_ON_PAGE_ONE)
+        if compact
+        else (NOTES_IN_TABLE, NOTES_LINES_IN_TABLE)
+    )
+    lines = notes.splitlines()
+    if len(notes) <= chars and len(lines) <= n_lines:
         return notes, False
-    cut = notes[:NOTES_ON_PAGE_ONE].rsplit(maxsplit=1)[0].rstrip(" ,;:.")
-    return cut + " … (continued under “Session notes” after the details)", True
+    cut = "\n".join(lines[:n_lines]).rstrip()
+    if len(cut) > chars:
+        cut = cut[:chars].rsplit(maxsplit=1)[0]
+    cut = cut.rstrip(" ,;:.")
+    # on a line of its own, so that it reads left to right after right-to-left notes too
+    return cut + "\n… (continued under “Session notes” after the details)", True
 
 
 def multiline(text: str) -> str:
-    """Plain text as reportlab markup, its line breaks kept."""
-    return "<br/>".join(escape(line) for line in text.strip().splitlines())
+    """Plain text as reportlab markup in the report's fonts, its line breaks kept."""
+    return "<br/>".join(markup(line) for line in text.strip().splitlines())
+
+
+def notes_section(data: ReportData, st: dict[str, Any]) -> list[Any]:
+    """The heading "Session notes" and the whole notes, for after the details: a paragraph per
+    line of the notes (blank lines kept as space), a long line in paragraphs of at most
+    :data:`NOTES_CHUNK` characters."""
+    from reportlab.platypus import Paragraph, Spacer
+
+    out: list[Any] = [Paragraph("Session notes", st["h2"])]
+    for line in data.notes.strip().splitlines():
+        if not line.strip():
+            out.append(Spacer(1, st["body"].leading))
+        while line:
+            chunk = line
+            if len(line) > NOTES_CHUNK:
+                space = line.rfind(" ", NOTES_CHUNK // 2, NOTES_CHUNK)
+                chunk = line[: space + 1 if space > 0 else NOTES_CHUNK]
+            out.append(para(markup(chunk), st["body"]))
+            line = line[len(chunk) :]
+    return out
 
 
 def header_facts(
@@ -148,10 +272,13 @@ def header_facts(
     model, therapist, consent (when it was recorded, and how it was given). Long: the data-quality
     verdict with its reasons, and the session notes when the therapist chose to print them
     (:func:`page_one_notes`; ``compact``: the one-page summary).
+
+    Typed fields (code, name, model, therapist, consent note) are cut after
+    :data:`FIELD_CHARS` characters (:func:`shorten`).
     """
-    pairs: list[tuple[str, str]] = [("Patient code", data.patient_code)]
+    pairs: list[tuple[str, str]] = [("Patient code", shorten(data.patient_code))]
     if data.include_name and data.patient_name:
-        pairs.append(("Patient name", data.patient_name))
+        pairs.append(("Patient name", shorten(data.patient_name)))
     pairs += [
         ("Date and time", data.started_at),
         ("Duration", format_duration(data.duration_s)),
@@ -160,12 +287,12 @@ def header_facts(
     ]
     if data.analysis is not None:
         ck = data.analysis.info.get("checkpoint") or {}
-        model = str(ck.get("label") or "unnamed checkpoint")
+        model = shorten(str(ck.get("label") or "unnamed checkpoint"))
         pairs.append(("Model", model + (" (demo model)" if data.analysis.demo_model else "")))
     if data.therapist_name.strip():
-        pairs.append(("Therapist", data.therapist_name.strip()))
+        pairs.append(("Therapist", shorten(data.therapist_name.strip())))
     if data.consent_at:
-        note = data.consent_note.strip()
+        note = shorten(data.consent_note.strip())
         pairs.append(("Consent", data.consent_at + (f" ({note})" if note else "")))
     wide: list[tuple[str, str]] = []
     summary = (data.quality or {}).get("summary")
@@ -188,19 +315,19 @@ def header(data: ReportData, st: dict[str, Any], width: float, compact: bool) ->
     pairs, wide = header_facts(data, compact)
     out: list[Any] = [Paragraph("TheraScope session report", st["title"])]
     if data.clinic_name.strip():
-        out.append(Paragraph(escape(data.clinic_name), st["clinic"]))
+        out.append(para(multiline(shorten(data.clinic_name.strip())), st["clinic"]))
     else:
         out.append(Paragraph("", st["small"]))
-    wide_rows = [[k, Paragraph(multiline(v), st["cell"])] for k, v in wide]
+    wide_rows = [[k, para(multiline(v), st["cell"])] for k, v in wide]
     if not compact:
-        rows: list[list[Any]] = [[k, Paragraph(escape(v), st["cell"])] for k, v in pairs]
+        rows: list[list[Any]] = [[k, para(multiline(v), st["cell"])] for k, v in pairs]
         rows += wide_rows
         out.append(table(rows, [0.3 * width, 0.7 * width], align_right_from=99, header=False))
         return out
     rows4: list[list[Any]] = []
     for i in range(0, len(pairs), 2):
         (k1, v1), (k2, v2) = pairs[i], pairs[i + 1] if i + 1 < len(pairs) else ("", "")
-        rows4.append([k1, Paragraph(escape(v1), st["cell"]), k2, Paragraph(escape(v2), st["cell"])])
+        rows4.append([k1, para(multiline(v1), st["cell"]), k2, para(multiline(v2), st["cell"])])
     t = table(rows4, [0.15 * width, 0.35 * width, 0.15 * width, 0.35 * width], 99, header=False)
     tight = [("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]
     t.setStyle(TableStyle([("FONT", (2, 0), (2, -1), "Helvetica-Bold", 9), *tight]))

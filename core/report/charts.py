@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from core.physiology.summary import PhaseWindow
+from core.report.fonts import graphics_string
 from core.timefmt import format_clock
 
 #: More points than this add nothing visible at report width and only bloat the PDF.
@@ -219,7 +220,7 @@ def session_chart(
         x0, x1 = x_of(w.start_s / 60.0), x_of(w.end_s / 60.0)
         d.add(Rect(x0, bottom, x1 - x0, ph, fillColor=shade, strokeColor=None))
         d.add(
-            String(
+            graphics_string(
                 (x0 + x1) / 2,
                 bottom + ph - 9,
                 w.label,

@@ -20,6 +20,7 @@ from core.analysis.circumplex import (
     window_rule_sentence,
 )
 from core.palette import COURSE_ON_PAPER, POST, PRE
+from core.report.fonts import graphics_string
 from core.timefmt import format_clock
 
 DEMO_COLOUR = "#b45309"  # amber-brown: demo-model warnings
@@ -336,7 +337,7 @@ def circumplex_figure(
         x: float, y: float, s: str, size: float = 7.5, bold: bool = False, colour: str = "#000000"
     ) -> None:
         font = "Helvetica-Bold" if bold else "Helvetica"
-        d.add(String(x, y, s, fontName=font, fontSize=size, fillColor=_colour(colour)))
+        d.add(graphics_string(x, y, s, fontName=font, fontSize=size, fillColor=_colour(colour)))
 
     text(lx, ly, "Legend", 8, bold=True)
     ly -= row

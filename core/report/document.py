@@ -18,8 +18,14 @@ Times: dates in the computer's local zone, named ("2026-12-05 13:42 CET"); times
 session and window lengths as m:ss (:mod:`core.report.times`, applied to the data before anything
 is drawn).
 
-Fonts: the standard Helvetica with WinAnsi encoding, which has µ, en/em dash and middle dot, so
-no font file has to ship. Characters outside WinAnsi (arrows, ≥, Greek) are avoided.
+Fonts: the standard Helvetica with WinAnsi encoding, which has µ, en/em dash and middle dot, for
+everything the report writes itself (characters outside WinAnsi, such as arrows and ≥, are
+avoided there). What was typed (names, codes, notes, marker labels, device names) may be in any
+script: each character Helvetica lacks is drawn in the first shipped TrueType font that has it,
+right-to-left text shaped and in display order (:mod:`core.report.fonts`,
+:mod:`core.report.rtl`). Typed fields are cut after :data:`core.report.blocks.FIELD_CHARS`
+characters (marker labels after :data:`core.report.blocks.LABEL_CHARS`), so that no table cell is
+taller than a page; notes too long for page 1 are printed whole after the details.
 """
 
 from __future__ import annotations
@@ -30,7 +36,21 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from core.physiology.summary import METRICS, describe_change
-from core.report.blocks import count, header, marker_kind, multiline, page_one_notes, styles, table
+from core.report.blocks import (
+    FIELD_CHARS,
+    FOOTER_CODE_CHARS,
+    LABEL_CHARS,
+    count,
+    header,
+    marker_kind,
+    multiline,
+    notes_section,
+    page_one_notes,
+    para,
+    shorten,
+    styles,
+    table,
+)
 from core.report.data import (
     DEMO_BANNER,
     DISCLAIMER,
@@ -40,6 +60,7 @@ from core.report.data import (
     ReportData,
     format_value,
 )
+from core.report.fonts import draw_string
 from core.timefmt import format_clock, format_duration, now_local
 
 
@@ -146,7 +167,7 @@ def _quality_devices_markers(data: ReportData, st: dict[str, Any], width: float)
             lost_pct = 100.0 * float(s["lost"]) / float(s["expected"])
         rows.append(
             [
-                str(s.get("name", "")),
+                shorten(str(s.get("name", ""))),
                 count(s.get("expected")),
                 count(s.get("received")),
                 count(s.get("lost")),
@@ -171,9 +192,8 @@ def _quality_devices_markers(data: ReportData, st: dict[str, Any], width: float)
 
     dev_rows: list[list[Any]] = [["Device", "Type"]]
     for dev in data.devices:
-        dev_rows.append(
-            [str(dev.get("name", "")), "Simulated" if dev.get("simulated") else "Real sensor"]
-        )
+        name = para(multiline(shorten(str(dev.get("name", "")))), st["cell"])
+        dev_rows.append([name, "Simulated" if dev.get("simulated") else "Real sensor"])
     if len(dev_rows) == 1:
         dev_rows.append(["No device recorded", ""])
     devices = table(dev_rows, [0.62 * width, 0.38 * width], align_right_from=99)
@@ -182,7 +202,12 @@ def _quality_devices_markers(data: ReportData, st: dict[str, Any], width: float)
     mk_rows: list[list[Any]] = [["#", "Time (m:ss)", "Kind", "Label"]]
     for i, (t_s, kind, label) in enumerate(data.markers, start=1):
         mk_rows.append(
-            [str(i), format_clock(t_s), marker_kind(kind), Paragraph(escape(label), st["cell"])]
+            [
+                str(i),
+                format_clock(t_s),
+                marker_kind(kind),
+                para(multiline(shorten(label, LABEL_CHARS)), st["cell"]),
+            ]
         )
     if len(mk_rows) == 1:
         mk_rows.append(["", "", "No markers set", ""])
@@ -230,12 +255,14 @@ def _details(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
 
     from core.report.analysis import model_quality, quadrant_shares, self_vs_model, timeline
 
+    compact = data.analysis is not None
+    # notes too long for page 1: whole here
+    notes = notes_section(data, st) if page_one_notes(data, compact)[1] else []
     if data.analysis is None:
-        return _quality_devices_markers(data, st, width) + _physiology_charts(data, st, width)
+        return (
+            _quality_devices_markers(data, st, width) + _physiology_charts(data, st, width) + notes
+        )
     physiology = _physiology(data, st, width) + [Paragraph(_PHYSIOLOGY_NOTE, st["small"])]
-    notes: list[Any] = []
-    if page_one_notes(data, compact=True)[1]:  # too long for page 1: whole here
-        notes = [Paragraph("Session notes", st["h2"]), Paragraph(multiline(data.notes), st["body"])]
     return (
         timeline(data, st, width)
         + quadrant_shares(data, st, width)
@@ -324,12 +351,17 @@ def render_session_report(data: ReportData, out_path: Path) -> int:
     def page_footer(canvas: Any, page: int, total: int) -> None:
         canvas.saveState()
         canvas.setFillColor(colors.HexColor("#444444"))
-        canvas.setFont("Helvetica", 7.5)
-        canvas.drawString(
+        code = data.patient_code
+        if len(code) > FOOTER_CODE_CHARS:
+            code = code[: FOOTER_CODE_CHARS - 1].rstrip() + "…"
+        draw_string(
+            canvas,
             margin,
             9 * mm,
             f"Page {page} of {total} · TheraScope {data.app_version} · "
-            f"generated {generated} · {data.patient_code}",
+            f"generated {generated} · {code}",
+            "Helvetica",
+            7.5,
         )
         canvas.restoreState()
 
@@ -340,8 +372,8 @@ def render_session_report(data: ReportData, out_path: Path) -> int:
         rightMargin=margin,
         topMargin=top,
         bottomMargin=margin,
-        title=f"TheraScope session report {data.patient_code}",
-        author=data.clinic_name,
+        title=f"TheraScope session report {data.patient_code[:FIELD_CHARS]}",
+        author=data.clinic_name[:FIELD_CHARS],
         creator=f"TheraScope {data.app_version}",
     )
     st = styles()
