@@ -31,10 +31,17 @@ def create_window(data_dir: str | None = None, demo: bool = True):  # type: igno
     from core.config import Settings
     from core.config import data_dir as resolve
     from core.recording.recovery import recover_unfinished
+    from core.report.cleanup import clean_interrupted_writes
 
     root = resolve(data_dir)
     catalog = Catalog.open(root / "catalog.sqlite")
     results = recover_unfinished(catalog, root)
+    try:  # what a killed analysis, export or start left: never in the way of starting
+        removed = clean_interrupted_writes(catalog, root)
+        if removed:
+            log.info("removed %d leftover(s) of interrupted writes: %s", len(removed), removed)
+    except Exception as exc:
+        log.warning("could not clean up after interrupted writes: %s", exc)
     recovered = [r for r in results if r["status"] == "recovered"]
     settings = Settings.load()
     win = MainWindow(catalog, root, simulated_device_factory(settings), settings, demo=True)

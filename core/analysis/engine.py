@@ -3,7 +3,7 @@
 session on disk → video decode (threads) → face tracker and crops → bio channels on the model's
 128 Hz grid → the 1000-sample window centred on each analysed frame → batched BMMN-BAE-2 →
 :class:`~core.analysis.results.SessionEstimates`, stored in the session folder with the
-checkpoint's identity.
+checkpoint's identity (one generation: estimates and details published together).
 
 Decoding and face tracking run in a producer thread while the calling thread builds bio windows
 and runs the model, so the stages overlap (OpenCV and torch both release the GIL). On CUDA every
@@ -198,7 +198,9 @@ def analyse_session(
     progress : callable(fraction, text), optional
     cancel : callable, optional — polled between chunks; True stops with
         :class:`AnalysisCancelled` and stores nothing
-    save : bool — store the estimates in the session folder
+    save : bool — store the estimates in the session folder (a new generation, published at
+        once: :func:`~core.analysis.results.save_estimates`); to store them together with the
+        catalog's record, pass False and use :func:`core.analysis.review.store_analysis`
 
     Raises
     ------

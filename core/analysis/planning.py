@@ -6,12 +6,11 @@ last stored analysis on the same kind of device, never a guess.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
-from core.analysis.results import AnalysisInfo
+from core.analysis.results import AnalysisInfo, load_analysis_info
 from core.catalog import Catalog, SessionRecord
 from core.config import Settings
 
@@ -20,11 +19,10 @@ def measured_rate(catalog: Catalog, data_root: Path, device_kind: str) -> float 
     """Frames per second of wall time in the newest stored analysis on ``device_kind``
     ("cpu"/"cuda"), or None when this computer has not analysed anything on it yet."""
     for rec in catalog.list_sessions():
-        path = data_root / rec.folder / "analysis" / "analysis.json"
-        if not path.is_file():
-            continue
         try:
-            info: AnalysisInfo = json.loads(path.read_text())
+            info: AnalysisInfo | None = load_analysis_info(data_root / rec.folder)
+            if info is None:
+                continue
             frames = float(info["counts"]["frames_analysed"])
             wall = float(info["timings_s"]["wall"])
         except (OSError, ValueError, KeyError, TypeError):

@@ -5,10 +5,21 @@ circumplex analytics (:mod:`core.analysis.circumplex`). The analytics are recomp
 estimates whenever they are asked for (cheap: milliseconds for a 60-minute session), so editing
 the phase markers afterwards changes the results at once; :func:`refresh_summary` then stores
 the new summary in the catalog (with an audit entry).
+
+The catalog and the session folder agree on which analysis a session has: the catalog's row of
+the latest analysis names its generation (``result_dir`` ``analysis/gen-<id>``), and
+:func:`review_of` reads that generation. :func:`store_analysis` writes a new one in this order:
+the complete generation (unpublished), then the catalog row (the commit), then publishing it in
+the folder. A kill before the catalog write leaves the old analysis everywhere (the new files are
+removed at the next start); a kill after it leaves the new one in the catalog, which readers
+follow, and the next start publishes it in the folder too
+(:func:`core.analysis.results.clean_analysis_folder`). A catalog write that fails removes the new
+generation at once.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +33,19 @@ from core.analysis.circumplex import (
     cohort_shift,
     session_circumplex,
 )
-from core.analysis.results import CheckpointIdentity, SessionEstimates, load_estimates
+from core.analysis.results import (
+    CheckpointIdentity,
+    SessionEstimates,
+    StagedAnalysis,
+    load_estimates,
+    result_dir_of,
+    stage_estimates,
+)
 from core.catalog import Catalog, SessionRecord
 from core.config import Settings
 from core.physiology.summary import PhaseWindow, phase_windows
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -88,16 +108,24 @@ def review_of(
     rec = catalog.get_session(session_id)
     if rec is None:
         raise KeyError(f"no session {session_id}")
-    est = load_estimates(data_root / rec.folder)
+    latest = catalog.latest_analysis(session_id)
+    est = load_estimates(data_root / rec.folder, latest.result_dir if latest else None)
     if est is None:
         return None
+    return _review(catalog, rec, est, settings)
+
+
+def _review(
+    catalog: Catalog, rec: SessionRecord, est: SessionEstimates, settings: Settings
+) -> SessionReview:
     windows = session_windows(catalog, rec, settings)
     circ = session_circumplex(est.t_s, est.valence, est.arousal, windows, settings.neutral_radius)
-    return SessionReview(rec, est, windows, circ, catalog.self_reports(session_id))
+    return SessionReview(rec, est, windows, circ, catalog.self_reports(rec.id))
 
 
 def record_review(catalog: Catalog, review: SessionReview) -> None:
-    """Register a fresh analysis in the catalog (after :func:`analyse_and_review`)."""
+    """Register a fresh analysis in the catalog, with the generation its estimates come from
+    (after :func:`store_analysis`, or after :func:`core.analysis.results.save_estimates`)."""
     ck = review.checkpoint
     catalog.record_analysis(
         review.record.id,
@@ -105,9 +133,75 @@ def record_review(catalog: Catalog, review: SessionReview) -> None:
         checkpoint_label=str(ck.get("label", "")),
         demo_model=review.demo_model,
         device=str(review.estimates.info.get("device", "")),
-        result_dir="analysis",
+        result_dir=result_dir_of(review.estimates),
         summary=review.summary(),
     )
+
+
+def _undo(catalog: Catalog, session_id: int, staged: StagedAnalysis) -> None:
+    """After a failure in :func:`store_analysis`: publish the new generation if the catalog
+    records it after all, else remove it; if the catalog cannot tell, leave it to the start-up
+    cleanup (which asks the catalog then)."""
+    try:
+        latest = catalog.latest_analysis(session_id)
+    except Exception:
+        staged.release()
+        return
+    try:
+        if latest is not None and latest.result_dir == staged.result_dir:
+            staged.publish()
+        else:
+            staged.discard()
+    except Exception as e:  # the error being handled is the one to report
+        log.warning("the new analysis was left for the start-up cleanup: %s", e)
+
+
+def store_analysis(
+    catalog: Catalog,
+    data_root: Path,
+    session_id: int,
+    estimates: SessionEstimates,
+    settings: Settings | None = None,
+) -> SessionReview:
+    """Store a session's new analysis and register it, so that the catalog and the folder never
+    disagree about which analysis the session has (see the module's docstring).
+
+    Steps: the complete generation is written unpublished
+    (:func:`~core.analysis.results.stage_estimates`); its review is read back from it; the
+    catalog records it (:func:`record_review`, the commit); it is published in the folder and the
+    older generations removed. An error or interruption before the commit removes the new
+    generation (the old analysis stays); a failure to publish after it is only logged (the
+    catalog, which readers follow, has the new analysis; the next start publishes it).
+
+    Returns
+    -------
+    SessionReview — of the new analysis
+
+    Raises
+    ------
+    KeyError — no such session
+    OSError — the new analysis could not be written (the old one stays)
+    """
+    settings = settings or Settings()
+    rec = catalog.get_session(session_id)
+    if rec is None:
+        raise KeyError(f"no session {session_id}")
+    folder = data_root / rec.folder
+    staged = stage_estimates(folder, estimates)
+    try:
+        est = load_estimates(folder, staged.result_dir)
+        if est is None or result_dir_of(est) != staged.result_dir:
+            raise ValueError(f"the analysis just stored in {staged.path} cannot be read back")
+        review = _review(catalog, rec, est, settings)
+        record_review(catalog, review)
+    except BaseException:
+        _undo(catalog, session_id, staged)
+        raise
+    try:
+        staged.publish()
+    except Exception as e:  # committed: readers follow the catalog; the next start publishes it
+        log.warning("session %s: the new analysis is not published yet: %s", rec.uid, e)
+    return review
 
 
 def refresh_summary(
@@ -130,7 +224,8 @@ def analyse_and_review(
     progress: Callable[[float, str], None] | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> SessionReview:
-    """Analyse a session (:func:`core.analysis.engine.analyse_session`), store and register it."""
+    """Analyse a session (:func:`core.analysis.engine.analyse_session`), store and register it
+    (:func:`store_analysis`)."""
     from core.analysis.engine import AnalysisOptions, analyse_session
 
     settings = settings or Settings()
@@ -143,11 +238,10 @@ def analyse_and_review(
         cpu_frames_per_s=settings.analysis_frames_per_s,
         phase_minutes=settings.phase_minutes,
     )
-    analyse_session(data_root / rec.folder, checkpoint, opts, marks, progress, cancel)
-    review = review_of(catalog, data_root, session_id, settings)
-    assert review is not None
-    record_review(catalog, review)
-    return review
+    est = analyse_session(
+        data_root / rec.folder, checkpoint, opts, marks, progress, cancel, save=False
+    )
+    return store_analysis(catalog, data_root, session_id, est, settings)
 
 
 @dataclass

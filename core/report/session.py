@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ from core.config import Settings
 from core.physiology.summary import PhysiologySummary, summarize
 from core.quality.session import quality_summary
 from core.recording import SessionData, open_session
+from core.report.cleanup import pending_export
 from core.report.data import ReportAnalysis, ReportData, ReportQuality
 from core.report.document import render_session_report
 from core.report.times import local_time
@@ -175,7 +175,10 @@ def export_session_report(
     page 1 (the therapist's choice each; neither is printed by default).
 
     The PDF is written to a temporary file beside ``out_path`` and renamed, so a failure never
-    leaves half a report (nor replaces an earlier one). The export is recorded with
+    leaves half a report (nor replaces an earlier one): the temporary file is deleted on any
+    error, KeyboardInterrupt included, and the export is journalled in the data folder while it
+    runs, so that after a kill the next start removes it
+    (:func:`core.report.cleanup.pending_export`). The export is recorded with
     :meth:`core.catalog.Catalog.record_report`, which also writes its audit entry.
 
     Raises
@@ -186,13 +189,10 @@ def export_session_report(
     data = report_data_for(catalog, data_root, session_id, include_name, settings, include_notes)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
-    try:
+    with pending_export(data_root, out) as tmp:
         pages = render_session_report(data, tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    printed_name = bool(data.include_name and data.patient_name)
-    catalog.record_report(session_id, pages=pages, include_name=printed_name)
+        # recorded (and audited) before the PDF is put in place: when the catalog refuses (read-
+        # only, full), the temporary file goes and no report exists without its export record
+        printed_name = bool(data.include_name and data.patient_name)
+        catalog.record_report(session_id, pages=pages, include_name=printed_name)
     return out
