@@ -7,17 +7,22 @@ each with a verdict ``"good"``, ``"check"`` or ``"poor"`` (``None``: nothing rec
 * **signals** — per bio stream: samples lost and the longest gap, the sensor clock's drift, how
   late packets arrived, what could not be stored;
 * **link** — the sensor's disconnections and outages, its battery, packets it had to reject;
-* **video** — frames dropped, the frame rate delivered against the one negotiated, a lost camera.
+* **video** — frames dropped, the frame rate delivered against the one negotiated, a lost camera;
+* **files** — the session's files against the checksums written when it was finalised
+  (:mod:`core.recording.integrity`): a damaged file is always poor, and what it held counts as
+  lost in the signals and the video, with its reason ("damaged file", not radio loss); a session
+  finalised before checksums existed is "not verified" (no verdict).
 
 Thresholds (why): losing under 0.5 % of samples in short gaps leaves every analysis window usable;
 up to 5 % or a gap over 2 s removes some windows (check); more, or a gap over 30 s, removes a
 part of the session (poor). A sensor crystal is within about ±100 ppm: beyond ±500 ppm the sensor's
-rate is suspect. Video: under 1 % dropped frames is invisible to the face analysis.
+rate is suspect. Video: under 1 % dropped frames is invisible to the face analysis. Files: any
+damage is poor, whatever it cost: the data are no longer what was recorded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
@@ -25,10 +30,19 @@ from core.timefmt import format_clock_tenths, format_seconds
 
 if TYPE_CHECKING:
     from core.recording.journal import DeviceErrors, LinkQuality, Outage
-    from core.recording.manifest import StreamFigures, VideoFigures
+    from core.recording.manifest import (
+        FileFigures,
+        IntegrityFigures,
+        StreamFigures,
+        VideoFigures,
+    )
 
 VERDICTS = ("good", "check", "poor")
 NOT_RECORDED = "not recorded"
+#: a figure of a session without checksums (finalised before TheraScope wrote them)
+NOT_VERIFIED = "not verified"
+#: the reason given for what a damaged file lost
+DAMAGED_FILE = "damaged file"
 
 
 def worst(levels: list[str | None]) -> str | None:
@@ -98,6 +112,9 @@ class StreamSummary(Section, _StreamCounts):
     segment_step_ms: float | None
     rejected_batches: int | None
     samples_not_stored: int | None
+    damaged: int | None
+    damaged_s: list[list[float]]
+    damaged_files: list[str]
 
 
 class SignalsSummary(Section):
@@ -155,6 +172,9 @@ class _VideoFigures(TypedDict, total=False):
     lost_at_s: float | None
     events_recorded: bool
     dropped_pct: float | None
+    damaged: int | None
+    damaged_s: list[list[float]]
+    damaged_files: list[str]
 
 
 class VideoSummary(Section, _VideoFigures):
@@ -162,6 +182,18 @@ class VideoSummary(Section, _VideoFigures):
     lost (``None`` where not recorded); ``recorded``: the session had a camera or video."""
 
     recorded: bool
+
+
+class FilesSummary(Section):
+    """``summary["files"]``: the files against their checksums. ``state``: ``"sealed"``
+    (checksums written at finalisation: the stored figures), ``"verified"``, ``"damaged"`` or
+    ``"not verified"``; ``checked``: ``"full"``, ``"quick"`` (all but the video's frames, which
+    are checked as they are read) or None; ``files``: each file as checked."""
+
+    state: str
+    checked: str | None
+    sealed_at: str | None
+    files: list[FileFigures]
 
 
 class _SessionOrigin(TypedDict, total=False):
@@ -180,6 +212,7 @@ class QualitySummary(Section, _SessionOrigin):
     signals: SignalsSummary
     link: LinkSummary
     video: VideoSummary
+    files: FilesSummary
     errors: DeviceErrors | None
     other_reasons: list[str]
 
@@ -220,7 +253,28 @@ NEWER_STREAM_KEYS = (
     "latency_p95_ms",
     "segments",
     "segment_step_ms",
+    "damaged",
 )
+
+
+def ranges_text(ranges: Sequence[Sequence[float]], most: int = 3) -> str:
+    """Time ranges as read on the session's clock: ``0:10.0–0:20.0, 0:31.2–0:33.0``."""
+    parts = [
+        format_clock_tenths(float(a))
+        if round(float(a), 1) == round(float(b), 1)
+        else f"{format_clock_tenths(float(a))}–{format_clock_tenths(float(b))}"
+        for a, b in list(ranges)[:most]
+    ]
+    more = len(ranges) - most
+    return ", ".join(parts) + (f" and {more} more" if more > 0 else "")
+
+
+def damage_text(n: int, what: str, figures: Mapping[str, Any]) -> str:
+    """``"7960 ECG + EDA samples lost: damaged file bio/bio.f32 (0:10.0–0:20.0)"`` (``what``:
+    the singular, ``"ECG + EDA sample"``)."""
+    files = ", ".join(figures.get("damaged_files") or []) or "?"
+    when = ranges_text(figures.get("damaged_s") or [])
+    return f"{plural(n, what)} lost: {DAMAGED_FILE} {files}" + (f" ({when})" if when else "")
 
 
 def _stream(name: str, label: str, s: StreamFigures, rec: dict[str, Any]) -> StreamSummary:
@@ -229,10 +283,16 @@ def _stream(name: str, label: str, s: StreamFigures, rec: dict[str, Any]) -> Str
     out["samples_not_stored"] = (rec.get("samples_not_stored") or {}).get(name)
     f: list[tuple[str, str]] = []
     expected, lost, gaps = int(s.get("expected", 0)), int(s.get("lost", 0)), int(s.get("gaps", 0))
+    damaged = int(s.get("damaged") or 0)
+    radio = max(0, lost - damaged)  # lost on the way (the radio, the sensor), not on the disk
     if not s.get("received"):
-        f.append(("poor", f"no {label} samples were stored"))
-    elif lost:
-        pct = float(s.get("lost_pct", 100.0 * lost / max(expected, 1)))
+        f.append(("poor", f"no {label} samples {'are readable' if damaged else 'were stored'}"))
+    elif radio:
+        pct = (
+            float(s.get("lost_pct", 100.0 * lost / max(expected, 1)))
+            if not damaged
+            else round(100.0 * radio / max(expected, 1), 3)
+        )
         longest = s.get("longest_gap_s")
         level = "good" if pct <= 0.5 else "check" if pct <= 5 else "poor"
         if longest is not None:
@@ -241,8 +301,10 @@ def _stream(name: str, label: str, s: StreamFigures, rec: dict[str, Any]) -> Str
         text = f"{fmt_pct(pct)} of {label} samples lost in {plural(gaps, 'gap')}"
         longest_t = f" (longest {format_seconds(longest)})" if longest is not None else ""
         f.append((level, text + longest_t))
-    else:
+    elif not damaged:
         f.append(("good", f"no {label} samples lost"))
+    if damaged:
+        f.append(("poor", damage_text(damaged, f"{label} sample", s)))
     drift = s.get("drift_ppm")
     if drift is not None and abs(drift) > 500:
         way = "fast" if drift > 0 else "slow"
@@ -387,14 +449,18 @@ def _video(quality: dict[str, Any], devices: dict[str, Any], rec: dict[str, Any]
         "frames_not_stored": rec.get("frames_not_stored"),
         "lost_at_s": events.get("lost_at_s"),
         "events_recorded": quality.get("camera") is not None,
+        "damaged": v.get("damaged"),
+        "damaged_s": v.get("damaged_s") or [],
+        "damaged_files": v.get("damaged_files") or [],
     }
     stored, dropped = int(v.get("frames") or 0), int(v.get("dropped") or 0)
     out["dropped_pct"] = (
         round(100.0 * dropped / (stored + dropped), 3) if stored + dropped else None
     )
     f: list[tuple[str, str]] = []
+    damaged = int(v.get("damaged") or 0)
     if not stored:
-        f.append(("poor", "no video frames were stored"))
+        f.append(("poor", f"no video frames {'are readable' if damaged else 'were stored'}"))
     elif dropped:
         pct = out["dropped_pct"]
         level = "good" if pct <= 1 else "check" if pct <= 5 else "poor"
@@ -423,8 +489,59 @@ def _video(quality: dict[str, Any], devices: dict[str, Any], rec: dict[str, Any]
         f.append(("check", f"{plural(int(v['corrupt']), 'video frame')} damaged on disk"))
     if out["frames_not_stored"]:
         f.append(("poor", f"{out['frames_not_stored']} video frames could not be stored"))
+    if damaged:
+        f.append(("poor", damage_text(damaged, "video frame", v)))
     out.update(_section(f))
     return cast("VideoSummary", out)
+
+
+def _files(quality: dict[str, Any]) -> FilesSummary:
+    """The files against their checksums (``quality["integrity"]``, absent before seals)."""
+    integ: IntegrityFigures | None = quality.get("integrity")
+    if not integ:
+        integ = {
+            "state": NOT_VERIFIED,
+            "checked": None,
+            "sealed_at": None,
+            "note": "this session has no checksums (finalised before TheraScope wrote them)",
+            "files": [],
+        }
+    state, checked = integ.get("state"), integ.get("checked")
+    out: dict[str, Any] = {
+        "state": state,
+        "checked": checked,
+        "sealed_at": integ.get("sealed_at"),
+        "files": list(integ.get("files") or []),
+    }
+    f: list[tuple[str | None, str]] = []
+    if state == "damaged":
+        for x in out["files"]:
+            if x.get("status") in ("damaged", "missing"):
+                f.append(("poor", f"{DAMAGED_FILE} {x['file']}: {x.get('problem') or 'missing'}"))
+        if not f or integ.get("note"):
+            f.append(("poor", str(integ.get("note") or "a file is damaged")))
+    elif state == "verified" and checked == "full":
+        f.append(("good", "every file matches the checksums written at the end of recording"))
+    elif state == "verified":
+        f.append(
+            (
+                "good",
+                "the files match the checksums written at the end of recording (the video's "
+                "frames are checked as they are shown or analysed; `therascope verify` checks "
+                "every byte)",
+            )
+        )
+    elif state == "sealed":
+        f.append(("good", "files sealed with checksums at the end of recording"))
+    else:
+        f.append((None, f"files {NOT_VERIFIED}: {integ.get('note') or 'no checksums'}"))
+    if f[0][0] is None:
+        return cast(
+            "FilesSummary",
+            {**out, "verdict": None, "reasons": [], "findings": [_none(f[0][1])]},
+        )
+    out.update(_section(f))
+    return cast("FilesSummary", out)
 
 
 def assess_quality(
@@ -442,17 +559,20 @@ def assess_quality(
     -------
     QualitySummary — ``verdict`` (overall, the worst part), ``reasons`` (every part's),
     ``findings`` (``{"level", "text"}`` of everything to check or poor), ``simulated``,
-    ``duration_s``; ``signals`` (with ``streams``), ``link``, ``video``: each with ``verdict``,
-    ``reasons``, ``findings`` and its figures (``None`` where not recorded); ``errors``: device
-    errors reported (``count``, ``last``; None where not recorded)
+    ``duration_s``; ``signals`` (with ``streams``), ``link``, ``video``, ``files``: each with
+    ``verdict``, ``reasons``, ``findings`` and its figures (``None`` where not recorded);
+    ``errors``: device errors reported (``count``, ``last``; None where not recorded). What a
+    damaged file held is lost in ``signals`` / ``video`` (poor, "damaged file") and the file is
+    named in ``files`` (poor): a damaged session is never good.
     """
     devices = devices or {}
     rec = quality.get("recorder") or {}
     signals = _signals(quality, _labels(devices), rec)
     link = _link(quality, devices)
     video = _video(quality, devices, rec)
+    files = _files(quality)
     errors: DeviceErrors | None = quality.get("device_errors")
-    parts: list[Section] = [signals, link, video]
+    parts: list[Section] = [signals, link, video, files]
     extra: list[str] = []
     if errors and errors.get("count"):
         extra.append(f"{plural(int(errors['count']), 'device error')} (last: {errors['last']})")
@@ -465,6 +585,7 @@ def assess_quality(
         "signals": signals,
         "link": link,
         "video": video,
+        "files": files,
         "errors": errors,
         "other_reasons": extra,
         "verdict": worst([p["verdict"] for p in parts] + (["check"] if extra else [])),
@@ -474,17 +595,23 @@ def assess_quality(
     }
 
 
-def quality_summary(folder: Path) -> QualitySummary:
+def quality_summary(folder: Path, deep: bool = True) -> QualitySummary:
     """The data-quality summary of a session folder (finalised, recovered or an old one).
 
-    Figures are computed afresh from the folder; what only the recorder knew at stop (and a
-    storage error) comes from the manifest's stored quality. JSON-serialisable; see
+    Figures are computed afresh from the folder, every file checked against its checksums
+    (``deep=False``: all but the video's frames, which are checked as they are read — for a
+    screen that must not wait for gigabytes to be read); what only the recorder knew at stop (and
+    a storage error) comes from the manifest's stored quality. JSON-serialisable; see
     :func:`assess_quality` for its keys.
-    """
-    from core.recording.manifest import compute_quality, read_manifest
 
-    manifest = read_manifest(folder)
-    quality = compute_quality(folder, manifest)
+    Raises
+    ------
+    core.recording.integrity.SessionDamageError — ``session.json`` is damaged (a ValueError)
+    """
+    from core.recording.manifest import compute_quality, open_manifest
+
+    manifest, state = open_manifest(folder)
+    quality = compute_quality(folder, manifest, deep=deep, state=state)
     stored = manifest.get("quality") or {}
     for key in ("recorder", "error"):
         if key in stored:

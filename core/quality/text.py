@@ -10,13 +10,17 @@ from typing import Any
 
 from core.quality.session import (
     NOT_RECORDED,
+    NOT_VERIFIED,
+    FilesSummary,
     LinkSummary,
+    QualitySummary,
     StreamSummary,
     VideoSummary,
     fmt_pct,
     plural,
+    ranges_text,
 )
-from core.timefmt import format_clock_tenths, format_seconds
+from core.timefmt import format_clock_tenths, format_local_time, format_seconds
 
 VERDICT_WORDS: dict[str | None, str] = {
     "good": "Good",
@@ -62,6 +66,16 @@ def spread_text(s: StreamSummary) -> str:
     return f"median {med:.1f} ms, 95 % within {p95:.1f} ms"
 
 
+def damaged_text(figures: Mapping[str, Any]) -> str:
+    """What damaged files cost a stream or the video: ``7 960 (0:10.0–0:20.0)``; ``0``;
+    "not verified" for a session without checksums."""
+    n = figures.get("damaged")
+    if n is None:
+        return NOT_VERIFIED
+    when = ranges_text(figures.get("damaged_s") or [])
+    return count(n) + (f" ({when})" if n and when else "")
+
+
 def stream_rows(s: StreamSummary) -> Rows:
     """One bio stream's figures (``summary["signals"]["streams"][i]``)."""
     lost = s.get("lost")
@@ -83,6 +97,7 @@ def stream_rows(s: StreamSummary) -> Rows:
         ("Samples expected", count(s.get("expected"))),
         ("Samples stored", count(s.get("received"))),
         ("Samples lost", lost_t),
+        ("Samples lost: damaged file", damaged_text(s)),
         ("Gaps", gaps_t),
         ("Clock drift (sensor vs computer)", drift_text(s)),
         ("Packet arrival spread", spread_text(s)),
@@ -196,5 +211,86 @@ def video_rows(v: VideoSummary) -> Rows:
         ("Frames dropped", dropped),
         ("Repeated frames discarded", count(v.get("frames_rejected"))),
         ("Frames damaged on disk", count(v.get("corrupt"))),
+        ("Frames lost: damaged file", damaged_text(v)),
         ("Camera lost", lost_t),
     ]
+
+
+def checksums_text(files: FilesSummary) -> str:
+    """The session's files against their checksums, in one line."""
+    state, checked = files.get("state"), files.get("checked")
+    when = files.get("sealed_at")
+    sealed = f"written {format_local_time(when)}" if when else "written at the end"
+    if state == "sealed":
+        return f"sealed ({sealed})"
+    if state == "verified":
+        how = "every byte" if checked == "full" else "all but the video's frames (checked as read)"
+        return f"all files match ({how} checked; checksums {sealed})"
+    if state == "damaged":
+        bad = [f["file"] for f in files.get("files") or [] if f.get("status") != "intact"]
+        bad = [b for b in bad if b] or ["integrity.json"]
+        return f"DAMAGED: {', '.join(bad)}"
+    return NOT_VERIFIED
+
+
+def file_text(f: Mapping[str, Any]) -> str:
+    """One file as checked: ``intact``, ``DAMAGED: truncated: … ; 7 960 samples lost (…)``."""
+    status = f.get("status")
+    if status == "intact":
+        return "intact" if f.get("size") is None else f"intact ({count(f['size'])} bytes)"
+    if status == "size checked":
+        return f"size as sealed ({count(f.get('size'))} bytes); frames checked as they are read"
+    text = "MISSING" if status == "missing" else f"DAMAGED: {f.get('problem') or 'changed'}"
+    lost = [
+        f"{count(f[k])} {w}{'' if int(f[k]) == 1 else 's'}"
+        for k, w in (("samples_lost", "sample"), ("frames_lost", "frame"))
+        if f.get(k)
+    ]
+    if lost:
+        when = ranges_text(f.get("lost_s") or [])
+        text += f"; {', '.join(lost)} lost" + (f" ({when})" if when else "")
+    return text
+
+
+def files_rows(files: FilesSummary) -> Rows:
+    """The files' check (``summary["files"]``): the checksums, then each file."""
+    rows = [("Checksums", checksums_text(files))]
+    rows += [(str(f.get("file")), file_text(f)) for f in files.get("files") or []]
+    return rows
+
+
+def verify_lines(summary: QualitySummary) -> list[str]:
+    """``therascope verify``'s lines for one session (:func:`core.quality.session.quality_summary`
+    with ``deep``): the verdict, each file (damaged first: which bytes, what it cost, when), and
+    what is still good."""
+    files = summary["files"]
+    uid = summary.get("uid") or "?"
+    state = files.get("state")
+    head = {
+        "damaged": "DAMAGED",
+        "verified": "intact: every file matches its checksums",
+        "sealed": "sealed",
+    }.get(str(state), f"{NOT_VERIFIED}: " + "; ".join(f["text"] for f in files["findings"]))
+    lines = [f"{uid}  {head}"]
+    entries = sorted(
+        files.get("files") or [], key=lambda f: (f.get("status") == "intact", str(f.get("file")))
+    )
+    width = max((len(str(f.get("file"))) for f in entries), default=0)
+    for f in entries:
+        lines.append(f"  {str(f.get('file')):<{width}}  {file_text(f)}")
+    if state == "damaged" and not entries:
+        lines += [f"  {r}" for r in files.get("reasons") or []]
+    if state in ("damaged", "verified"):
+        good = []
+        for s in summary["signals"].get("streams") or []:
+            exp, got = int(s.get("expected") or 0), int(s.get("received") or 0)
+            pct = f" ({fmt_pct(100.0 * got / exp)})" if exp else ""
+            good.append(f"{s.get('label') or s['name']}: {count(got)} of {count(exp)} samples{pct}")
+        v = summary["video"]
+        if v.get("recorded"):
+            stored = int(v.get("frames_stored") or 0)
+            total = stored + int(v.get("damaged") or 0)
+            good.append(f"video: {count(stored)} of {count(total)} frames")
+        if good:
+            lines.append("  still good: " + "; ".join(good))
+    return lines

@@ -2,6 +2,18 @@
 
 Sample times come from the counter→host clock fit (stored in the manifest at finalisation, or
 re-derived from the stored arrival times for a session that was never finalised).
+
+A finalised session is checked against its seal as it is read (:mod:`core.recording.integrity`):
+:func:`open_session` checks every byte of the manifest, the journal and the bio files, the video's
+index and its size; the video's frames are checked one by one as they are read (their CRC, itself
+sealed), or all at once with ``deep``. What a damaged file cost reads as lost (NaN samples,
+missing frames) and is listed in :attr:`SessionData.integrity`; :func:`verify_session` checks
+every byte of every file.
+
+Cost, measured on a 60-minute session (800 Hz ECG+EDA: 23 MB of samples and 2 MB of bio index;
+60 frames/s of 40 KB: 7 MB of frame index and an 8.6 GB video), 2-core cloud VM, files in the
+page cache, SHA-256 at about 1.7 GB/s: :func:`open_session` 37 ms with the checks against 5 ms
+without; with ``deep`` 5.6 s (the video read once).
 """
 
 from __future__ import annotations
@@ -13,8 +25,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.clock import fit_counter_clock
-from core.recording.bio_store import BioStream, read_bio_stream
-from core.recording.manifest import read_manifest, stream_infos
+from core.recording.bio_store import BioStream
+from core.recording.manifest import (
+    IntegrityFigures,
+    SealState,
+    integrity_figures,
+    open_manifest,
+    open_video,
+    read_streams,
+)
 
 if TYPE_CHECKING:
     from core.recording.video_store import VideoStoreReader
@@ -48,6 +67,15 @@ class SessionData:
     manifest: dict[str, Any]
     streams: dict[str, BioStream] = field(default_factory=dict)
     fits: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: the session's seal as found on opening
+    seal: SealState = field(default_factory=lambda: SealState(None))
+    #: the files against their seal (what :func:`open_session` checked; see ``deep``)
+    integrity: IntegrityFigures | None = None
+
+    @property
+    def damaged(self) -> bool:
+        """A file of the session is damaged (what a damaged file held reads as lost)."""
+        return self.integrity is not None and self.integrity["state"] == "damaged"
 
     @property
     def t0_ns(self) -> int:
@@ -83,15 +111,11 @@ class SessionData:
     def video(self, verify: bool = False) -> VideoStoreReader | None:
         """The stored video, or None when the session has none (close it when done).
 
-        ``verify`` checks every frame's CRC on opening (reads the whole video); without it each
-        :meth:`read` still checks its own frame.
+        ``verify`` checks every frame's CRC on opening (a sealed session: every chunk's checksum;
+        either way the whole video is read); without it each :meth:`read` still checks its own
+        frame. A sealed session's reader lists the frames a damaged file cost in its ``damage``.
         """
-        vdir = self.folder / "video"
-        if not (vdir / "frames.idx").exists():
-            return None
-        from core.recording.video_store import VideoStoreReader
-
-        return VideoStoreReader(vdir, verify=verify)
+        return open_video(self.folder, self.seal, verify)
 
     def frame_times_s(self) -> np.ndarray:
         """Capture time of every stored frame since session start (s)."""
@@ -111,18 +135,54 @@ class SessionData:
         return json.loads(p.read_text()) if p.exists() else None
 
 
-def open_session(folder: Path) -> SessionData:
-    """Open a session folder (finalised, recovered or even still unfinished)."""
-    manifest = read_manifest(folder)
-    data = SessionData(folder, manifest)
+def open_session(folder: Path, deep: bool = False) -> SessionData:
+    """Open a session folder (finalised, recovered or even still unfinished).
+
+    A sealed session is checked as it is read (see the module's docstring); ``deep`` reads the
+    whole video too (about 0.6 s per GB). The result is in :attr:`SessionData.integrity`.
+
+    Raises
+    ------
+    SessionDamageError — the manifest (``session.json``) is damaged: nothing can be trusted
+    ValueError — not a TheraScope session
+    """
+    manifest, state = open_manifest(folder)
+    data = SessionData(folder, manifest, seal=state)
     stored_fits = manifest.get("clock_fits") or {}
-    for info in stream_infos(manifest):
-        s = read_bio_stream(folder / "bio", info)
-        data.streams[info.name] = s
-        if info.name in stored_fits:
-            data.fits[info.name] = stored_fits[info.name]
+    data.streams = read_streams(folder, manifest, state)
+    for name, s in data.streams.items():
+        if name in stored_fits:
+            data.fits[name] = stored_fits[name]
         else:
-            data.fits[info.name] = fit_counter_clock(
-                s.index["first_counter"] + s.index["n"] - 1, s.index["arrival_ns"], info.rate_hz
+            data.fits[name] = fit_counter_clock(
+                s.index["first_counter"] + s.index["n"] - 1, s.index["arrival_ns"], s.info.rate_hz
             )
+    video = open_video(folder, state, verify=deep) if state.seal is not None else None
+    try:
+        data.integrity = integrity_figures(
+            folder, manifest, state, data.streams, data.fits, video, deep
+        )
+    finally:
+        if video is not None:
+            video.close()
     return data
+
+
+def verify_session(folder: Path) -> dict[str, Any]:
+    """Check every byte of every file of a session against its seal.
+
+    Returns
+    -------
+    dict — :func:`~core.recording.manifest.compute_quality`'s figures (with ``deep``), so
+    ``integrity`` says which file is damaged where, and ``streams`` / ``video`` what is lost
+    and what is still good
+
+    Raises
+    ------
+    SessionDamageError — ``session.json`` itself is damaged
+        (:func:`~core.recording.manifest.check_files` still checks the others)
+    """
+    from core.recording.manifest import compute_quality
+
+    manifest, state = open_manifest(folder)
+    return compute_quality(folder, manifest, deep=True, state=state)

@@ -24,12 +24,14 @@ from core.clock import Clock, MonotonicClock, fit_counter_clock
 from core.config import Settings
 from core.recording import quiet_gc
 from core.recording.bio_store import read_bio_stream
+from core.recording.integrity import INTEGRITY_NAME
 from core.recording.lock import RecordingLock
 from core.recording.manifest import (
     FORMAT,
     FORMAT_VERSION,
     compute_quality,
     read_manifest,
+    seal_session,
     stream_infos,
     write_json_atomic,
 )
@@ -190,6 +192,7 @@ class RecordingSession:
         settings = settings or Settings()
         clock = clock or MonotonicClock()
         uid = new_session_uid()
+        patient = catalog.get_patient(patient_id)  # before the folder: nothing to undo if it fails
         folder = data_root / "sessions" / uid
         try:
             folder.mkdir(parents=True)
@@ -220,6 +223,8 @@ class RecordingSession:
             "devices": devices,
             "settings": settings.to_dict(),
             "simulated": simulated,
+            # whose session it is, so a lost catalog can be rebuilt from the folders
+            "patient_uuid": patient.uuid if patient is not None else None,
         }
         try:
             write_json_atomic(folder / "session.json", manifest)
@@ -430,10 +435,12 @@ def finalise_folder(
     error: str | None = None,
     recorder: dict[str, Any] | None = None,
 ) -> SessionRecord:
-    """Write the final manifest (quality, clock fits) and close the catalog row.
+    """Write the final manifest (quality, clock fits), seal the files and close the catalog row.
 
     ``recorder``: the recorder's own figures (:func:`recorder_figures`); a recovered session has
-    none.
+    none. Every file of the recording is hashed here, once it is complete (never while
+    recording): :func:`~core.recording.manifest.seal_session`; ``integrity.json`` is written
+    before ``session.json``, whose quality figures (the catalog's too) say the files were sealed.
     """
     manifest = read_manifest(folder)
     quality = compute_quality(folder, manifest)
@@ -463,6 +470,8 @@ def finalise_folder(
         clock_fits=fits,
         quality=quality,
     )
+    seal = seal_session(folder, manifest)  # hashes every file; the seal covers session.json
+    write_json_atomic(folder / INTEGRITY_NAME, seal)
     write_json_atomic(folder / "session.json", manifest)
     catalog.finalise_session(
         record.id,

@@ -24,6 +24,11 @@ writes the index records and flushes (and fsyncs) ``frames.idx``. An index recor
 never points at bytes that were not on disk before it. After a crash the reader ignores a
 trailing partial record, records reaching beyond the end of ``frames.mjpeg`` and records whose
 CRC does not match; :func:`recover_video_store` truncates both files to the last good record.
+
+A finalised session's store is sealed (:mod:`core.recording.integrity`): given the seals of both
+files, the reader checks the index chunk by chunk and the video's size (with ``verify``, every
+chunk of it too, then the CRC of the frames in a damaged chunk), and lists the frames a damaged
+file cost in :attr:`VideoStoreReader.damage` instead of leaving them out silently.
 """
 
 from __future__ import annotations
@@ -32,10 +37,20 @@ import os
 import threading
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from core.recording.integrity import (
+    FileCheck,
+    FileSeal,
+    check_bytes,
+    check_file,
+    merge_ranges,
+    overlapping,
+    runs,
+)
 from core.types import Frame
 
 MJPEG_NAME = "frames.mjpeg"
@@ -54,6 +69,26 @@ def _crc32(data: bytes | memoryview) -> int:
 
 class CorruptFrameError(ValueError):
     """The bytes of a stored frame do not match their CRC or cannot be decoded."""
+
+
+@dataclass
+class FrameDamage:
+    """Frames lost because a sealed file is damaged (:mod:`core.recording.integrity`).
+
+    Parameters
+    ----------
+    first : int — position of the first lost frame among the frames recorded
+    frames : int — how many consecutive recorded frames were lost
+    t_start_ns, t_end_ns : int — host time of the first and last lost frame (ns; their
+        neighbours' when the index that held them is damaged)
+    file : str — ``"frames.idx"`` or ``"frames.mjpeg"``
+    """
+
+    first: int
+    frames: int
+    t_start_ns: int
+    t_end_ns: int
+    file: str
 
 
 class VideoStoreWriter:
@@ -162,7 +197,12 @@ class VideoStoreReader:
     folder : path — the ``video/`` folder
     verify : bool — check every frame's CRC on opening (reads the whole ``frames.mjpeg``, about
         1 s per GB); with False only bounds are checked on opening and :meth:`read` checks the
-        CRC of each frame it reads
+        CRC of each frame it reads. With seals: every chunk's checksum instead (about 0.6 s per
+        GB), then the CRC of each frame in a damaged chunk
+    index_seal, mjpeg_seal : FileSeal, optional — both files' seals (a finalised session,
+        :mod:`core.recording.integrity`): damaged or missing chunks are found and the frames
+        they cost listed in :attr:`damage`; without ``verify`` the video is checked by its size
+        and each frame by its CRC as it is read
 
     Attributes
     ----------
@@ -171,22 +211,112 @@ class VideoStoreReader:
     valid : ndarray of bool — which of ``all_records`` are valid
     n_corrupt : int — index records ignored (bytes missing or CRC mismatch)
     n_partial_bytes : int — bytes of a trailing partial index record (ignored)
+    damage : list of FrameDamage — recorded frames lost to damaged files (sealed stores)
+    checks : list of FileCheck — the index and the video against their seals (sealed stores)
     """
 
-    def __init__(self, folder: Path | str, verify: bool = True) -> None:
+    def __init__(
+        self,
+        folder: Path | str,
+        verify: bool = True,
+        index_seal: FileSeal | None = None,
+        mjpeg_seal: FileSeal | None = None,
+    ) -> None:
         self.folder = Path(folder)
         mj, ix = self.folder / MJPEG_NAME, self.folder / INDEX_NAME
+        self._mjpeg_size = mj.stat().st_size if mj.exists() else 0
+        self._f = open(mj, "rb") if mj.exists() else None  # noqa: SIM115 (closed in close())
+        self._lock = threading.Lock()
+        #: frames a damaged file cost, and each file against its seal (sealed stores only)
+        self.damage: list[FrameDamage] = []
+        self.checks: list[FileCheck] = []
+        #: frames recorded, first and last capture time (ns) as sealed (None: unsealed)
+        self.recorded: tuple[int, int, int] | None = None
+        self._dropped: int | None = None
+        if index_seal is not None and mjpeg_seal is not None:
+            self._open_sealed(index_seal, mjpeg_seal, verify)
+            return
         raw = ix.read_bytes() if ix.exists() else b""
         n_full = len(raw) // RECORD_SIZE
         self.n_partial_bytes = len(raw) - n_full * RECORD_SIZE
         rec = np.frombuffer(raw, dtype=INDEX_DTYPE, count=n_full)
-        self._mjpeg_size = mj.stat().st_size if mj.exists() else 0
-        self._f = open(mj, "rb") if mj.exists() else None  # noqa: SIM115 (closed in close())
-        self._lock = threading.Lock()
         self.all_records = rec
         self.valid = self._valid_mask(rec, verify)
         self.n_corrupt = int(n_full - self.valid.sum())
         self.records = rec[self.valid].copy()
+
+    @property
+    def n_damaged(self) -> int:
+        """Recorded frames lost to damaged files (0 for an intact or unsealed store)."""
+        return sum(d.frames for d in self.damage)
+
+    def _open_sealed(self, index_seal: FileSeal, mjpeg_seal: FileSeal, verify: bool) -> None:
+        """The index checked chunk by chunk, the video by size (``verify``: by chunk, and the CRC
+        of each frame in a damaged chunk); damaged frames left out and listed."""
+        ix = self.folder / INDEX_NAME
+        holds = index_seal.holds
+        n_exp = int(holds.get("frames", index_seal.size // RECORD_SIZE))
+        try:
+            with open(ix, "rb") as fh:
+                isize: int | None = os.fstat(fh.fileno()).st_size
+                raw = fh.read(index_seal.size)
+        except FileNotFoundError:
+            raw, isize = b"", None
+        icheck = check_bytes(index_seal, raw, isize)
+        mcheck = check_file(self.folder / MJPEG_NAME, mjpeg_seal, contents=verify)
+        self.checks = [icheck, mcheck]
+        self._dropped = int(holds["dropped"]) if "dropped" in holds else None
+        self.recorded = (n_exp, int(holds.get("first_t_ns", 0)), int(holds.get("last_t_ns", 0)))
+        if icheck.ok and mcheck.ok and len(raw) >= n_exp * RECORD_SIZE:  # nothing damaged
+            rec = np.frombuffer(raw, dtype=INDEX_DTYPE, count=n_exp)
+            off, ln = rec["offset"], rec["length"].astype(np.int64)
+            self.all_records = rec
+            self.valid = (off >= 0) & (ln > 0) & (off + ln <= mjpeg_seal.size)
+            self.n_partial_bytes = 0
+            self.n_corrupt = int(n_exp - self.valid.sum())
+            self.records = rec[self.valid] if self.n_corrupt else rec.copy()
+            return
+        have = min(len(raw) // RECORD_SIZE, n_exp)
+        rec = np.zeros(n_exp, dtype=INDEX_DTYPE)
+        rec[:have] = np.frombuffer(raw, dtype=INDEX_DTYPE, count=have)
+        starts = np.arange(n_exp, dtype=np.int64) * RECORD_SIZE
+        trusted = ~overlapping(starts, starts + RECORD_SIZE, icheck.bad)
+        trusted[have:] = False
+        off, ln = rec["offset"], rec["length"].astype(np.int64)
+        inside = trusted & (off >= 0) & (ln > 0) & (off + ln <= mjpeg_seal.size)
+        touched = inside & overlapping(off, off + ln, mcheck.bad)
+        for i in np.flatnonzero(touched):
+            # the chunk is damaged, perhaps not this frame: its CRC decides, if it is all there
+            a, n = int(off[i]), int(ln[i])
+            if self._f is not None and a + n <= self._mjpeg_size:
+                touched[i] = _crc32(self._read_bytes(a, n)) != int(rec["crc"][i])
+        # what the video lost, to the frame: the bytes of the frames whose CRC failed or that
+        # are cut, what is missing at the end, and any damaged chunk no frame explains
+        lost = [(int(off[i]), int(off[i] + ln[i])) for i in np.flatnonzero(touched)]
+        explained = overlapping(
+            np.array([a for a, _ in mcheck.changed], dtype=np.int64),
+            np.array([b for _, b in mcheck.changed], dtype=np.int64),
+            merge_ranges(lost),
+        )
+        changed = [r for r, hit in zip(mcheck.changed, explained, strict=True) if not hit]
+        changed += [(a, b) for a, b in lost if b <= self._mjpeg_size]
+        tail = [(self._mjpeg_size, mjpeg_seal.size)] if self._mjpeg_size < mjpeg_seal.size else []
+        if mcheck.size is not None:
+            mcheck.changed = merge_ranges(changed)
+            mcheck.bad = merge_ranges(mcheck.changed + lost + tail)
+        self.all_records = rec
+        self.valid = inside & ~touched
+        self.n_partial_bytes = 0
+        self.n_corrupt = int((trusted & ~inside).sum())  # already so when it was sealed
+        self.records = rec[self.valid].copy()
+        t = rec["t_host_ns"].astype(np.int64)
+        first_t, last_t = int(holds.get("first_t_ns", 0)), int(holds.get("last_t_ns", 0))
+        for mask, name in ((~trusted, INDEX_NAME), (touched, MJPEG_NAME)):
+            for a, b in runs(mask):
+                t0 = int(t[a]) if trusted[a] else int(t[a - 1]) if a > 0 else first_t
+                t1 = int(t[b - 1]) if trusted[b - 1] else int(t[b]) if b < n_exp else last_t
+                self.damage.append(FrameDamage(a, b - a, t0, max(t0, t1), name))
+        self.damage.sort(key=lambda d: d.first)
 
     def _valid_mask(self, rec: np.ndarray, verify: bool) -> np.ndarray:
         off, ln = rec["offset"], rec["length"].astype(np.int64)
@@ -240,7 +370,10 @@ class VideoStoreReader:
             yield Frame(int(r["index"]), int(r["t_host_ns"]), self.read(i))
 
     def dropped_frames(self) -> int:
-        """Camera indices missing between the first and the last stored frame."""
+        """Camera indices missing between the first and the last stored frame (a sealed store:
+        the camera's drops counted at finalisation, whatever damage came later)."""
+        if self._dropped is not None:
+            return self._dropped
         if len(self) == 0:
             return 0
         idx = np.unique(self.frame_indices)

@@ -1,4 +1,6 @@
-"""The data-quality lines of the PDF report: sensor link and outages, packet errors, clock drift.
+"""The data-quality lines of the PDF report: sensor link and outages, packet errors, clock drift,
+and the session's files against their checksums (a damaged file: a red line naming it, its damaged
+bytes and the samples or frames it cost).
 
 ``ReportData.quality["summary"]`` holds :func:`core.quality.session.quality_summary` of the session
 (absent for reports built without a session folder: then nothing is added). The same wording as
@@ -11,11 +13,15 @@ from __future__ import annotations
 from typing import Any, Literal
 from xml.sax.saxutils import escape
 
+from core.palette import LIGHT_COLOURS
 from core.quality.session import LinkSummary, QualitySummary, StreamSummary
 from core.quality.text import (
     VERDICT_WORDS,
     battery_text,
+    checksums_text,
+    damaged_text,
     drift_text,
+    file_text,
     link_text,
     outages_text,
     packets_text,
@@ -30,6 +36,8 @@ _PARTS: tuple[tuple[Literal["signals", "link", "video"], str], ...] = (
     ("link", "Sensor link"),
     ("video", "Video"),
 )
+#: the start of the rows printed in red: a damaged or missing file
+DAMAGE_ROW = "Damaged file"
 
 
 def _streams(summary: QualitySummary) -> list[StreamSummary]:
@@ -56,6 +64,7 @@ def data_quality_rows(summary: QualitySummary) -> list[list[str]]:
     for part, title in _PARTS:
         p = summary.get(part) or {}
         rows.append([f"{title}: verdict", VERDICT_WORDS[p.get("verdict")]])
+    rows += damage_rows(summary)
     link = summary.get("link") or {}
     if link.get("present"):
         rows += [
@@ -78,6 +87,34 @@ def data_quality_rows(summary: QualitySummary) -> list[list[str]]:
     return rows
 
 
+def damage_rows(summary: QualitySummary) -> list[list[str]]:
+    """The checksums' line and, for each damaged or missing file, a line naming it (red in the
+    PDF): ``["Damaged file bio/bio.f32", "DAMAGED: truncated: …; 7 960 samples lost (…)"]``."""
+    files = summary.get("files")
+    if not files:
+        return []
+    if files.get("verdict") is None:  # no checksums: say why
+        text = "; ".join(f["text"] for f in files.get("findings") or []) or "not verified"
+        line = text[:1].upper() + text[1:]
+    else:
+        line = f"{VERDICT_WORDS[files.get('verdict')]}: {checksums_text(files)}"
+    rows = [["Files: verdict (checksums)", line]]
+    for f in files.get("files") or []:
+        if f.get("status") in ("damaged", "missing"):
+            rows.append([f"{DAMAGE_ROW} {f.get('file')}", file_text(f)])
+    if files.get("state") == "damaged" and len(rows) == 1:  # integrity.json itself unusable
+        rows.append([f"{DAMAGE_ROW} integrity.json", "; ".join(files.get("reasons") or [])])
+    for s in _streams(summary):
+        if s.get("damaged"):
+            rows.append(
+                [f"{DAMAGE_ROW}: {s.get('label') or s['name']} samples lost", damaged_text(s)]
+            )
+    video = summary.get("video") or {}
+    if video.get("damaged"):
+        rows.append([f"{DAMAGE_ROW}: video frames lost", damaged_text(video)])
+    return rows
+
+
 def _pair(
     link: LinkSummary,
     a: Literal["disconnects", "reconnects"],
@@ -92,12 +129,26 @@ def data_quality_table(data: ReportData, st: dict[str, Any], width: float) -> li
     """The "Data quality" heading and table (nothing when the report has no summary)."""
     from reportlab.platypus import KeepTogether, Paragraph
 
-    from core.report.blocks import table
+    from core.report.blocks import multiline, para, table
 
     summary = (data.quality or {}).get("summary")
     if not summary:
         return []
-    cells = [[k, Paragraph(escape(v), st["cell"])] for k, v in data_quality_rows(summary)]
+    red = LIGHT_COLOURS["red"]
+    cells = [
+        [
+            para(f'<font color="{red}"><b>{multiline(k)}</b></font>', st["cell"])
+            if k.startswith(DAMAGE_ROW)
+            else k,
+            para(
+                f'<font color="{red}"><b>{multiline(v)}</b></font>'
+                if k.startswith(DAMAGE_ROW)
+                else multiline(v),
+                st["cell"],
+            ),
+        ]
+        for k, v in data_quality_rows(summary)
+    ]
     note = (
         "Simulated session: the figures describe simulated devices. "
         if summary.get("simulated")
