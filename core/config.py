@@ -9,6 +9,7 @@ to the code.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -17,6 +18,39 @@ from typing import Any
 APP_NAME = "TheraScope"
 DATA_ENV = "THERASCOPE_DATA_DIR"
 CONFIG_ENV = "THERASCOPE_CONFIG_DIR"
+
+#: the shortest and the longest session a recording may be asked to last (s): under a second
+#: holds nothing to analyse; a day is far beyond any therapy session
+MIN_SESSION_S = 1.0
+MAX_SESSION_S = 24 * 3600.0
+
+
+def session_seconds(value: float) -> float:
+    """Check a session length asked for (s): finite, from :data:`MIN_SESSION_S` to
+    :data:`MAX_SESSION_S`.
+
+    Parameters
+    ----------
+    value : float — the length asked for (s)
+
+    Returns
+    -------
+    float — ``value``
+
+    Raises
+    ------
+    ValueError — ``value`` is not a number, not finite, or out of that range
+    """
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not MIN_SESSION_S <= seconds <= MAX_SESSION_S:  # NaN fails every comparison
+        raise ValueError(
+            f"A session lasts from {MIN_SESSION_S:g} s to {MAX_SESSION_S:.0f} s (24 h), "
+            f"not {value!r} s"
+        )
+    return seconds
 
 
 def data_dir(override: str | os.PathLike[str] | None = None) -> Path:

@@ -15,6 +15,8 @@ import sys
 import time
 from typing import Any
 
+from app.cli.arguments import bounded
+
 
 def cmd_devices(args: argparse.Namespace) -> int:
     from devices.ble.profiles import PROFILES
@@ -54,14 +56,21 @@ def _profile_of(transport: Any, address: str, seconds: float) -> tuple[str, str 
 
 
 def record_real(args: argparse.Namespace, cat: Any, root: Any, patient_id: int) -> int:
-    """Record from a BLE sensor (and a camera) in real time; prints the session uid."""
-    from core.config import Settings
+    """Record from a BLE sensor (and a camera) in real time; prints the session uid.
+
+    Raises
+    ------
+    ValueError — ``args.duration`` is not a session length (:func:`core.config.session_seconds`),
+        before anything is opened
+    """
+    from core.config import Settings, session_seconds
     from core.recording.session import RecordingSession
     from devices.ble.profiles import make_driver
     from devices.ble.sensor import BleSensor
     from devices.ble.transport import BleTransport
     from devices.camera import OpenCVCamera
 
+    duration_s = session_seconds(args.duration)
     settings = Settings.load()
     transport = BleTransport()
     session = None
@@ -92,7 +101,7 @@ def record_real(args: argparse.Namespace, cat: Any, root: Any, patient_id: int) 
             settings=settings,
         )
         seen = 0
-        end = time.monotonic() + args.duration
+        end = time.monotonic() + duration_s
         try:
             while time.monotonic() < end:
                 time.sleep(0.25)
@@ -122,6 +131,11 @@ def record_real(args: argparse.Namespace, cat: Any, root: Any, patient_id: int) 
 
 def add_device_commands(sub: Any) -> None:
     p = sub.add_parser("devices", help="scan for Bluetooth sensors and list cameras")
-    p.add_argument("--seconds", type=float, default=5.0, help="how long to scan (s)")
+    p.add_argument(
+        "--seconds",
+        type=bounded(float, 0.0, 300.0, unit="seconds", lo_open=True),
+        default=5.0,
+        help="how long to scan (s)",
+    )
     p.add_argument("--all", action="store_true", help="also list unsupported Bluetooth devices")
     p.set_defaults(func=cmd_devices)

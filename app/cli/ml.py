@@ -9,9 +9,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.cli.arguments import SEED, bounded
+
+#: the highest participant number ``--participants`` may name (AMIGOS has 40)
+MAX_PARTICIPANT = 1000
+#: the most epochs one training stage may run
+MAX_EPOCHS = 1000
+
 
 def _participants(spec: str | None) -> list[int] | None:
-    """``"1-40"`` or ``"1,2,5-8"`` → participant numbers."""
+    """``"1-40"`` or ``"1,2,5-8"`` → participant numbers (``spec`` checked by
+    :func:`participant_spec`)."""
     if not spec:
         return None
     out: list[int] = []
@@ -19,6 +27,76 @@ def _participants(spec: str | None) -> list[int] | None:
         a, _, b = part.partition("-")
         out += list(range(int(a), int(b or a) + 1))
     return out
+
+
+def participant_spec(text: str) -> str:
+    """argparse ``type=`` of ``--participants``: ``"1-40"`` or ``"1,2,5-8"``, numbers from 1 to
+    :data:`MAX_PARTICIPANT`, each range low to high.
+
+    Returns
+    -------
+    str — ``text`` without spaces
+
+    Raises
+    ------
+    argparse.ArgumentTypeError — one line with the expected form
+    """
+    spec = "".join(text.split())
+    for part in spec.split(","):
+        a, dash, b = part.partition("-")
+        ok = a.isdigit() and (not dash or b.isdigit())
+        if ok:
+            lo, hi = int(a), int(b) if dash else int(a)
+            ok = 1 <= lo <= hi <= MAX_PARTICIPANT
+        if not ok:
+            raise argparse.ArgumentTypeError(
+                f'expected participant numbers from 1 to {MAX_PARTICIPANT} such as "1-40" or '
+                f'"1,2,5-8", got {text!r}'
+            )
+    return spec
+
+
+def epochs_spec(text: str) -> str:
+    """argparse ``type=`` of ``--epochs``: three whole numbers "BMMN,BAE,joint", each from 0 to
+    :data:`MAX_EPOCHS`.
+
+    Returns
+    -------
+    str — ``text`` without spaces
+
+    Raises
+    ------
+    argparse.ArgumentTypeError — one line with the expected form
+    """
+    parts = "".join(text.split()).split(",")
+    if len(parts) != 3 or not all(p.isdigit() and int(p) <= MAX_EPOCHS for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"expected three whole numbers from 0 to {MAX_EPOCHS} for the BMMN, BAE and joint "
+            f'stages, such as "10,5,10", got {text!r}'
+        )
+    return ",".join(parts)
+
+
+def device_spec(text: str) -> str:
+    """argparse ``type=`` of ``--device``: a device this computer has
+    (:func:`core.models.runtime.pick_device`, the GUI's and training's check too; imports torch).
+
+    Returns
+    -------
+    str — the setting, lower case (``"auto"``, ``"cpu"``, ``"cuda:0"`` …)
+
+    Raises
+    ------
+    argparse.ArgumentTypeError — one line naming the valid devices on this computer, and saying
+        "no CUDA GPU on this computer" when there is none
+    """
+    from core.models.runtime import DeviceError, pick_device
+
+    try:
+        pick_device(text)
+    except DeviceError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text.strip().lower()
 
 
 def _layout(args: argparse.Namespace) -> Any:
@@ -191,6 +269,13 @@ def cmd_analyse(args: argparse.Namespace) -> int:
     settings = Settings.load()
     if args.device:
         settings.analysis_device = args.device
+    else:  # the settings file's: checked before anything is loaded
+        from core.models.runtime import DeviceError, pick_device
+
+        try:
+            pick_device(settings.analysis_device)
+        except DeviceError as e:
+            raise DeviceError(f"The settings' analysis device: {e}") from None
     if args.fps:
         settings.analysis_frames_per_s = args.fps
     ckpt = Path(args.checkpoint) if args.checkpoint else active_checkpoint(settings, root)
@@ -286,21 +371,29 @@ def cmd_cohort(args: argparse.Namespace) -> int:
 def add_commands(sub: Any) -> None:
     def data_args(p: argparse.ArgumentParser, need_amigos: bool = True) -> None:
         p.add_argument("--amigos", required=need_amigos, help="folder of the AMIGOS copy")
-        p.add_argument("--participants", help='e.g. "1-40" (default: all found)')
+        p.add_argument(
+            "--participants", type=participant_spec, help='e.g. "1-40" (default: all found)'
+        )
         p.add_argument("--mat-pattern", help="default Data_Preprocessed_P{p:02d}.mat")
         p.add_argument("--video-pattern", help="default P{p}_{video_id}_face.mov")
-        p.add_argument("--ecg-column", type=int, default=14, help="14 ECG right, 15 ECG left")
+        p.add_argument(
+            "--ecg-column", type=bounded(int, 0, 16), default=14, help="14 ECG right, 15 ECG left"
+        )
         p.add_argument("--cache", help="face-crop cache folder (default: inside the copy)")
-        p.add_argument("--frame-step", type=int, default=1, help="use every k-th video frame")
+        p.add_argument(
+            "--frame-step", type=bounded(int, 1, 1000), default=1, help="use every k-th video frame"
+        )
         p.add_argument("--backbone", default="resnet50", choices=["resnet50", "resnet18", "small"])
         p.add_argument("--weights", default="imagenet", help="imagenet, none or a weights file")
-        p.add_argument("--face-size", type=int, default=224)
-        p.add_argument("--epochs", default="10,5,10", help="BMMN,BAE,joint stage epochs")
-        p.add_argument("--batch", type=int, default=115)
-        p.add_argument("--lr", type=float, default=1e-4)
-        p.add_argument("--device", default="auto")
+        p.add_argument("--face-size", type=bounded(int, 32, 1024, unit="pixels"), default=224)
+        p.add_argument(
+            "--epochs", type=epochs_spec, default="10,5,10", help="BMMN,BAE,joint stage epochs"
+        )
+        p.add_argument("--batch", type=bounded(int, 1, 65536), default=115)
+        p.add_argument("--lr", type=bounded(float, 0.0, 1.0, lo_open=True), default=1e-4)
+        p.add_argument("--device", type=device_spec, default="auto", help="auto, cpu, cuda, cuda:N")
         p.add_argument("--amp", default="auto", choices=["auto", "bf16", "off"])
-        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--seed", type=SEED, default=0)
 
     p = sub.add_parser("train", help="train a BMMN model on AMIGOS (torchrun for several GPUs)")
     data_args(p, need_amigos=False)
@@ -316,7 +409,7 @@ def add_commands(sub: Any) -> None:
 
     p = sub.add_parser("evaluate", help="person-independent evaluation beside the paper")
     data_args(p)
-    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--folds", type=bounded(int, 2, 100), default=5)
     p.add_argument("--variants", default="bae2", help="comma list of bmmn,bae1,bae2")
     p.add_argument("--modalities", default="both", help="comma list of both,face,bio")
     p.add_argument("--out-dir", required=True)
@@ -325,8 +418,14 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("analyse", help="analyse recorded sessions with the model")
     p.add_argument("sessions", nargs="+", help="session uids")
     p.add_argument("--checkpoint", help="model checkpoint (default: the settings' or the demo)")
-    p.add_argument("--device", help="auto, cpu, cuda… (default: the settings')")
-    p.add_argument("--fps", type=float, help="analysed frames per second on the CPU")
+    p.add_argument(
+        "--device", type=device_spec, help="auto, cpu, cuda, cuda:N (default: the settings')"
+    )
+    p.add_argument(
+        "--fps",
+        type=bounded(float, 0.25, 60.0, unit="frames per second"),
+        help="analysed frames per second on the CPU (0.25–60, as in the settings)",
+    )
     p.set_defaults(func=cmd_analyse)
 
     p = sub.add_parser(
@@ -344,8 +443,13 @@ def add_commands(sub: Any) -> None:
 
     p = sub.add_parser("synthetic-amigos", help="write a small synthetic AMIGOS-format dataset")
     p.add_argument("out")
-    p.add_argument("--participants", type=int, default=6)
-    p.add_argument("--trials", type=int, default=4)
-    p.add_argument("--seconds", type=float, default=10.0)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--participants", type=bounded(int, 1, 100), default=6)
+    p.add_argument("--trials", type=bounded(int, 1, 20), default=4, help="per participant")
+    p.add_argument(
+        "--seconds",
+        type=bounded(float, 0.0, 3600.0, unit="seconds", lo_open=True),
+        default=10.0,
+        help="every trial's length",
+    )
+    p.add_argument("--seed", type=SEED, default=0)
     p.set_defaults(func=cmd_synthetic)

@@ -6,6 +6,7 @@ decoded by the same decoder as a real sensor's, and the recorder writes the same
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 from core.catalog import Catalog, SessionRecord
 from core.clock import Clock, MonotonicClock, VirtualClock
-from core.config import Settings
+from core.config import Settings, session_seconds
 from core.recording.session import RecordingSession
 from core.recording.sources import DeviceFactory, DeviceSet
 from core.simulation.scenario import Scenario, preset
@@ -34,7 +35,14 @@ def make_devices(
     seed: int = 0,
     drop_prob: float = 0.0,
 ) -> tuple[SimulatedSensor, SimulatedCamera | None, dict[str, Any]]:
-    """A simulated sensor and camera following ``scenario``, and the truth to store with them."""
+    """A simulated sensor and camera following ``scenario``, and the truth to store with them.
+
+    Raises
+    ------
+    ValueError — ``drop_prob`` is not a probability from 0 to below 1
+    """
+    if not 0.0 <= drop_prob < 1.0:  # NaN fails the comparison too
+        raise ValueError(f"The packet loss is a probability from 0 to below 1, not {drop_prob!r}")
     sensor = SimulatedSensor(
         scenario, rate_hz=settings.bio_rate_hz, seed=seed, clock=clock, drop_prob=drop_prob
     )
@@ -57,7 +65,13 @@ def simulated_device_factory(settings: Settings, duration_s: float = 3600.0) -> 
 
     The scenario is stretched over ``duration_s`` (s), an expected session length: the live course
     then unfolds at a therapy session's pace, whenever the therapist stops.
+
+    Raises
+    ------
+    ValueError — ``duration_s`` is not finite or out of :func:`core.config.session_seconds`'s
+        range
     """
+    session_seconds(duration_s)
 
     def factory(scenario_name: str, seed: int) -> DeviceSet:
         sc = preset(scenario_name, duration_s)
@@ -103,7 +117,17 @@ def record_simulated(
     step_s : float — virtual-clock step (s)
     cancel : callable, optional — polled every step; when it returns True the partial session
         is stopped, removed (it is simulated: nothing real is lost) and :class:`Cancelled` raised
+
+    Raises
+    ------
+    ValueError — before anything is recorded: ``duration_s`` not finite or out of
+        :func:`core.config.session_seconds`'s range (1 s to 24 h), ``step_s`` not a positive
+        finite number of seconds, or ``drop_prob`` not from 0 to below 1
+    Cancelled — ``cancel`` said so
     """
+    duration_s = session_seconds(duration_s)
+    if not (math.isfinite(step_s) and step_s > 0.0):
+        raise ValueError(f"The simulation step is a positive number of seconds, not {step_s!r}")
     settings = settings or Settings()
     clock: Clock = VirtualClock() if virtual else MonotonicClock()
     sc = preset(scenario, duration_s)

@@ -10,6 +10,8 @@ from typing import Any
 import pyqtgraph as pg
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from core.filenames import safe_file_name
+
 
 @contextmanager
 def _svg_paths_with_close() -> Iterator[None]:
@@ -64,9 +66,12 @@ def save_figure(
     parent: QWidget, view: Any, default_name: str, path: str | None = None
 ) -> Path | None:
     """Ask where to save ``view``'s figure (unless ``path`` is given) and save it; problems
-    are shown in a message box. Returns the file, or None."""
+    are shown in a message box. Returns the file, or None.
+
+    ``default_name`` is offered in the home folder made one safe file name
+    (:func:`core.filenames.safe_file_name`): callers put patient codes in it as typed."""
     if path is None:
-        default = str(Path.home() / default_name)
+        default = str(Path.home() / safe_file_name(default_name))
         path, chosen = QFileDialog.getSaveFileName(
             parent, "Export figure", default, "PNG image (*.png);;SVG drawing (*.svg)"
         )

@@ -10,6 +10,14 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from app.gui.workers import run_job
 from core.catalog import Catalog, SessionRecord
+from core.filenames import safe_file_name, safe_name_part
+
+
+def default_report_name(code: str, uid: str) -> str:
+    """The name the save dialog offers for a session's report: ``TheraScope_<code>_<uid>.pdf``,
+    with the patient code (typed by the therapist: "../x", "CON", "a/b") made one safe name
+    (:func:`core.filenames.safe_name_part`)."""
+    return safe_file_name(f"TheraScope_{safe_name_part(code)}_{safe_name_part(uid)}.pdf")
 
 
 def export_session_report(
@@ -37,7 +45,7 @@ def export_session_report(
     p = catalog.get_patient(rec.patient_id)
     assert p is not None
     if path is None:
-        default = str(Path.home() / f"TheraScope_{p.code}_{rec.uid}.pdf")
+        default = str(Path.home() / default_report_name(p.code, rec.uid))
         path, _ = QFileDialog.getSaveFileName(parent, "Export report", default, "PDF (*.pdf)")
         if not path:
             return False

@@ -5,6 +5,7 @@ torch is imported here at the top: only modules that run a model import this one
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import torch
@@ -12,13 +13,82 @@ import torch
 from core.models.spatial import IMAGENET_MEAN, IMAGENET_STD
 
 
+class DeviceError(RuntimeError):
+    """A device setting this computer cannot run on; the message, one line, names those it can."""
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def valid_devices() -> list[str]:
+    """The device settings this computer runs on.
+
+    Returns
+    -------
+    list of str — ``"auto"``, ``"cpu"``; with CUDA also ``"cuda"`` and ``"cuda:0"`` …
+    ``"cuda:N-1"`` for its N GPUs; ``"mps"`` on a Mac with Metal
+    """
+    out = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        out += ["cuda", *(f"cuda:{i}" for i in range(torch.cuda.device_count()))]
+    if _mps_available():
+        out.append("mps")
+    return out
+
+
+def describe_valid_devices() -> str:
+    """One sentence naming :func:`valid_devices`, e.g. "Valid devices on this computer: auto,
+    cpu (no CUDA GPU on this computer)"."""
+    text = "Valid devices on this computer: " + ", ".join(valid_devices())
+    if not torch.cuda.is_available():
+        text += " (no CUDA GPU on this computer)"
+    return text
+
+
 def pick_device(spec: str) -> torch.device:
-    if spec == "auto":
+    """The device a setting means on this computer: the one check the command line, the GUI's
+    settings, training and analysis share.
+
+    Parameters
+    ----------
+    spec : str — ``"auto"`` (CUDA when there is a GPU, else the CPU), ``"cpu"``, ``"cuda"``,
+        ``"cuda:N"`` or ``"mps"``; case and surrounding spaces do not matter
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    DeviceError — (a RuntimeError) ``spec`` is no device, or one this computer lacks; the one-line
+        message says which are valid here, and "no CUDA GPU on this computer" when there is none
+    """
+    key = spec.strip().lower() if isinstance(spec, str) else ""
+    if key == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(spec)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("CUDA was asked for, but this machine has no usable CUDA device")
-    return dev
+    if key in valid_devices():
+        return torch.device(key)
+    valid = describe_valid_devices()
+    if re.fullmatch(r"cuda(:\d+)?", key):
+        if not torch.cuda.is_available():
+            raise DeviceError(
+                f"Device {spec!r} cannot be used: no CUDA GPU on this computer (no usable CUDA "
+                f"device). Valid devices on this computer: auto, cpu"
+                + (", mps" if _mps_available() else "")
+            )
+        n = torch.cuda.device_count()
+        gpus = ", ".join(f"cuda:{i}" for i in range(n))
+        raise DeviceError(
+            f"Device {spec!r} cannot be used: this computer has {n} CUDA GPU"
+            f"{'' if n == 1 else 's'} ({gpus}). {valid}"
+        )
+    if key == "mps":
+        raise DeviceError(
+            f"Device {spec!r} cannot be used: this computer has no Metal GPU. {valid}"
+        )
+    raise DeviceError(f"Unknown device {spec!r}. {valid}")
 
 
 def autocast(device: torch.device, amp: str) -> Any:
