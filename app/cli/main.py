@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from app.cli.arguments import SEED, SESSION_SECONDS
 from core import __version__
 
 
@@ -106,10 +107,12 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([vars(r) for r in rows], indent=2, default=str))
         return 0
+    from core.timefmt import format_clock
+
     for r in rows:
         q = r.quality or {}
         lost = sum(s.get("lost", 0) for s in q.get("streams", {}).values())
-        dur = f"{r.duration_s / 60:.1f} min" if r.duration_s else "-"
+        dur = format_clock(r.duration_s) if r.duration_s else "-"
         sim = " simulated" if r.simulated else ""
         print(
             f"{r.uid}  patient={cat.get_patient(r.patient_id).code:<12} {r.started_at}  "
@@ -171,14 +174,68 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 def cmd_recover(args: argparse.Namespace) -> int:
     from core.recording.recovery import recover_unfinished
+    from core.report.cleanup import clean_interrupted_writes
 
     cat, root = _catalog(args)
     res = recover_unfinished(cat, root)
     for r in res:
         print(json.dumps(r))
-    if not res:
+    removed = clean_interrupted_writes(cat, root)
+    for path in removed:
+        print(json.dumps({"removed": path, "why": "left by an interrupted write"}))
+    if not res and not removed:
         print("nothing to recover")
     return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Check every byte of one session's files, or of all, against their checksums.
+
+    Exit status: 0 when nothing is damaged (a session without checksums is "not verified", not
+    damaged), 1 when a file is damaged, 2 when the session is unknown.
+    """
+    from core.quality.session import quality_summary
+    from core.quality.text import verify_lines
+    from core.recording.integrity import SessionDamageError
+    from core.recording.manifest import check_files, compute_quality, read_manifest
+
+    if bool(args.uid) == bool(args.all):
+        raise SystemExit("therascope verify UID, or therascope verify --all")
+    cat, root = _catalog(args)
+    if args.all:
+        records = cat.list_sessions()
+    else:
+        found = cat.session_by_uid(args.uid)
+        if found is None:
+            return _refuse(f"No session {args.uid!r} (list them: therascope sessions)")
+        records = [found]
+    damaged = 0
+    for rec in records:
+        folder = root / rec.folder
+        if rec.status == "recording":
+            print(f"{rec.uid}  not checked: still recording (or waiting for recovery)")
+            continue
+        if not (folder / "session.json").exists():
+            print(f"{rec.uid}  DAMAGED\n  session folder missing: {folder}")
+            damaged += 1
+            continue
+        try:
+            lines = verify_lines(quality_summary(folder, deep=True))
+        except SessionDamageError as e:
+            checks, why = check_files(folder)
+            lines = [f"{rec.uid}  DAMAGED", f"  {e}"]
+            lines += [f"  {c.path}  {c.problem() or 'intact'}" for c in checks] or [f"  {why}"]
+        else:
+            if lines[0].endswith("DAMAGED"):
+                # the lists, the patient page and the report then count what the damage cost
+                fresh = compute_quality(folder, read_manifest(folder), deep=True)
+                cat.update_session_quality(rec.id, {**rec.quality, **fresh})
+                lines.append("  the catalog's quality figures now count the damaged files")
+        damaged += lines[0].endswith("DAMAGED")
+        print("\n".join(lines))
+    if args.all:
+        print(f"{len(records)} session(s) checked, {damaged} damaged")
+    return 1 if damaged else 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -206,6 +263,43 @@ def cmd_demo(args: argparse.Namespace) -> int:
     cat, root = _catalog(args)
     p = ensure_demo_patient(cat, root, progress=None, analyse=not args.no_analysis)
     print(f"demo patient {p.code}: {len(cat.list_sessions(patient_id=p.id))} sessions")
+    return 0
+
+
+def cmd_rebuild_catalog(args: argparse.Namespace) -> int:
+    """Recreate the catalog from the record files; says what it could not recover."""
+    import datetime as dt
+    import os
+
+    from core.catalog.rebuild import rebuild_catalog
+    from core.config import data_dir
+
+    root = data_dir(args.data_dir)
+    result = rebuild_catalog(root, Path(args.out) if args.out else None)
+    print(f"Rebuilt catalog: {result.path}")
+    print(f"It holds {result.summary()}.")
+    if result.problems:
+        print("Not recovered:")
+        for problem in result.problems:
+            print(f"  - {problem}")
+    current = root / "catalog.sqlite"
+    if not args.replace:
+        print(
+            f"To use it: close TheraScope, move {current.name} out of the way and rename "
+            f"{result.path.name} to {current.name} (or run again with --replace)."
+        )
+        return 0
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    if current.exists():
+        kept = current.with_name(f"{current.name}.replaced-{stamp}")
+        os.replace(current, kept)
+        for suffix in ("-wal", "-shm"):  # the old catalog's journal goes with it
+            side = current.with_name(current.name + suffix)
+            if side.exists():
+                os.replace(side, kept.with_name(kept.name + suffix))
+        print(f"The old catalog is kept as {kept.name}.")
+    os.replace(result.path, current)
+    print(f"{current.name} is now the rebuilt catalog.")
     return 0
 
 
@@ -262,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("record", help="record a session")
     p.add_argument("--patient", required=True, help="patient code")
-    p.add_argument("--duration", type=float, default=120.0, help="seconds")
+    p.add_argument("--duration", type=SESSION_SECONDS, default=120.0, help="seconds (1–86400)")
     p.add_argument("--simulate", action="store_true", help="simulated sensor and camera")
     p.add_argument("--sensor", help="Bluetooth address of the sensor to record from")
     p.add_argument(
@@ -275,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--virtual", action="store_true", help="virtual clock: simulate faster than real time"
     )
     p.add_argument("--scenario", default="anxious_to_calm")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--drop-prob", type=float, default=0.0, help="simulated packet loss (0–1)")
     p.add_argument("--no-video", action="store_true")
     p.add_argument(
@@ -289,6 +383,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("recover", help="recover sessions left unfinished by a crash")
     p.set_defaults(func=cmd_recover)
+
+    p = sub.add_parser(
+        "rebuild-catalog",
+        help="recreate the catalog from the data folder's record files (beside the old one)",
+    )
+    p.add_argument("--out", help="the new catalog file (default: catalog.rebuilt-<time>.sqlite)")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="then put it in place of catalog.sqlite (the old one is kept as "
+        "catalog.sqlite.replaced-<time>); close TheraScope first",
+    )
+    p.set_defaults(func=cmd_rebuild_catalog)
+
+    p = sub.add_parser(
+        "verify",
+        help="check every file of one or all sessions against its checksums",
+        description="reads every byte of each session's files and compares them with the "
+        "checksums written when the session was finalised; prints what is damaged (file, byte "
+        "range, samples or frames lost, when) and what is still good. Exit status 1 when "
+        "anything is damaged.",
+    )
+    p.add_argument("uid", nargs="?", help="the session uid")
+    p.add_argument("--all", action="store_true", help="every session in the catalog")
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("report", help="export a session's PDF report")
     p.add_argument("session", help="session uid")

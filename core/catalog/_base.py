@@ -160,6 +160,7 @@ def row_to_patient(row: sqlite3.Row) -> Patient:
         # absent only from a catalog opened below v3 (a migration test stopping early);
         # keys(): `in` on an sqlite3.Row looks at the values
         archived_at=row["archived_at"] if "archived_at" in row.keys() else None,  # noqa: SIM118
+        uuid=row["uuid"] if "uuid" in row.keys() else None,  # noqa: SIM118
     )
 
 

@@ -13,6 +13,7 @@ A step runs inside a transaction with foreign keys off and must use ``conn.execu
 from __future__ import annotations
 
 import sqlite3
+import uuid
 
 # --- v2: self-reports, analyses, reports ----------------------------------------------------
 
@@ -82,3 +83,22 @@ def migrate_v2_to_v3(conn: sqlite3.Connection) -> None:
     """v2 → v3: add ``patients.archived_at`` (every existing patient stays active)."""
     for statement in SCHEMA_V3_STATEMENTS:
         conn.execute(statement)
+
+
+# --- v4: a lasting identity for each patient ---------------------------------------------------
+
+SCHEMA_V4_STATEMENTS: tuple[str, ...] = (
+    # The patient's UUID (36 characters, lower case): names the patient's record file and is
+    # written into each session folder, so the catalog can be rebuilt from the files. Filled
+    # for every existing patient by the step; set by add_patient for new ones.
+    "ALTER TABLE patients ADD COLUMN uuid TEXT NULL CHECK (uuid IS NULL OR length(uuid) = 36)",
+    "CREATE UNIQUE INDEX patients_uuid ON patients (uuid)",
+)
+
+
+def migrate_v3_to_v4(conn: sqlite3.Connection) -> None:
+    """v3 → v4: add ``patients.uuid`` and give every existing patient a new random UUID."""
+    for statement in SCHEMA_V4_STATEMENTS:
+        conn.execute(statement)
+    for (pid,) in conn.execute("SELECT id FROM patients ORDER BY id").fetchall():
+        conn.execute("UPDATE patients SET uuid = ? WHERE id = ?", (str(uuid.uuid4()), pid))

@@ -6,6 +6,7 @@ import unicodedata
 from collections.abc import Collection
 from datetime import date
 from typing import Any
+from uuid import uuid4
 
 from core.catalog._base import (
     CatalogBase,
@@ -104,8 +105,8 @@ class PatientsMixin(CatalogBase):
                 raise ValueError(f"A patient with code {code} already exists")
             cur = self._conn.execute(
                 "INSERT INTO patients (code, name, birth_year, notes, is_demo, created_at,"
-                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (code, name, birth_year, notes, int(bool(is_demo)), now, now),
+                " updated_at, uuid) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (code, name, birth_year, notes, int(bool(is_demo)), now, now, str(uuid4())),
             )
             pid = int(cur.lastrowid or 0)
             self._write_audit("create", "patient", pid, f"code={code}")

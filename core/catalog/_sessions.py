@@ -202,6 +202,26 @@ class SessionsMixin(CatalogBase):
             )
             return self._session_or_raise(session_id)
 
+    def update_session_quality(self, session_id: int, quality: dict[str, Any]) -> SessionRecord:
+        """Replace a finished session's stored quality figures (e.g. after ``verify`` found a
+        damaged file: the lists and the report then count what the damage cost).
+
+        Raises
+        ------
+        KeyError — no such session
+        ValueError — the session is still recording, or ``quality`` is not strict JSON
+        """
+        quality_json = to_json_object(quality, "The quality figures")
+        with self._lock, self._conn:
+            old = self._session_or_raise(session_id)
+            if old.status == "recording":
+                raise ValueError(f"Session {old.uid} is still recording")
+            self._conn.execute(
+                "UPDATE sessions SET quality_json = ? WHERE id = ?", (quality_json, session_id)
+            )
+            self._write_audit("update", "session", session_id, f"uid={old.uid}; fields=quality")
+            return self._session_or_raise(session_id)
+
     def update_session_notes(self, session_id: int, notes: str) -> SessionRecord:
         """Replace a session's free notes (the notes stay out of the audit trail)."""
         notes = clean_text(notes, "The session notes", MAX_NOTES_LEN, multiline=True)

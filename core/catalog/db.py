@@ -27,21 +27,33 @@ from types import TracebackType
 from typing import Any
 
 from core.catalog._base import row_to_audit
-from core.catalog._migrations import migrate_v1_to_v2, migrate_v2_to_v3
+from core.catalog._migrations import migrate_v1_to_v2, migrate_v2_to_v3, migrate_v3_to_v4
+from core.catalog._mirror import (
+    patient_file,
+    patient_record,
+    session_file,
+    session_record,
+    try_remove,
+    try_write,
+)
 from core.catalog._patients import PatientsMixin
 from core.catalog._reports import ReportsMixin
 from core.catalog._sessions import SessionsMixin
-from core.catalog.models import AUDIT_ACTIONS, AuditEntry
+from core.catalog.models import AUDIT_ACTIONS, AuditEntry, Patient
 from core.config import data_dir
 from core.storage import DAMAGED, explain, kind_of
 
 log = logging.getLogger(__name__)
 
-CURRENT_SCHEMA = 3
+CURRENT_SCHEMA = 4
 """The schema version this code reads and writes (kept in ``PRAGMA user_version``)."""
 
 Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: dict[int, Migration] = {2: migrate_v1_to_v2, 3: migrate_v2_to_v3}
+MIGRATIONS: dict[int, Migration] = {
+    2: migrate_v1_to_v2,
+    3: migrate_v2_to_v3,
+    4: migrate_v3_to_v4,
+}
 """``MIGRATIONS[n]`` upgrades a version ``n - 1`` catalog to version ``n``.
 
 A step runs inside a transaction opened for it, with foreign keys off (so tables can be rebuilt as
@@ -159,8 +171,9 @@ def _migrate(conn: sqlite3.Connection, path: Path, version: int, make_backup: bo
         conn.execute("PRAGMA foreign_keys = ON")
 
 
-def _prepare(conn: sqlite3.Connection, path: Path) -> None:
-    """Check the version, set the pragmas, create or migrate the schema."""
+def _prepare(conn: sqlite3.Connection, path: Path) -> int:
+    """Check the version, set the pragmas, create or migrate the schema; returns the version
+    the file had (0: new)."""
     try:
         version = _user_version(conn)
         has_tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
@@ -185,11 +198,13 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
+    was = version
     fresh = version == 0
     if fresh:
         _apply_v1(conn)
         version = 1
     _migrate(conn, path, version, make_backup=not fresh)
+    return was
 
 
 class Catalog(PatientsMixin, SessionsMixin, ReportsMixin):
@@ -230,14 +245,68 @@ class Catalog(PatientsMixin, SessionsMixin, ReportsMixin):
             raise explain(exc, "open the catalog", path, catalog=True) from exc
         try:
             conn.row_factory = sqlite3.Row
-            _prepare(conn, path)
+            was = _prepare(conn, path)
         except sqlite3.Error as exc:  # e.g. WAL set-up or the schema on a read-only disk
             conn.close()
             raise explain(exc, "open the catalog", path, catalog=True) from exc
         except BaseException:
             conn.close()
             raise
-        return cls(conn, path)
+        cat = cls(conn, path)
+        if 0 < was < 4:  # the record files a rebuild needs begin with v4
+            cat.write_record_files()
+        return cat
+
+    @property
+    def data_root(self) -> Path:
+        """The data folder: the catalog file's folder (sessions/, patients/ …)."""
+        return self.path.parent
+
+    def _mirror_patient(self, patient: Patient) -> None:
+        if patient.uuid:
+            try_write(
+                patient_file(self.data_root, patient.uuid),
+                patient_record(patient),
+                "patient record",
+            )
+
+    def _mirror_session(self, session_id: int) -> None:
+        """Write the session folder's ``catalog.json`` (only into a folder that exists: a row
+        without a folder on disk gets none)."""
+        s = self.get_session(session_id)
+        if s is None or not (self.data_root / s.folder).is_dir():
+            return
+        patient = self.get_patient(s.patient_id)
+        if patient is None:
+            return
+        reports = [
+            {"created_at": r.created_at, "pages": r.pages, "include_name": r.include_name}
+            for r in self.list_reports(session_id)
+        ]
+        try_write(
+            session_file(self.data_root, s.folder),
+            session_record(
+                s,
+                patient,
+                self.list_markers(session_id),
+                list(self.self_reports(session_id).values()),
+                self.list_analyses(session_id),
+                reports,
+            ),
+            "session record",
+        )
+
+    def write_record_files(self) -> int:
+        """Write every patient's and session's record file now (e.g. once after the catalog
+        was migrated to v4, when the files do not exist yet); returns how many were written."""
+        n = 0
+        for p in self.list_patients():
+            self._mirror_patient(p)
+            n += 1
+        for s in self.list_sessions():
+            self._mirror_session(s.id)
+            n += 1
+        return n
 
     @property
     def schema_version(self) -> int:
@@ -354,19 +423,76 @@ _DOING = {
     "update_marker": "save the marker",
     "update_patient": "save the patient",
     "update_session_notes": "save the session notes",
+    "update_session_quality": "save the session's quality figures",
 }
+
+
+# --- the mirror: each committed change is also written to the data folder's record files ---
+
+#: what the mirror must know from before a change (what a deletion takes away)
+_BEFORE: dict[str, Callable[[Catalog, Any], Any]] = {
+    "delete_patient": lambda c, pid: c.get_patient(pid),
+    "delete_marker": lambda c, mid: c._marker_or_raise(mid).session_id,
+}
+
+
+#: changes that return the session they changed, and those that return a part of one
+_RETURNS_SESSION = {
+    "create_session",
+    "finalise_session",
+    "set_session_status",
+    "update_session_notes",
+    "update_session_quality",
+}
+_RETURNS_SESSION_PART = {
+    "add_marker",
+    "update_marker",
+    "set_self_report",
+    "record_analysis",
+    "update_analysis_summary",
+    "record_report",
+}
+
+
+def _mirror_after(cat: Catalog, name: str, result: Any, before: Any) -> None:
+    """Bring the record files up to date after the catalog committed ``name``."""
+    if name in ("add_patient", "update_patient", "archive_patient", "unarchive_patient"):
+        cat._mirror_patient(result)
+    elif name == "delete_patient":
+        if before is not None and before.uuid:
+            try_remove(patient_file(cat.data_root, before.uuid), "patient record")
+        for s in result:  # their folders are gone; a left-over file must not bring them back
+            try_remove(session_file(cat.data_root, s.folder), "session record")
+    elif name == "delete_session":
+        try_remove(session_file(cat.data_root, result.folder), "session record")
+    elif name in _RETURNS_SESSION:
+        cat._mirror_session(result.id)
+    elif name in _RETURNS_SESSION_PART:
+        cat._mirror_session(result.session_id)
+    elif name == "delete_marker":
+        cat._mirror_session(before)
 
 
 def _guarded(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     doing = _DOING.get(name, "read the catalog")
+    before_of = _BEFORE.get(name)
+    mirrored = name in _DOING and name != "audit"
 
     @functools.wraps(fn)
     def call(self: Catalog, *args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(self, *args, **kwargs)
+            first = args[0] if args else next(iter(kwargs.values()), None)
+            before = before_of(self, first) if before_of is not None else None
+            result = fn(self, *args, **kwargs)
         except sqlite3.Error as exc:
             log.warning("catalog %s failed: %s: %s", name, type(exc).__name__, exc)
             raise explain(exc, doing, self.path, catalog=True) from exc
+        if mirrored:
+            try:
+                _mirror_after(self, name, result, before)
+            except (sqlite3.Error, OSError, ValueError, KeyError) as exc:  # a safety net only
+                log.warning("catalog mirror after %s failed: %s", name, exc)
+        return result
 
     return call
 

@@ -51,6 +51,9 @@ class Patient:
     is_demo : bool — a demo patient with simulated sessions
     created_at, updated_at : str — ISO-8601 UTC
     archived_at : str or None — ISO-8601 UTC, when the patient was archived; ``None``: active
+    uuid : str or None — the patient's lasting identity (a UUID): it names the patient's own
+        record file and is written into each of the patient's session folders, so a catalog can
+        be rebuilt from the folders (``None`` only in a catalog opened below schema v4)
     """
 
     id: int
@@ -62,6 +65,7 @@ class Patient:
     created_at: str
     updated_at: str
     archived_at: str | None = None
+    uuid: str | None = None
 
     @property
     def archived(self) -> bool:

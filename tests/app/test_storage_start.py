@@ -3,6 +3,8 @@ half-done, and never shows a traceback (faults injected: CI runs as root)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
@@ -101,3 +103,46 @@ def test_cli_on_a_damaged_catalog_says_damaged_and_how_to_rebuild(tmp_path, caps
     assert "damaged" in err and "rebuild-catalog" in err, err
     assert "Traceback" not in err and "sqlite3" not in err
     assert not (tmp_path / "r.pdf").exists()
+
+
+def test_a_report_the_catalog_cannot_record_is_not_left_behind(tmp_path):
+    from core.report.session import export_session_report
+    from tests.app.review_data import make_analysed
+
+    with Catalog.open(tmp_path / "catalog.sqlite") as cat:
+        p = cat.add_patient("RO-6")
+        rec, _ = make_analysed(cat, tmp_path, p.id)
+        cat._conn.execute("PRAGMA query_only = ON")  # the catalog refuses the export's record
+        out = tmp_path / "out" / "report.pdf"
+        with pytest.raises(StorageError) as e:
+            export_session_report(cat, tmp_path, rec.id, out)
+        assert e.value.kind == READ_ONLY and "record the report's export" in str(e.value)
+        assert list(out.parent.iterdir()) == []  # no report, no temporary file
+        cat._conn.execute("PRAGMA query_only = OFF")
+        assert cat.list_reports(rec.id) == []
+
+
+def test_a_report_on_a_full_disk_says_full_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    import errno
+
+    import core.report.session as report_session
+    from tests.app.review_data import make_analysed
+
+    root = tmp_path / "data"
+    root.mkdir()
+    with Catalog.open(root / "catalog.sqlite") as cat:
+        rec, _ = make_analysed(cat, root, cat.add_patient("FULL-1").id)
+
+    def full(data, path):  # type: ignore[no-untyped-def]
+        Path(path).write_bytes(b"%PDF-1.4 half a report")  # the disk filled up mid-write
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(report_session, "render_session_report", full)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["--data-dir", str(root), "report", rec.uid, "--out", str(out / "r.pdf")]) == 2
+    err = capsys.readouterr().err
+    assert "is full" in err and "Traceback" not in err and "damaged" not in err
+    assert list(out.iterdir()) == []
+    with Catalog.open(root / "catalog.sqlite") as cat:
+        assert cat.list_reports(rec.id) == []

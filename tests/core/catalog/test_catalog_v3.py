@@ -24,7 +24,10 @@ def cat(tmp_path: Path) -> Iterator[Catalog]:
     c.close()
 
 
-def test_v2_fixture_migrates_every_patient_active(tmp_path: Path) -> None:
+def test_v2_fixture_migrates_every_patient_active(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog_db, "CURRENT_SCHEMA", 3)  # this step alone
     path = tmp_path / "catalog.sqlite"
     _load(FIXTURE_V2, path)
     raw = sqlite3.connect(path)
@@ -78,7 +81,10 @@ def test_frozen_v3_fixture_opens_with_its_archived_patient(tmp_path: Path) -> No
         assert c.unarchive_patient(b.id).archived_at is None
 
 
-def test_v4_catalog_is_refused(tmp_path: Path) -> None:
+def test_v4_catalog_is_refused_by_a_v3_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog_db, "CURRENT_SCHEMA", 3)
     path = tmp_path / "catalog.sqlite"
     with Catalog.open(path):
         pass
