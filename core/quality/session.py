@@ -595,14 +595,9 @@ def assess_quality(
     }
 
 
-def quality_summary(folder: Path, deep: bool = True) -> QualitySummary:
-    """The data-quality summary of a session folder (finalised, recovered or an old one).
-
-    Figures are computed afresh from the folder, every file checked against its checksums
-    (``deep=False``: all but the video's frames, which are checked as they are read — for a
-    screen that must not wait for gigabytes to be read); what only the recorder knew at stop (and
-    a storage error) comes from the manifest's stored quality. JSON-serialisable; see
-    :func:`assess_quality` for its keys.
+def fresh_quality(folder: Path, deep: bool = True) -> tuple[dict[str, Any], QualitySummary]:
+    """The quality figures of a session folder computed afresh (its files checked against their
+    checksums, what a damaged file lost counted), and their summary (:func:`quality_summary`).
 
     Raises
     ------
@@ -622,4 +617,20 @@ def quality_summary(folder: Path, deep: bool = True) -> QualitySummary:
     out = assess_quality(quality, devices, bool(manifest.get("simulated")))
     out["uid"] = manifest.get("uid")
     out["status"] = manifest.get("status")
-    return out
+    return quality, out
+
+
+def quality_summary(folder: Path, deep: bool = True) -> QualitySummary:
+    """The data-quality summary of a session folder (finalised, recovered or an old one).
+
+    Figures are computed afresh from the folder, every file checked against its checksums
+    (``deep=False``: all but the video's frames, which are checked as they are read — for a
+    screen that must not wait for gigabytes to be read); what only the recorder knew at stop (and
+    a storage error) comes from the manifest's stored quality. JSON-serialisable; see
+    :func:`assess_quality` for its keys.
+
+    Raises
+    ------
+    core.recording.integrity.SessionDamageError — ``session.json`` is damaged (a ValueError)
+    """
+    return fresh_quality(folder, deep)[1]

@@ -10,7 +10,7 @@ from core.analysis.review import review_of
 from core.catalog import Catalog
 from core.config import Settings
 from core.physiology.summary import PhysiologySummary, summarize
-from core.quality.session import quality_summary
+from core.quality.session import fresh_quality
 from core.recording import SessionData, open_session
 from core.report.cleanup import pending_export
 from core.report.data import ReportAnalysis, ReportData, ReportQuality
@@ -103,14 +103,17 @@ def report_data_for(
     summary, series = session_physiology(
         data, [(m.t_s, m.kind) for m in markers], settings.phase_minutes
     )
-    q = rec.quality or {}
+    # figures computed afresh from the checked files, never the catalog's copy from the stop:
+    # a file damaged since counts in the table as in the red lines
+    fresh, summary_q = fresh_quality(data_root / rec.folder)
+    q = {**(rec.quality or {}), **fresh}
     video = q.get("video") or {}
     quality: ReportQuality = {
         "streams": [{"name": name, **st} for name, st in q.get("streams", {}).items()],
         "frames_stored": video.get("frames"),
         "frames_dropped": video.get("dropped"),
         "gaps": sum(st.get("gaps", 0) for st in q.get("streams", {}).values()),
-        "summary": quality_summary(data_root / rec.folder),
+        "summary": summary_q,
     }
     devices = [
         {"name": d.get("name", "?"), "simulated": bool(d.get("simulated"))}

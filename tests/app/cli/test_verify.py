@@ -101,3 +101,17 @@ def test_verify_a_damaged_manifest_still_checks_the_other_files(
     out = capsys.readouterr().out
     assert out.startswith(f"{uid}  DAMAGED\n") and "session.json is damaged" in out
     assert "bio/bio.f32  intact" in out and "session.json  truncated: " in out
+
+
+def test_the_report_counts_damage_found_since_the_stop_without_verify(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uid = record(capsys, "V-4")
+    with open(folder_of(env, uid) / "bio" / "bio.f32", "r+b") as fh:
+        fh.truncate(25_600)  # damaged after the stop; nobody ran verify
+    pdf = env / "r4.pdf"
+    assert main(["report", uid, "--out", str(pdf)]) == 0
+    text = " ".join(" ".join((p.extract_text() or "").split()) for p in PdfReader(pdf).pages)
+    assert "Damaged file bio/bio.f32" in text
+    # the recording-quality table counts it too, not the catalog's "lost 0" from the stop
+    assert "Stream Expected (samples) Received Lost Lost (%) bio 6 360 3 200 3 160 49.69" in text
