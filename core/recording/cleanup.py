@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from core.catalog import Catalog, SessionRecord
-from core.recording.lock import LOCK_NAME, is_recording_live
+from core.recording.lock import LOCK_NAME, is_recording_live, try_lock, unlock
 
 log = logging.getLogger(__name__)
 
@@ -33,34 +33,6 @@ log = logging.getLogger(__name__)
 PRE_RECORDING_FILES = frozenset({LOCK_NAME, "session.json", "simulation.json"})
 #: the suffix :func:`~core.recording.manifest.write_json_atomic` gives its temporary file
 JSON_TMP_SUFFIX = ".json.tmp"
-
-
-def _try_lock(fh: IO[bytes]) -> bool:
-    if sys.platform == "win32":
-        import msvcrt
-
-        fh.seek(0)  # every process locks byte 0 (see core.recording.lock)
-        try:
-            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
-            return True
-        except OSError:
-            return False
-    import fcntl
-
-    try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except OSError:
-        return False
-
-
-def _unlock(fh: IO[bytes]) -> None:
-    if sys.platform == "win32":
-        import msvcrt
-
-        fh.seek(0)
-        msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
-    # POSIX flock locks end with the file description: closing is enough
 
 
 def _same_file(fh: IO[bytes], path: Path) -> bool:
@@ -89,7 +61,7 @@ class WriteLock:
         self.path = Path(path)
         while True:
             fh = open(self.path, "a+b")  # noqa: SIM115 — held open until release
-            if not _try_lock(fh):
+            if not try_lock(fh):
                 fh.close()
                 raise RuntimeError(f"another process is writing {self.path.name}")
             # a cleanup removes a lock file nobody holds; if it did so between our open and our
@@ -107,7 +79,7 @@ class WriteLock:
             return
         try:
             if sys.platform == "win32":
-                _unlock(fh)
+                unlock(fh)
                 fh.close()
             with contextlib.suppress(OSError):  # removed while held (POSIX): never found unheld
                 self.path.unlink(missing_ok=True)
@@ -130,9 +102,9 @@ def write_in_progress(path: Path) -> bool:
     except OSError:
         return True  # cannot even look: assume a live write
     with os.fdopen(fd, "r+b") as fh:
-        if not _try_lock(fh):
+        if not try_lock(fh):
             return True
-        _unlock(fh)
+        unlock(fh)
         return False
 
 
@@ -143,10 +115,10 @@ def remove_stale_lock(path: Path) -> bool:
     except OSError:
         return False
     with os.fdopen(fd, "r+b") as fh:
-        if not _try_lock(fh):
+        if not try_lock(fh):
             return False
         if sys.platform == "win32":
-            _unlock(fh)
+            unlock(fh)
             fh.close()
         try:
             os.unlink(path)  # while held (POSIX): a writer that opened it meanwhile starts over

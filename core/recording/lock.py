@@ -14,7 +14,9 @@ from typing import IO
 LOCK_NAME = "recording.lock"
 
 
-def _try_lock(fh: IO[bytes]) -> bool:
+def try_lock(fh: IO[bytes]) -> bool:
+    """Take an exclusive OS lock on the open file without waiting; False when another process
+    holds it (released by the kernel when the holder dies, even by SIGKILL)."""
     if sys.platform == "win32":
         import msvcrt
 
@@ -35,7 +37,8 @@ def _try_lock(fh: IO[bytes]) -> bool:
         return False
 
 
-def _unlock(fh: IO[bytes]) -> None:
+def unlock(fh: IO[bytes]) -> None:
+    """Release a lock taken by :func:`try_lock` (closing the file releases it too)."""
     if sys.platform == "win32":
         import msvcrt
 
@@ -50,7 +53,7 @@ class RecordingLock:
     def __init__(self, folder: Path) -> None:
         self.path = folder / LOCK_NAME
         self._fh: IO[bytes] | None = open(self.path, "a+b")  # noqa: SIM115 — held open
-        if not _try_lock(self._fh):
+        if not try_lock(self._fh):
             self._fh.close()
             self._fh = None
             raise RuntimeError(f"Another TheraScope process is recording into {folder}")
@@ -61,7 +64,7 @@ class RecordingLock:
 
     def release(self, remove: bool = True) -> None:
         if self._fh is not None:
-            _unlock(self._fh)
+            unlock(self._fh)
             self._fh.close()
             self._fh = None
             if remove:
@@ -74,7 +77,7 @@ def is_recording_live(folder: Path) -> bool:
     if not path.exists():
         return False
     with open(path, "a+b") as fh:
-        if not _try_lock(fh):
+        if not try_lock(fh):
             return True
-        _unlock(fh)  # nobody held it: give it straight back
+        unlock(fh)  # nobody held it: give it straight back
         return False

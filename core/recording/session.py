@@ -17,7 +17,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from core.catalog import Catalog, Marker, SessionRecord
 from core.clock import Clock, MonotonicClock, fit_counter_clock
@@ -70,6 +70,32 @@ def sessions_root(data_root: Path) -> Path:
     return p
 
 
+P = ParamSpec("P")
+S = TypeVar("S", bound="RecordingSession")
+
+
+def _keeps_gc_quiet(
+    start: Callable[Concatenate[type[S], P], S],
+) -> Callable[Concatenate[type[S], P], S]:
+    """A live (not ``virtual``) session started by ``start`` keeps the garbage collector quiet
+    until it stops; a start that fails hands the collector back at once."""
+
+    @functools.wraps(start)
+    def wrapper(cls: type[S], *args: P.args, **kwargs: P.kwargs) -> S:
+        if kwargs.get("virtual", False):
+            return start(cls, *args, **kwargs)
+        quiet_gc.live_recording_started()
+        try:
+            self = start(cls, *args, **kwargs)
+        except BaseException:
+            quiet_gc.live_recording_stopped()
+            raise
+        self._quiet_gc = True
+        return self
+
+    return wrapper
+
+
 class RecordingSession:
     """One live recording. Create with :meth:`start`; end with :meth:`stop`."""
 
@@ -114,6 +140,7 @@ class RecordingSession:
         self._pending_notes: deque[tuple[float, str]] = deque()
 
     @classmethod
+    @_keeps_gc_quiet
     def start(
         cls,
         catalog: Catalog,
@@ -141,48 +168,6 @@ class RecordingSession:
         threads until it stops (:mod:`core.recording.quiet_gc`); its one collection comes
         before the session's time zero, so it delays no frame.
         """
-        go = functools.partial(
-            cls._start,
-            catalog,
-            data_root,
-            patient_id,
-            sensor,
-            camera,
-            consent=consent,
-            consent_note=consent_note,
-            settings=settings,
-            clock=clock,
-            virtual=virtual,
-            simulation=simulation,
-        )
-        if virtual:
-            return go()
-        quiet_gc.live_recording_started()
-        try:
-            self = go()
-        except BaseException:
-            quiet_gc.live_recording_stopped()
-            raise
-        self._quiet_gc = True
-        return self
-
-    @classmethod
-    def _start(
-        cls,
-        catalog: Catalog,
-        data_root: Path,
-        patient_id: int,
-        sensor: BioSensor | None,
-        camera: Camera | None,
-        *,
-        consent: bool,
-        consent_note: str = "",
-        settings: Settings | None = None,
-        clock: Clock | None = None,
-        virtual: bool = False,
-        simulation: dict[str, Any] | None = None,
-    ) -> RecordingSession:
-        """What :meth:`start` does, without the garbage collector's part."""
         if not consent:
             raise PermissionError(
                 "Recording needs the patient's consent: tick the consent box first."
