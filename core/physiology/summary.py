@@ -16,11 +16,20 @@ from typing import Any
 
 import numpy as np
 
-from core.physiology.signals import ecg_summary, eda_level_series, eda_summary, heart_rate_series
+from core.physiology.signals import (
+    SCR_METHOD,
+    SCR_RULE,
+    ecg_summary,
+    eda_level_series,
+    eda_summary,
+    heart_rate_series,
+)
 from core.timefmt import format_clock
 
 __all__ = [
     "METRICS",
+    "SCR_METHOD",
+    "SCR_RULE",
     "MetricInfo",
     "PhaseWindow",
     "PhysiologySummary",
@@ -166,6 +175,10 @@ class WindowMetrics:
     n_scr : int — SCRs counted
     ecg_seconds_analysed, eda_seconds_analysed : float — usable signal (s)
     reasons : dict — metric key → why it is ``None``
+    scr_method : str — how the SCRs were found (:data:`core.physiology.signals.SCR_METHOD`);
+        empty where no EDA was analysed (or in a summary stored before it was recorded)
+    scr_threshold_us : float or None — smallest SCR counted in this window (µS), from the
+        signal's own noise and resolution
     """
 
     hr_bpm: float | None = None
@@ -177,6 +190,8 @@ class WindowMetrics:
     ecg_seconds_analysed: float = 0.0
     eda_seconds_analysed: float = 0.0
     reasons: dict[str, str] = field(default_factory=dict)
+    scr_method: str = ""
+    scr_threshold_us: float | None = None
 
     @property
     def seconds_analysed(self) -> float:
@@ -257,6 +272,7 @@ def _window_metrics(
         s = eda_summary(eda[i0:i1], rate_hz)
         m.eda_tonic_us, m.scr_per_min = s["tonic_us"], s["scr_per_min"]
         m.n_scr, m.eda_seconds_analysed = s["scr_count"], s["seconds_analysed"]
+        m.scr_method, m.scr_threshold_us = s["scr_method"], s["scr_threshold_us"]
         for src, dst in (("tonic_us", "eda_tonic_us"), ("scr_per_min", "scr_per_min")):
             if src in s["reasons"]:
                 m.reasons[dst] = s["reasons"][src]

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from core.physiology.summary import METRICS, describe_change
+from core.physiology.summary import METRICS, SCR_RULE, describe_change
 from core.report.blocks import (
     FIELD_CHARS,
     FOOTER_CODE_CHARS,
@@ -129,8 +129,8 @@ def _physiology(data: ReportData, st: dict[str, Any], width: float) -> list[Any]
 _PHYSIOLOGY_NOTE = (
     "These numbers describe the recorded signals only; they are not a clinical assessment. "
     "Heart rate: mean over the window; RMSSD: beat-to-beat variability; EDA tonic level: "
-    "slow skin-conductance level; SCR rate: skin-conductance responses of at least "
-    "0.02 µS per minute."
+    "slow skin-conductance level; SCR rate: skin-conductance responses per minute, counted as "
+    f"{SCR_RULE}."
 )
 
 
