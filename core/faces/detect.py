@@ -5,10 +5,13 @@ One :class:`FaceDetector` interface serves analysis, training and the set-up scr
 * :class:`HaarFaceDetector` — the default; its weights (``haarcascade_frontalface_default.xml``)
   ship inside the ``opencv-python-headless`` 4.x wheel, so nothing is downloaded. OpenCV 5 wheels
   ship no cascades; the detector then says so instead of failing obscurely.
+* :class:`MtcnnFaceDetector` — MTCNN, three small CNNs (:mod:`core.faces.mtcnn`) whose weights
+  ship in ``resources/models/faces/mtcnn.pt`` (MIT licence); holds real faces that the cascade
+  loses (turned and tilted heads, low light, small faces), at a higher CPU cost.
 * :class:`OnnxFaceDetector` — a YuNet ``.onnx`` file a clinic supplies (``cv2.FaceDetectorYN``);
   better with turned heads and poor light. No model file ships with TheraScope.
 
-:func:`make_detector` builds either from a short spec. :mod:`core.faces.track` takes it from
+:func:`make_detector` builds any of them from a short spec. :mod:`core.faces.track` takes it from
 there: the tracker that runs a detector a few times per second and the crop policy that turns a
 box into the fixed-size crop the model sees; :func:`core.models.runtime.faces_to_input` normalises
 a batch of crops for the network, on its device.
@@ -376,26 +379,148 @@ class OnnxFaceDetector(FaceDetector):
         }
 
 
+class MtcnnFaceDetector(FaceDetector):
+    """MTCNN (P-Net, R-Net, O-Net) on the weights shipped with TheraScope.
+
+    Parameters
+    ----------
+    min_size_frac : float — smallest face side searched for, as a fraction of the working image's
+        shorter side (never below 20 px there); larger is faster
+    work_size : int — longer side (pixels) of the image the networks see; larger frames are
+        shrunk (cost grows with area). 0 runs at full size
+    thresholds : three floats — face probability needed to pass P-Net, R-Net and O-Net
+    device : str — torch device for the networks ("cpu", "cuda")
+    weights_path : str or Path, optional — another weights file in the shipped format; default
+        :data:`core.faces.mtcnn.WEIGHTS_FILE`
+    roll_retry_deg : tuple of float — when the upright image yields no face, it is searched again
+        rotated by ± each of these angles (degrees, in order), and the box found is turned back
+        (same size, centre mapped back). MTCNN was trained on nearly upright faces; this keeps a
+        head tilted by 30–45° (roll). Empty: no retry. Costs extra passes only on faceless frames
+
+    Raises
+    ------
+    core.faces.mtcnn.WeightsError
+        The weights file is missing or damaged (the message says how to restore it).
+
+    Notes
+    -----
+    ``score`` is O-Net's face probability (0–1); boxes carry five landmarks (image-left eye,
+    image-right eye, nose tip, image-left and image-right mouth corner). Faces are returned best
+    score first.
+    """
+
+    name = "mtcnn"
+
+    def __init__(
+        self,
+        min_size_frac: float = 0.1,
+        work_size: int = 640,
+        thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
+        device: str = "cpu",
+        weights_path: str | os.PathLike[str] | None = None,
+        roll_retry_deg: tuple[float, ...] = (30.0,),
+    ) -> None:
+        from core.faces import mtcnn
+
+        if not 0.0 <= min_size_frac < 1.0 or work_size < 0:
+            raise ValueError("min_size_frac must lie in [0, 1) and work_size be non-negative")
+        if len(thresholds) != 3 or not all(0.0 <= t <= 1.0 for t in thresholds):
+            raise ValueError("thresholds must be three probabilities")
+        self.min_size_frac, self.work_size = float(min_size_frac), int(work_size)
+        self.thresholds = (float(thresholds[0]), float(thresholds[1]), float(thresholds[2]))
+        self.device = str(device)
+        self.roll_retry_deg = tuple(float(a) for a in roll_retry_deg)
+        self.weights_path = Path(weights_path) if weights_path else mtcnn.WEIGHTS_FILE
+        self._weights = mtcnn.cached_weights(str(self.weights_path), self.device)
+
+    def detect(self, image_bgr: np.ndarray) -> list[FaceBox]:
+        import cv2
+
+        from core.faces import mtcnn
+
+        img = as_bgr(image_bgr)
+        h, w = img.shape[:2]
+        f = min(1.0, self.work_size / max(h, w)) if self.work_size else 1.0
+        if f < 1.0:
+            size = (max(1, round(w * f)), max(1, round(h * f)))
+            img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+        sx, sy = w / img.shape[1], h / img.shape[0]
+        min_face = max(20.0, self.min_size_frac * min(img.shape[:2]))
+        if min_face > min(img.shape[:2]):
+            return []
+        rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        found = mtcnn.detect_faces(
+            rgb, self._weights, min_face=min_face, thresholds=self.thresholds
+        )
+        inverse = None  # 2×3 map from the searched image back to ``img``
+        angles = [a * sign for a in self.roll_retry_deg for sign in (1.0, -1.0)]
+        while not len(found.scores) and angles:
+            hh, ww = rgb.shape[:2]
+            turn = cv2.getRotationMatrix2D((0.5 * ww, 0.5 * hh), angles.pop(0), 1.0)
+            turned = cv2.warpAffine(rgb, turn, (ww, hh), borderMode=cv2.BORDER_REPLICATE)
+            found = mtcnn.detect_faces(turned, self._weights, min_face, thresholds=self.thresholds)
+            inverse = cv2.invertAffineTransform(turn)
+        boxes = []
+        for (x1, y1, x2, y2), score, marks in zip(
+            found.boxes, found.scores, found.landmarks, strict=True
+        ):
+            if x2 <= x1 or y2 <= y1:
+                continue
+            bw, bh, pts = x2 - x1, y2 - y1, np.asarray(marks, dtype=np.float64)
+            if inverse is not None:  # same size, centre and landmarks turned back
+                cx, cy = inverse @ np.array([0.5 * (x1 + x2), 0.5 * (y1 + y2), 1.0])
+                x1, y1 = cx - 0.5 * bw, cy - 0.5 * bh
+                pts = np.c_[pts, np.ones(len(pts))] @ inverse.T
+            marks_px = tuple((float(px * sx), float(py * sy)) for px, py in pts)
+            boxes.append(
+                FaceBox(float(x1 * sx), float(y1 * sy), float(bw * sx), float(bh * sy),
+                        float(score), landmarks=marks_px)
+            )  # fmt: skip
+        return sorted(boxes, key=lambda b: (-b.score, -b.area))
+
+    def describe(self) -> dict[str, object]:
+        import torch
+
+        return {
+            "detector": self.name,
+            "model_file": self.weights_path.name,
+            "model_sha256": _sha256(str(self.weights_path)),
+            "torch": torch.__version__,
+            "device": self.device,
+            "min_size_frac": self.min_size_frac,
+            "work_size": self.work_size,
+            "thresholds": list(self.thresholds),
+            "roll_retry_deg": list(self.roll_retry_deg),
+            "score": "O-Net face probability (0-1)",
+        }
+
+
 def make_detector(spec: str | os.PathLike[str] | None = None) -> FaceDetector:
     """Build a face detector from a short spec.
 
     Parameters
     ----------
-    spec : str or Path, optional — ``None`` or ``"haar"`` for the default Haar cascade, or the
-        path of a YuNet ``.onnx`` model file
+    spec : str or Path, optional — ``None`` or ``"haar"`` for the default Haar cascade,
+        ``"mtcnn"`` for the shipped CNN detector (``"mtcnn:cuda"`` runs it on a GPU), or the path
+        of a YuNet ``.onnx`` model file
 
     Raises
     ------
     FileNotFoundError
         The named model file does not exist (or the Haar cascade is not installed).
     ValueError
-        The spec is neither ``"haar"`` nor a loadable ``.onnx`` file.
+        The spec is neither ``"haar"``, ``"mtcnn"`` nor a loadable ``.onnx`` file.
+    core.faces.mtcnn.WeightsError
+        ``"mtcnn"`` and its shipped weights file is missing or damaged.
     """
-    if spec is None or str(spec).strip().lower() in ("", "haar", "default"):
+    key = "" if spec is None else str(spec).strip().lower()
+    if spec is None or key in ("", "haar", "default"):
         return HaarFaceDetector()
+    if key == "mtcnn" or key.startswith("mtcnn:"):
+        return MtcnnFaceDetector(device=key.partition(":")[2] or "cpu")
     path = Path(spec)
     if path.suffix.lower() == ".onnx" or path.is_file():
         return OnnxFaceDetector(path)
     raise ValueError(
-        f"unknown face detector {str(spec)!r}: use 'haar' or the path of a .onnx model"
+        f"unknown face detector {str(spec)!r}: use 'haar', 'mtcnn' or the path of a .onnx model"
     )

@@ -1,0 +1,333 @@
+"""MTCNN face detection: three small convolutional networks in a cascade, on shipped weights.
+
+MTCNN (Zhang, Zhang, Li and Qiao, "Joint Face Detection and Alignment Using Multitask Cascaded
+Convolutional Networks", IEEE SPL 2016) finds faces in three stages:
+
+1. **P-Net** (proposal), fully convolutional, slides a 12×12 window (stride 2) over an image
+   pyramid; each window gets a face probability and a box correction;
+2. **R-Net** (refine) re-scores each surviving proposal from a 24×24 crop and corrects its box;
+3. **O-Net** (output) does the same from a 48×48 crop and adds five landmarks (the eyes, the nose
+   tip and the mouth corners).
+
+Between stages, boxes are made square, corrected by the regression outputs and thinned by
+non-maximum suppression (NMS). The networks are written here as plain functions of a dict of
+tensors (``torch.nn.functional``), so the weights are plain tensors loaded with
+``weights_only=True``. The trained weights are those shipped in the ``facenet-pytorch`` wheel
+(MIT licence), combined into ``resources/models/faces/mtcnn.pt`` by
+``tools/vendor_face_weights.py``; ``resources/models/faces/README.md`` says more.
+
+Weight-format facts this code relies on: inputs are RGB scaled as ``(pixel − 127.5) / 128``; the
+classification heads give two logits (background, face); the fully connected layers of R-Net and
+O-Net read their input flattened in (width, height, channel) order; O-Net's landmark head gives
+the five x coordinates, then the five y coordinates, as fractions of the box.
+
+torch and torchvision are imported inside functions so that ``import core`` stays light.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+WEIGHTS_FILE = Path(__file__).resolve().parents[2] / "resources" / "models" / "faces" / "mtcnn.pt"
+#: SHA-256 of the shipped weights file (``tools/vendor_face_weights.py`` prints it).
+WEIGHTS_SHA256 = "21fc591ed3ef9375af24d91998862945ce819446da807c3fc54bc6c7c14936e3"
+
+#: Every tensor the three networks need, with its shape.
+WEIGHT_SHAPES: dict[str, tuple[int, ...]] = {
+    "pnet.conv1.weight": (10, 3, 3, 3), "pnet.conv1.bias": (10,), "pnet.prelu1.weight": (10,),
+    "pnet.conv2.weight": (16, 10, 3, 3), "pnet.conv2.bias": (16,), "pnet.prelu2.weight": (16,),
+    "pnet.conv3.weight": (32, 16, 3, 3), "pnet.conv3.bias": (32,), "pnet.prelu3.weight": (32,),
+    "pnet.conv4_1.weight": (2, 32, 1, 1), "pnet.conv4_1.bias": (2,),
+    "pnet.conv4_2.weight": (4, 32, 1, 1), "pnet.conv4_2.bias": (4,),
+    "rnet.conv1.weight": (28, 3, 3, 3), "rnet.conv1.bias": (28,), "rnet.prelu1.weight": (28,),
+    "rnet.conv2.weight": (48, 28, 3, 3), "rnet.conv2.bias": (48,), "rnet.prelu2.weight": (48,),
+    "rnet.conv3.weight": (64, 48, 2, 2), "rnet.conv3.bias": (64,), "rnet.prelu3.weight": (64,),
+    "rnet.dense4.weight": (128, 576), "rnet.dense4.bias": (128,), "rnet.prelu4.weight": (128,),
+    "rnet.dense5_1.weight": (2, 128), "rnet.dense5_1.bias": (2,),
+    "rnet.dense5_2.weight": (4, 128), "rnet.dense5_2.bias": (4,),
+    "onet.conv1.weight": (32, 3, 3, 3), "onet.conv1.bias": (32,), "onet.prelu1.weight": (32,),
+    "onet.conv2.weight": (64, 32, 3, 3), "onet.conv2.bias": (64,), "onet.prelu2.weight": (64,),
+    "onet.conv3.weight": (64, 64, 3, 3), "onet.conv3.bias": (64,), "onet.prelu3.weight": (64,),
+    "onet.conv4.weight": (128, 64, 2, 2), "onet.conv4.bias": (128,), "onet.prelu4.weight": (128,),
+    "onet.dense5.weight": (256, 1152), "onet.dense5.bias": (256,), "onet.prelu5.weight": (256,),
+    "onet.dense6_1.weight": (2, 256), "onet.dense6_1.bias": (2,),
+    "onet.dense6_2.weight": (4, 256), "onet.dense6_2.bias": (4,),
+    "onet.dense6_3.weight": (10, 256), "onet.dense6_3.bias": (10,),
+}  # fmt: skip
+
+_PNET_STRIDE, _PNET_CELL = 2, 12
+
+
+class WeightsError(RuntimeError):
+    """The MTCNN weights file is missing, unreadable or not the expected set of tensors."""
+
+
+def load_weights(path: str | Path = WEIGHTS_FILE, device: str = "cpu") -> dict[str, torch.Tensor]:
+    """The three networks' tensors from ``path`` (a ``.pt`` dict of plain tensors).
+
+    Raises
+    ------
+    WeightsError
+        The file is missing, is not a tensor dict ``torch.load(weights_only=True)`` accepts, or
+        lacks a tensor / has one of the wrong shape. The message names the file and the remedy.
+    """
+    import torch
+
+    path = Path(path)
+    remedy = (
+        "reinstall TheraScope, or rebuild the file with tools/vendor_face_weights.py "
+        "(see resources/models/faces/README.md)"
+    )
+    if not path.is_file():
+        raise WeightsError(f"MTCNN face weights not found: {str(path)!r}; {remedy}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several kinds for a damaged or foreign file
+        raise WeightsError(
+            f"MTCNN face weights {str(path)!r} could not be read ({type(exc).__name__}: "
+            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else 'no detail'}); {remedy}"
+        ) from exc
+    if not isinstance(state, dict):
+        raise WeightsError(f"MTCNN face weights {str(path)!r} hold no tensor dict; {remedy}")
+    out: dict[str, torch.Tensor] = {}
+    for key, shape in WEIGHT_SHAPES.items():
+        t = state.get(key)
+        if not isinstance(t, torch.Tensor) or tuple(t.shape) != shape:
+            found = tuple(t.shape) if isinstance(t, torch.Tensor) else "missing"
+            raise WeightsError(
+                f"MTCNN face weights {str(path)!r}: tensor {key!r} is {found}, expected "
+                f"{shape}; {remedy}"
+            )
+        out[key] = t.to(device=device, dtype=torch.float32)
+    return out
+
+
+def _conv_prelu(x: torch.Tensor, w: dict[str, torch.Tensor], net: str, i: int) -> torch.Tensor:
+    import torch.nn.functional as F
+
+    x = F.conv2d(x, w[f"{net}.conv{i}.weight"], w[f"{net}.conv{i}.bias"])
+    return F.prelu(x, w[f"{net}.prelu{i}.weight"])
+
+
+def _dense(x: torch.Tensor, w: dict[str, torch.Tensor], name: str) -> torch.Tensor:
+    import torch.nn.functional as F
+
+    return F.linear(x, w[f"{name}.weight"], w[f"{name}.bias"])
+
+
+def _flatten_whc(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) → (N, W·H·C), the order the dense layers were trained on."""
+    return x.permute(0, 3, 2, 1).reshape(x.shape[0], -1)
+
+
+def pnet(x: torch.Tensor, w: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """P-Net on normalised images (N, 3, H, W): face probability (N, H', W'), box offsets."""
+    import torch.nn.functional as F
+
+    x = _conv_prelu(x, w, "pnet", 1)
+    x = F.max_pool2d(x, 2, 2, ceil_mode=True)
+    x = _conv_prelu(x, w, "pnet", 2)
+    x = _conv_prelu(x, w, "pnet", 3)
+    logits = F.conv2d(x, w["pnet.conv4_1.weight"], w["pnet.conv4_1.bias"])
+    reg = F.conv2d(x, w["pnet.conv4_2.weight"], w["pnet.conv4_2.bias"])
+    return F.softmax(logits, dim=1)[:, 1], reg
+
+
+def rnet(x: torch.Tensor, w: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """R-Net on normalised 24×24 crops (N, 3, 24, 24): face probability (N,), offsets (N, 4)."""
+    import torch.nn.functional as F
+
+    x = F.max_pool2d(_conv_prelu(x, w, "rnet", 1), 3, 2, ceil_mode=True)
+    x = F.max_pool2d(_conv_prelu(x, w, "rnet", 2), 3, 2, ceil_mode=True)
+    x = _flatten_whc(_conv_prelu(x, w, "rnet", 3))
+    x = F.prelu(_dense(x, w, "rnet.dense4"), w["rnet.prelu4.weight"])
+    prob = F.softmax(_dense(x, w, "rnet.dense5_1"), dim=1)[:, 1]
+    return prob, _dense(x, w, "rnet.dense5_2")
+
+
+def onet(
+    x: torch.Tensor, w: dict[str, torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """O-Net on normalised 48×48 crops: face probability (N,), offsets (N, 4), landmarks (N, 10)."""
+    import torch.nn.functional as F
+
+    x = F.max_pool2d(_conv_prelu(x, w, "onet", 1), 3, 2, ceil_mode=True)
+    x = F.max_pool2d(_conv_prelu(x, w, "onet", 2), 3, 2, ceil_mode=True)
+    x = F.max_pool2d(_conv_prelu(x, w, "onet", 3), 2, 2, ceil_mode=True)
+    x = _flatten_whc(_conv_prelu(x, w, "onet", 4))
+    x = F.prelu(_dense(x, w, "onet.dense5"), w["onet.prelu5.weight"])
+    prob = F.softmax(_dense(x, w, "onet.dense6_1"), dim=1)[:, 1]
+    return prob, _dense(x, w, "onet.dense6_2"), _dense(x, w, "onet.dense6_3")
+
+
+@dataclass(frozen=True)
+class Detections:
+    """MTCNN's faces in one image, best first.
+
+    Parameters
+    ----------
+    boxes : ndarray (N, 4) — x1, y1, x2, y2 in pixels
+    scores : ndarray (N,) — O-Net face probability (0–1)
+    landmarks : ndarray (N, 5, 2) — (x, y) of the image-left eye, the image-right eye, the nose
+        tip, the image-left and image-right mouth corner
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    landmarks: np.ndarray
+
+
+def pyramid_scales(height: int, width: int, min_face: float, factor: float) -> list[float]:
+    """Scales at which P-Net's 12-px window covers faces from ``min_face`` px up to the image."""
+    m = _PNET_CELL / min_face
+    side = min(height, width) * m
+    scales = []
+    while side >= _PNET_CELL:
+        scales.append(m)
+        m *= factor
+        side *= factor
+    return scales
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "union") -> np.ndarray:
+    """Indices kept by greedy non-maximum suppression, best score first.
+
+    ``mode`` "union" compares intersection over union; "min" intersection over the smaller box
+    (drops a small box inside a larger one).
+    """
+    order = np.argsort(-scores, kind="stable")
+    x1, y1, x2, y2 = boxes.T
+    area = np.maximum(x2 - x1, 0) * np.maximum(y2 - y1, 0)
+    keep = []
+    while order.size:
+        i, rest = order[0], order[1:]
+        keep.append(i)
+        iw = np.maximum(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0)
+        ih = np.maximum(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0)
+        inter = iw * ih
+        denom = np.minimum(area[i], area[rest]) if mode == "min" else area[i] + area[rest] - inter
+        overlap = inter / np.maximum(denom, 1e-9)
+        order = rest[overlap <= threshold]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def _square(boxes: np.ndarray) -> np.ndarray:
+    """Boxes grown to squares about their centres (side = the longer side)."""
+    out = boxes.copy()
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    side = np.maximum(w, h)
+    out[:, 0] = boxes[:, 0] + 0.5 * (w - side)
+    out[:, 1] = boxes[:, 1] + 0.5 * (h - side)
+    out[:, 2], out[:, 3] = out[:, 0] + side, out[:, 1] + side
+    return out
+
+
+def _regress(boxes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Boxes moved by offsets given as fractions of their width and height (x1, y1, x2, y2)."""
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    return boxes + offsets * np.stack([w, h, w, h], axis=1)
+
+
+def _crops(image: torch.Tensor, boxes: np.ndarray, size: int) -> torch.Tensor:
+    """``size``×``size`` crops of ``boxes`` from the raw (1, 3, H, W) image, normalised.
+
+    Outside the image the crop is black (0) before normalisation, as the networks were trained.
+    """
+    import torch
+    from torchvision.ops import roi_align
+
+    rois = torch.as_tensor(boxes, dtype=torch.float32, device=image.device)
+    rois = torch.cat([torch.zeros_like(rois[:, :1]), rois], dim=1)
+    crops = roi_align(image, rois, (size, size), spatial_scale=1.0, sampling_ratio=-1)
+    return (crops - 127.5) * 0.0078125
+
+
+def detect_faces(
+    image_rgb: np.ndarray,
+    weights: dict[str, torch.Tensor],
+    min_face: float = 20.0,
+    factor: float = 0.709,
+    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
+) -> Detections:
+    """Run the three-stage cascade on one (H, W, 3) uint8 RGB image.
+
+    Parameters
+    ----------
+    image_rgb : ndarray (H, W, 3) uint8, RGB order
+    weights : dict — from :func:`load_weights` (its device is the device used)
+    min_face : float — smallest face side (pixels) searched for; ≥ 12
+    factor : float — pyramid step (0 < factor < 1)
+    thresholds : three floats — face probability needed to pass P-Net, R-Net and O-Net
+
+    Returns
+    -------
+    Detections — empty arrays when there is no face
+    """
+    import torch
+    import torch.nn.functional as F
+    from torchvision.ops import batched_nms
+
+    empty = Detections(np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2)))
+    h, w = image_rgb.shape[:2]
+    device = weights["pnet.conv1.weight"].device
+    with torch.inference_mode():
+        raw = torch.from_numpy(np.ascontiguousarray(image_rgb)).to(device)
+        raw = raw.permute(2, 0, 1).unsqueeze(0).to(torch.float32)
+        norm = (raw - 127.5) * 0.0078125
+        props, scale_ids = [], []
+        for k, s in enumerate(pyramid_scales(h, w, max(min_face, 12.0), factor)):
+            size = (math.ceil(h * s), math.ceil(w * s))
+            prob, reg = pnet(F.interpolate(norm, size=size, mode="area"), weights)
+            yy, xx = torch.nonzero(prob[0] >= thresholds[0], as_tuple=True)
+            if yy.numel() == 0:
+                continue
+            cells = torch.stack([xx, yy], dim=1).to(torch.float32)
+            q1 = (_PNET_STRIDE * cells) / s
+            q2 = (_PNET_STRIDE * cells + _PNET_CELL) / s
+            score = prob[0, yy, xx]
+            props.append(torch.cat([q1, q2, reg[0, :, yy, xx].T, score[:, None]], dim=1))
+            scale_ids.append(torch.full((yy.numel(),), k, device=device))
+        if not props:
+            return empty
+        cand = torch.cat(props)
+        keep = batched_nms(cand[:, :4], cand[:, 8], torch.cat(scale_ids), 0.5)
+        c = cand[keep].cpu().numpy().astype(np.float64)
+        c = c[nms(c[:, :4], c[:, 8], 0.7)]
+        boxes = _square(_regress(c[:, :4], c[:, 4:8]))
+
+        prob, reg = rnet(_crops(raw, boxes, 24), weights)
+        ok = (prob >= thresholds[1]).cpu().numpy()
+        if not ok.any():
+            return empty
+        boxes, score, off = boxes[ok], prob.cpu().numpy()[ok], reg.cpu().numpy()[ok]
+        keep_np = nms(boxes, score, 0.7)
+        boxes = _square(_regress(boxes[keep_np], off[keep_np]))
+
+        prob, reg, marks = onet(_crops(raw, boxes, 48), weights)
+        ok = (prob >= thresholds[2]).cpu().numpy()
+        if not ok.any():
+            return empty
+        boxes, score = boxes[ok], prob.cpu().numpy()[ok].astype(np.float64)
+        off, pts = reg.cpu().numpy()[ok], marks.cpu().numpy()[ok].astype(np.float64)
+    bw, bh = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    lm = np.stack(
+        [boxes[:, :1] + bw[:, None] * pts[:, :5], boxes[:, 1:2] + bh[:, None] * pts[:, 5:]], axis=2
+    )
+    boxes = _regress(boxes, off)
+    keep_np = nms(boxes, score, 0.7, mode="min")
+    return Detections(boxes[keep_np], score[keep_np], lm[keep_np])
+
+
+@functools.lru_cache(maxsize=4)
+def cached_weights(path: str, device: str) -> Any:
+    """:func:`load_weights`, loaded once per (file, device) and shared (read-only use)."""
+    return load_weights(path, device)
