@@ -131,9 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         frames_per_s=None if args.every_frame else args.frames_per_s,
         scope="session" if args.every_frame else args.scope,
         batch_size=args.batch,
+        every_frame=args.every_frame,  # on the CPU too
     )
-    if args.every_frame:
-        opts.cpu_frames_per_s = args.fps  # "every frame" on the CPU too
 
     def progress(f: float, text: str) -> None:
         print(f"\r{100 * f:5.1f} %", end="", file=sys.stderr, flush=True)

@@ -257,6 +257,25 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_show(args: argparse.Namespace) -> int:
+    """Everything the review screen shows about one session (``--json``: strict JSON, no NaN).
+
+    Exit status 2 when the session is unknown.
+    """
+    from core.report.overview import overview_lines, session_overview
+
+    cat, root = _catalog(args)
+    rec = cat.session_by_uid(args.uid)
+    if rec is None:
+        return _refuse(f"No session {args.uid!r} (list them: therascope sessions)")
+    ov = session_overview(cat, root, rec.id)
+    if args.json:
+        print(json.dumps(ov, indent=2, ensure_ascii=False, allow_nan=False))
+    else:
+        print("\n".join(overview_lines(ov)))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from app.demo.patient import ensure_demo_patient
 
@@ -417,6 +436,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--include-notes", action="store_true", help="print the session's notes on page 1"
     )
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "show",
+        help="everything the review screen shows about a session (facts, data quality, "
+        "physiology, analysis, markers, ratings)",
+    )
+    p.add_argument("uid", help="the session uid")
+    p.add_argument("--json", action="store_true", help="strict JSON (no NaN: null)")
+    p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("demo", help="create the demo patient and its simulated sessions")
     p.add_argument("--no-analysis", action="store_true", help="do not analyse them")

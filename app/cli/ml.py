@@ -289,7 +289,9 @@ def cmd_analyse(args: argparse.Namespace) -> int:
         def progress(f: float, text: str, uid: str = uid) -> None:
             print(f"\r{uid}: {100 * f:5.1f} %", end="", file=sys.stderr, flush=True)
 
-        r = analyse_and_review(cat, root, rec.id, ckpt, settings, progress)
+        r = analyse_and_review(
+            cat, root, rec.id, ckpt, settings, progress, every_frame=args.every_frame
+        )
         print(file=sys.stderr)
         info = r.estimates.info
         c = r.circumplex
@@ -425,6 +427,12 @@ def add_commands(sub: Any) -> None:
         "--fps",
         type=bounded(float, 0.25, 60.0, unit="frames per second"),
         help="analysed frames per second on the CPU (0.25–60, as in the settings)",
+    )
+    p.add_argument(
+        "--every-frame",
+        action="store_true",
+        help="analyse every stored frame of the whole session, on the CPU too (the CUDA "
+        "default; overrides --fps)",
     )
     p.set_defaults(func=cmd_analyse)
 

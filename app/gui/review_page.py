@@ -35,6 +35,7 @@ from app.gui.analysis_panel import (
 )
 from app.gui.circumplex_view import CircumplexView
 from app.gui.figure_export import save_figure
+from app.gui.physiology_table import PhysiologyTable
 from app.gui.quality_panel import QualityPanel, verdict_icon
 from app.gui.report_export import export_session_report
 from app.gui.review_tables import PhaseTable, analysis_details
@@ -164,8 +165,10 @@ class ReviewPage(QWidget):
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.numbers, "Pre / post")
-        self.tabs.addTab(self.self_report, "Patient's ratings && notes")
-        self.tabs.addTab(self.markers, "Phase markers")
+        self.tabs.addTab(self.self_report, "Ratings && notes")
+        self.tabs.addTab(self.markers, "Markers")
+        self.physiology = PhysiologyTable()
+        self.tabs.addTab(self.physiology, "Physiology")
         self.tabs.addTab(self.details, "Analysis")
         self.quality = QualityPanel()
         self.tabs.addTab(self.quality, "Data quality")
@@ -287,6 +290,11 @@ class ReviewPage(QWidget):
             self.panel.status.setText(str(e))
         markers = self.catalog.list_markers(self.session_id)
         self.markers.load(self.session_id, self.duration)
+        self.physiology.load(
+            self.data_root / rec.folder,
+            [(m.t_s, m.kind) for m in markers],
+            self.settings.phase_minutes,
+        )
         running_here = self.runner.session_id == self.session_id
         r = self.review
         analysed = r is not None and not running_here
@@ -508,6 +516,7 @@ class ReviewPage(QWidget):
         """Stop a running analysis (the window is closing) and close the video."""
         self.self_report.flush()
         self.runner.wait()
+        self.physiology.wait()
         if self._device_job is not None and self._device_job.worker_thread.isRunning():
             self._device_job.worker_thread.wait(15000)  # at most the time torch takes to import
         if self.vreader is not None:

@@ -78,6 +78,8 @@ class AnalysisOptions:
     amp : str — ``"auto"`` (bf16 on CUDA), ``"bf16"`` or ``"off"``
     workers : int — decoding threads (0: up to 8, one per core)
     chunk : int — frames per producer chunk
+    every_frame : bool — analyse every stored frame of the whole session on any device (as on
+        CUDA by default); overrides ``frames_per_s``
     """
 
     device: str = "auto"
@@ -90,6 +92,7 @@ class AnalysisOptions:
     amp: str = "auto"
     workers: int = 0
     chunk: int = 128
+    every_frame: bool = False
 
 
 def describe_device(device: Any) -> str:
@@ -226,11 +229,13 @@ def analyse_session(
         use_face = cfg.modalities in ("both", "face")
         use_bio = cfg.modalities in ("both", "bio")
         on_cuda = device.type == "cuda"
-        frames_per_s = (
-            opts.frames_per_s if opts.frames_per_s else (None if on_cuda else opts.cpu_frames_per_s)
-        )
+        every = on_cuda or opts.every_frame  # every frame, of the whole session by default
+        if opts.every_frame:
+            frames_per_s = None
+        else:
+            frames_per_s = opts.frames_per_s or (None if on_cuda else opts.cpu_frames_per_s)
         duration = data.duration_s
-        spans = _spans(opts, on_cuda, duration, markers or [])
+        spans = _spans(opts, every, duration, markers or [])
         if video is not None and len(video):
             all_t = (video.timestamps_ns - data.t0_ns) / 1e9
             frame_ids = video.frame_indices

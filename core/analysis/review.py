@@ -223,9 +223,11 @@ def analyse_and_review(
     settings: Settings | None = None,
     progress: Callable[[float, str], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    every_frame: bool = False,
 ) -> SessionReview:
     """Analyse a session (:func:`core.analysis.engine.analyse_session`), store and register it
-    (:func:`store_analysis`)."""
+    (:func:`store_analysis`); ``every_frame``: every stored frame of the whole session, on any
+    device (else the settings' CPU rate, every frame on CUDA)."""
     from core.analysis.engine import AnalysisOptions, analyse_session
 
     settings = settings or Settings()
@@ -237,6 +239,7 @@ def analyse_and_review(
         device=settings.analysis_device,
         cpu_frames_per_s=settings.analysis_frames_per_s,
         phase_minutes=settings.phase_minutes,
+        every_frame=every_frame,
     )
     est = analyse_session(
         data_root / rec.folder, checkpoint, opts, marks, progress, cancel, save=False
