@@ -96,6 +96,8 @@ class Settings:
     model_checkpoint : str — the clinic's own checkpoint file; empty uses the demo model
     analysis_device : str — ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``…
     analysis_frames_per_s : float — analysed frames per second on the CPU
+    face_detector : str — the analysis' face detector: ``"haar"`` (light, frontal faces) or
+        ``"mtcnn"`` (a CNN: tilted and turned heads, low light, small faces; slower on the CPU)
     neutral_radius : float — circumplex points closer to the centre are "near neutral"
     sensor_address, sensor_profile, sensor_name : str — the Bluetooth sensor used last (empty:
         the simulated sensor); offered first at the next set-up
@@ -112,6 +114,7 @@ class Settings:
     model_checkpoint: str = ""
     analysis_device: str = "auto"
     analysis_frames_per_s: float = 4.0
+    face_detector: str = "haar"
     neutral_radius: float = 0.15
     sensor_address: str = ""
     sensor_profile: str = ""

@@ -267,6 +267,8 @@ def cmd_analyse(args: argparse.Namespace) -> int:
 
     cat, root = _catalog(args)
     settings = Settings.load()
+    if args.detector:
+        settings.face_detector = args.detector
     if args.device:
         settings.analysis_device = args.device
     else:  # the settings file's: checked before anything is loaded
@@ -433,6 +435,12 @@ def add_commands(sub: Any) -> None:
         action="store_true",
         help="analyse every stored frame of the whole session, on the CPU too (the CUDA "
         "default; overrides --fps)",
+    )
+    p.add_argument(
+        "--detector",
+        choices=["haar", "mtcnn"],
+        help="the face detector (default: the settings'): haar, light, for frontal faces; mtcnn, "
+        "a CNN for tilted and turned heads, low light and small faces (slower on the CPU)",
     )
     p.set_defaults(func=cmd_analyse)
 

@@ -32,6 +32,11 @@ from app.gui.workers import Job, run_job
 from core.config import Settings, config_dir
 from core.learning.demo_model import DEMO_LABEL, find_demo_checkpoint
 
+#: the face detectors the analysis can use: (settings key, what the therapist reads)
+FACE_DETECTORS = (
+    ("haar", "Haar cascade (light; frontal faces)"),
+    ("mtcnn", "MTCNN (tilted and turned heads, low light; slower on the CPU)"),
+)
 DEVICES = (
     ("auto", "Automatic (the GPU when there is one)"),
     ("cpu", "CPU"),
@@ -114,6 +119,13 @@ class SettingsDialog(QDialog):
             self.device.addItem(settings.analysis_device, settings.analysis_device)
             i = self.device.count() - 1
         self.device.setCurrentIndex(i)
+        self.detector = QComboBox()
+        for key, name in FACE_DETECTORS:
+            self.detector.addItem(name, key)
+        self.detector.setCurrentIndex(max(0, self.detector.findData(settings.face_detector)))
+        self.detector.setToolTip(
+            "How the analysis finds the face in each frame; the analysis records which one ran"
+        )
         self.rate = self._spin(0.25, 60.0, 0.25, settings.analysis_frames_per_s, " frames/s")
         self.rate.setToolTip("Frames analysed per second of session on the CPU (a GPU does all)")
         self.radius = self._spin(0.0, 0.5, 0.01, settings.neutral_radius, "")
@@ -138,6 +150,7 @@ class SettingsDialog(QDialog):
         form.addRow("Model", model)
         form.addRow("Analysis runs on", self.device)
         form.addRow("Analysis rate (CPU)", self.rate)
+        form.addRow("Face detector", self.detector)
         form.addRow("Near-neutral radius", self.radius)
         form.addRow("Pre/post windows", self.minutes)
         form.addRow("Clinic name", self.clinic)
@@ -226,6 +239,7 @@ class SettingsDialog(QDialog):
         new.model_checkpoint = self.checkpoint.text().strip() if self.use_clinic.isChecked() else ""
         new.analysis_device = str(self.device.currentData())
         new.analysis_frames_per_s = float(self.rate.value())
+        new.face_detector = str(self.detector.currentData())
         new.neutral_radius = float(self.radius.value())
         new.phase_minutes = float(self.minutes.value())
         new.clinic_name = self.clinic.text().strip()

@@ -80,6 +80,8 @@ class AnalysisOptions:
     chunk : int — frames per producer chunk
     every_frame : bool — analyse every stored frame of the whole session on any device (as on
         CUDA by default); overrides ``frames_per_s``
+    face_detector : str — the face detector's spec (:func:`core.faces.detect.make_detector`:
+        ``"haar"``, ``"mtcnn"``…); the analysis records which one ran
     """
 
     device: str = "auto"
@@ -93,6 +95,7 @@ class AnalysisOptions:
     workers: int = 0
     chunk: int = 128
     every_frame: bool = False
+    face_detector: str = "haar"
 
 
 def describe_device(device: Any) -> str:
@@ -213,6 +216,7 @@ def analyse_session(
     import torch
 
     from core import __version__
+    from core.faces.detect import make_detector
     from core.faces.track import CropPolicy, FaceTracker
     from core.models.checkpoint import load_checkpoint
     from core.models.runtime import autocast, faces_to_input, pick_device
@@ -262,9 +266,10 @@ def analyse_session(
         timings = {"decode": 0.0, "faces": 0.0, "bio": 0.0, "model": 0.0}
         unreadable = 0
 
+        tracker: FaceTracker | None = None
         if use_face:
             assert video is not None
-            tracker = FaceTracker()
+            tracker = FaceTracker(make_detector(opts.face_detector))
             policy = CropPolicy(size=cfg.face_size)
             workers = opts.workers or min(8, os.cpu_count() or 1)
             chunks: Any = iter_face_crops(
@@ -360,6 +365,7 @@ def analyse_session(
         "precision": prec,
         "options": asdict(opts),
         "frames_per_s": frames_per_s,
+        "face_detector": tracker.describe() if tracker is not None else None,
         "spans": [list(s) for s in spans] if spans is not None else None,
         "duration_s": duration,
         "counts": counts,

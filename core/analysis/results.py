@@ -126,6 +126,7 @@ class AnalysisInfo(TypedDict, total=False):
     precision: str
     options: dict[str, Any]
     frames_per_s: float | None
+    face_detector: dict[str, Any] | None
     spans: list[list[float]] | None
     duration_s: float
     counts: AnalysisCounts

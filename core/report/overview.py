@@ -151,7 +151,8 @@ def _analysis_dict(data: ReportData) -> dict[str, Any] | None:
             "backbone": ck.get("backbone"),
             "modalities": ck.get("modalities"),
         },
-        "detector": info.get("detector"),  # absent from analyses made before it was recorded
+        # the face stage: detector and tracker settings (absent from older analyses)
+        "detector": info.get("face_detector"),
         "device": info.get("device"),
         "precision": info.get("precision"),
         "inputs": info.get("inputs"),
@@ -327,8 +328,10 @@ def _analysis_lines(a: dict[str, Any] | None) -> list[str]:
         + (f" ({a['precision']})" if a.get("precision") else ""),
     ]
     det = a.get("detector")
-    if det:
-        out.append(f"  Detector   {det if isinstance(det, str) else det.get('label', det)}")
+    if isinstance(det, dict):
+        inner = det.get("detector")
+        name = inner.get("detector") if isinstance(inner, dict) else det.get("detector", det)
+        out.append(f"  Detector   {name} (face found every {det.get('detect_every_s', '?')} s)")
     rate = a.get("frames_per_s")
     how = "every stored frame" if rate is None else f"{rate:g} frames per second"
     out.append(

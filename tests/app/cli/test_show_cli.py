@@ -174,3 +174,21 @@ def test_analyse_every_frame(cat, capsys) -> None:  # type: ignore[no-untyped-de
     assert d["analysis"]["frames_per_s"] is None
     assert "(every stored frame)" in show_text(capsys, rec.uid)
     assert not math.isnan(d["session"]["duration_s"])
+
+
+def test_analyse_with_the_mtcnn_detector_records_it(app_env, capsys) -> None:
+    import json as _json
+
+    from app.cli.main import main as cli
+
+    assert cli(["patients", "add", "DET-1"]) == 0
+    args = ["record", "--patient", "DET-1", "--simulate", "--virtual", "--consent", "--quiet"]
+    assert cli([*args, "--duration", "3"]) == 0
+    uid = capsys.readouterr().out.strip().splitlines()[-1]
+    assert cli(["analyse", uid, "--detector", "mtcnn", "--fps", "2"]) == 0
+    capsys.readouterr()
+    assert cli(["show", uid, "--json"]) == 0
+    shown = _json.loads(capsys.readouterr().out)
+    assert shown["analysis"]["detector"]["detector"]["detector"] == "mtcnn"
+    assert cli(["show", uid]) == 0
+    assert "Detector   mtcnn" in capsys.readouterr().out

@@ -92,10 +92,12 @@ def test_settings_dialog_saves_and_esc_cancels(win, qtbot, app_env, monkeypatch)
     dlg.radius.setValue(0.2)
     dlg.minutes.setValue(10)
     dlg.clinic.setText("Praxis am See")
+    dlg.detector.setCurrentIndex(dlg.detector.findData("mtcnn"))
     dlg.save()
     assert dlg.result() == QDialog.DialogCode.Accepted
     saved = Settings.load()
     assert saved.model_checkpoint == str(ckpt) and saved.analysis_device == "cpu"
+    assert saved.face_detector == "mtcnn"
     assert (saved.analysis_frames_per_s, saved.neutral_radius, saved.phase_minutes) == (
         2.5,
         0.2,
