@@ -213,6 +213,8 @@ class FaceTracker:
         self._target: FaceBox | None = None  # last detection
         self._target_t = 0.0
         self._shown: FaceBox | None = None
+        self._look: np.ndarray | None = None  # what the face looked like at the last detection
+        self._lost = True  # the last detection failed (or none yet): detect on every frame
 
     def update(self, t_s: float, image: np.ndarray) -> FaceBox | None:
         """Live tracking: the face box for this frame, detecting when due.
@@ -237,15 +239,26 @@ class FaceTracker:
             self._t0 = t
         detected = False
         slot = self._slot(t, self._t0)
-        if slot > self._last_slot:
-            self._last_slot = slot
+        due = slot > self._last_slot or self._lost  # on the grid, or on every frame while lost
+        # between detections the held box must still look like the face it was: when it does
+        # not (the head turned away, the person left), detect now instead of holding it
+        unsure = not due and self._target is not None and not self._looks_same(image)
+        if due or unsure:
+            self._last_slot = max(self._last_slot, slot)
             found = self._detect(image, self._target)
             if found is not None:
-                detected = True
+                detected, self._lost = True, False
                 jumped = self._target is None or self._target.iou(found) < 0.1
                 self._target, self._target_t = found, t
+                self._look = _appearance(image, found)
                 if jumped or self._shown is None:  # a new or re-found face: no glide across
                     self._shown = found
+            else:
+                self._lost = True
+                # a missed detection over a face that still looks the same is held (the
+                # detector blinked); a box that no longer covers the face is never shown
+                if unsure or not self._looks_same(image):
+                    self._target = self._shown = self._look = None
         if self._target is None or t - self._target_t > self.max_hold_s + _GRID_EPS:
             self._target = self._shown = None
             return None
@@ -256,6 +269,42 @@ class FaceTracker:
         else:
             self._shown = self._target
         return replace(self._shown, detected=detected, landmarks=None)
+
+    def _looks_same(self, image: np.ndarray) -> bool:
+        """Whether the face region of the last detection still looks as it did then (True when
+        that look could not be taken: a box off the image or on a flat region cannot be
+        compared, and is held as before, up to ``max_hold_s``)."""
+        if self._target is None:
+            return False
+        if self._look is None:
+            return True
+        now = _appearance(image, self._target)
+        return now is not None and float(np.mean(now * self._look)) >= APPEARANCE_MIN
+
+
+#: normalised correlation (−1…1) of the held face region with its look at the last detection
+#: below which the tracker is unsure and detects again at once (a talking, nodding face stays
+#: above 0.5 over a second; a turned-away head or a background falls well below)
+APPEARANCE_MIN = 0.5
+_LOOK_SIZE = 16  # side (px) of the grey thumbnail the appearance is compared on
+
+
+def _appearance(image: np.ndarray, box: FaceBox) -> np.ndarray | None:
+    """A box's grey thumbnail, zero-mean and unit-variance (None: off the image, or flat)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    x0, y0 = max(0, int(box.x)), max(0, int(box.y))
+    x1, y1 = min(w, int(box.x + box.w)), min(h, int(box.y + box.h))
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    patch = image[y0:y1, x0:x1]
+    grey = cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY) if patch.ndim == 3 else patch
+    small = cv2.resize(grey, (_LOOK_SIZE, _LOOK_SIZE), interpolation=cv2.INTER_AREA)
+    v = small.astype(np.float32)
+    v -= v.mean()
+    sd = float(v.std())
+    return v / sd if sd > 1e-3 else None
 
 
 # --- crops --------------------------------------------------------------------------------------
