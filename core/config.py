@@ -114,13 +114,14 @@ class Settings:
     model_checkpoint: str = ""
     analysis_device: str = "auto"
     analysis_frames_per_s: float = 4.0
-    face_detector: str = "haar"
     neutral_radius: float = 0.15
     sensor_address: str = ""
     sensor_profile: str = ""
     sensor_name: str = ""
     camera_source: str = ""
     therapist_name: str = ""
+    # settings added later go last: a settings file keeps its keys in the order first written
+    face_detector: str = "haar"
 
     @classmethod
     def load(cls, path: Path | None = None) -> Settings:
