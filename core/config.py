@@ -96,8 +96,10 @@ class Settings:
     model_checkpoint : str — the clinic's own checkpoint file; empty uses the demo model
     analysis_device : str — ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``…
     analysis_frames_per_s : float — analysed frames per second on the CPU
-    face_detector : str — the analysis' face detector: ``"haar"`` (light, frontal faces) or
-        ``"mtcnn"`` (a CNN: tilted and turned heads, low light, small faces; slower on the CPU)
+    face_detector : str — the analysis' face detector: ``"model"`` (the one the model's
+        training crops were made with, recorded in its checkpoint; Haar for older ones),
+        ``"haar"`` (light, frontal faces) or ``"mtcnn"`` (a CNN: tilted and turned heads, low
+        light, small faces; slower on the CPU)
     neutral_radius : float — circumplex points closer to the centre are "near neutral"
     sensor_address, sensor_profile, sensor_name : str — the Bluetooth sensor used last (empty:
         the simulated sensor); offered first at the next set-up
@@ -121,7 +123,7 @@ class Settings:
     camera_source: str = ""
     therapist_name: str = ""
     # settings added later go last: a settings file keeps its keys in the order first written
-    face_detector: str = "haar"
+    face_detector: str = "model"
 
     @classmethod
     def load(cls, path: Path | None = None) -> Settings:

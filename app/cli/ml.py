@@ -157,7 +157,10 @@ def cmd_train_demo(args: argparse.Namespace) -> int:
             last[0] = stage
         print(f"\r{stage}: {100 * done:5.1f} %", end="", file=sys.stderr, flush=True)
 
-    out = train_demo_model(Path(args.out) if args.out else SHIPPED, progress=progress)
+    from app.demo.training import DemoPlan
+
+    plan = DemoPlan(face_detector=args.detector)
+    out = train_demo_model(Path(args.out) if args.out else SHIPPED, plan, progress=progress)
     print(file=sys.stderr)
     print(out)
     return 0
@@ -181,7 +184,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     mc, tc = _configs(args, args.variant, args.modalities)
     scaling = SignalScaling.fit(trials)
     cache = Path(args.cache or Path(args.amigos) / "therascope-crop-cache")
-    samples = build_frame_samples(trials, scaling, cache, args.frame_step, mc.face_size)
+    from core.faces.detect import make_detector
+    from core.faces.track import FACE_STAGE_KEY, FaceTracker, face_stage
+
+    def tracker() -> FaceTracker:  # the analysis will find faces the same way
+        return FaceTracker(make_detector(args.detector))
+
+    samples = build_frame_samples(
+        trials, scaling, cache, args.frame_step, mc.face_size, tracker_factory=tracker
+    )
     print(
         f"{len(samples)} frames from {len(trials)} trials "
         f"({samples.n_without_face} frames without a face left out)",
@@ -197,6 +208,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "training_data": f"AMIGOS at {args.amigos}, {len(trials)} trials",
         "history": hist,
         "code_version": __version__,
+        FACE_STAGE_KEY: face_stage(args.detector, mc.face_size),
     }
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun only the first process saves
         print(save_checkpoint(Path(args.out), model, mc, meta))
@@ -403,6 +415,13 @@ def add_commands(sub: Any) -> None:
     data_args(p, need_amigos=False)
     p.add_argument("--variant", default="bae2", choices=["bmmn", "bae1", "bae2"])
     p.add_argument("--modalities", default="both", choices=["both", "face", "bio"])
+    p.add_argument(
+        "--detector",
+        default="haar",
+        choices=["haar", "mtcnn"],
+        help="the face detector the training crops are made with (recorded in the checkpoint; "
+        "the analysis then uses the same)",
+    )
     p.add_argument("--out", help="checkpoint file to write (--demo: default the shipped file)")
     p.add_argument(
         "--demo",

@@ -34,6 +34,8 @@ class DemoPlan:
     batch_size : int
     seed : int
     modalities : str — ``"both"`` (the demo model); ``"face"`` or ``"bio"`` for the ablation
+    face_detector : str — the detector the training crops are made with (recorded in the
+        checkpoint; the analysis uses the same)
     """
 
     sessions: tuple[tuple[str, float, int], ...] = (
@@ -49,6 +51,7 @@ class DemoPlan:
     batch_size: int = 32
     seed: int = 0
     modalities: str = "both"
+    face_detector: str = "haar"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -117,6 +120,7 @@ def train_demo_model(
             progress(stage, f)
 
     from core import __version__
+    from core.faces.track import FACE_STAGE_KEY, face_stage
     from core.learning.datasets.sessions import session_samples
     from core.learning.training import FrameDataset, TrainConfig, train
     from core.models import BMMNConfig
@@ -133,6 +137,7 @@ def train_demo_model(
             frames_per_s=plan.frames_per_s,
             crop_size=plan.face_size,
             progress=lambda f: report("finding faces", f),
+            face_detector=plan.face_detector,
         )
         log.info("demo model: %d training frames (%s)", len(samples), samples.counts)
         mc = BMMNConfig(
@@ -171,6 +176,7 @@ def train_demo_model(
             "history": hist,
             "code_version": __version__,
             "labels_trained": ["valence", "arousal"],
+            FACE_STAGE_KEY: face_stage(plan.face_detector, plan.face_size),
         }
         return save_checkpoint(out, model, mc, meta)
     finally:

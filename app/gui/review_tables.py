@@ -19,6 +19,7 @@ from core.analysis.circumplex import (
 )
 from core.analysis.review import SessionReview
 from core.catalog import Catalog
+from core.faces.track import detector_note
 from core.timefmt import format_clock
 
 ROWS = (
@@ -141,6 +142,8 @@ def analysis_details(review: SessionReview) -> str:
             f"<b>Time</b>: {format_clock(float(t['wall']))} ({float(t['wall']):.1f} s,"
             f" {n / float(t['wall']):.1f} frames/s)"
         )
+    if note := detector_note(dict(info)):
+        lines.append(f"<b>Face detector</b>: {e(note)}")
     lines.append(f"<b>Windows</b>: {e(review.circumplex.note)}")
     return "<br>".join(lines)
 

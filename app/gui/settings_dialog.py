@@ -34,6 +34,7 @@ from core.learning.demo_model import DEMO_LABEL, find_demo_checkpoint
 
 #: the face detectors the analysis can use: (settings key, what the therapist reads)
 FACE_DETECTORS = (
+    ("model", "As the model was trained (recommended)"),
     ("haar", "Haar cascade (light; frontal faces)"),
     ("mtcnn", "MTCNN (tilted and turned heads, low light; slower on the CPU)"),
 )

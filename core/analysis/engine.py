@@ -80,8 +80,10 @@ class AnalysisOptions:
     chunk : int — frames per producer chunk
     every_frame : bool — analyse every stored frame of the whole session on any device (as on
         CUDA by default); overrides ``frames_per_s``
-    face_detector : str — the face detector's spec (:func:`core.faces.detect.make_detector`:
-        ``"haar"``, ``"mtcnn"``…); the analysis records which one ran
+    face_detector : str, optional — the face detector's spec
+        (:func:`core.faces.detect.make_detector`: ``"haar"``, ``"mtcnn"``…); None: the one the
+        checkpoint's training crops were made with (:func:`core.faces.track.trained_detector`),
+        so analysis crops are made as the model learnt them. The analysis records which ran.
     """
 
     device: str = "auto"
@@ -95,7 +97,7 @@ class AnalysisOptions:
     workers: int = 0
     chunk: int = 128
     every_frame: bool = False
-    face_detector: str = "haar"
+    face_detector: str | None = None
 
 
 def describe_device(device: Any) -> str:
@@ -217,7 +219,7 @@ def analyse_session(
 
     from core import __version__
     from core.faces.detect import make_detector
-    from core.faces.track import CropPolicy, FaceTracker
+    from core.faces.track import CropPolicy, FaceTracker, trained_detector
     from core.models.checkpoint import load_checkpoint
     from core.models.runtime import autocast, faces_to_input, pick_device
     from core.recording.reader import open_session
@@ -226,6 +228,7 @@ def analyse_session(
     t_start = time.perf_counter()
     device = pick_device(opts.device)
     model, cfg, meta = load_checkpoint(checkpoint, map_location="cpu")
+    trained = trained_detector(meta)  # the detector the model's training crops came from
     data = open_session(Path(folder))
     video = data.video(verify=False)
     try:
@@ -269,7 +272,7 @@ def analyse_session(
         tracker: FaceTracker | None = None
         if use_face:
             assert video is not None
-            tracker = FaceTracker(make_detector(opts.face_detector))
+            tracker = FaceTracker(make_detector(opts.face_detector or trained))
             policy = CropPolicy(size=cfg.face_size)
             workers = opts.workers or min(8, os.cpu_count() or 1)
             chunks: Any = iter_face_crops(
@@ -366,6 +369,7 @@ def analyse_session(
         "options": asdict(opts),
         "frames_per_s": frames_per_s,
         "face_detector": tracker.describe() if tracker is not None else None,
+        "face_detector_trained": trained if use_face else None,
         "spans": [list(s) for s in spans] if spans is not None else None,
         "duration_s": duration,
         "counts": counts,

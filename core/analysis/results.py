@@ -127,6 +127,7 @@ class AnalysisInfo(TypedDict, total=False):
     options: dict[str, Any]
     frames_per_s: float | None
     face_detector: dict[str, Any] | None
+    face_detector_trained: str | None
     spans: list[list[float]] | None
     duration_s: float
     counts: AnalysisCounts

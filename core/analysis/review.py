@@ -240,7 +240,7 @@ def analyse_and_review(
         cpu_frames_per_s=settings.analysis_frames_per_s,
         phase_minutes=settings.phase_minutes,
         every_frame=every_frame,
-        face_detector=settings.face_detector,
+        face_detector=None if settings.face_detector == "model" else settings.face_detector,
     )
     est = analyse_session(
         data_root / rec.folder, checkpoint, opts, marks, progress, cancel, save=False

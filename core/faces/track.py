@@ -468,3 +468,42 @@ def crop_face(image: np.ndarray, box: FaceBox, policy: CropPolicy | None = None)
     # INTER_AREA averages when shrinking (no aliasing) and falls back to bilinear when enlarging
     out = cv2.resize(reg, (pol.size, pol.size), interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(out, dtype=np.uint8)
+
+
+#: the checkpoint metadata key that says how its training crops were made
+FACE_STAGE_KEY = "face_stage"
+#: the detector of checkpoints trained before it was recorded
+DEFAULT_DETECTOR = "haar"
+
+
+def face_stage(detector: str, crop_size: int) -> dict[str, object]:
+    """How face crops are made, as a checkpoint records it for its training data: the detector's
+    spec (:func:`core.faces.detect.make_detector`) and the crop policy."""
+    from dataclasses import asdict
+
+    return {"detector": str(detector), "crop_policy": asdict(CropPolicy(size=int(crop_size)))}
+
+
+def detector_note(info: dict[str, object]) -> str:
+    """One line on the analysis' face detector from its stored details, e.g. ``"mtcnn (the
+    model was trained on haar crops: its estimates may be less reliable)"``; "" when unknown."""
+    stage = info.get("face_detector")
+    inner = stage.get("detector") if isinstance(stage, dict) else None
+    ran = inner.get("detector") if isinstance(inner, dict) else None
+    if not isinstance(ran, str):
+        return ""
+    trained = info.get("face_detector_trained")
+    if isinstance(trained, str) and trained and trained != ran:
+        return (
+            f"{ran} (the model was trained on {trained} crops: its estimates may be less reliable)"
+        )
+    return f"{ran} (as the model was trained)" if trained else ran
+
+
+def trained_detector(metadata: dict[str, object]) -> str:
+    """The detector a checkpoint's training crops were made with (Haar for checkpoints from
+    before it was recorded): the analysis uses the same one unless told otherwise."""
+    stage = metadata.get(FACE_STAGE_KEY)
+    if isinstance(stage, dict) and isinstance(stage.get("detector"), str) and stage["detector"]:
+        return str(stage["detector"])
+    return DEFAULT_DETECTOR

@@ -20,6 +20,7 @@ import numpy as np
 from core.analysis.circumplex import NEUTRAL, QUADRANTS, describe_shift, quadrant_label
 from core.catalog import Catalog
 from core.config import Settings
+from core.faces.track import detector_note
 from core.physiology.summary import METRICS, PhysiologySummary, describe_change
 from core.quality.text import VERDICT_WORDS
 from core.report.data import NOT_ANALYSED, NOT_MEASURED, ReportData, format_value
@@ -153,6 +154,7 @@ def _analysis_dict(data: ReportData) -> dict[str, Any] | None:
         },
         # the face stage: detector and tracker settings (absent from older analyses)
         "detector": info.get("face_detector"),
+        "detector_note": detector_note(dict(info)),
         "device": info.get("device"),
         "precision": info.get("precision"),
         "inputs": info.get("inputs"),
@@ -327,11 +329,8 @@ def _analysis_lines(a: dict[str, Any] | None) -> list[str]:
         f"  Ran on     {a.get('device') or '?'}"
         + (f" ({a['precision']})" if a.get("precision") else ""),
     ]
-    det = a.get("detector")
-    if isinstance(det, dict):
-        inner = det.get("detector")
-        name = inner.get("detector") if isinstance(inner, dict) else det.get("detector", det)
-        out.append(f"  Detector   {name} (face found every {det.get('detect_every_s', '?')} s)")
+    if a.get("detector_note"):
+        out.append(f"  Detector   {a['detector_note']}")
     rate = a.get("frames_per_s")
     how = "every stored frame" if rate is None else f"{rate:g} frames per second"
     out.append(

@@ -100,6 +100,7 @@ def session_samples(
     labels: LabelFn = scenario_labels,
     progress: Callable[[float], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    face_detector: str = "haar",
 ) -> SessionSamples:
     """Samples from the sessions in ``folders`` (sessions without labels are skipped, logged).
 
@@ -112,6 +113,8 @@ def session_samples(
     scaling : dict, optional — use this scaling (e.g. a held-out set scaled like the training
         set); default: fitted on these sessions
     labels : callable — labels for the frames of one session (default: its scenario)
+    face_detector : str — the detector that finds the faces (:func:`core.faces.detect.make_detector`);
+        the checkpoint records it (:func:`core.faces.track.face_stage`) and the analysis uses the same
     """
     from core.analysis.inputs import (
         bio_windows,
@@ -120,6 +123,7 @@ def session_samples(
         select_frames,
         session_bio_grid,
     )
+    from core.faces.detect import make_detector
     from core.faces.track import CropPolicy, FaceTracker
     from core.recording.reader import open_session
 
@@ -147,7 +151,8 @@ def session_samples(
             continue
         try:
             scaled = scale_channels(grid, channels, scaling)
-            for c in iter_face_crops(video, pos, t_all[pos], FaceTracker(), policy, cancel=cancel):
+            tracker = FaceTracker(make_detector(face_detector))
+            for c in iter_face_crops(video, pos, t_all[pos], tracker, policy, cancel=cancel):
                 win, ok = bio_windows(scaled, grid, c.times_s, window)
                 a = int(np.searchsorted(pos, c.positions[0]))
                 keep = c.has_face & ok

@@ -295,3 +295,18 @@ def test_the_default_detector_finds_every_skin_tone() -> None:
             for v, a in ((-0.6, 0.7), (0.6, -0.6), (0.0, 0.0))
         ]
         assert all(det.detect(f) for f in frames), f"skin tone {seed} missed"
+
+
+def test_the_face_stage_a_checkpoint_records() -> None:
+    from core.faces.track import FACE_STAGE_KEY, detector_note, face_stage, trained_detector
+
+    stage = face_stage("mtcnn", 112)
+    assert stage["detector"] == "mtcnn" and stage["crop_policy"]["size"] == 112
+    assert trained_detector({FACE_STAGE_KEY: stage}) == "mtcnn"
+    assert trained_detector({}) == "haar"  # checkpoints from before it was recorded
+    ran = {"face_detector": {"detector": {"detector": "mtcnn"}}}
+    assert detector_note({**ran, "face_detector_trained": "mtcnn"}) == (
+        "mtcnn (as the model was trained)"
+    )
+    assert "trained on haar crops" in detector_note({**ran, "face_detector_trained": "haar"})
+    assert detector_note({}) == ""
