@@ -562,8 +562,8 @@ def clean_analysis_folder(folder: Path, keep: str | None = None) -> list[str]:
     if want is not None and want != published and (adir / want).is_dir():
         try:
             lock = WriteLock(adir / f"{want}{LOCK_SUFFIX}")
-        except RuntimeError:
-            pass  # its writer is still at it
+        except RuntimeError:  # a live process still writes it: it publishes it itself
+            log.info("analysis %s is still being written; left to its writer", want)
         else:
             removed += StagedAnalysis(Path(folder), want, lock).publish()
             published = want

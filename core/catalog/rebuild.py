@@ -9,7 +9,7 @@ each patient's record file (``patients/<uuid>.json``) and each session folder's 
 result says so. The old catalog is never touched: the new one is written beside it.
 
 What no folder keeps is not recovered, and the result says so: the audit trail (who did what,
-when), and a patient whose record file is missing (its sessions are kept under a placeholder
+when), and a patient whose record file is missing (its sessions are kept under a stand-in
 patient named after the UUID, for the therapist to rename).
 """
 
@@ -170,7 +170,7 @@ def _patients(cat: Catalog, data_root: Path, result: RebuildResult) -> dict[str,
     return ids
 
 
-def _placeholder(cat: Catalog, uuid: str, code_hint: str | None, ids: dict[str, int]) -> int:
+def _stand_in_patient(cat: Catalog, uuid: str, code_hint: str | None, ids: dict[str, int]) -> int:
     """A patient for sessions whose patient record is missing (the UUID kept, so a later
     record file of the patient matches)."""
     if uuid in ids:
@@ -256,7 +256,7 @@ def _patient_for(
         raise ValueError("it does not say whose session it is")
     code_hint = hints.get(uuid)
     if uuid not in ids:
-        pid = _placeholder(cat, uuid, code_hint, ids)
+        pid = _stand_in_patient(cat, uuid, code_hint, ids)
         result.patients += 1
         result.problems.append(
             f"The record file of patient {code_hint or uuid} is missing: their sessions are kept "
