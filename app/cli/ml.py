@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli.arguments import SEED, bounded
+from app.cli.common import open_catalog
 
 #: the highest participant number ``--participants`` may name (AMIGOS has 40)
 MAX_PARTICIPANT = 1000
@@ -262,14 +263,6 @@ def cmd_synthetic(args: argparse.Namespace) -> int:
     return 0
 
 
-def _catalog(args: argparse.Namespace) -> Any:
-    from core.catalog import Catalog
-    from core.config import data_dir
-
-    root = data_dir(args.data_dir)
-    return Catalog.open(root / "catalog.sqlite"), root
-
-
 def cmd_analyse(args: argparse.Namespace) -> int:
     from app.demo.training import ensure_demo_checkpoint
     from core.analysis.circumplex import describe_shift, quadrant_label
@@ -277,7 +270,7 @@ def cmd_analyse(args: argparse.Namespace) -> int:
     from core.config import Settings
     from core.learning.demo_model import active_checkpoint
 
-    cat, root = _catalog(args)
+    cat, root = open_catalog(args)
     settings = Settings.load()
     if args.detector:
         settings.face_detector = args.detector
@@ -334,7 +327,7 @@ def cmd_cohort(args: argparse.Namespace) -> int:
     from core.analysis.review import cohort
     from core.config import Settings
 
-    cat, root = _catalog(args)
+    cat, root = open_catalog(args)
     with_sim = bool(args.include_simulated)
     entries, stats = cohort(cat, root, Settings.load(), include_simulated=with_sim)
     if args.json:
@@ -417,7 +410,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--modalities", default="both", choices=["both", "face", "bio"])
     p.add_argument(
         "--detector",
-        default="haar",
+        default="mtcnn",
         choices=["haar", "mtcnn"],
         help="the face detector the training crops are made with (recorded in the checkpoint; "
         "the analysis then uses the same)",

@@ -51,7 +51,7 @@ class DemoPlan:
     batch_size: int = 32
     seed: int = 0
     modalities: str = "both"
-    face_detector: str = "haar"
+    face_detector: str = "mtcnn"
     extra: dict[str, Any] = field(default_factory=dict)
 
 

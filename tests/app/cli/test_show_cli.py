@@ -195,8 +195,8 @@ def test_analyse_with_the_mtcnn_detector_records_it(app_env, capsys) -> None:
 
 
 def test_analysis_uses_the_detector_the_model_was_trained_with(app_env, capsys) -> None:
-    """Without a choice the analysis makes crops as the model's training did (Haar for the demo
-    model, recorded in newer checkpoints); a different choice is said beside the estimates."""
+    """Without a choice the analysis makes crops as the model's training did (MTCNN for the demo
+    model, recorded in its checkpoint); a different choice is said beside the estimates."""
     import json as _json
 
     from app.cli.main import main as cli
@@ -209,9 +209,9 @@ def test_analysis_uses_the_detector_the_model_was_trained_with(app_env, capsys) 
     capsys.readouterr()
     assert cli(["show", uid, "--json"]) == 0
     shown = _json.loads(capsys.readouterr().out)["analysis"]
-    assert shown["detector"]["detector"]["detector"] == "haar"
-    assert shown["detector_note"] == "haar (as the model was trained)"
-    assert cli(["analyse", uid, "--fps", "2", "--detector", "mtcnn"]) == 0
+    assert shown["detector"]["detector"]["detector"] == "mtcnn"
+    assert shown["detector_note"] == "mtcnn (as the model was trained)"
+    assert cli(["analyse", uid, "--fps", "2", "--detector", "haar"]) == 0
     capsys.readouterr()
     assert cli(["show", uid]) == 0
-    assert "mtcnn (the model was trained on haar crops" in capsys.readouterr().out
+    assert "haar (the model was trained on mtcnn crops" in capsys.readouterr().out
