@@ -102,3 +102,38 @@ def migrate_v3_to_v4(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
     for (pid,) in conn.execute("SELECT id FROM patients ORDER BY id").fetchall():
         conn.execute("UPDATE patients SET uuid = ? WHERE id = ?", (str(uuid.uuid4()), pid))
+
+
+# --- v5: imported sessions are audited as imports ----------------------------------------------
+
+SCHEMA_V5_STATEMENTS: tuple[str, ...] = (
+    # SQLite cannot change a CHECK constraint in place: the audit table is rebuilt with the
+    # action 'import' allowed (``therascope import``), keeping every row and its id.
+    """CREATE TABLE audit_v5 (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          TEXT    NOT NULL,
+    action      TEXT    NOT NULL
+                CHECK (action IN ('create', 'update', 'record', 'import', 'finalise', 'recover',
+                                  'export', 'delete')),
+    entity      TEXT    NOT NULL,
+    entity_id   INTEGER NULL,
+    detail      TEXT    NOT NULL DEFAULT ''
+)""",
+    "INSERT INTO audit_v5 (id, at, action, entity, entity_id, detail)"
+    " SELECT id, at, action, entity, entity_id, detail FROM audit ORDER BY id",
+    "DROP TABLE audit",
+    "ALTER TABLE audit_v5 RENAME TO audit",
+    "CREATE INDEX audit_at ON audit (at)",
+    "CREATE INDEX audit_entity ON audit (entity, entity_id)",
+)
+
+
+def migrate_v4_to_v5(conn: sqlite3.Connection) -> None:
+    """v4 → v5: the audit trail accepts ``import`` (rows, ids and the id sequence kept)."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
+    for statement in SCHEMA_V5_STATEMENTS:
+        conn.execute(statement)
+    if row is not None:  # an id once given is never given again, even if its row were gone
+        conn.execute(
+            "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'audit'", (int(row[0]),)
+        )

@@ -73,6 +73,7 @@ class SessionsMixin(CatalogBase):
         consent_note: str,
         simulated: bool,
         folder: str,
+        imported: bool = False,
     ) -> SessionRecord:
         """Register a session that is starting to record (status ``recording``).
 
@@ -87,6 +88,8 @@ class SessionsMixin(CatalogBase):
         consent_note : str — how consent was given
         simulated : bool — recorded from simulated devices
         folder : str — the session folder, relative to the data directory
+        imported : bool — made from another tool's files: ``started_at`` is when that recording
+            began, and the consent to use it may be recorded later
 
         Returns
         -------
@@ -101,7 +104,7 @@ class SessionsMixin(CatalogBase):
             raise ValueError("Consent must be recorded before a session can start")
         consent_iso = to_iso_utc(consent_at, "consent_at")
         started_iso = to_iso_utc(started_at, "started_at")
-        if consent_iso > started_iso:
+        if consent_iso > started_iso and not imported:
             raise ValueError("Consent must be recorded before the recording starts")
         uid = _check_uid(uid)
         folder = _check_folder(folder)

@@ -27,7 +27,12 @@ from types import TracebackType
 from typing import Any
 
 from core.catalog._base import row_to_audit
-from core.catalog._migrations import migrate_v1_to_v2, migrate_v2_to_v3, migrate_v3_to_v4
+from core.catalog._migrations import (
+    migrate_v1_to_v2,
+    migrate_v2_to_v3,
+    migrate_v3_to_v4,
+    migrate_v4_to_v5,
+)
 from core.catalog._mirror import (
     patient_file,
     patient_record,
@@ -45,7 +50,7 @@ from core.storage import DAMAGED, explain, kind_of
 
 log = logging.getLogger(__name__)
 
-CURRENT_SCHEMA = 4
+CURRENT_SCHEMA = 5
 """The schema version this code reads and writes (kept in ``PRAGMA user_version``)."""
 
 Migration = Callable[[sqlite3.Connection], None]
@@ -53,6 +58,7 @@ MIGRATIONS: dict[int, Migration] = {
     2: migrate_v1_to_v2,
     3: migrate_v2_to_v3,
     4: migrate_v3_to_v4,
+    5: migrate_v4_to_v5,
 }
 """``MIGRATIONS[n]`` upgrades a version ``n - 1`` catalog to version ``n``.
 
@@ -321,8 +327,8 @@ class Catalog(PatientsMixin, SessionsMixin, ReportsMixin):
 
         Parameters
         ----------
-        action : str — one of ``create``, ``update``, ``record``, ``finalise``, ``recover``,
-            ``export``, ``delete``
+        action : str — one of ``create``, ``update``, ``record``, ``import``, ``finalise``,
+            ``recover``, ``export``, ``delete``
         entity : str — what it concerns, e.g. ``session``
         entity_id : int or None — the entity's catalog id
         detail : str — codes and ids only. As a safety net any patient name found in it is

@@ -11,7 +11,9 @@ from typing import Any, Literal, TypedDict
 
 SessionStatus = Literal["recording", "finalised", "recovered", "failed"]
 MarkerKind = Literal["treatment_start", "treatment_end", "note"]
-AuditAction = Literal["create", "update", "record", "finalise", "recover", "export", "delete"]
+AuditAction = Literal[
+    "create", "update", "record", "import", "finalise", "recover", "export", "delete"
+]
 SelfReportPhase = Literal["pre", "post"]
 SessionState = Literal["recording", "failed", "recorded", "analysed", "reported"]
 
@@ -24,6 +26,7 @@ AUDIT_ACTIONS: tuple[str, ...] = (
     "create",
     "update",
     "record",
+    "import",
     "finalise",
     "recover",
     "export",
@@ -111,6 +114,16 @@ class SessionRecord:
     folder: str
     quality: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
+
+    @property
+    def imported(self) -> bool:
+        """Imported from another tool's files (``therascope import``), not recorded here."""
+        return isinstance(self.devices.get("import"), dict)
+
+    @property
+    def origin(self) -> str:
+        """``"simulated"``, ``"imported"`` or ``"recorded"``, as the sessions list says it."""
+        return "simulated" if self.simulated else "imported" if self.imported else "recorded"
 
 
 @dataclass
