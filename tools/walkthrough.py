@@ -24,10 +24,72 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 #: displays for --sizes; a window's title bar takes about 30 px of the height
 SIZES = ((1366, 768), (1024, 640))
 TITLE_BAR = 30
+
+
+def import_recording(win: Any, patient_id: int, pump: Any, shot: Any, tmp: Path) -> None:
+    """The import dialog with a real BITalino ECG (opensignalsreader's SampleECG.txt, when that
+    package is installed) and a rendered face video, its preview, the import, and the export
+    menu."""
+    try:
+        import opensignalsreader
+    except ImportError:
+        print("import: opensignalsreader is not installed; skipped")
+        return
+    import cv2
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from core.simulation.face import render_face
+
+    sample = Path(opensignalsreader.__file__).parent / "files" / "SampleECG.txt"
+    video = tmp / "face.mp4"
+    w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (320, 240))
+    for i in range(200):
+        w.write(render_face(-0.3, 0.5, i / 10.0, width=320, height=240, seed=2))
+    w.release()
+    win.show_patient(patient_id)
+    win.patient.import_btn.click()
+    dlg = win.patient.import_dialog
+    dlg.signals_edit.setText(str(sample))
+    dlg.video_edit.setText(str(video))
+    dlg.offset.setValue(1.0)
+    dlg.read_btn.click()
+    for _ in range(300):
+        pump(0.1)
+        if dlg.plan is not None and not dlg.busy:
+            break
+    dlg.consent.setChecked(True)
+    shot("17-import-dialog", dlg)
+    dlg.import_btn.click()
+    for _ in range(300):
+        pump(0.1)
+        if not dlg.isVisible():
+            break
+    shot("18-patient-imported")
+    rec = win.patient.selected_session()
+    if rec is not None:
+        win.show_playback(rec.id)
+        win.playback.seek(win.playback.duration * 0.5)
+        shot("18b-playback-imported")
+        win.show_patient(patient_id)
+        win.patient.select_session(rec.id)
+
+    def grab_menu() -> None:
+        menu = QApplication.activePopupWidget()
+        if menu is None:
+            QTimer.singleShot(100, grab_menu)
+            return
+        shot("19-export-data-menu", menu)
+        menu.close()
+
+    QTimer.singleShot(300, grab_menu)
+    win.patient.data_btn.click()
+    pump(0.5)
 
 
 def main() -> int:
@@ -145,6 +207,7 @@ def main() -> int:
         dialog_shot(f"15-help-{n + 1}", act.trigger)
     win.show_cohort()
     shot("16-cohort")
+    import_recording(win, p.id, pump, shot, tmp)
     pdf = args.out / "report.pdf"
     win.show_patient(p.id)
     win.patient.export_report(str(pdf), include_name=False)

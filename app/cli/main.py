@@ -11,24 +11,8 @@ import sys
 from pathlib import Path
 
 from app.cli.arguments import SEED, SESSION_SECONDS
+from app.cli.common import open_catalog, patient_or_exit
 from core import __version__
-
-
-def _catalog(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from core.catalog import Catalog
-    from core.config import data_dir
-
-    root = data_dir(args.data_dir)
-    return Catalog.open(root / "catalog.sqlite"), root
-
-
-def _patient(cat, code: str):  # type: ignore[no-untyped-def]
-    p = cat.patient_by_code(code)
-    if p is None:
-        raise SystemExit(
-            f"No patient with code {code!r} (create one: therascope patients add {code})"
-        )
-    return p
 
 
 def _refuse(message: str) -> int:
@@ -52,7 +36,7 @@ def _confirmed(what: str, expected: str, typed: str | None) -> bool:
 
 
 def cmd_patients(args: argparse.Namespace) -> int:
-    cat, root = _catalog(args)
+    cat, root = open_catalog(args)
     if args.action == "add":
         if not args.code:
             raise SystemExit("therascope patients add CODE")
@@ -62,7 +46,7 @@ def cmd_patients(args: argparse.Namespace) -> int:
     if args.action in ("archive", "unarchive", "delete"):
         if not args.code:
             raise SystemExit(f"therascope patients {args.action} CODE")
-        p = _patient(cat, args.code)
+        p = patient_or_exit(cat, args.code)
         if args.action == "archive":
             cat.archive_patient(p.id)
             print(f"archived patient {p.code} (hidden from the list; unarchive brings it back)")
@@ -88,7 +72,7 @@ def cmd_patients(args: argparse.Namespace) -> int:
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
-    cat, root = _catalog(args)
+    cat, root = open_catalog(args)
     if args.action == "delete":
         from core.catalog.erasure import delete_session_data
 
@@ -102,7 +86,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         delete_session_data(cat, root, found.id)
         print(f"deleted session {found.uid}")
         return 0
-    pid = _patient(cat, args.patient).id if args.patient else None
+    pid = patient_or_exit(cat, args.patient).id if args.patient else None
     rows = cat.list_sessions(patient_id=pid)
     if args.json:
         print(json.dumps([vars(r) for r in rows], indent=2, default=str))
@@ -135,8 +119,8 @@ def cmd_record(args: argparse.Namespace) -> int:
         raise SystemExit("--drop-prob is a probability: 0 ≤ p < 1")
     if args.duration <= 0:
         raise SystemExit("--duration must be positive (seconds)")
-    cat, root = _catalog(args)
-    patient = _patient(cat, args.patient)
+    cat, root = open_catalog(args)
+    patient = patient_or_exit(cat, args.patient)
     if not args.simulate:
         from app.cli.devices import record_real
 
@@ -176,7 +160,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
     from core.recording.recovery import recover_unfinished
     from core.report.cleanup import clean_interrupted_writes
 
-    cat, root = _catalog(args)
+    cat, root = open_catalog(args)
     res = recover_unfinished(cat, root)
     for r in res:
         print(json.dumps(r))
@@ -201,7 +185,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     if bool(args.uid) == bool(args.all):
         raise SystemExit("therascope verify UID, or therascope verify --all")
-    cat, root = _catalog(args)
+    cat, root = open_catalog(args)
     if args.all:
         records = cat.list_sessions()
     else:
@@ -241,7 +225,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from core.report.session import export_session_report
 
-    cat, root = _catalog(args)
+    cat, root = open_catalog(args)
     rec = cat.session_by_uid(args.session)
     if rec is None:
         raise SystemExit(f"No session {args.session!r} (list them: therascope sessions)")
@@ -264,7 +248,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     """
     from core.report.overview import overview_lines, session_overview
 
-    cat, root = _catalog(args)
+    cat, root = open_catalog(args)
     rec = cat.session_by_uid(args.uid)
     if rec is None:
         return _refuse(f"No session {args.uid!r} (list them: therascope sessions)")
@@ -279,7 +263,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from app.demo.patient import ensure_demo_patient
 
-    cat, root = _catalog(args)
+    cat, root = open_catalog(args)
     p = ensure_demo_patient(cat, root, progress=None, analyse=not args.no_analysis)
     print(f"demo patient {p.code}: {len(cat.list_sessions(patient_id=p.id))} sessions")
     return 0
@@ -452,9 +436,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from app.cli.devices import add_device_commands
     from app.cli.ml import add_commands
+    from app.cli.transfer import add_transfer_commands
 
     add_device_commands(sub)
     add_commands(sub)
+    add_transfer_commands(sub)
     return ap
 
 

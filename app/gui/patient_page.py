@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
 
 from app.gui.circumplex_view import CircumplexView
 from app.gui.confirm_dialog import TypeToConfirmDialog
+from app.gui.data_export import DataExportButton, export_session_data
+from app.gui.import_dialog import ImportDialog
 from app.gui.patients_page import PatientDialog
 from app.gui.quality_panel import QualityDialog
 from app.gui.report_export import export_session_report
@@ -43,6 +45,7 @@ from core.catalog.erasure import (
 from core.quality.session import assess_quality
 from core.quality.text import VERDICT_WORDS
 from core.timefmt import format_clock, format_local_time
+from core.transfer.export import ExportResult
 
 SESSION_COLUMNS = [
     "No.",
@@ -145,6 +148,14 @@ class PatientPage(QWidget):
         self.report_btn.setShortcut("Ctrl+E")
         # not export_report itself: clicked(bool) would arrive as its ``path``
         self.report_btn.clicked.connect(self._export_clicked)
+        self.data_btn = DataExportButton()
+        self.data_btn.chosen.connect(self._export_data_chosen)
+        self.import_btn = QPushButton("Import recording…")
+        self.import_btn.setToolTip(
+            "A recording made with another tool (OpenSignals, EDF/BDF, XDF) and its video"
+        )
+        self.import_btn.clicked.connect(self._import_clicked)
+        self.import_dialog: ImportDialog | None = None
         self.delete_session_btn = QPushButton("Delete session…")
         self.delete_session_btn.setToolTip("Delete the selected session, for good")
         self.delete_session_btn.clicked.connect(self.ask_delete_session)
@@ -186,6 +197,7 @@ class PatientPage(QWidget):
         top.addWidget(edit)
         top.addWidget(self.archive_btn)
         top.addWidget(self.delete_btn)
+        top.addWidget(self.import_btn)
         top.addWidget(self.new_btn)
         search = QHBoxLayout()
         search.addWidget(QLabel("<b>Sessions</b>"))
@@ -195,6 +207,7 @@ class PatientPage(QWidget):
         actions.addWidget(self.play_btn)
         actions.addWidget(self.quality_btn)
         actions.addWidget(self.report_btn)
+        actions.addWidget(self.data_btn)
         actions.addWidget(self.delete_session_btn)
         self.no_match = QLabel("No session matches the filter.")
         self.no_match.setVisible(False)
@@ -291,7 +304,7 @@ class PatientPage(QWidget):
                 (shift_text(*a, lines=True) if a else "–", None),
                 (lost, lost_n),
                 (drop, drop_n),
-                ("simulated" if r.simulated else "recorded", None),
+                (r.origin, None),
             ]
             tip = quality_tooltip(r) if r.quality else ""
             for j, (text, key) in enumerate(cells):
@@ -362,6 +375,7 @@ class PatientPage(QWidget):
         self.play_btn.setEnabled(has)
         self.quality_btn.setEnabled(has)
         self.report_btn.setEnabled(has and self._exports == 0)
+        self.data_btn.setEnabled(has)
         self.delete_session_btn.setEnabled(has)
 
     def selected_session(self) -> SessionRecord | None:
@@ -459,6 +473,57 @@ class PatientPage(QWidget):
             self._exports += 1
             self._update_buttons()
             self.status.setText("Building the report…")
+
+    # --- recordings in, data out -----------------------------------------------------------
+
+    def _import_clicked(self) -> None:
+        """ "Import recording…": the import dialog for this patient (window-modal)."""
+        if self.patient_id is None:
+            return
+        self.import_dialog = ImportDialog(self.catalog, self.data_root, self.patient_id, self)
+        self.import_dialog.imported.connect(self._imported)
+        self.import_dialog.open()
+
+    def _imported(self, rec: SessionRecord) -> None:
+        self.message.emit(f"Imported session {rec.uid}")
+        if rec.patient_id == self.patient_id:
+            self.status.setText(f"Imported session {rec.uid}")
+            self.refresh()
+            self.select_session(rec.id)
+
+    def _export_data_chosen(self, fmt: str) -> None:
+        """A format from the "Export data…" menu: the selected session's data."""
+        self.export_data(fmt)
+
+    def export_data(
+        self,
+        fmt: str,
+        path: str | None = None,
+        include_name: bool | None = None,
+        session_id: int | None = None,
+    ) -> None:
+        """Ask where (unless ``path``) and export the selected (or ``session_id``) session's data
+        as ``fmt`` (``"csv"`` or ``"edf"``) in the background."""
+        rec = (
+            self.catalog.get_session(session_id)
+            if session_id is not None
+            else self.selected_session()
+        )
+        if rec is None:
+            return
+
+        def done(res: ExportResult) -> None:
+            self.message.emit(f"Data exported: {res.path}")
+            self.status.setText(f"Data exported: {res.path}")
+
+        def failed(msg: str) -> None:
+            self.message.emit("Data not exported")
+            QMessageBox.warning(self, "Data not exported", msg)
+
+        if export_session_data(
+            self, self.catalog, self.data_root, rec, fmt, done, failed, path, include_name
+        ):
+            self.status.setText("Exporting the data…")
 
     # --- archive and delete ----------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """The review screen's physiology: heart rate, RMSSD, EDA level and SCR rate before and after,
 with what each was measured from (beats, seconds of signal) and why a value is missing.
 
-The figures come from the PDF's own path (:func:`core.report.session.session_physiology`),
+The figures come from the PDF's own path (:func:`core.analysis.physiology.session_physiology`),
 computed in a worker thread: reading and filtering an hour of ECG takes seconds.
 """
 
@@ -44,8 +44,8 @@ def compute_physiology(
     folder: Path, markers: list[tuple[float, str]], phase_minutes: float
 ) -> PhysiologySummary:
     """The session's pre/post physiology, as the PDF report computes it."""
+    from core.analysis.physiology import session_physiology
     from core.recording import open_session
-    from core.report.session import session_physiology
 
     return session_physiology(open_session(folder), markers, phase_minutes)[0]
 

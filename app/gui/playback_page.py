@@ -26,7 +26,7 @@ from app.gui.widgets import VideoView, banner, heading, unit_label
 from core.catalog import Catalog
 from core.recording import SessionData, open_session
 from core.recording.manifest import simulated_devices
-from core.recording.video_store import VideoStoreReader
+from core.recording.video_file import SessionVideo
 from core.timefmt import format_clock, format_local_time
 
 MARKER_NAMES = {"treatment_start": "Treatment start", "treatment_end": "Treatment end"}
@@ -43,7 +43,7 @@ class PlaybackPage(QWidget):
         self.catalog = catalog
         self.data_root = data_root
         self.data: SessionData | None = None
-        self.vreader: VideoStoreReader | None = None
+        self.vreader: SessionVideo | None = None
         self.patient_id: int | None = None
         self.t = 0.0
         self.title = heading("Playback")
@@ -64,6 +64,9 @@ class PlaybackPage(QWidget):
         self.overview.setLabel("bottom", "session time")
         self.overview.setMouseEnabled(x=False, y=False)
         self.overview.scene().sigMouseClicked.connect(self._overview_click)
+        for p in (self.overview, self.ecg_plot, self.eda_plot):
+            # values in the unit the label names: never "(x0.001)" beside a sub-millivolt ECG
+            p.getAxis("left").enableAutoSIPrefix(False)
         for p in (self.ecg_plot, self.eda_plot):
             p.setDownsampling(mode="peak")
             p.setClipToView(True)
@@ -145,8 +148,9 @@ class PlaybackPage(QWidget):
         ):
             try:
                 s = data.signal(ch)
-            except KeyError:
+            except KeyError:  # an imported session may hold only one of the two
                 curve.setData([], [])
+                plot.setLabel("left", f"{unit_axis}: not in this session")
                 continue
             self.sig[ch] = s
             plot.setLabel("left", f"{unit_axis} ({unit_label(s.unit)})")
@@ -156,6 +160,9 @@ class PlaybackPage(QWidget):
             step = max(1, int(s.rate_hz / 4))  # 4 Hz is plenty for the whole-session overview
             self.ov_curve.setData(s.t_s[::step], s.values[::step], connect="finite")
             self.overview.setLabel("left", f"EDA ({unit_label(s.unit)})")
+        else:  # nothing of the last session may stay on screen
+            self.ov_curve.setData([], [])
+            self.overview.setLabel("left", "EDA: not in this session")
         self.overview.setXRange(0, self.duration, padding=0.01)
         for item in self.marker_items:
             for p in (self.overview, self.ecg_plot, self.eda_plot):

@@ -34,6 +34,7 @@ from app.gui.analysis_panel import (
     describe_analysis_device,
 )
 from app.gui.circumplex_view import CircumplexView
+from app.gui.data_export import DataExportButton, export_session_data
 from app.gui.figure_export import save_figure
 from app.gui.physiology_table import PhysiologyTable
 from app.gui.quality_panel import QualityPanel, verdict_icon
@@ -48,8 +49,9 @@ from core.analysis.planning import measured_rate
 from core.analysis.review import SessionReview, refresh_summary, review_of, session_windows
 from core.catalog import Catalog, SessionRecord
 from core.config import Settings
-from core.recording.video_store import VideoStoreReader
+from core.recording.video_file import SessionVideo
 from core.timefmt import format_clock, format_local_time
+from core.transfer.export import ExportResult
 
 VIDEO_W = 240
 
@@ -90,8 +92,9 @@ class ReviewPage(QWidget):
         self.session_id: int | None = None
         self.record: SessionRecord | None = None
         self.last_report: Path | None = None  # the PDF exported last from this screen
+        self.last_data_export: Path | None = None  # the CSV folder or EDF file exported last
         self.review: SessionReview | None = None
-        self.vreader: VideoStoreReader | None = None
+        self.vreader: SessionVideo | None = None
         self.frame_t = np.zeros(0)
         self.current_frame: int | None = None
         self.t = 0.0
@@ -118,12 +121,15 @@ class ReviewPage(QWidget):
         self.report_btn = QPushButton("Export report (PDF)…")
         self.report_btn.setShortcut("Ctrl+E")
         self.report_btn.clicked.connect(lambda: self.export_report())
+        self.data_btn = DataExportButton()
+        self.data_btn.chosen.connect(self._export_data_chosen)
         self.reanalyse_btn = QPushButton("Re-analyse")
         self.reanalyse_btn.clicked.connect(self.reanalyse)
         top = QHBoxLayout()
         top.addWidget(back)
         top.addWidget(self.title, 1)
-        for b in (self.play_btn, self.figure_btn, self.report_btn, self.reanalyse_btn):
+        buttons = (self.play_btn, self.figure_btn, self.report_btn, self.data_btn)
+        for b in (*buttons, self.reanalyse_btn):
             top.addWidget(b)
         self.sim_banner = banner("SIMULATED SESSION — recorded from simulated devices")
         self.demo_banner = demo_banner()
@@ -306,6 +312,7 @@ class ReviewPage(QWidget):
         self.figure_btn.setEnabled(r is not None)
         self.reanalyse_btn.setEnabled(r is not None and not self.runner.running)
         self.report_btn.setEnabled(rec.status in ("finalised", "recovered"))
+        self.data_btn.setEnabled(rec.status in ("finalised", "recovered"))
         if r is not None:
             self.circumplex.show_session(r, phase_minutes=self.settings.phase_minutes)
             self.timeline.show_session(r, markers)
@@ -503,6 +510,34 @@ class ReviewPage(QWidget):
         ):
             self.report_btn.setEnabled(False)
             self.message.emit("Building the report…")
+
+    def _export_data_chosen(self, fmt: str) -> None:
+        self.export_data(fmt)
+
+    def export_data(
+        self, fmt: str, path: str | None = None, include_name: bool | None = None
+    ) -> None:
+        """Export this session's data as ``fmt`` (``"csv"``, ``"edf"``; asks where unless
+        ``path``); the therapist stays on this screen."""
+        rec = self.record
+        if rec is None:
+            return
+
+        def done(res: ExportResult) -> None:
+            self.data_btn.setEnabled(True)
+            self.last_data_export = res.path
+            self.message.emit(f"Data exported: {res.path}")
+
+        def failed(msg: str) -> None:
+            self.data_btn.setEnabled(True)
+            self.message.emit("Data not exported")
+            QMessageBox.warning(self, "Data not exported", msg)
+
+        if export_session_data(
+            self, self.catalog, self.data_root, rec, fmt, done, failed, path, include_name
+        ):
+            self.data_btn.setEnabled(False)
+            self.message.emit("Exporting the data…")
 
     def export_figure(self, path: str | None = None) -> Path | None:
         """Save the circumplex as PNG or SVG (asks where unless ``path`` is given)."""

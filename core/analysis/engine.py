@@ -132,15 +132,26 @@ def modality_label(modalities: str, signals: Sequence[str]) -> str:
     return {"both": f"face + {bio}", "face": "face only", "bio": f"{bio} only"}[modalities]
 
 
-def _check_inputs(config: Any, channels: list[str], has_video: bool) -> None:
+def _check_inputs(config: Any, rates: dict[str, float], has_video: bool) -> None:
+    """Refuse, in words, a session the checkpoint cannot read: a signal it needs is missing or
+    sampled below the model's bio rate (resampling up would invent what the sensor never saw:
+    an ECG at 100 Hz smears every R peak over several of the model's samples)."""
     needs_bio = config.modalities in ("both", "bio")
     needs_face = config.modalities in ("both", "face")
+    channels = list(rates)
     missing = [s for s in config.signals if s not in channels] if needs_bio else []
     problems = []
     if missing:
         problems.append(
             f"the model needs {' and '.join(config.signals)}, this session has "
             f"{' and '.join(channels) if channels else 'no bio signals'}"
+        )
+    ecg_rate = rates.get("ECG")
+    model_hz = float(config.bio_rate_hz)
+    if needs_bio and "ECG" in config.signals and ecg_rate is not None and ecg_rate < model_hz:
+        problems.append(
+            f"its ECG is sampled at {ecg_rate:g} Hz, below the {model_hz:g} Hz the model reads "
+            "(heart rate and RMSSD still work; the model needs a faster ECG)"
         )
     if needs_face and not has_video:
         problems.append("the model needs the face video, this session has none")
@@ -232,7 +243,8 @@ def analyse_session(
     data = open_session(Path(folder))
     video = data.video(verify=False)
     try:
-        _check_inputs(cfg, data.channels(), video is not None and len(video) > 0)
+        rates = {c: s.info.rate_hz for s in data.streams.values() for c in s.info.channels}
+        _check_inputs(cfg, rates, video is not None and len(video) > 0)
         use_face = cfg.modalities in ("both", "face")
         use_bio = cfg.modalities in ("both", "bio")
         on_cuda = device.type == "cuda"

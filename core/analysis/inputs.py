@@ -29,7 +29,7 @@ import numpy as np
 if TYPE_CHECKING:
     from core.faces.track import CropPolicy, FaceTracker
     from core.recording.reader import SessionData
-    from core.recording.video_store import VideoStoreReader
+    from core.recording.video_file import SessionVideo
 
 #: names the checkpoints' signal scaling uses for each channel (AMIGOS calls EDA "GSR")
 SCALING_KEYS = {"ECG": "ecg", "EDA": "gsr"}
@@ -234,7 +234,7 @@ class CropChunk:
     n_unreadable: int = 0
 
 
-def _decode(video: VideoStoreReader, i: int) -> np.ndarray | None:
+def _decode(video: SessionVideo, i: int) -> np.ndarray | None:
     from core.recording.video_store import CorruptFrameError
 
     try:
@@ -244,7 +244,7 @@ def _decode(video: VideoStoreReader, i: int) -> np.ndarray | None:
 
 
 def iter_face_crops(
-    video: VideoStoreReader,
+    video: SessionVideo,
     positions: np.ndarray,
     times_s: np.ndarray,
     tracker: FaceTracker,
@@ -268,7 +268,10 @@ def iter_face_crops(
                 return
             pos = positions[a : a + chunk]
             t0 = time.perf_counter()
-            images = list(pool.map(lambda i: _decode(video, int(i)), pos))
+            if video.parallel_reads:
+                images = list(pool.map(lambda i: _decode(video, int(i)), pos))
+            else:  # one container decoded in order: threads would only make it seek
+                images = [_decode(video, int(i)) for i in pos]
             t1 = time.perf_counter()
             crops = np.zeros((len(pos), policy.size, policy.size, 3), np.uint8)
             has = np.zeros(len(pos), bool)

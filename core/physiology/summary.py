@@ -253,7 +253,11 @@ class PhysiologySummary:
 
 
 def _window_metrics(
-    ecg: np.ndarray | None, eda: np.ndarray | None, rate_hz: float, w: PhaseWindow
+    ecg: np.ndarray | None,
+    eda: np.ndarray | None,
+    rate_hz: float,
+    w: PhaseWindow,
+    eda_rate_hz: float | None = None,
 ) -> WindowMetrics:
     i0, i1 = int(round(w.start_s * rate_hz)), int(round(w.end_s * rate_hz))
     m = WindowMetrics()
@@ -265,11 +269,13 @@ def _window_metrics(
         m.hr_bpm, m.rmssd_ms = e["hr_bpm"], e["rmssd_ms"]
         m.n_beats, m.ecg_seconds_analysed = e["n_beats"], e["seconds_analysed"]
         m.reasons.update(e["reasons"])
-    if eda is None or eda.size <= i0:
+    eda_hz = eda_rate_hz or rate_hz
+    j0, j1 = int(round(w.start_s * eda_hz)), int(round(w.end_s * eda_hz))
+    if eda is None or eda.size <= j0:
         for key in ("eda_tonic_us", "scr_per_min"):
             m.reasons[key] = "no EDA recorded in this window"
     else:
-        s = eda_summary(eda[i0:i1], rate_hz)
+        s = eda_summary(eda[j0:j1], eda_hz)
         m.eda_tonic_us, m.scr_per_min = s["tonic_us"], s["scr_per_min"]
         m.n_scr, m.eda_seconds_analysed = s["scr_count"], s["seconds_analysed"]
         m.scr_method, m.scr_threshold_us = s["scr_method"], s["scr_threshold_us"]
@@ -286,14 +292,17 @@ def summarize(
     duration_s: float,
     markers: list[tuple[float, str]] | None = None,
     phase_minutes: float = 15.0,
+    eda_rate_hz: float | None = None,
 ) -> PhysiologySummary:
     """Summarise the pre and post windows of a session.
 
     Parameters
     ----------
     ecg : ndarray or None — ECG (mV) from the session start, NaN where data was lost
-    eda : ndarray or None — EDA (µS), same clock and sampling rate as ``ecg``
-    rate_hz : float — sampling rate (Hz)
+    eda : ndarray or None — EDA (µS) from the session start, on the same clock as ``ecg``
+    rate_hz : float — sampling rate (Hz) of ``ecg`` (and of ``eda`` unless ``eda_rate_hz``)
+    eda_rate_hz : float, optional — the EDA's own rate when it differs (an imported recording:
+        e.g. ECG at 500 Hz, EDA at 16 Hz)
     duration_s : float — session length (s)
     markers : list of (t_s, kind), optional — see :func:`phase_windows`
     phase_minutes : float — window length without markers (min)
@@ -305,7 +314,7 @@ def summarize(
     windows = phase_windows(duration_s, markers, phase_minutes)
     ecg_a = None if ecg is None else np.asarray(ecg, dtype=np.float64).ravel()
     eda_a = None if eda is None else np.asarray(eda, dtype=np.float64).ravel()
-    metrics = [_window_metrics(ecg_a, eda_a, rate_hz, w) for w in windows]
+    metrics = [_window_metrics(ecg_a, eda_a, rate_hz, w, eda_rate_hz) for w in windows]
     change: dict[str, float | None] = {}
     for info in METRICS:
         a, b = metrics[0].value(info.key), metrics[1].value(info.key)

@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 PRE_RECORDING_FILES = frozenset({LOCK_NAME, "session.json", "simulation.json"})
 #: the suffix :func:`~core.recording.manifest.write_json_atomic` gives its temporary file
 JSON_TMP_SUFFIX = ".json.tmp"
+#: an import builds its session in ``sessions/.importing-<uid>`` under a :class:`WriteLock` named
+#: ``import.lock`` (:mod:`core.transfer.importer`)
+IMPORT_STAGING_PREFIX = ".importing-"
+IMPORT_LOCK_NAME = "import.lock"
 
 
 def _same_file(fh: IO[bytes], path: Path) -> bool:
@@ -157,6 +161,9 @@ def clean_session_folders(catalog: Catalog, data_root: Path) -> list[str]:
       :func:`~core.recording.manifest.write_json_atomic` (``*.json.tmp``, empty or not: their
       writer, the recording or its recovery, is over).
 
+    - a hidden import staging folder (``.importing-<uid>``) whose ``import.lock`` no live
+      process holds: an import that failed or was killed before its session existed.
+
     Left alone: folders of sessions still marked ``recording`` (recovered by
     :func:`~core.recording.recovery.recover_unfinished`; call that first), folders being
     deleted (``.deleting-…``, :mod:`core.catalog.erasure`), folders without a row that hold
@@ -179,7 +186,17 @@ def clean_session_folders(catalog: Catalog, data_root: Path) -> list[str]:
             continue
     removed: list[str] = []
     for folder in sorted(sessions.iterdir()):
-        if folder.name.startswith(".") or folder.is_symlink() or not folder.is_dir():
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        if folder.name.startswith(IMPORT_STAGING_PREFIX):
+            try:
+                if inside(folder, root) and not write_in_progress(folder / IMPORT_LOCK_NAME):
+                    shutil.rmtree(folder)
+                    removed.append(folder.relative_to(root).as_posix())
+            except OSError as e:
+                log.warning("could not clean an unfinished import: %s", e.strerror or e)
+            continue
+        if folder.name.startswith("."):
             continue
         rel = folder.relative_to(root).as_posix()
         try:

@@ -45,7 +45,7 @@ from core.recording.integrity import (
 from core.types import StreamInfo
 
 if TYPE_CHECKING:
-    from core.recording.video_store import VideoStoreReader
+    from core.recording.video_file import SessionVideo
 
 FORMAT = "therascope-session"
 FORMAT_VERSION = 1
@@ -328,6 +328,12 @@ def seal_session(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     -------
     dict — ``integrity.json``'s content
     """
+    from core.recording.video_file import (
+        SOURCE_FACTS_NAME,
+        SOURCE_INDEX_NAME,
+        VideoFileReader,
+        find_source,
+    )
     from core.recording.video_store import INDEX_NAME, MJPEG_NAME, RECORD_SIZE, VideoStoreReader
 
     files: list[FileSeal] = []
@@ -347,7 +353,22 @@ def seal_session(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         files.append(seal_file(folder, f"bio/{ipath.name}", chunk, holds))
         files.append(seal_file(folder, f"bio/{dpath.name}", bio_chunk_bytes(info), {}))
     vdir = folder / "video"
-    if (vdir / INDEX_NAME).exists() and (vdir / MJPEG_NAME).exists():
+    imported = find_source(vdir)
+    if imported is not None:
+        with VideoFileReader(vdir) as vf:
+            t = vf.timestamps_ns
+            holds = {
+                "frames": len(vf),
+                "dropped": vf.dropped_frames(),
+                "first_t_ns": int(t[0]) if len(t) else 0,
+                "last_t_ns": int(t[-1]) if len(t) else 0,
+            }
+        chunk = FRAME_INDEX_CHUNK_RECORDS * RECORD_SIZE
+        files.append(seal_file(folder, f"video/{SOURCE_INDEX_NAME}", chunk, holds))
+        files.append(seal_file(folder, f"video/{imported.name}", MJPEG_CHUNK))
+        if (vdir / SOURCE_FACTS_NAME).exists():
+            files.append(seal_file(folder, f"video/{SOURCE_FACTS_NAME}", OTHER_CHUNK))
+    elif (vdir / INDEX_NAME).exists() and (vdir / MJPEG_NAME).exists():
         with VideoStoreReader(vdir, verify=False) as v:
             rec = v.all_records
             holds = {
@@ -388,11 +409,21 @@ def read_streams(folder: Path, manifest: dict[str, Any], state: SealState) -> di
     return out
 
 
-def open_video(folder: Path, state: SealState, verify: bool) -> VideoStoreReader | None:
-    """The session's video store (None when it has none), checked against its seal."""
+def open_video(folder: Path, state: SealState, verify: bool) -> SessionVideo | None:
+    """The session's video (None when it has none), checked against its seal: the recorder's
+    store, or an imported file with its frame index (:mod:`core.recording.video_file`)."""
+    from core.recording.video_file import SOURCE_INDEX_NAME, VideoFileReader, find_source
     from core.recording.video_store import INDEX_NAME, MJPEG_NAME, VideoStoreReader
 
     vdir = folder / "video"
+    source = find_source(vdir)
+    if source is not None:
+        return VideoFileReader(
+            vdir,
+            verify=verify,
+            index_seal=state.get(f"video/{SOURCE_INDEX_NAME}"),
+            source_seal=state.get(f"video/{source.name}"),
+        )
     i, m = state.get(f"video/{INDEX_NAME}"), state.get(f"video/{MJPEG_NAME}")
     if i is None and not (vdir / INDEX_NAME).exists():
         return None
@@ -415,7 +446,7 @@ def integrity_figures(
     state: SealState,
     streams: Mapping[str, BioStream],
     fits: Mapping[str, Mapping[str, float]],
-    video: VideoStoreReader | None,
+    video: SessionVideo | None,
     full: bool,
 ) -> IntegrityFigures:
     """The files against their seal, from what the readers found (:class:`IntegrityFigures`).
@@ -569,6 +600,11 @@ def compute_quality(
             delivered = s.n_received + s.damaged_samples  # what a damaged file lost was received
             achieved = round(delivered / span_s, 3) if span_s > 0 else None
             fit = fit or own
+            if manifest.get("origin") == "imported":
+                # the file's sample clock is the session clock: no radio, no host clock to
+                # compare with, so no drift and no arrival spread to report
+                timing = stream_timing(np.zeros(0), np.zeros(0), info.rate_hz, {})
+                drift = None
         if fit:
             fits[name] = fit
         figures: StreamFigures = {

@@ -36,7 +36,7 @@ from core.recording.manifest import (
 )
 
 if TYPE_CHECKING:
-    from core.recording.video_store import VideoStoreReader
+    from core.recording.video_file import SessionVideo
 
 
 @dataclass
@@ -108,7 +108,7 @@ class SessionData:
                 return Signal(channel, s.info.units[ch], s.info.rate_hz, t, s.grid()[:, ch])
         raise KeyError(f"No channel {channel!r} in this session (has {self.channels()})")
 
-    def video(self, verify: bool = False) -> VideoStoreReader | None:
+    def video(self, verify: bool = False) -> SessionVideo | None:
         """The stored video, or None when the session has none (close it when done).
 
         ``verify`` checks every frame's CRC on opening (a sealed session: every chunk's checksum;

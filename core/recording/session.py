@@ -419,8 +419,12 @@ def finalise_folder(
     status: str,
     error: str | None = None,
     recorder: dict[str, Any] | None = None,
+    clock_fits: dict[str, dict[str, float]] | None = None,
 ) -> SessionRecord:
     """Write the final manifest (quality, clock fits), seal the files and close the catalog row.
+
+    ``clock_fits``: the streams' counter→time maps when they are known exactly (an imported
+    file's sample clock); otherwise they are fitted to the stored arrival times.
 
     ``recorder``: the recorder's own figures (:func:`recorder_figures`); a recovered session has
     none. Every file of the recording is hashed here, once it is complete (never while
@@ -433,15 +437,17 @@ def finalise_folder(
         quality["error"] = error
     if recorder is not None:
         quality["recorder"] = recorder
-    fits = {}
+    fits = dict(clock_fits or {})
     for info in stream_infos(manifest):
+        if info.name in fits:
+            continue
         s = read_bio_stream(folder / "bio", info)
         if len(s.index):
             fits[info.name] = fit_counter_clock(
                 s.index["first_counter"] + s.index["n"] - 1, s.index["arrival_ns"], info.rate_hz
             )
-    if status == "recovered":
-        # the recording ended when its last data were written, not now
+    if status == "recovered" or manifest.get("origin") == "imported":
+        # the recording ended when its last data were written (an import: long before now)
         start = dt.datetime.fromisoformat(str(manifest["started_at"]))
         ended_at = (start + dt.timedelta(seconds=quality["duration_s"])).isoformat(
             timespec="seconds"

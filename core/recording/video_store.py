@@ -215,6 +215,9 @@ class VideoStoreReader:
     checks : list of FileCheck — the index and the video against their seals (sealed stores)
     """
 
+    #: frames may be read from several threads at once (each is its own JPEG)
+    parallel_reads = True
+
     def __init__(
         self,
         folder: Path | str,

@@ -117,6 +117,16 @@ def styles() -> dict[str, Any]:
     }
 
 
+def data_origin(data: ReportData) -> str:
+    """Where the session's data came from, in a few words."""
+    if data.simulated:
+        return "Simulated devices (demo)"
+    if data.source:
+        names = ", ".join(str(f.get("name", "?")) for f in data.source.get("files") or [])
+        return shorten(f"Imported from {names or 'files'} ({data.source.get('format', '?')})")
+    return "Recorded from sensors"
+
+
 def para(text: str, style: Any) -> Any:
     """A reportlab Paragraph of markup ``text``: plain text goes through
     :func:`core.report.fonts.markup` first; lines holding right-to-left letters are drawn in
@@ -283,7 +293,7 @@ def header_facts(
         ("Date and time", data.started_at),
         ("Duration", format_duration(data.duration_s)),
         ("Session ID", data.session_uid),
-        ("Data", "Simulated devices (demo)" if data.simulated else "Recorded from sensors"),
+        ("Data", data_origin(data)),
     ]
     if data.analysis is not None:
         ck = data.analysis.info.get("checkpoint") or {}

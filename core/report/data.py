@@ -91,7 +91,9 @@ class ReportData:
     consent_note : str — how consent was given (printed after the time)
     notes : str — the therapist's session notes; printed only when ``include_notes`` is True
     include_notes : bool — the therapist chose to print the notes
-    devices : list of dict — ``{"name": str, "simulated": bool}`` per device
+    devices : list of dict — ``{"name": str, "simulated": bool, "imported": bool}`` per device
+    source : dict or None — an imported session's import record (the session's
+        ``devices["import"]``: ``files`` with name, format, size, sha256; ``offset_s``; ``notes``)
     quality : ReportQuality — ``streams``: list of ``{"name", "expected", "received", "lost"[, "lost_pct"]}``
         (samples; lost % is computed when absent), ``frames_stored``, ``frames_dropped``,
         ``gaps`` (ints); missing keys print as "—"; ``summary`` (optional): the session's
@@ -121,6 +123,7 @@ class ReportData:
     notes: str = ""
     include_notes: bool = False
     devices: list[dict[str, Any]] = field(default_factory=list)
+    source: dict[str, Any] | None = None
     quality: ReportQuality = field(default_factory=ReportQuality)
     markers: list[tuple[float, str, str]] = field(default_factory=list)
     hr_t_s: np.ndarray | None = None

@@ -193,11 +193,39 @@ def _quality_devices_markers(data: ReportData, st: dict[str, Any], width: float)
     dev_rows: list[list[Any]] = [["Device", "Type"]]
     for dev in data.devices:
         name = para(multiline(shorten(str(dev.get("name", "")))), st["cell"])
-        dev_rows.append([name, "Simulated" if dev.get("simulated") else "Real sensor"])
+        kind = (
+            "Simulated"
+            if dev.get("simulated")
+            else "Imported"
+            if dev.get("imported")
+            else "Real sensor"
+        )
+        dev_rows.append([name, kind])
     if len(dev_rows) == 1:
         dev_rows.append(["No device recorded", ""])
     devices = table(dev_rows, [0.62 * width, 0.38 * width], align_right_from=99)
     out.append(KeepTogether([Paragraph("Devices", st["h2"]), devices]))
+    if data.source:
+        src_rows: list[list[Any]] = [["Imported file", "Format", "SHA-256"]]
+        for f in data.source.get("files") or []:
+            src_rows.append(
+                [
+                    para(multiline(shorten(str(f.get("name", "?")))), st["cell"]),
+                    para(shorten(str(f.get("format", "?"))), st["cell"]),
+                    para(str(f.get("sha256", "?")), st["small"]),
+                ]
+            )
+        offset = float(data.source.get("offset_s") or 0.0)
+        src_note = f"Video offset {offset:+.2f} s (the video starts that long after the signals)."
+        out.append(
+            KeepTogether(
+                [
+                    Paragraph("Source of the data", st["h2"]),
+                    table(src_rows, [0.3 * width, 0.18 * width, 0.52 * width], align_right_from=99),
+                    para(src_note, st["cell"]),
+                ]
+            )
+        )
 
     mk_rows: list[list[Any]] = [["#", "Time (m:ss)", "Kind", "Label"]]
     for i, (t_s, kind, label) in enumerate(data.markers, start=1):

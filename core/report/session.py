@@ -6,64 +6,16 @@ from pathlib import Path
 
 import numpy as np
 
+from core.analysis.physiology import session_physiology
 from core.analysis.review import review_of
 from core.catalog import Catalog
 from core.config import Settings
-from core.physiology.summary import PhysiologySummary, summarize
 from core.quality.session import fresh_quality
-from core.recording import SessionData, open_session
+from core.recording import open_session
 from core.report.cleanup import pending_export
 from core.report.data import ReportAnalysis, ReportData, ReportQuality
 from core.report.document import render_session_report
 from core.report.times import local_time
-
-
-def _from_start(data: SessionData, channel: str) -> tuple[np.ndarray | None, float]:
-    """A channel on a grid from session time 0 (NaN before the first sample) and its rate (Hz)."""
-    try:
-        s = data.signal(channel)
-    except KeyError:
-        return None, 0.0
-    if not len(s.t_s):
-        return None, s.rate_hz
-    pad = max(0, int(round(s.t_s[0] * s.rate_hz)))
-    x = np.concatenate([np.full(pad, np.nan, np.float32), s.values]) if pad else s.values
-    return x, s.rate_hz
-
-
-def _binned(t: np.ndarray, y: np.ndarray, width_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """Medians of ``y`` in bins of ``width_s`` seconds (empty bins left out)."""
-    if not len(t):
-        return t, y
-    b = np.floor(t / width_s).astype(np.int64)
-    _, start = np.unique(b, return_index=True)
-    # each bin is placed at the median time of its beats, so the series never runs past the data
-    t_mid = [np.median(p) for p in np.split(t, start[1:])]
-    return np.array(t_mid), np.array([np.nanmedian(p) for p in np.split(y, start[1:])])
-
-
-def session_physiology(
-    data: SessionData, markers: list[tuple[float, str]], phase_minutes: float
-) -> tuple[PhysiologySummary, dict[str, np.ndarray | None]]:
-    """The pre/post summary and the whole-session heart-rate and EDA series for plots."""
-    from core.physiology.summary import eda_level_series, heart_rate_series
-
-    ecg, ecg_rate_hz = _from_start(data, "ECG")
-    eda, eda_rate_hz = _from_start(data, "EDA")
-    rate_hz = ecg_rate_hz or eda_rate_hz
-    if ecg is not None and eda is not None:
-        n = max(len(ecg), len(eda))
-        ecg = np.pad(ecg, (0, n - len(ecg)), constant_values=np.nan)
-        eda = np.pad(eda, (0, n - len(eda)), constant_values=np.nan)
-    summary = summarize(ecg, eda, rate_hz, data.duration_s, markers, phase_minutes)
-    series: dict[str, np.ndarray | None] = {"hr_t": None, "hr": None, "eda_t": None, "eda": None}
-    width = max(5.0, data.duration_s / 300)  # at most ~300 points per chart
-    if ecg is not None:
-        t, bpm = heart_rate_series(ecg, rate_hz)
-        series["hr_t"], series["hr"] = _binned(t, bpm, width)
-    if eda is not None:
-        series["eda_t"], series["eda"] = eda_level_series(eda, rate_hz, step_s=width)
-    return summary, series
 
 
 def report_data_for(
@@ -116,8 +68,12 @@ def report_data_for(
         "summary": summary_q,
     }
     devices = [
-        {"name": d.get("name", "?"), "simulated": bool(d.get("simulated"))}
-        for d in (rec.devices or {}).values()
+        {
+            "name": d.get("name", "?"),
+            "simulated": bool(d.get("simulated")),
+            "imported": bool(d.get("imported")),
+        }
+        for d in ((rec.devices or {}).get(k) for k in ("sensor", "camera"))
         if isinstance(d, dict)
     ]
     review = review_of(catalog, data_root, session_id, settings)
@@ -152,6 +108,7 @@ def report_data_for(
         physiology=summary,
         simulated=rec.simulated,
         devices=devices,
+        source=(rec.devices or {}).get("import") if rec.imported else None,
         quality=quality,
         markers=[(m.t_s, m.kind, m.label) for m in markers],
         hr_t_s=series["hr_t"],

@@ -1,0 +1,125 @@
+"""``therascope import`` and ``therascope export``: a BITalino recording saved by OpenSignals with
+a face video becomes a session that analyses, shows and reports like a recorded one; its data go
+out as CSV and EDF+; the real BITalino ECG that ships in opensignalsreader imports too."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from app.cli.main import main
+from core.catalog import Catalog
+from core.config import data_dir
+from tests.core.transfer.recordings import (
+    simulated_signals,
+    write_bitalino_text,
+    write_face_video,
+)
+
+
+@pytest.fixture
+def cat(app_env):  # type: ignore[no-untyped-def]
+    c = Catalog.open(data_dir() / "catalog.sqlite")
+    yield c
+    c.close()
+
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+    capsys.readouterr()
+    rc = main(list(argv))
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_import_analyse_show_report_export(cat, capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sig = simulated_signals(60.0, 1000.0, scenario="anxious_to_calm")
+    txt = write_bitalino_text(tmp_path / "opensignals_000780.txt", sig)
+    mp4 = write_face_video(tmp_path / "face.mp4", 58.0, fps=8.0)
+    cat.add_patient("IMP-CLI", name="Ines Import")
+
+    rc, _, err = _run(capsys, "import", "--patient", "IMP-CLI", "--signals", str(txt))
+    assert rc == 2 and "consent" in err and cat.list_sessions() == []
+    rc, out, err = _run(
+        capsys, "import", "--patient", "IMP-CLI", "--signals", str(txt), "--video", str(mp4),
+        "--offset", "1.0", "--dry-run",
+    )  # fmt: skip
+    assert rc == 0 and out == "" and "A1" in err and "→ ECG" in err and "Dry run" in err
+    assert cat.list_sessions() == []
+    rc, out, err = _run(
+        capsys, "import", "--patient", "IMP-CLI", "--signals", str(txt), "--video", str(mp4),
+        "--offset", "1.0", "--consent", "--quiet",
+    )  # fmt: skip
+    uid = out.strip()
+    assert rc == 0 and cat.session_by_uid(uid) is not None, err
+
+    rc, _, err = _run(capsys, "analyse", uid, "--fps", "2", "--device", "cpu")
+    assert rc == 0, err
+    rc, out, _ = _run(capsys, "show", uid, "--json")
+    d = json.loads(out)
+    assert d["session"]["simulated"] is False
+    assert any("imported from OpenSignals text" in x["name"] for x in d["session"]["devices"])
+    a = d["analysis"]
+    assert a["frames"]["with_face"] > 0.9 * a["frames"]["analysed"] > 0
+    pre, post = (w["quadrant_label"] for w in a["windows"])
+    assert "LVHA" in pre and "HVLA" in post  # anxious → calm, as the simulator drew it
+    hr = d["physiology"]["windows"][0]["hr_bpm"]
+    assert 50 < hr < 130
+
+    pdf = tmp_path / "report.pdf"
+    rc, _, err = _run(capsys, "report", uid, "--out", str(pdf))
+    assert rc == 0, err
+    from pypdf import PdfReader
+
+    text = "".join(page.extract_text() for page in PdfReader(pdf).pages)
+    assert "Imported from opensignals_000780.txt" in text and "Source of the data" in text
+    assert "Ines" not in text
+
+    rc, out, err = _run(capsys, "export", uid, "--format", "csv", "--out", str(tmp_path / "csv"))
+    assert rc == 0, err
+    df = pd.read_csv(tmp_path / "csv" / "signals_1000Hz.csv")
+    assert list(df.columns) == ["time_s", "ECG_mV", "EDA_uS"] and len(df) == 60_000
+    est = pd.read_csv(tmp_path / "csv" / "estimates.csv")
+    assert len(est) == a["frames"]["analysed"]
+    edf = tmp_path / "s.edf"
+    rc, out, err = _run(capsys, "export", uid, "--format", "edf", "--out", str(edf))
+    assert rc == 0 and "within the sensor's resolution" in err, err
+    import pyedflib
+
+    with pyedflib.EdfReader(str(edf)) as r:
+        assert r.getSignalLabels() == ["ECG", "EDA"]
+        ecg = r.readSignal(0)
+    assert np.max(np.abs(ecg - df["ECG_mV"].to_numpy())) < 3.3 / 1100 / 1024 * 1000
+    rc, _, err = _run(capsys, "export", uid, "--format", "csv", "--out", str(tmp_path / "csv"))
+    assert rc == 2 and ("not empty" in err.lower() or "exists" in err.lower()), err
+    actions = [e.action for e in cat.audit_log(entity="session")]
+    assert actions.count("export") == 2 and "import" in actions
+
+
+def test_the_real_bitalino_ecg_in_opensignalsreader_imports(cat, capsys) -> None:  # type: ignore[no-untyped-def]
+    osr = pytest.importorskip("opensignalsreader")
+    nk = pytest.importorskip("neurokit2")
+    sample = Path(osr.__file__).parent / "files" / "SampleECG.txt"
+    cat.add_patient("REAL-1")
+    rc, out, err = _run(
+        capsys, "import", "--patient", "REAL-1", "--signals", str(sample), "--consent"
+    )
+    assert rc == 0, err
+    assert "bitalino" in err and "no EDA channel found" in err
+    from core.physiology.signals import ecg_summary
+    from core.recording.reader import open_session
+
+    rec = cat.session_by_uid(out.strip())
+    assert rec.started_at.startswith("2016-06-11")
+    ecg = open_session(data_dir() / rec.folder).signal("ECG")
+    assert ecg.rate_hz == 1000.0 and not np.isnan(ecg.values).any()
+    ours = ecg_summary(ecg.values, ecg.rate_hz)
+    cleaned = nk.ecg_clean(ecg.values.astype(float), sampling_rate=1000)
+    _, info = nk.ecg_peaks(cleaned, sampling_rate=1000)
+    rr_ms = np.diff(info["ECG_R_Peaks"]) / 1000 * 1000.0
+    assert ours["hr_bpm"] == pytest.approx(60000.0 / rr_ms.mean(), abs=0.1)
+    rmssd = float(np.sqrt(np.mean(np.diff(rr_ms) ** 2)))
+    assert ours["rmssd_ms"] == pytest.approx(rmssd, abs=0.1)
