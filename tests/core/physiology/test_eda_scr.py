@@ -99,7 +99,7 @@ def test_resolution_and_threshold() -> None:
     assert scr_threshold_us(0.0, STEP_US) == pytest.approx(3 * STEP_US)
     assert scr_threshold_us(0.02) == pytest.approx(0.24)
     r = eda_summary(simulated(2, 0, True), RATE_HZ)
-    assert r["scr_threshold_us"] >= 3 * STEP_US
+    assert r["scr_threshold_us"] >= 3 * STEP_US * (1 - 1e-9)
 
 
 def test_method_stored_beside_the_figures() -> None:
