@@ -50,14 +50,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.dry_run:
         print("Dry run: nothing was imported.", file=sys.stderr)
         return 0
-    rec = import_session(
-        cat,
-        root,
-        patient.id,
-        plan,
-        consent=True,
-        consent_note=args.consent_note or "",
-    )
+    try:
+        rec = import_session(
+            cat, root, patient.id, plan, consent=True, consent_note=args.consent_note or ""
+        )
+    except (ValueError, RuntimeError) as exc:  # ImportRefused, StorageError: in words
+        print(f"therascope: {exc} Nothing was imported.", file=sys.stderr)
+        return 2
     print(rec.uid)
     return 0
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -173,9 +173,16 @@ class ImportDialog(QDialog):
 
         self.signals_edit.textChanged.connect(self._files_changed)
         self.video_edit.textChanged.connect(self._files_changed)
-        self.offset.valueChanged.connect(self._choice_changed)
+        # a change re-plans once the typing stops (not at every keystroke of "-3.5")
+        self._replan = QTimer(self)
+        self._replan.setSingleShot(True)
+        self._replan.setInterval(400)
+        self._replan.timeout.connect(self._choice_changed)
+        self.offset.valueChanged.connect(self._replan.start)
         self.ecg_box.currentIndexChanged.connect(self._choice_changed)
         self.eda_box.currentIndexChanged.connect(self._choice_changed)
+        #: what the inputs said when the plan shown was read (a change meanwhile: read again)
+        self._asked: tuple[object, ...] | None = None
         self.resize(760, 640)
         self._update_buttons()
 
@@ -195,8 +202,17 @@ class ImportDialog(QDialog):
         if path:
             self.video_edit.setText(path)
 
+    def _inputs(self) -> tuple[object, ...]:
+        return (
+            self.signals_edit.text().strip(),
+            self.video_edit.text().strip(),
+            round(float(self.offset.value()), 2),
+            self.ecg_box.currentText(),
+            self.eda_box.currentText(),
+        )
+
     def _files_changed(self) -> None:
-        """New files: what was read no longer holds."""
+        """New files: what was read no longer holds (a read under way is dropped when done)."""
         self.plan = None
         for box in (self.ecg_box, self.eda_box):
             box.blockSignals(True)
@@ -207,6 +223,8 @@ class ImportDialog(QDialog):
         self._show_plan(None)
 
     def _choice_changed(self) -> None:
+        """Channels or offset changed: plan again from what was read (after a read under way
+        ends, if one is: :meth:`_read_done` sees that the inputs moved on)."""
         if self.plan is not None and not self.busy:
             self._read(keep_choices=True)
 
@@ -257,6 +275,7 @@ class ImportDialog(QDialog):
                 raise ImportRefused("Choose at least one of ECG and EDA")
             return plan
 
+        self._asked = self._inputs()
         self.busy = True
         self.progress.setVisible(video is not None and facts is None)
         self.progress.setValue(0)
@@ -272,6 +291,10 @@ class ImportDialog(QDialog):
     def _read_done(self, plan: ImportPlan, keep_choices: bool) -> None:
         self.busy = False
         self.progress.setVisible(False)
+        asked, now = self._asked, self._inputs()
+        if asked is not None and asked[:2] != now[:2]:  # other files chosen meanwhile
+            self._files_changed()
+            return
         self.plan = plan
         if plan.video is not None and plan.video_path is not None:
             self._facts_for = (str(plan.video_path), plan.video)
@@ -287,6 +310,8 @@ class ImportDialog(QDialog):
                 box.setEnabled(True)
                 box.blockSignals(False)
         self._show_plan(plan)
+        if keep_choices and asked is not None and asked[2:] != now[2:]:
+            self._read(keep_choices=True)  # the offset or a channel changed while reading
 
     def _read_failed(self, message: str) -> None:
         self.busy = False

@@ -120,6 +120,7 @@ class PatientPage(QWidget):
         self.last_report: Path | None = None  # the PDF exported last for this patient
         self.confirm_dialog: TypeToConfirmDialog | None = None
         self._exports = 0  # reports being built
+        self._data_exports = 0  # data exports running
         self.title = heading("Patient")
         self.details = QLabel()
         self.details.setTextFormat(Qt.TextFormat.RichText)
@@ -375,7 +376,7 @@ class PatientPage(QWidget):
         self.play_btn.setEnabled(has)
         self.quality_btn.setEnabled(has)
         self.report_btn.setEnabled(has and self._exports == 0)
-        self.data_btn.setEnabled(has)
+        self.data_btn.setEnabled(has and self._data_exports == 0)
         self.delete_session_btn.setEnabled(has)
 
     def selected_session(self) -> SessionRecord | None:
@@ -512,17 +513,30 @@ class PatientPage(QWidget):
         if rec is None:
             return
 
+        patient_id = rec.patient_id
+
+        def ended() -> bool:
+            """One export less; whether this patient is still the one shown."""
+            self._data_exports -= 1
+            self._update_buttons()
+            return self.patient_id == patient_id
+
         def done(res: ExportResult) -> None:
             self.message.emit(f"Data exported: {res.path}")
-            self.status.setText(f"Data exported: {res.path}")
+            if ended():
+                self.status.setText(f"Data exported: {res.path}")
 
         def failed(msg: str) -> None:
+            if ended():
+                self.status.setText("")
             self.message.emit("Data not exported")
             QMessageBox.warning(self, "Data not exported", msg)
 
         if export_session_data(
             self, self.catalog, self.data_root, rec, fmt, done, failed, path, include_name
         ):
+            self._data_exports += 1
+            self._update_buttons()
             self.status.setText("Exporting the data…")
 
     # --- archive and delete ----------------------------------------------------------------

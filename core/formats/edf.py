@@ -18,8 +18,8 @@ records; a ``+C`` file's records follow each other without gaps.
 Reading (:func:`read_edf`) gives a :class:`~core.formats.model.Recording`: each ordinary signal
 becomes a Channel in physical units (ECG in mV and EDA in µS where the unit is known), at its own
 rate (samples per record / record duration), with the quantisation step as ``resolution``. Time
-zero of the Recording is its ``start``: the header's date and time plus the subsecond part of
-the first record's time keeping. In an EDF+D/BDF+D file the time between records is lost
+zero of the Recording is its first data record: ``start`` is the header's date and time plus
+the first record's time keeping, and annotations count from there. In an EDF+D/BDF+D file the time between records is lost
 samples: a jump in ``sample_index``.
 
 Writing (:func:`write_edf`) makes an EDF+ file, or a BDF+ file when 16 bits would be coarser than
@@ -365,8 +365,7 @@ def read_edf(path: str | os.PathLike[str]) -> Recording:
     # annotations and time keeping
     onsets = np.arange(n_records, dtype=np.float64) * record_s
     annotations: list[Annotation] = []
-    sub = 0.0
-    base = 0.0
+    first = 0.0  # the first record's time keeping (EDF+): the Recording's time zero
     if annotation_signals:
         keeping: list[float | None] = [None] * n_records
         found: list[tuple[float, float, str]] = []
@@ -386,8 +385,6 @@ def read_edf(path: str | os.PathLike[str]) -> Recording:
             if keeping[0] is None:
                 raise FormatError(f"{name}: EDF+ data record 1 has no time-keeping annotation")
             first = float(keeping[0])
-            base = math.floor(first) if first >= 0 else first
-            sub = first - base
             if plus == "+D":
                 missing = [r + 1 for r, k in enumerate(keeping) if k is None]
                 if missing:
@@ -403,12 +400,13 @@ def read_edf(path: str | os.PathLike[str]) -> Recording:
                     )
             else:
                 onsets = first + np.arange(n_records, dtype=np.float64) * record_s
-        annotations = [Annotation(round(o - sub, 7), d, x) for o, d, x in found]
-    zero = base + sub  # the file's time of the Recording's time zero
+        annotations = [Annotation(round(o - first, 7), d, x) for o, d, x in found]
+    # the first record is time zero: channels and annotations agree
+    zero = first if plus and n_records else 0.0
     header_start = _parse_start(
         _text(fields["start date"]), _text(fields["start time"]), recording_field, bool(plus)
     )
-    start = header_start + dt.timedelta(seconds=sub) if header_start is not None else None
+    start = header_start + dt.timedelta(seconds=zero) if header_start is not None else None
     if header_start is None:
         notes.append(
             f"Start date/time {_text(fields['start date'])!r} {_text(fields['start time'])!r} not understood."

@@ -311,8 +311,9 @@ def _clock_fit(clock: list[tuple[float, float]]) -> tuple[float, float]:
     return float(off.mean() - b * ctm), b
 
 
-def _grid_index(t: np.ndarray, rate: float) -> tuple[np.ndarray, float]:
-    """Grid positions of timestamps ``t`` (strictly increasing, first 0) and the rate fitted.
+def _grid_index(t: np.ndarray, rate: float) -> tuple[np.ndarray, float, float]:
+    """Grid positions of timestamps ``t`` (strictly increasing, first 0), the rate fitted and
+    the time of position 0 relative to ``t[0]`` (s).
 
     A first pass places each sample at the nearest position of the nominal grid; a line is
     fitted through (position, time) to get the stream's own rate; the second pass places each
@@ -322,7 +323,7 @@ def _grid_index(t: np.ndarray, rate: float) -> tuple[np.ndarray, float]:
     """
     n = len(t)
     if n == 0:
-        return np.zeros(0, dtype=np.int64), rate
+        return np.zeros(0, dtype=np.int64), rate, 0.0
     steps = np.arange(n)
     rel = t - t[0]
     dt_ = np.diff(t)
@@ -345,7 +346,12 @@ def _grid_index(t: np.ndarray, rate: float) -> tuple[np.ndarray, float]:
             # averages out; bunched stamps on the grid all have phase 0)
             phase = float(np.angle(np.mean(np.exp(2j * np.pi * p)))) / (2 * np.pi)
             idx = place(p - phase, 1.0 / fitted)
-    return idx.astype(np.int64), fitted
+            # the grid as the clock saw it: its rate and where position 0 falls
+            slope, origin = np.polyfit(idx.astype(np.float64), rel, 1)
+            if slope > 0:
+                fitted = 1.0 / float(slope)
+                return idx.astype(np.int64), fitted, float(origin)
+    return idx.astype(np.int64), fitted, 0.0
 
 
 def _recording(
@@ -401,11 +407,16 @@ def _recording(
         if np.any(order != np.arange(len(t))):
             notes.append(f"Stream {_describe(s)}: timestamps out of order were sorted.")
             t, vals = t[order], vals[order]
-        index, fitted = _grid_index(t, s.srate)
-        if abs(fitted - s.srate) > 0.01 * s.srate:
+        index, fitted, origin = _grid_index(t, s.srate)
+        # Samples are timed by the rate the clock measured, not the declared one: a device
+        # 200 ppm fast would otherwise drift 0.7 s from the markers over an hour.
+        rate = fitted if abs(fitted - s.srate) > 1e-6 * s.srate else s.srate
+        ppm = (fitted / s.srate - 1.0) * 1e6
+        if abs(ppm) >= 100:
             notes.append(
-                f"Stream {_describe(s)}: its samples come at {fitted:.3f} Hz, not the "
-                f"{s.srate:g} Hz it declares."
+                f"Stream {_describe(s)}: its samples come at {fitted:.4f} Hz by the recording's "
+                f"clock, not the {s.srate:g} Hz it declares ({ppm:+.0f} ppm); they are timed "
+                "by the clock."
             )
         lost = int(index[-1] + 1 - len(index)) if len(index) else 0
         if lost:
@@ -426,10 +437,10 @@ def _recording(
                         label=label,
                         kind=kind,
                         unit=unit,
-                        rate_hz=s.srate,
+                        rate_hz=rate,
                         values=vals[:, i],
                         sample_index=index,
-                        t0_s=float(t[0]) - t_start,
+                        t0_s=float(t[0]) + origin - t_start,
                         resolution=None,
                         transducer=ctype,
                     )

@@ -16,6 +16,7 @@ dies, so a cleanup in another process leaves a live write alone (:func:`write_in
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import IO
 
 from core.catalog import Catalog, SessionRecord
-from core.recording.lock import LOCK_NAME, is_recording_live, try_lock, unlock
+from core.recording.lock import IMPORT_LOCK_NAME, LOCK_NAME, is_recording_live, try_lock, unlock
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,8 @@ PRE_RECORDING_FILES = frozenset({LOCK_NAME, "session.json", "simulation.json"})
 #: the suffix :func:`~core.recording.manifest.write_json_atomic` gives its temporary file
 JSON_TMP_SUFFIX = ".json.tmp"
 #: an import builds its session in ``sessions/.importing-<uid>`` under a :class:`WriteLock` named
-#: ``import.lock`` (:mod:`core.transfer.importer`)
+#: ``import.lock`` (:mod:`core.transfer.importer`), kept in the session folder until it is final
 IMPORT_STAGING_PREFIX = ".importing-"
-IMPORT_LOCK_NAME = "import.lock"
 
 
 def _same_file(fh: IO[bytes], path: Path) -> bool:
@@ -149,6 +149,19 @@ def _failed_start(folder: Path) -> bool:
     return True
 
 
+def _abandoned_import(folder: Path) -> bool:
+    """Whether a folder without a catalog row is an import killed before its row was written:
+    its ``import.lock`` is left (no live process holds it: the caller checked) and its manifest
+    says it was imported. The source files are still where the user keeps them."""
+    if not (folder / IMPORT_LOCK_NAME).is_file():
+        return False
+    try:
+        manifest = json.loads((folder / "session.json").read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("origin") == "imported"
+
+
 def clean_session_folders(catalog: Catalog, data_root: Path) -> list[str]:
     """Remove what interrupted writes left in ``<data_root>/sessions/``.
 
@@ -162,7 +175,9 @@ def clean_session_folders(catalog: Catalog, data_root: Path) -> list[str]:
       writer, the recording or its recovery, is over).
 
     - a hidden import staging folder (``.importing-<uid>``) whose ``import.lock`` no live
-      process holds: an import that failed or was killed before its session existed.
+      process holds, and a session folder without a row that an import left with its
+      ``import.lock`` (its manifest says imported): an import killed before its session
+      existed (the source files are still where the user keeps them).
 
     Left alone: folders of sessions still marked ``recording`` (recovered by
     :func:`~core.recording.recovery.recover_unfinished`; call that first), folders being
@@ -204,7 +219,7 @@ def clean_session_folders(catalog: Catalog, data_root: Path) -> list[str]:
                 continue
             rec = rows.get(folder.resolve())
             if rec is None:
-                if _failed_start(folder):
+                if _failed_start(folder) or _abandoned_import(folder):
                     shutil.rmtree(folder)
                     removed.append(rel)
                 continue

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import IO
 
 LOCK_NAME = "recording.lock"
+#: an import being written into a session folder holds this one (:mod:`core.transfer.importer`)
+IMPORT_LOCK_NAME = "import.lock"
 
 
 def try_lock(fh: IO[bytes]) -> bool:
@@ -72,12 +74,14 @@ class RecordingLock:
 
 
 def is_recording_live(folder: Path) -> bool:
-    """True when a live process holds the recording lock of ``folder``."""
-    path = folder / LOCK_NAME
-    if not path.exists():
-        return False
-    with open(path, "a+b") as fh:
-        if not try_lock(fh):
-            return True
-        unlock(fh)  # nobody held it: give it straight back
-        return False
+    """True when a live process holds the recording lock of ``folder`` (or its import lock: an
+    import still writing the session)."""
+    for name in (LOCK_NAME, IMPORT_LOCK_NAME):
+        path = folder / name
+        if not path.exists():
+            continue
+        with open(path, "a+b") as fh:
+            if not try_lock(fh):
+                return True
+            unlock(fh)  # nobody held it: give it straight back
+    return False

@@ -70,6 +70,9 @@ class VideoFacts:
     codec : str — the codec's four-character code as OpenCV reports it
     positions : ndarray int64 — each decodable frame's place in the container's order (a gap:
         frames that would not decode); None: consecutive
+    given_up : int — frames the container lists beyond the last one reached (reading gave up
+        after too many frames in a row would not decode)
+    first_ms : float — the container's presentation time of the first decoded frame (ms)
     """
 
     times_s: np.ndarray
@@ -79,6 +82,8 @@ class VideoFacts:
     nominal_fps: float
     codec: str
     positions: np.ndarray | None = None
+    given_up: int = 0
+    first_ms: float = 0.0
 
     @property
     def frame_positions(self) -> np.ndarray:
@@ -92,10 +97,10 @@ class VideoFacts:
 
     @property
     def unreadable(self) -> int:
-        """Frames that could not be decoded: those the container lists beyond the decoded ones,
-        or the gaps between decoded frames' places when it lists none."""
+        """Frames that could not be decoded: the gaps between decoded frames' places, and those
+        never reached (:attr:`given_up`)."""
         gaps = int(self.frame_positions[-1]) + 1 - self.frames if self.frames else 0
-        return max(gaps, (self.listed or 0) - self.frames)
+        return gaps + self.given_up
 
     @property
     def duration_s(self) -> float:
@@ -137,7 +142,13 @@ def index_video(
     """Decode every frame of ``path`` once and note its presentation time.
 
     ``progress(done, listed)`` is called every 500 frames. Raises :class:`VideoFileError` for a
-    file that will not open or holds no decodable frame.
+    file that will not open, holds no decodable frame, or whose frames carry no increasing
+    presentation times (a raw stream without a container).
+
+    A frame that will not decode stops OpenCV's reading; indexing steps over it (it and the few
+    frames OpenCV needs before the next one count as undecodable) as long as the container's
+    length says more frames follow; a container's frame count that is only an estimate (MKV,
+    WebM) is not taken for undecodable frames at the end.
     """
     import cv2
 
@@ -151,35 +162,39 @@ def index_video(
         height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         code = int(cap.get(cv2.CAP_PROP_FOURCC))
         codec = "".join(chr((code >> (8 * i)) & 0xFF) for i in range(4)).strip("\x00 ")
+        end_s = (listed - 1) / fps if listed and fps > 0 else None
         times: list[float] = []
         places: list[int] = []
-        last = -np.inf
         tried = 0  # frames decoded or given up on, in the container's order
         failed_in_a_row = 0
+        given_up = 0  # frames the container lists that were never reached
         while True:
             if not cap.grab():
-                # the end, or a frame that will not decode: OpenCV stops at the first such
-                # frame, so step over it while the container lists more
                 tried += 1
                 failed_in_a_row += 1
-                if listed is None or tried >= listed or failed_in_a_row > _MAX_SKIPPED:
+                if listed is None or tried >= listed or _at_end(times, end_s):
+                    break
+                if failed_in_a_row > _MAX_SKIPPED:
+                    given_up = listed - tried
                     break
                 cap.set(cv2.CAP_PROP_POS_FRAMES, tried)
                 continue
+            resumed = failed_in_a_row > 0
             failed_in_a_row = 0
-            place = tried
-            tried += 1
             t = float(cap.get(cv2.CAP_PROP_POS_MSEC)) / 1e3
-            if not t > last:
-                if fps > 0 and not np.isfinite(last):
-                    t = 0.0
-                elif fps > 0:  # a container without times: the nominal rate
-                    t = last + 1.0 / fps
-                else:
-                    continue
+            if resumed and fps > 0:
+                # after stepping over undecodable frames OpenCV may land a frame or more away
+                # from where it was sent: the frame's own time says where it is
+                tried = max(tried, int(round(t * fps)))
+            if times and not t > times[-1]:
+                raise VideoFileError(
+                    f"{path.name}: its frames carry no increasing presentation times (a raw "
+                    "stream without a container?). Put it in a container first, e.g. "
+                    "ffmpeg -i video.h264 -c copy video.mkv"
+                )
             times.append(t)
-            places.append(place)
-            last = t
+            places.append(tried)
+            tried += 1
             if progress is not None and len(times) % 500 == 0:
                 progress(len(times), listed)
     finally:
@@ -187,12 +202,19 @@ def index_video(
     if not times:
         raise VideoFileError(f"{path.name} holds no frame that could be decoded")
     arr = np.asarray(times, dtype=np.float64)
-    if np.any(np.diff(arr) <= 0):
-        raise VideoFileError(
-            f"{path.name}: its frame times do not increase (a damaged or unusual file)"
-        )
     pos = np.asarray(places, dtype=np.int64)
-    return VideoFacts(arr - arr[0], listed, width, height, fps, codec or "?", pos)
+    return VideoFacts(
+        arr - arr[0], listed, width, height, fps, codec or "?", pos, given_up, arr[0] * 1e3
+    )
+
+
+def _at_end(times: list[float], end_s: float | None) -> bool:
+    """Whether the last frame decoded is the container's last (within two frame intervals of
+    the end its length gives): a failing read there is the end, not a damaged frame."""
+    if end_s is None or len(times) < 2:
+        return False
+    step = float(np.median(np.diff(times[-50:])))
+    return end_s - times[-1] <= 2.0 * step
 
 
 def source_name(original: Path | str) -> str:
@@ -212,7 +234,11 @@ def find_source(folder: Path) -> Path | None:
 
 
 def write_index(
-    folder: Path, times_ns: np.ndarray, positions: np.ndarray | None = None, dropped: int = 0
+    folder: Path,
+    times_ns: np.ndarray,
+    positions: np.ndarray | None = None,
+    dropped: int = 0,
+    first_ms: float | None = None,
 ) -> Path:
     """``source.idx`` for frames at ``times_ns`` (session clock) at ``positions`` in the
     container, and ``source.json`` with the frames that would not decode; fsynced."""
@@ -220,7 +246,7 @@ def write_index(
     rec = np.zeros(n, dtype=INDEX_DTYPE)
     rec["index"] = np.arange(n) if positions is None else np.asarray(positions, dtype=np.int64)
     rec["offset"] = np.arange(n)
-    facts = json.dumps({"frames": n, "dropped": int(dropped)}).encode()
+    facts = json.dumps({"frames": n, "dropped": int(dropped), "first_ms": first_ms}).encode()
     with open(folder / SOURCE_FACTS_NAME, "wb") as fh:
         fh.write(facts)
         fh.flush()
@@ -325,21 +351,63 @@ class VideoFileReader:
 
         if not self._cap.grab():
             return None
-        rel = float(self._cap.get(cv2.CAP_PROP_POS_MSEC)) - self._first_ms
+        return self._place(float(self._cap.get(cv2.CAP_PROP_POS_MSEC)))
+
+    def _facts(self) -> dict[str, Any]:
+        try:
+            facts = json.loads((self.folder / SOURCE_FACTS_NAME).read_bytes())
+        except (OSError, ValueError):
+            return {}
+        return facts if isinstance(facts, dict) else {}
+
+    def _open(self) -> None:
+        """A fresh capture, holding the first frame that decodes (OpenCV seeks only once a
+        capture has decoded a frame: a container whose first frame is damaged would refuse
+        every seek). The first indexed frame's container time comes from the import's facts;
+        an older index without it takes the first frame that decodes now."""
+        import cv2
+
+        self._cap = _capture(self.source)
+        self._cur = None
+        tried = 0
+        while not self._cap.grab():
+            tried += 1
+            if tried > _MAX_SKIPPED:
+                raise CorruptFrameError(f"{self.source.name}: no frame at its start decodes")
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, tried)
+        first = self._facts().get("first_ms")
+        now = float(self._cap.get(cv2.CAP_PROP_POS_MSEC))
+        self._first_ms = float(first) if isinstance(first, int | float) else now
+        self._cur = self._place(now)
+
+    def _forward(self, cur: int | None, ordinal: int) -> int | None:
+        """Decode on from position ``cur`` to ``ordinal``, stepping over frames that will not
+        decode the way indexing did (the container's next places, one by one); the position
+        reached (None: lost)."""
+        import cv2
+
+        while cur is not None and cur < ordinal:
+            nxt = self._grab()
+            if nxt is None:  # a damaged frame: OpenCV stops; resume at the next places
+                place = int(self.all_records["index"][cur]) + 1
+                for k in range(_MAX_SKIPPED):
+                    self._cap.set(cv2.CAP_PROP_POS_FRAMES, place + k)
+                    nxt = self._grab()
+                    if nxt is not None:
+                        break
+            if nxt is None or nxt <= cur:
+                return None
+            cur = nxt
+        return cur
+
+    def _place(self, pos_ms: float) -> int | None:
+        """The index position of the frame at container time ``pos_ms`` (None: not indexed)."""
+        rel = pos_ms - self._first_ms
         rel_ms = self._rel_ms()
         k = int(np.searchsorted(rel_ms, rel - 0.5))
         if k < len(rel_ms) and abs(rel_ms[k] - rel) <= 0.5:
             return k
         return None
-
-    def _open(self) -> None:
-        import cv2
-
-        self._cap = _capture(self.source)
-        if not self._cap.grab():
-            raise CorruptFrameError(f"{self.source.name}: its first frame cannot be decoded")
-        self._first_ms = float(self._cap.get(cv2.CAP_PROP_POS_MSEC))
-        self._cur = 0
 
     def _read_at(self, ordinal: int) -> np.ndarray:
         """The frame at ``ordinal`` (decoding order). Frames are found by their presentation
@@ -351,12 +419,11 @@ class VideoFileReader:
             self._open()
         cur = self._cur
         if cur is not None and cur <= ordinal <= cur + _MAX_FORWARD:
-            while cur is not None and cur < ordinal:  # near ahead: decode forward
-                cur = self._grab()
-            if cur != ordinal:  # a frame on the way would not decode: seek past it, afresh
-                self._cap.release()  # (OpenCV's capture stays stuck after a failed decode)
+            cur = self._forward(cur, ordinal)  # near ahead: decode forward
+            if cur != ordinal:
+                self._cap.release()
                 self._open()
-                cur = None
+                cur = self._cur
         if cur != ordinal:
             target = float(self._rel_ms()[ordinal]) + self._first_ms
             cur = None
@@ -375,9 +442,8 @@ class VideoFileReader:
             if cur is None:  # no landing before it: decode from the start
                 self._cap.release()
                 self._open()
-                cur = 0
-        while cur is not None and cur < ordinal:
-            cur = self._grab()
+                cur = self._cur
+        cur = self._forward(cur, ordinal)
         self._cur = cur
         ok, img = self._cap.retrieve() if cur == ordinal else (False, None)
         if not ok or img is None:
@@ -406,8 +472,8 @@ class VideoFileReader:
         if self._dropped is not None:
             return self._dropped
         try:
-            return int(json.loads((self.folder / SOURCE_FACTS_NAME).read_bytes())["dropped"])
-        except (OSError, ValueError, KeyError, TypeError):
+            return int(self._facts()["dropped"])
+        except (KeyError, TypeError, ValueError):
             return 0
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,11 +32,13 @@ from typing import Any
 import numpy as np
 
 from core.catalog import Catalog, SessionRecord
+from core.catalog.models import MAX_LABEL_LEN
 from core.config import Settings
 from core.formats.model import Channel, FormatError, Recording, standard_unit
 from core.formats.reading import read_recording
 from core.recording.bio_store import BioStoreWriter
-from core.recording.cleanup import IMPORT_LOCK_NAME, IMPORT_STAGING_PREFIX, WriteLock
+from core.recording.cleanup import IMPORT_STAGING_PREFIX, WriteLock
+from core.recording.lock import IMPORT_LOCK_NAME
 from core.recording.manifest import FORMAT, FORMAT_VERSION, write_json_atomic
 from core.recording.session import finalise_folder, new_session_uid, utc_now
 from core.recording.video_file import VideoFacts, VideoFileError, index_video, source_name
@@ -273,6 +276,11 @@ def plan_import(
         if c is not None and c.n_lost:
             share = c.n_lost / max(1, c.n_grid)
             warnings.append(f"{c.label}: {c.n_lost:,} samples lost in the file ({share:.1%})")
+    early = sum(1 for a in rec.annotations if a.onset_s < 0)
+    if early:
+        warnings.append(
+            f"{early} annotation(s) come before the first signal sample: they are marked at 0:00"
+        )
     plan = ImportPlan(spath, rec, ecg_ch, eda_ch, offset_s=float(offset_s), warnings=warnings)
     if video is not None:
         vpath = Path(video)
@@ -302,26 +310,44 @@ def plan_import(
     return plan
 
 
+def _unreadable_source(path: Path, exc: OSError) -> ImportRefused:
+    """A source file that can no longer be read (a drive pulled out, no permission): said of
+    that file, not of the data folder."""
+    return ImportRefused(f"{path.name} can no longer be read: {exc.strerror or exc}")
+
+
 def _file_facts(path: Path, fmt: str) -> FileFacts:
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(8 << 20), b""):
-            h.update(block)
-    return FileFacts(path.name, fmt, path.stat().st_size, h.hexdigest())
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(8 << 20), b""):
+                h.update(block)
+        size = path.stat().st_size
+    except OSError as exc:
+        raise _unreadable_source(path, exc) from exc
+    return FileFacts(path.name, fmt, size, h.hexdigest())
 
 
 def _copy_hashed(src: Path, dst: Path, fmt: str) -> FileFacts:
     """Copy ``src`` to ``dst`` (fsynced), hashing it on the way."""
     h = hashlib.sha256()
     size = 0
-    with open(src, "rb") as fi, open(dst, "wb") as fo:
-        for block in iter(lambda: fi.read(8 << 20), b""):
+    try:
+        fi = open(src, "rb")  # noqa: SIM115 — closed below; its errors are the source's
+    except OSError as exc:
+        raise _unreadable_source(src, exc) from exc
+    with fi, open(dst, "wb") as fo:
+        while True:
+            try:
+                block = fi.read(8 << 20)
+            except OSError as exc:
+                raise _unreadable_source(src, exc) from exc
+            if not block:
+                break
             h.update(block)
             fo.write(block)
             size += len(block)
         fo.flush()
-        import os
-
         os.fsync(fo.fileno())
     return FileFacts(src.name, fmt, size, h.hexdigest())
 
@@ -426,8 +452,12 @@ def import_session(
         staging.mkdir(parents=True)
         lock = WriteLock(staging / IMPORT_LOCK_NAME)
         manifest, fits = _build(staging, uid, plan, patient.uuid, settings or Settings())
+        # Windows renames no folder with an open file in it: the lock is let go for the rename
+        # and taken again at once; meanwhile the folder holds data, which no cleanup removes
+        lock.release()
+        lock = None
         staging.rename(folder)
-        lock.path = folder / IMPORT_LOCK_NAME  # the held lock moved with its folder
+        lock = WriteLock(folder / IMPORT_LOCK_NAME)
         started_at = manifest["started_at"]
         record = catalog.create_session(
             patient_id=patient_id,
@@ -448,12 +478,16 @@ def import_session(
             kind, label = marker_from_text(a.text)
             if kind in ("treatment_start", "treatment_end"):
                 if kind in once:
-                    kind, label = "note", " ".join(a.text.split())
+                    kind, label = "note", " ".join(a.text.split())[:MAX_LABEL_LEN]
                 once.add(kind)
-            catalog.add_marker(record.id, float(a.onset_s), kind, label)
+            # an annotation before the first sample (XDF markers often are) marks time 0
+            catalog.add_marker(record.id, max(0.0, float(a.onset_s)), kind, label)
+        # the lock is held until the session is final: a cleanup or a recovery in another
+        # process leaves an import in progress alone
+        done = finalise_folder(catalog, data_root, record, folder, "finalised", clock_fits=fits)
         lock.release()
         lock = None
-        return finalise_folder(catalog, data_root, record, folder, "finalised", clock_fits=fits)
+        return done
     except BaseException as exc:
         if lock is not None:
             lock.release()
@@ -496,7 +530,7 @@ def _build(
         )
         files.append(vfacts)
         times_ns = np.round((plan.offset_s + v.times_s) * 1e9).astype(np.int64)
-        write_video_index(vdir, times_ns, v.frame_positions, v.unreadable)
+        write_video_index(vdir, times_ns, v.frame_positions, v.unreadable, v.first_ms)
         fps = (v.frames - 1) / float(v.times_s[-1]) if v.frames > 1 and v.times_s[-1] > 0 else 0
         camera = {
             "name": f"imported video ({plan.video_path.suffix.lstrip('.').upper() or 'file'})",

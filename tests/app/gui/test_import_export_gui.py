@@ -62,6 +62,15 @@ def test_import_a_bitalino_recording_with_its_video(
     assert dlg.table.item(0, 5).text() == "5"  # the five lost rows
     assert "offset +1.50 s" in dlg.summary.text()
     assert "video covers" in dlg.warnings.text()  # 18 s of video for 20 s of signals
+    # a new offset typed after the read: the preview follows it once the typing stops
+    dlg.offset.setFocus()
+    dlg.offset.selectAll()
+    qtbot.keyClicks(dlg.offset, "2.75")
+    qtbot.waitUntil(lambda: dlg.plan.offset_s == 2.75 and not dlg.busy, timeout=10000)
+    assert "offset +2.75 s" in dlg.summary.text()
+    dlg.offset.selectAll()
+    qtbot.keyClicks(dlg.offset, "1.5")
+    qtbot.waitUntil(lambda: dlg.plan.offset_s == 1.5 and not dlg.busy, timeout=10000)
     assert not dlg.import_btn.isEnabled()  # consent first
     qtbot.mouseClick(dlg.consent, Qt.MouseButton.LeftButton)
     assert dlg.import_btn.isEnabled()

@@ -557,3 +557,20 @@ def test_lost_mark_without_label_applies_to_every_channel(tmp_path: pathlib.Path
     assert rec.annotations == []
     assert rec.channels[0].n_lost == 400 and rec.channels[1].n_lost == 2
     assert not np.any((rec.channels[1].sample_index >= 4) & (rec.channels[1].sample_index < 6))
+
+
+def test_a_first_record_seconds_after_the_header_time_keeps_annotations_with_samples(tmp_path):
+    """The first data record starts 5.25 s after the header's time: an annotation at the first
+    sample stays at the first sample, and ``start`` is when time zero is."""
+    n = 256 * 10
+    path = tmp_path / "late.edf"
+    ch = Channel("ECG", "ecg", "mV", 256.0, np.sin(np.arange(n) / 10), np.arange(n), t0_s=5.25)
+    marks = [Annotation(5.25, 0.0, "at first sample"), Annotation(7.0, 0.0, "later")]
+    write_edf(path, [ch], marks, start=dt.datetime(2025, 1, 1, 10, 0, 0))
+    rec = read_edf(path)
+    (got,) = rec.channels
+    assert got.times_s()[0] == pytest.approx(rec.annotations[0].onset_s, abs=1e-6)
+    assert [a.onset_s for a in rec.annotations] == pytest.approx([5.25, 7.0])
+    assert rec.start is not None
+    first = rec.start + dt.timedelta(seconds=float(got.times_s()[0]))
+    assert first == dt.datetime(2025, 1, 1, 10, 0, 5, 250000)

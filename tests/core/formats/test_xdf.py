@@ -82,10 +82,12 @@ def pyxdf_streams(path: Path) -> dict[str, dict]:
 def test_channels_and_metadata(xdf_file):
     rec = read_xdf(xdf_file)
     assert rec.format == "XDF"
-    assert [(c.label, c.kind, c.unit, c.rate_hz) for c in rec.channels] == [
-        ("ECG", "ecg", "mV", ECG_RATE),
-        ("GSR", "eda", "uS", EDA_RATE),
+    assert [(c.label, c.kind, c.unit) for c in rec.channels] == [
+        ("ECG", "ecg", "mV"),
+        ("GSR", "eda", "uS"),
     ]
+    # timed by the recording's clock (the clock offsets drift 20 ppm), not the declared rate
+    assert [c.rate_hz for c in rec.channels] == pytest.approx([ECG_RATE, EDA_RATE], rel=50e-6)
     assert rec.start == dt.datetime(2024, 3, 1, 14, 30, 0)
     assert rec.device == "PolarH10 (lab-pc), Shimmer"
 
@@ -211,3 +213,42 @@ def test_bunched_stamps_and_samples_without_timestamps(tmp_path):
     ref = {s["info"]["name"][0]: s for s in pyxdf.load_xdf(str(p), dejitter_timestamps=False)[0]}
     np.testing.assert_allclose(ref["ExG"]["time_stamps"], 50.0 + np.arange(n) / 250.0)
     assert ch1.times_s()[-1] == pytest.approx((n - 1) / 250.0 + ch1.t0_s)
+
+
+def test_a_device_clock_off_its_declared_rate_stays_with_the_markers(tmp_path):
+    """Declared 256 Hz, sampled at 256.128 Hz (500 ppm fast) for 10 minutes: timed by the
+    declared rate the last samples would sit 0.3 s away from a marker at the same instant."""
+    true_rate = 256.0 * (1 + 500e-6)
+    n = int(600 * true_rate)
+    t = 50.0 + np.arange(n) / true_rate
+    path = tmp_path / "fast.xdf"
+    write_xdf(
+        path,
+        [
+            {
+                "name": "Amp",
+                "type": "ECG",
+                "channel_format": "float32",
+                "nominal_srate": 256.0,
+                "labels": ["ECG"],
+                "units": ["mV"],
+                "timestamps": t,
+                "values": np.zeros((n, 1), np.float32),
+            },
+            {
+                "name": "Events",
+                "type": "Markers",
+                "channel_format": "string",
+                "nominal_srate": 0.0,
+                "labels": ["Event"],
+                "units": [""],
+                "timestamps": np.array([t[-1]]),
+                "values": ["last sample"],
+            },
+        ],
+    )
+    rec = read_xdf(path)
+    (ecg,) = rec.channels
+    assert ecg.rate_hz == pytest.approx(true_rate, rel=1e-7)
+    assert ecg.times_s()[-1] == pytest.approx(rec.annotations[0].onset_s, abs=1e-3)
+    assert any("+500 ppm" in note for note in rec.notes)

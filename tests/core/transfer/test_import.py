@@ -151,8 +151,8 @@ def test_xdf_streams_at_their_own_rates_with_markers(cat: Catalog, tmp_path: Pat
                 "nominal_srate": 0.0,
                 "labels": ["Marker"],
                 "units": [""],
-                "timestamps": np.array([1005.0, 1020.0]),
-                "values": ["exposure start", "exposure end"],
+                "timestamps": np.array([999.0, 1005.0, 1020.0]),
+                "values": ["recording started", "exposure start", "exposure end"],
                 "clock_offsets": [(1000.0, 0.5)],
             },
         ],
@@ -167,8 +167,13 @@ def test_xdf_streams_at_their_own_rates_with_markers(cat: Catalog, tmp_path: Pat
     assert ecg.rate_hz == 500.0 and e.rate_hz == 16.0
     assert np.nanmax(np.abs(ecg.values - sig[:, 0])) < 1e-4  # µV → mV
     assert e.t_s[0] - ecg.t_s[0] == pytest.approx(0.2, abs=1e-3)
+    assert any("1 annotation(s) come before the first signal sample" in w for w in plan.warnings)
     marks = [(round(m.t_s, 3), m.kind, m.label) for m in cat.list_markers(rec.id)]
-    assert marks == [(5.0, "note", "exposure start"), (20.0, "note", "exposure end")]
+    assert marks == [
+        (0.0, "note", "recording started"),
+        (5.0, "note", "exposure start"),
+        (20.0, "note", "exposure end"),
+    ]
     # the physiology reads each signal at its own rate (EDA at 16 Hz beside ECG at 500 Hz)
     from core.analysis.physiology import session_physiology
 
@@ -317,10 +322,24 @@ def test_cleanup_removes_a_killed_import_but_not_a_live_one(cat: Catalog) -> Non
         (d / "session.json").write_text(json.dumps({"status": "recording"}))
     (dead / IMPORT_LOCK_NAME).touch()  # its writer is gone: nobody holds the lock
     lock = WriteLock(live / IMPORT_LOCK_NAME)
+    # killed after the move into place, before the catalog row: data, an unheld import lock
+    moved = sessions / "20250101T000000Z-moved1"
+    (moved / "bio").mkdir(parents=True)
+    (moved / "bio" / "ecg.f32").write_bytes(bytes(400))
+    (moved / "session.json").write_text(json.dumps({"status": "recording", "origin": "imported"}))
+    (moved / IMPORT_LOCK_NAME).touch()
+    # a recorded folder without a row keeps its data (nothing says it is an unfinished import)
+    kept = sessions / "20250101T000000Z-kept01"
+    (kept / "bio").mkdir(parents=True)
+    (kept / "bio" / "bio.f32").write_bytes(bytes(400))
+    (kept / "session.json").write_text(json.dumps({"status": "recording"}))
     try:
         removed = clean_session_folders(cat, _root(cat))
-        assert removed == ["sessions/.importing-20250101T000000Z-dead01"]
-        assert live.exists()
+        assert sorted(removed) == [
+            "sessions/.importing-20250101T000000Z-dead01",
+            "sessions/20250101T000000Z-moved1",
+        ]
+        assert live.exists() and kept.exists()
     finally:
         lock.release()
         shutil.rmtree(live)
@@ -381,12 +400,12 @@ def test_frames_that_will_not_decode_are_counted_not_fatal(
     data = bytearray(path.read_bytes())
     starts = [m.start() for m in re.finditer(b"\xff\xd8\xff", bytes(data))]
     assert len(starts) == 60
-    for k in (20, 21, 22):  # three frames' JPEG data wiped, as a bad sector would
+    for k in (0, 20, 21, 22):  # four frames' JPEG data wiped, as a bad sector would
         data[starts[k] : starts[k + 1] - 8] = bytes(starts[k + 1] - 8 - starts[k])
     path.write_bytes(bytes(data))
     plan = plan_import(txt, path)
     v = plan.video
-    assert v is not None and v.listed == 60 and 0 < v.unreadable < 30
+    assert v is not None and v.listed == 60 and 0 < v.unreadable < 45
     assert v.frames + v.unreadable == 60
     assert any("could not be decoded" in w for w in plan.warnings)
     p = cat.add_patient("IMP-BAD-V")
@@ -394,10 +413,10 @@ def test_frames_that_will_not_decode_are_counted_not_fatal(
     assert rec.quality["video"]["dropped"] == v.unreadable
     session = open_session(_root(cat) / rec.folder)
     times = session.frame_times_s()
-    assert times[0] == 0.0 and times[-1] == pytest.approx(5.9)  # the frames after the damage
+    assert times[-1] - times[0] == pytest.approx(5.9 - 0.1 * v.frame_positions[0])
     video = session.video()
     assert video is not None
-    with video:
-        last = video.read(len(video) - 1)
-        assert abs(int(last[60, 80, 0]) - 4 * 59) <= 4
-        assert abs(int(video.read(5)[60, 80, 0]) - 20) <= 4
+    with video:  # each frame read is the one its place says, before and after the damage
+        for i in (len(video) - 1, 0, 5, len(video) // 2):
+            want = 4 * int(v.frame_positions[i])
+            assert abs(int(video.read(i)[60, 80, 0]) - want) <= 4, i
