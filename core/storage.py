@@ -156,3 +156,53 @@ def explain(
         return exc
     kind = kind_of(exc)
     return StorageError(message(kind, doing, where, catalog), kind)
+
+
+#: what another account on the machine may do with patient data on POSIX: nothing
+PRIVATE_UMASK = 0o077
+
+
+def private_umask() -> None:
+    """From now on this process creates files 0600 and folders 0700 (POSIX; nothing on
+    Windows, where the user's profile folder already keeps other accounts out)."""
+    import os
+
+    if os.name == "posix":
+        os.umask(PRIVATE_UMASK)
+
+
+def make_private(root: Path) -> int:
+    """Keep the data folder to its owner (POSIX): new files 0600 and folders 0700 from now on
+    (the process's umask), and an existing folder made so once (a folder from an older
+    TheraScope was world-readable: catalog 0644, folders 0755).
+
+    Returns
+    -------
+    int — files and folders whose mode was changed (0 when the folder already was private, or
+    on Windows, where the user's profile folder already keeps other accounts out)
+    """
+    import os
+    import stat
+
+    if os.name != "posix":
+        return 0
+    private_umask()
+    root = Path(root)
+    try:
+        if stat.S_IMODE(root.stat().st_mode) & PRIVATE_UMASK == 0:
+            return 0  # already private (a newer TheraScope made it so)
+    except OSError:
+        return 0
+    changed = 0
+    for path in [root, *root.rglob("*")]:
+        try:
+            st = path.lstat()
+            if stat.S_ISLNK(st.st_mode):
+                continue
+            mode = 0o700 if stat.S_ISDIR(st.st_mode) else 0o600
+            if stat.S_IMODE(st.st_mode) != mode:
+                os.chmod(path, mode)
+                changed += 1
+        except OSError:
+            continue  # a file that went away or is not ours: the next start tries again
+    return changed

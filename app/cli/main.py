@@ -446,9 +446,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from core.logs import setup_logging
+    from core.storage import make_private, private_umask
 
     args = build_parser().parse_args(argv)
-    setup_logging(args.data_dir)
+    private_umask()  # before the first file: the log, the catalog, a session
+    problem = setup_logging(args.data_dir)
+    if problem is None:  # the data folder exists and can be written
+        from core.config import data_dir
+
+        changed = make_private(data_dir(args.data_dir))
+        if changed:
+            import logging
+
+            logging.getLogger(__name__).info(
+                "data folder made private to its owner (%d files and folders)", changed
+            )
     if args.cmd is None:
         return cmd_gui(args)
     try:

@@ -247,10 +247,16 @@ class ReviewPage(QWidget):
             f"Patient {p.code if p else '?'} — {format_local_time(rec.started_at)}"
             f" — {format_clock(rec.duration_s)}"
         )
-        self.sim_banner.setVisible(rec.simulated)
+        self.sim_banner.setVisible(rec.simulated or rec.imported)
         if rec.simulated:
             what = session_simulated_devices(self.data_root / rec.folder)
             self.sim_banner.setText(f"SIMULATED SESSION — recorded from the simulated {what}")
+        elif rec.imported:  # not a warning, but where the data came from must not be missed
+            src = rec.devices.get("import") or {}
+            names = ", ".join(str(f.get("name", "?")) for f in src.get("files") or [])
+            self.sim_banner.setText(
+                f"IMPORTED SESSION — from {names or 'files'} ({src.get('format', '?')})"
+            )
         self.duration = max(float(rec.duration_s or 0.0), 1e-3)
         self._open_video(rec)
         self.quality.load(self.data_root / rec.folder)

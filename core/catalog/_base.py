@@ -136,14 +136,29 @@ class CatalogBase:
         self._conn = conn
         self._lock = threading.RLock()
         self.path = path
+        #: the account acting through this catalog (its name in the key store), written into
+        #: every audit row; None: the program itself (recovery at start, a migration)
+        self.account: str | None = None
 
     def _write_audit(self, action: str, entity: str, entity_id: int | None, detail: str) -> int:
-        """Insert one audit row; the caller holds the lock and an open transaction."""
-        cur = self._conn.execute(
-            "INSERT INTO audit (at, action, entity, entity_id, detail) VALUES (?, ?, ?, ?, ?)",
-            (utc_now(), action, entity, entity_id, detail),
-        )
+        """Insert one audit row, naming :attr:`account`; the caller holds the lock and an open
+        transaction."""
+        if self._has_account_column():
+            cur = self._conn.execute(
+                "INSERT INTO audit (at, action, entity, entity_id, detail, account)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (utc_now(), action, entity, entity_id, detail, self.account),
+            )
+        else:  # a catalog being migrated from before v6
+            cur = self._conn.execute(
+                "INSERT INTO audit (at, action, entity, entity_id, detail) VALUES (?, ?, ?, ?, ?)",
+                (utc_now(), action, entity, entity_id, detail),
+            )
         return int(cur.lastrowid or 0)
+
+    def _has_account_column(self) -> bool:
+        cols = self._conn.execute("PRAGMA table_info(audit)").fetchall()
+        return any(c[1] == "account" for c in cols)
 
 
 def row_to_patient(row: sqlite3.Row) -> Patient:
@@ -206,6 +221,7 @@ def row_to_audit(row: sqlite3.Row) -> AuditEntry:
         entity=row["entity"],
         entity_id=row["entity_id"],
         detail=row["detail"],
+        account=row["account"] if "account" in row.keys() else None,  # noqa: SIM118
     )
 
 

@@ -137,3 +137,19 @@ def migrate_v4_to_v5(conn: sqlite3.Connection) -> None:
         conn.execute(
             "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'audit'", (int(row[0]),)
         )
+
+
+# --- v6: every audit row names the account that acted -----------------------------------------
+
+SCHEMA_V6_STATEMENTS: tuple[str, ...] = (
+    # The account (its name in the data folder's key store) that did what the row says; NULL for
+    # rows written before accounts existed and for what the program does by itself (recovery of a
+    # crashed session at start, a schema migration).
+    "ALTER TABLE audit ADD COLUMN account TEXT NULL",
+)
+
+
+def migrate_v5_to_v6(conn: sqlite3.Connection) -> None:
+    """v5 → v6: add ``audit.account`` (older rows keep NULL: no account is known for them)."""
+    for statement in SCHEMA_V6_STATEMENTS:
+        conn.execute(statement)

@@ -32,6 +32,7 @@ from core.catalog._migrations import (
     migrate_v2_to_v3,
     migrate_v3_to_v4,
     migrate_v4_to_v5,
+    migrate_v5_to_v6,
 )
 from core.catalog._mirror import (
     patient_file,
@@ -50,7 +51,7 @@ from core.storage import DAMAGED, explain, kind_of
 
 log = logging.getLogger(__name__)
 
-CURRENT_SCHEMA = 5
+CURRENT_SCHEMA = 6
 """The schema version this code reads and writes (kept in ``PRAGMA user_version``)."""
 
 Migration = Callable[[sqlite3.Connection], None]
@@ -59,6 +60,7 @@ MIGRATIONS: dict[int, Migration] = {
     3: migrate_v2_to_v3,
     4: migrate_v3_to_v4,
     5: migrate_v4_to_v5,
+    6: migrate_v5_to_v6,
 }
 """``MIGRATIONS[n]`` upgrades a version ``n - 1`` catalog to version ``n``.
 

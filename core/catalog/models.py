@@ -160,6 +160,7 @@ class AuditEntry:
     entity : str — ``patient``, ``session``, ``marker``, ``catalog`` …
     entity_id : int or None — the entity's catalog id
     detail : str — codes and ids only, never names or notes
+    account : str or None — the account that acted (None: before accounts, or the program)
     """
 
     id: int
@@ -168,6 +169,7 @@ class AuditEntry:
     entity: str
     entity_id: int | None
     detail: str
+    account: str | None = None
 
 
 @dataclass

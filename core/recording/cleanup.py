@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import IO
 
 from core.catalog import Catalog, SessionRecord
-from core.recording.lock import IMPORT_LOCK_NAME, LOCK_NAME, is_recording_live, try_lock, unlock
+from core.filelock import try_lock, unlock
+from core.recording.lock import IMPORT_LOCK_NAME, LOCK_NAME, is_recording_live
 
 log = logging.getLogger(__name__)
 

@@ -7,14 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from core.catalog import Catalog, CatalogVersionError
+from core.catalog import Catalog
+from core.catalog import db as catalog_db
 from tests.core.catalog.test_catalog_v2 import _load, _rows, _schema
 from tests.core.catalog.test_catalog_v4 import FIXTURE_V4
 
 FIXTURE_V5 = Path(__file__).parent / "fixtures" / "catalog_v5.sql"
 
 
-def test_new_and_migrated_catalogs_have_exactly_the_frozen_v5_schema(tmp_path: Path) -> None:
+def test_new_and_migrated_catalogs_have_exactly_the_frozen_v5_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog_db, "CURRENT_SCHEMA", 5)  # up to this step alone
     frozen = sqlite3.connect(tmp_path / "frozen.sqlite")
     frozen.executescript(FIXTURE_V5.read_text(encoding="utf-8"))
     assert frozen.execute("PRAGMA user_version").fetchone()[0] == 5
@@ -27,13 +31,16 @@ def test_new_and_migrated_catalogs_have_exactly_the_frozen_v5_schema(tmp_path: P
         assert _schema(c._conn) == expected
 
 
-def test_v4_audit_rows_and_ids_survive_and_imports_are_accepted(tmp_path: Path) -> None:
+def test_v4_audit_rows_and_ids_survive_and_imports_are_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "catalog.sqlite"
     _load(FIXTURE_V4, path)
     raw = sqlite3.connect(path)
     before = _rows(raw, "audit")
     seq = raw.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()[0]
     raw.close()
+    monkeypatch.setattr(catalog_db, "CURRENT_SCHEMA", 5)  # this step alone
     with Catalog.open(path) as c:
         assert c.schema_version == 5
         after = _rows(c._conn, "audit")
@@ -48,20 +55,11 @@ def test_v4_audit_rows_and_ids_survive_and_imports_are_accepted(tmp_path: Path) 
             )
 
 
-def test_frozen_v5_fixture_opens_with_its_import_row(tmp_path: Path) -> None:
+def test_frozen_v5_fixture_opens_with_its_import_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog_db, "CURRENT_SCHEMA", 5)
     path = tmp_path / "catalog.sqlite"
     _load(FIXTURE_V5, path)
     with Catalog.open(path) as c:
         assert [e.action for e in c.audit_log(limit=1)] == ["import"]
-
-
-def test_v6_catalog_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "catalog.sqlite"
-    with Catalog.open(path):
-        pass
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA user_version = 6")
-    conn.commit()
-    conn.close()
-    with pytest.raises(CatalogVersionError, match="schema v6.*reads up to v5"):
-        Catalog.open(path)

@@ -1,0 +1,1 @@
+"""Patient data protected at rest: authenticated encryption of session files, keys, accounts."""
