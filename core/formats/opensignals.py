@@ -61,7 +61,20 @@ TRANSFER: dict[tuple[str, str], tuple[float, float]] = {
 }
 
 #: device types that use the biosignalsplux transfer functions (PLUX's 3 V hubs)
-_PLUX_3V = ("biosignalsplux", "bioplux", "channeller", "swifter", "openbanplux", "ddme_openbanplux")
+_PLUX_3V = (
+    "biosignalsplux",
+    "biosignalspluxsolo",
+    "bioplux",
+    "bioplux_exp",
+    "channeller",
+    "rachimeter",
+    "swifter",
+    "openbanplux",
+    "ddme_openbanplux",
+)
+
+#: OpenSignals' HDF5 nSeq is uint16 and stays at this value once the count passes it
+_NSEQ_CLIP = 65535
 
 _DIGITAL_COLUMN = re.compile(r"^(I\d+|O\d+|DI\d*|DO\d*)$", re.I)
 _ANALOG_COLUMN = re.compile(r"^(A\d+|CH\d+\w*|AI\d+\w*)$", re.I)
@@ -215,16 +228,39 @@ def _device_from_columns(
     key: str, h: dict[str, Any], columns: list[str], block: np.ndarray
 ) -> _Device:
     nseq = None
-    analog_cols: list[int] = []
-    for j, name in enumerate(columns):
-        if name.lower() == "nseq":
-            nseq = block[:, j]
-        elif _DIGITAL_COLUMN.match(name):
-            continue
-        elif _ANALOG_COLUMN.match(name):
-            analog_cols.append(j)
-        else:
-            raise FormatError(f"OpenSignals header: device {key!r} has an unknown column {name!r}")
+    nseq_cols = [j for j, name in enumerate(columns) if name.lower() == "nseq"]
+    if nseq_cols:
+        nseq = block[:, nseq_cols[0]]
+    # The analog columns are the last ones, one per entry of "sensor" (OpenSignals names them
+    # after the channel's label, which may be anything: "A3", "CH1", "PORT3_CHN1", "X"); the
+    # columns before them are nSeq and the digital ports ("DI", "I1", "O2"...).
+    n_sensors = _list_len(h.get("sensor"))
+    if n_sensors is None:
+        n_sensors = _list_len(h.get("label"))
+    if n_sensors is not None and 0 < n_sensors <= len(columns) - len(nseq_cols):
+        analog_cols = list(range(len(columns) - n_sensors, len(columns)))
+        for j, name in enumerate(columns[: analog_cols[0]]):
+            if j not in nseq_cols and not _DIGITAL_COLUMN.match(name):
+                raise FormatError(
+                    f"OpenSignals header: device {key!r} has an unknown column {name!r} "
+                    f"before its {n_sensors} analog column{'s' if n_sensors != 1 else ''}"
+                )
+        if any(j in nseq_cols for j in analog_cols):
+            raise FormatError(
+                f"OpenSignals header: device {key!r} lists {n_sensors} sensors but only "
+                f"{len(columns) - len(nseq_cols)} columns besides nSeq"
+            )
+    else:
+        analog_cols = []
+        for j, name in enumerate(columns):
+            if j in nseq_cols or _DIGITAL_COLUMN.match(name):
+                continue
+            if _ANALOG_COLUMN.match(name):
+                analog_cols.append(j)
+            else:
+                raise FormatError(
+                    f"OpenSignals header: device {key!r} has an unknown column {name!r}"
+                )
     bits_all = _int_list(h.get("resolution"), f"device {key!r}: resolution")
     if len(bits_all) == len(columns):
         bits = [bits_all[j] for j in analog_cols]
@@ -256,6 +292,15 @@ def _device_from_columns(
         sensors=sensors,
         bits=bits,
     )
+
+
+def _list_len(value: Any) -> int | None:
+    """How many entries a header list has (None when the field is missing or not a list)."""
+    if isinstance(value, np.ndarray):
+        return int(value.size)
+    if isinstance(value, list):
+        return len(value)
+    return None
 
 
 def _int_list(value: Any, what: str) -> list[int]:
@@ -497,6 +542,19 @@ def _sample_index(d: _Device, dev_type: str, dev_name: str, n: int, notes: list[
             notes.append(f"{dev_name}: no nSeq column; lost samples cannot be detected.")
         return np.arange(n, dtype=np.int64)
     seq = d.nseq
+    tail = 0
+    if n > 1 and seq[-1] == _NSEQ_CLIP and seq[-2] == _NSEQ_CLIP:
+        # OpenSignals stores nSeq in HDF5 as uint16 clipped (not wrapped) at 65535: from there
+        # on the counter says nothing. Trust it up to its first 65535, then take the samples
+        # as consecutive.
+        stuck = np.flatnonzero(seq != _NSEQ_CLIP)
+        first = int(stuck[-1]) + 1 if len(stuck) else 0
+        tail = n - 1 - first
+        seq = seq[: first + 1]
+        notes.append(
+            f"{dev_name}: the file's nSeq counter stops at {_NSEQ_CLIP} (sample {first + 1:,} "
+            f"of {n:,}); samples lost after that cannot be detected."
+        )
     if dev_type.lower().startswith("bitalino"):
         modulus: int | None = 16
     elif np.any(np.diff(seq) < 0):
@@ -511,6 +569,8 @@ def _sample_index(d: _Device, dev_type: str, dev_name: str, n: int, notes: list[
         steps = np.mod(np.diff(seq), modulus)
         steps[steps == 0] = modulus
     index = np.concatenate([[0], np.cumsum(steps)]).astype(np.int64)
+    if tail:
+        index = np.concatenate([index, index[-1] + np.arange(1, tail + 1, dtype=np.int64)])
     lost = int(index[-1] + 1 - n)
     if lost:
         gaps = int(np.count_nonzero(steps > 1))

@@ -64,11 +64,45 @@ def read_recording(path: Path | str) -> Recording:
     if kind == "xdf":
         from core.formats.xdf import read_xdf
 
-        return read_xdf(path)
-    if kind == "edf":
+        rec = read_xdf(path)
+    elif kind == "edf":
         from core.formats.edf import read_edf
 
-        return read_edf(path)
-    from core.formats.opensignals import read_opensignals
+        rec = read_edf(path)
+    else:
+        from core.formats.opensignals import read_opensignals
 
-    return read_opensignals(path)
+        rec = read_opensignals(path)
+    return unique_labels(rec)
+
+
+def unique_labels(rec: Recording) -> Recording:
+    """``rec`` with every channel label told apart: labels that occur more than once get
+    ``-0``, ``-1``... (as MNE names them), so each channel can be chosen by its label.
+
+    Real files repeat labels: OpenSignals' EDF export labels every unnamed channel ``"RAW"``.
+    """
+    counts: dict[str, int] = {}
+    for c in rec.channels:
+        counts[c.label] = counts.get(c.label, 0) + 1
+    taken = {c.label for c in rec.channels}
+    seen: dict[str, int] = {}
+    renamed = []
+    for c in rec.channels:
+        if counts[c.label] < 2:
+            continue
+        old = c.label
+        k = seen.get(old, 0)
+        new = f"{old}-{k}"
+        while new in taken:
+            k += 1
+            new = f"{old}-{k}"
+        seen[old] = k + 1
+        taken.add(new)
+        c.label = new
+        renamed.append(new)
+    if renamed:
+        rec.notes.append(
+            "Channels with the same label were told apart: " + ", ".join(renamed) + "."
+        )
+    return rec

@@ -311,6 +311,41 @@ def _clock_fit(clock: list[tuple[float, float]]) -> tuple[float, float]:
     return float(off.mean() - b * ctm), b
 
 
+#: a timestamp or clock-offset time this far (s) before the previous one is a clock reset
+_RESET_S = 1.0
+
+
+def _clock_resets(stamps: np.ndarray, clock: list[tuple[float, float]]) -> np.ndarray | None:
+    """Corrected timestamps for a stream whose sending machine's clock was reset (LSL's clock
+    restarts when that machine reboots or sleeps: its timestamps and the clock offsets'
+    collection times jump back), or None when there was no reset.
+
+    The samples and the offsets are cut where their times jump back; part k of the samples is
+    corrected with a fit of part k of the offsets (pyxdf's ``handle_clock_resets`` does the
+    same). When the parts do not pair up, each sample part takes the offset part whose times
+    lie nearest to its own.
+    """
+    if len(clock) < 2 or len(stamps) < 2:
+        return None
+    ct = np.array([c[0] for c in clock])
+    cut_s = np.flatnonzero(np.diff(stamps) < -_RESET_S) + 1
+    cut_c = np.flatnonzero(np.diff(ct) < -_RESET_S) + 1
+    if len(cut_c) == 0:
+        return None
+    s_parts = np.split(np.arange(len(stamps)), cut_s)
+    c_parts = [clock[a:b] for a, b in zip([0, *cut_c], [*cut_c, len(clock)], strict=True)]
+    out = np.empty(len(stamps))
+    for k, part in enumerate(s_parts):
+        if len(s_parts) == len(c_parts):
+            cpart = c_parts[k]
+        else:
+            mid = float(np.median(stamps[part]))
+            cpart = min(c_parts, key=lambda c: min(abs(x[0] - mid) for x in c))
+        a, b = _clock_fit(cpart)
+        out[part] = stamps[part] + a + b * stamps[part]
+    return out
+
+
 def _grid_index(t: np.ndarray, rate: float) -> tuple[np.ndarray, float, float]:
     """Grid positions of timestamps ``t`` (strictly increasing, first 0), the rate fitted and
     the time of position 0 relative to ``t[0]`` (s).
@@ -367,7 +402,14 @@ def _recording(
         stamps = np.concatenate(s.stamps)
         a, b = _clock_fit(s.clock)
         t = stamps + a + b * stamps
-        if s.clock:
+        resets = _clock_resets(stamps, s.clock)
+        if resets is not None:
+            t = resets
+            notes.append(
+                f"Stream {what}: the sending machine's clock was reset during the recording; "
+                "each part was corrected with its own clock offsets."
+            )
+        elif s.clock:
             notes.append(
                 f"Stream {what}: timestamps corrected with {len(s.clock)} clock offset"
                 f"{'s' if len(s.clock) != 1 else ''} (offset {a:+.6f} s"
@@ -546,10 +588,13 @@ def write_xdf(path: str | Path, streams: Sequence[dict[str, Any]], *, block: int
         for i in range(0, len(stamps), block):
             body = _sample_body(fmt, stamps[i : i + block], values[i : i + block])
             known = stamps[i : i + block][~np.isnan(stamps[i : i + block])]
-            when_t = float(known[0]) if len(known) else when_t
+            # never before the stream's earlier chunks, even when its clock was reset
+            when_t = max(when_t, float(known[0])) if len(known) else when_t
             events.append((when_t, 3, sid.to_bytes(4, "little"), body))
+        when_c = -np.inf
         for ct, off in s.get("clock_offsets") or []:
-            events.append((float(ct), 4, sid.to_bytes(4, "little"), struct.pack("<dd", ct, off)))
+            when_c = max(when_c, float(ct))
+            events.append((when_c, 4, sid.to_bytes(4, "little"), struct.pack("<dd", ct, off)))
     events.sort(key=lambda e: e[0])  # stable: a stream's chunks keep their order
     for _, tag, sid_bytes, body in events:
         _chunk(out, tag, sid_bytes + body)

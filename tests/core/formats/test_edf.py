@@ -574,3 +574,46 @@ def test_a_first_record_seconds_after_the_header_time_keeps_annotations_with_sam
     assert rec.start is not None
     first = rec.start + dt.timedelta(seconds=float(got.times_s()[0]))
     assert first == dt.datetime(2025, 1, 1, 10, 0, 5, 250000)
+
+
+def _plain_edf(path: pathlib.Path, labels: list[str], digital: list[np.ndarray]) -> None:
+    """A plain EDF (one 1 s record per 100 samples, physical -1.5..1.5 over the int16 range)
+    written byte by byte, the way OpenSignals' export lays it out."""
+    ns, n = len(labels), len(digital[0]) // 100
+
+    def field(values: list[str], width: int) -> bytes:
+        return b"".join(v.ljust(width).encode("ascii") for v in values)
+
+    head = (
+        b"0".ljust(8)
+        + b"X X X X".ljust(80)
+        + b"Startdate 03-DEC-2019 PluxFile X X".ljust(80)
+        + b"03.12.1914.56.49"
+        + str(256 * (ns + 1)).encode().ljust(8)
+        + b"".ljust(44)
+        + str(n).encode().ljust(8)
+        + b"1".ljust(8)
+        + str(ns).encode().ljust(4)
+    )
+    head += field(labels, 16) + field(["00:07:80:D8:A8:82,0"] * ns, 80) + field([""] * ns, 8)
+    head += field(["-1.5"] * ns, 8) + field(["1.5"] * ns, 8)
+    head += field(["-32768"] * ns, 8) + field(["32767"] * ns, 8)
+    head += field(["1,16"] * ns, 80) + field(["100"] * ns, 8) + field([""] * ns, 32)
+    data = np.stack([d.reshape(n, 100) for d in digital], axis=1).astype("<i2")
+    path.write_bytes(head + data.tobytes())
+
+
+def test_repeated_labels_are_told_apart(tmp_path: pathlib.Path) -> None:
+    # OpenSignals' EDF export labels every channel without a sensor "RAW" (biosignalsnotebooks'
+    # eeg_acoustic.edf: two signals "RAW"); each must still be choosable by its label
+    from core.formats.reading import read_recording
+
+    k = np.arange(1000)
+    a, b = (k * 7 - 3000).astype(np.int16), (3000 - k * 5).astype(np.int16)
+    path = tmp_path / "raw.edf"
+    _plain_edf(path, ["RAW", "RAW", "RAW-0"], [a, b, np.zeros(1000, np.int16)])
+    assert [c.label for c in read_edf(path).channels] == ["RAW", "RAW", "RAW-0"]
+    rec = read_recording(path)
+    assert [c.label for c in rec.channels] == ["RAW-1", "RAW-2", "RAW-0"]
+    np.testing.assert_allclose(rec.channel("RAW-2").values, -1.5 + (b + 32768.0) * 3 / 65535)
+    assert any("told apart" in n and "RAW-1, RAW-2" in n for n in rec.notes)

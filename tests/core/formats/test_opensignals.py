@@ -198,6 +198,73 @@ def test_h5_written_the_opensignals_way(tmp_path):
     assert rec.device == f"bitalino_rev {MAC}"
 
 
+def test_columns_named_after_their_labels(tmp_path):
+    # OpenSignals names an analog column after the channel's label: a biosignalsplux hub
+    # ("channeller") writes "PORT3_CHN1", a renamed channel "X"; the analog columns are the last
+    # ones, one per sensor (as in biosignalsnotebooks' eda_slow_signal.txt and sync_acc_2.txt)
+    mac = "00:07:80:3B:46:61"
+    header = {
+        mac: {
+            "sensor": ["EDA", "XYZ"],
+            "device name": mac,
+            "column": ["nSeq", "DI", "PORT3_CHN1", "X"],
+            "sync interval": 2,
+            "time": "13:28:43.110",
+            "date": "2017-1-23",
+            "channels": [3, 4],
+            "digital IO": [0, 1],
+            "device": "channeller",
+            "sampling rate": 100,
+            "label": ["PORT3_CHN1", "X"],
+            "resolution": [16, 16],
+            "special": [{"SpO2": [80, 40, 5, 4, 5, 5]}, {}],
+        }
+    }
+    rows = [[i, i % 2, 46888 + i, 33000 - i] for i in range(20)]
+    rec = read_opensignals(write_text(tmp_path / "hub.txt", header, rows))
+    eda, acc = rec.channels
+    assert (eda.label, eda.kind, eda.unit, eda.rate_hz) == ("PORT3_CHN1", "eda", "uS", 100.0)
+    np.testing.assert_allclose(eda.values, (46888 + np.arange(20)) / 65536 * 3.0 / 0.12)
+    assert (acc.label, acc.kind, acc.unit, acc.transducer) == ("X", "other", "ADC", "XYZ")
+    np.testing.assert_array_equal(acc.values, 33000 - np.arange(20))
+    assert rec.device == f"channeller {mac}"
+
+
+def test_h5_nseq_clipped_at_65535(tmp_path):
+    # OpenSignals writes nSeq into HDF5 as uint16 that sticks at 65535 once the count passes it
+    # (biosignalsnotebooks' ecg_5_min.h5: 300,000 samples, nSeq 0..65535 then 65535 on); the
+    # counter still finds losses before that point, the rest is taken as consecutive
+    path = tmp_path / "long.h5"
+    n_grid = 70000
+    kept = np.delete(np.arange(n_grid), [100, 101])  # two lost early on
+    nseq = np.minimum(kept, 65535).astype(np.uint16)
+    with h5py.File(path, "w") as f:
+        g = f.create_group("00:07:80:58:9B:3F")
+        g.attrs["sampling rate"] = np.int32(1000)
+        g.attrs["resolution"] = np.array([16], dtype=np.int32)
+        g.attrs["channels"] = np.array([1], dtype=np.int32)
+        g.attrs["device"] = "biosignalspluxsolo"
+        g.attrs["date"] = "2018-6-26"
+        g.attrs["time"] = "18:32:37.236"
+        raw = g.create_group("raw")
+        raw.create_dataset("nSeq", data=nseq.reshape(-1, 1))
+        c1 = raw.create_dataset("channel_1", data=np.full((len(kept), 1), 40000, np.uint16))
+        c1.attrs["sensor"] = "ECG"
+        c1.attrs["label"] = "CH1"
+        c1.attrs["special"] = "{}"
+    rec = read_opensignals(path)
+    (ecg,) = rec.channels
+    assert len(ecg.values) == len(kept)
+    np.testing.assert_array_equal(ecg.sample_index[:200], kept[:200])
+    assert ecg.n_lost == 2
+    assert ecg.sample_index[-1] == len(kept) + 1
+    assert any("stops at 65535" in note for note in rec.notes)
+    assert any("2 samples lost in 1 gap" in note for note in rec.notes)
+    # a biosignalsplux solo is one of PLUX's 3 V devices
+    assert ecg.unit == "mV"
+    np.testing.assert_allclose(ecg.values, (40000 / 65536 - 0.5) * 3.0 / 1019 * 1000)
+
+
 # ------------------------------------------------------------------------------ broken files
 
 
@@ -248,7 +315,14 @@ def test_non_integer_value_names_its_line(tmp_path):
 
 
 def test_unknown_column(tmp_path):
-    h = bitalino_header(column=["nSeq", "I1", "I2", "O1", "O2", "A1", "Foo"])
+    # before the analog block (one column per sensor) only nSeq and digital ports may stand
+    h = bitalino_header(column=["nSeq", "Foo", "I2", "O1", "O2", "A1", "A3"])
     p = write_text(tmp_path / "x.txt", h, [[0, 0, 0, 0, 0, 1, 2]])
+    with pytest.raises(FormatError, match="unknown column 'Foo'"):
+        read_opensignals(p)
+    # without a sensor or label list the column names alone decide
+    h = bitalino_header(column=["nSeq", "I1", "I2", "O1", "O2", "A1", "Foo"])
+    del h[MAC]["sensor"], h[MAC]["label"]
+    p = write_text(tmp_path / "y.txt", h, [[0, 0, 0, 0, 0, 1, 2]])
     with pytest.raises(FormatError, match="unknown column 'Foo'"):
         read_opensignals(p)

@@ -252,3 +252,47 @@ def test_a_device_clock_off_its_declared_rate_stays_with_the_markers(tmp_path):
     assert ecg.rate_hz == pytest.approx(true_rate, rel=1e-7)
     assert ecg.times_s()[-1] == pytest.approx(rec.annotations[0].onset_s, abs=1e-3)
     assert any("+500 ppm" in note for note in rec.notes)
+
+
+def test_clock_reset_of_the_sending_machine(tmp_path):
+    # LSL's clock restarts when the sending machine reboots: its timestamps and the clock
+    # offsets' collection times jump back (as in xdf-modules' example clock_resets.xdf). Each
+    # part must be corrected with its own offsets, not sorted and fitted as one.
+    rate = 100.0
+    k = np.arange(2000)
+    host = 5000.0 + k / rate  # the recording machine's time of each sample
+    # the sender's clock, reset at k = 1000
+    local = np.where(k < 1000, host - 4000.0, host - 4990.0)
+    ecg = {
+        "name": "ECGhost",
+        "type": "ECG",
+        "channel_format": "float32",
+        "nominal_srate": rate,
+        "labels": ["ECG"],
+        "units": ["mV"],
+        "timestamps": local,
+        "values": np.sin(k / 10.0).astype(np.float32)[:, None],
+        "clock_offsets": [(1000.0 + 2 * i, 4000.0) for i in range(5)]
+        + [(12.0 + 2 * i, 4990.0) for i in range(5)],
+    }
+    markers = {
+        "name": "Task",
+        "type": "Markers",
+        "channel_format": "string",
+        "nominal_srate": 0.0,
+        "timestamps": [5004.0, 5015.0],  # the recording machine's own clock
+        "values": ["before", "after"],
+        "clock_offsets": [(5000.0, 0.0)],
+    }
+    path = tmp_path / "reset.xdf"
+    write_xdf(path, [ecg, markers])
+    rec = read_xdf(path)
+    (ch,) = rec.channels
+    assert ch.rate_hz == pytest.approx(rate)
+    assert ch.n_lost == 0
+    np.testing.assert_array_equal(ch.sample_index, k)
+    np.testing.assert_allclose(ch.values, np.sin(k / 10.0).astype(np.float32))  # not reordered
+    assert ch.t0_s == pytest.approx(0.0, abs=1e-6)
+    assert [a.onset_s for a in rec.annotations] == pytest.approx([4.0, 15.0], abs=1e-6)
+    assert any("clock was reset" in n for n in rec.notes)
+    assert not any("sorted" in n for n in rec.notes)
