@@ -40,6 +40,9 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="therascope-first-"))
     os.environ["THERASCOPE_DATA_DIR"] = str(tmp / "data")
     os.environ["THERASCOPE_CONFIG_DIR"] = str(tmp / "cfg")
+    from core.security.access import throwaway_account
+
+    os.environ.update(throwaway_account(tmp / "data", tmp / "password.txt"))
 
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox

@@ -35,6 +35,9 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="therascope-bench-"))
     os.environ["THERASCOPE_DATA_DIR"] = str(tmp / "data")
     os.environ["THERASCOPE_CONFIG_DIR"] = str(tmp / "cfg")
+    from core.security.access import throwaway_account
+
+    os.environ.update(throwaway_account(tmp / "data", tmp / "password.txt"))
 
     import numpy as np
     from PySide6 import __version__ as pyside_version

@@ -18,6 +18,7 @@ from typing import Any
 APP_NAME = "TheraScope"
 DATA_ENV = "THERASCOPE_DATA_DIR"
 CONFIG_ENV = "THERASCOPE_CONFIG_DIR"
+DEMO_ENV = "THERASCOPE_DEMO_DIR"
 
 #: the shortest and the longest session a recording may be asked to last (s): under a second
 #: holds nothing to analyse; a day is far beyond any therapy session
@@ -67,6 +68,20 @@ def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
     return p
 
 
+def demo_dir() -> Path:
+    """The demo data folder: simulated patients only, no account needed, kept apart from the
+    clinic's data (``$THERASCOPE_DEMO_DIR``, else the platform's data folder for
+    "TheraScope Demo")."""
+    if os.environ.get(DEMO_ENV):
+        p = Path(os.environ[DEMO_ENV])
+    else:
+        import platformdirs
+
+        p = Path(platformdirs.user_data_dir(f"{APP_NAME} Demo", appauthor=False))
+    p.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return p
+
+
 def config_dir() -> Path:
     """The settings directory: ``$THERASCOPE_CONFIG_DIR`` or the platform's config directory."""
     if os.environ.get(CONFIG_ENV):
@@ -104,6 +119,8 @@ class Settings:
     sensor_address, sensor_profile, sensor_name : str — the Bluetooth sensor used last (empty:
         the simulated sensor); offered first at the next set-up
     camera_source : str — the camera used last: ``"sim"``, ``"none"`` or an OpenCV index/path
+    lock_minutes : float — the window locks after this long without input (never while a
+        session is recorded); 0: never
     """
 
     bio_rate_hz: float = 800.0
@@ -124,6 +141,7 @@ class Settings:
     therapist_name: str = ""
     # settings added later go last: a settings file keeps its keys in the order first written
     face_detector: str = "model"
+    lock_minutes: float = 10.0
 
     @classmethod
     def load(cls, path: Path | None = None) -> Settings:

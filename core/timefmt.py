@@ -100,8 +100,9 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds:.1f} s" if seconds >= 1 else f"{seconds:.2f} s"
 
 
-def format_local_time(iso: str | None, missing: str = NO_TIME) -> str:
-    """A stored time as people read it: local date and time to the minute, with the zone's name.
+def format_local_time(iso: str | None, missing: str = NO_TIME, seconds: bool = False) -> str:
+    """A stored time as people read it: local date and time to the minute (``seconds``: to the
+    second, as the audit trail shows it), with the zone's name.
 
     The catalog stores UTC; screens and reports print the computer's local time.
 
@@ -125,7 +126,8 @@ def format_local_time(iso: str | None, missing: str = NO_TIME) -> str:
     if t.tzinfo is None:
         t = t.replace(tzinfo=timezone.utc)
     here = t.astimezone()  # the machine's zone (TZ, or the system's setting)
-    return f"{here:%Y-%m-%d %H:%M} {here.tzname() or here.strftime('UTC%z')}"
+    clock = f"{here:%H:%M:%S}" if seconds else f"{here:%H:%M}"
+    return f"{here:%Y-%m-%d} {clock} {here.tzname() or here.strftime('UTC%z')}"
 
 
 def now_local() -> str:

@@ -7,4 +7,6 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e .
+# no arguments: the demo data folder (a simulated patient, no account needed)
+if [ $# -eq 0 ]; then set -- --demo; fi
 exec .venv/bin/therascope "$@"

@@ -92,6 +92,42 @@ def import_recording(win: Any, patient_id: int, pump: Any, shot: Any, tmp: Path)
     pump(0.5)
 
 
+def first_account(root: Path, pump: Any, out: Path) -> Any:
+    """The first start on a clinic's data folder: the first account's dialog and the recovery
+    key, as the therapist fills them in (both saved as pictures)."""
+    from app.gui.access_dialogs import FirstAccountDialog
+
+    root.mkdir(parents=True, exist_ok=True)
+    dlg = FirstAccountDialog(root)
+    dlg.show()
+    dlg.name.setText("dr.amsel")
+    dlg.fields.password.setText("a long clinic password")
+    dlg.fields.repeat.setText("a long clinic password")
+    pump(0.3)
+    dlg.grab().save(str(out / "00-first-account.png"))
+    dlg.create_btn.click()
+    pump(0.5)
+    rec = dlg.recovery_dialog
+    rec.written_box.setChecked(True)
+    pump(0.2)
+    rec.grab().save(str(out / "00b-recovery-key.png"))
+    rec.continue_btn.click()
+    pump(0.3)
+    print("saved", out / "00-first-account.png", out / "00b-recovery-key.png")
+    return dlg.unlocked
+
+
+def lock_screen(win: Any, pump: Any, shot: Any) -> None:
+    """Lock now, the lock screen, and unlocking with the password."""
+    win.idle_lock.lock()
+    pump(0.5)
+    dlg = win.idle_lock.dialog
+    shot("21-lock-screen", dlg)
+    dlg.password.setText("a long clinic password")
+    dlg.unlock_btn.click()
+    pump(0.3)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("out", type=Path)
@@ -110,15 +146,17 @@ def main() -> int:
     from app.gui.main import create_window
 
     app = QApplication(sys.argv)
-    win, _ = create_window(demo=args.demo)
-    win.resize(1280, 800)
-    win.show()
 
     def pump(seconds: float) -> None:
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             app.processEvents()
             time.sleep(0.01)
+
+    unlocked = None if args.demo else first_account(tmp / "data", pump, args.out)
+    win, _ = create_window(demo=args.demo, unlocked=unlocked)
+    win.resize(1280, 800)
+    win.show()
 
     def shot(name: str, widget: QWidget | None = None) -> None:
         pump(0.3)
@@ -208,6 +246,13 @@ def main() -> int:
     win.show_cohort()
     shot("16-cohort")
     import_recording(win, p.id, pump, shot, tmp)
+    if win.unlocked is not None:
+        clinic = win.clinic_menu
+        for n, act in enumerate(
+            a for a in clinic.actions() if not a.isSeparator() and "Lock" not in a.text()
+        ):
+            dialog_shot(f"20-clinic-{n + 1}", act.trigger)
+        lock_screen(win, pump, shot)
     pdf = args.out / "report.pdf"
     win.show_patient(p.id)
     win.patient.export_report(str(pdf), include_name=False)

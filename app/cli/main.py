@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from app.cli.arguments import SEED, SESSION_SECONDS
-from app.cli.common import open_catalog, patient_or_exit
+from app.cli.common import open_catalog, patient_or_exit, unlock_folder
 from core import __version__
 
 
@@ -261,11 +261,15 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """The demo patient, built in the demo data folder (no account: simulated patients only)."""
     from app.demo.patient import ensure_demo_patient
+    from core.catalog import Catalog
+    from core.config import demo_dir
 
-    cat, root = open_catalog(args)
+    root = demo_dir()
+    cat = Catalog.open(root / "catalog.sqlite")
     p = ensure_demo_patient(cat, root, progress=None, analyse=not args.no_analysis)
-    print(f"demo patient {p.code}: {len(cat.list_sessions(patient_id=p.id))} sessions")
+    print(f"demo patient {p.code}: {len(cat.list_sessions(patient_id=p.id))} sessions in {root}")
     return 0
 
 
@@ -278,6 +282,7 @@ def cmd_rebuild_catalog(args: argparse.Namespace) -> int:
     from core.config import data_dir
 
     root = data_dir(args.data_dir)
+    unlock_folder(args, root)  # the catalog it writes holds patient data
     result = rebuild_catalog(root, Path(args.out) if args.out else None)
     print(f"Rebuilt catalog: {result.path}")
     print(f"It holds {result.summary()}.")
@@ -309,7 +314,7 @@ def cmd_rebuild_catalog(args: argparse.Namespace) -> int:
 def cmd_gui(args: argparse.Namespace) -> int:
     from app.gui.main import run_gui
 
-    return run_gui(data_dir=args.data_dir, demo=not args.no_demo)
+    return run_gui(data_dir=args.data_dir, demo=bool(args.demo))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -319,7 +324,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir",
         help="data folder (default: the platform's user data folder, or $THERASCOPE_DATA_DIR)",
     )
-    ap.add_argument("--no-demo", action="store_true", help="GUI: do not create the demo patient")
+    ap.add_argument(
+        "--demo",
+        action="store_true",
+        help="GUI: open the demo data folder (a simulated patient; no account needed) instead "
+        "of the clinic's data",
+    )
+    ap.add_argument(
+        "--user",
+        help="the account acting (default: $THERASCOPE_USER, or the data folder's only account); "
+        "its password is typed, or read from the file $THERASCOPE_PASSWORD_FILE names",
+    )
     sub = ap.add_subparsers(dest="cmd")
 
     p = sub.add_parser("gui", help="start the GUI (the default)")
@@ -434,10 +449,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-analysis", action="store_true", help="do not analyse them")
     p.set_defaults(func=cmd_demo)
 
+    from app.cli.accounts import add_account_commands
     from app.cli.devices import add_device_commands
     from app.cli.ml import add_commands
     from app.cli.transfer import add_transfer_commands
 
+    add_account_commands(sub)
     add_device_commands(sub)
     add_commands(sub)
     add_transfer_commands(sub)
@@ -454,7 +471,10 @@ def main(argv: list[str] | None = None) -> int:
     if problem is None:  # the data folder exists and can be written
         from core.config import data_dir
 
-        changed = make_private(data_dir(args.data_dir))
+        try:
+            changed = make_private(data_dir(args.data_dir))
+        except OSError:  # a folder that cannot be made: the command says so in words
+            changed = 0
         if changed:
             import logging
 

@@ -21,6 +21,7 @@ SHORTCUTS: tuple[tuple[str, str, str], ...] = (
     ("Enter", "recording (marker field)", "add the typed marker"),
     ("Space", "recording", "add a quick marker (outside the marker field, or in it when empty)"),
     ("Ctrl+Z", "recording", "undo the last marker added in this session"),
+    ("Ctrl+L", "everywhere (clinic data)", "lock TheraScope now (its password opens it again)"),
 )
 
 
@@ -37,6 +38,7 @@ def data_locations_html(data_root: Path) -> str:
     places = (
         ("Patients, sessions and reports", data_root),
         ("Catalog (SQLite)", data_root / "catalog.sqlite"),
+        ("Accounts and keys (no password is stored)", data_root / "keys.json"),
         ("Session folders (signals, video, analysis)", data_root / "sessions"),
         ("Log (no names, notes or signals)", data_root / "logs" / "therascope.log"),
         ("Settings", config_dir() / "settings.json"),

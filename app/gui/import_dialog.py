@@ -225,7 +225,7 @@ class ImportDialog(QDialog):
     def _choice_changed(self) -> None:
         """Channels or offset changed: plan again from what was read (after a read under way
         ends, if one is: :meth:`_read_done` sees that the inputs moved on)."""
-        if self.plan is not None and not self.busy:
+        if self.plan is not None and not self.busy and self._inputs() != self._asked:
             self._read(keep_choices=True)
 
     # --- reading ----------------------------------------------------------------------------
@@ -310,8 +310,14 @@ class ImportDialog(QDialog):
                 box.setEnabled(True)
                 box.blockSignals(False)
         self._show_plan(plan)
-        if keep_choices and asked is not None and asked[2:] != now[2:]:
-            self._read(keep_choices=True)  # the offset or a channel changed while reading
+        # the channel boxes just filled in say what this plan chose; a change made while reading
+        # (the offset, or a channel when the choices were kept) is read again
+        moved = asked is not None and (asked[2:] if keep_choices else asked[2:3]) != (
+            now[2:] if keep_choices else now[2:3]
+        )
+        self._asked = self._inputs()
+        if moved:
+            self._read(keep_choices=True)
 
     def _read_failed(self, message: str) -> None:
         self.busy = False

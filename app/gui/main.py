@@ -21,20 +21,40 @@ class DemoBuildState:
     fraction: float = 0.0
 
 
-def create_window(data_dir: str | None = None, demo: bool = True):  # type: ignore[no-untyped-def]
-    """Build the main window (the QApplication must exist). Returns (window, messages)."""
+def create_window(  # type: ignore[no-untyped-def]
+    data_dir: str | None = None, demo: bool = True, unlocked=None, build_demo: bool = True
+):
+    """Build the main window (the QApplication must exist). Returns (window, messages), or
+    (None, []) when the therapist cancels the login.
+
+    ``demo``: the demo data folder (:func:`core.config.demo_dir`; a simulated patient, built if
+    wanted and ``build_demo``; no account). Otherwise the clinic's data folder (``data_dir``), unlocked by an
+    account (``unlocked``, else :func:`app.gui.access.unlock_at_start`: the environment's
+    credentials, the first account's set-up or the login).
+    """
     from app.demo.patient import demo_patient_wanted, ensure_demo_patient
     from app.demo.simulation import Cancelled, simulated_device_factory
     from app.gui.window import MainWindow
     from app.gui.workers import run_job
     from core.catalog import Catalog
-    from core.config import Settings
+    from core.config import Settings, demo_dir
     from core.config import data_dir as resolve
     from core.recording.recovery import recover_unfinished
     from core.report.cleanup import clean_interrupted_writes
 
-    root = resolve(data_dir)
+    if demo:
+        root = demo_dir()
+    else:
+        from app.gui.access import unlock_at_start
+
+        root = resolve(data_dir)
+        if unlocked is None:
+            unlocked = unlock_at_start(root)
+            if unlocked is None:
+                return None, []
     catalog = Catalog.open(root / "catalog.sqlite")
+    if unlocked is not None:
+        catalog.account = unlocked.account.name
     results = recover_unfinished(catalog, root)
     try:  # what a killed analysis, export or start left: never in the way of starting
         removed = clean_interrupted_writes(catalog, root)
@@ -44,7 +64,9 @@ def create_window(data_dir: str | None = None, demo: bool = True):  # type: igno
         log.warning("could not clean up after interrupted writes: %s", exc)
     recovered = [r for r in results if r["status"] == "recovered"]
     settings = Settings.load()
-    win = MainWindow(catalog, root, simulated_device_factory(settings), settings, demo=True)
+    win = MainWindow(
+        catalog, root, simulated_device_factory(settings), settings, demo=demo, unlocked=unlocked
+    )
     messages = []
     if recovered:
         messages.append(
@@ -56,7 +78,7 @@ def create_window(data_dir: str | None = None, demo: bool = True):  # type: igno
         for r in results
         if r["status"] != "recovered"
     ]
-    if demo and demo_patient_wanted(catalog):  # not again once deleted on purpose
+    if demo and build_demo and demo_patient_wanted(catalog):  # not again once deleted on purpose
         # the build's current step, written by the worker, read by the GUI with each progress
         state = DemoBuildState()
         win.demo_progress.update_progress(0.0, state.step)
@@ -145,13 +167,17 @@ def run_gui(data_dir: str | None = None, demo: bool = True) -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("TheraScope")
     install_error_dialogs()
+    from core.security.keystore import KeyStoreError
+
     try:
         win, messages = create_window(data_dir, demo)
-    except (CatalogError, StorageError, OSError) as e:  # in words: read-only, full, damaged…
+    except (CatalogError, StorageError, OSError, KeyStoreError) as e:  # in words
         if isinstance(e, OSError):
             e = explain(e, "open the data folder", e.filename or "the data folder")
         QMessageBox.critical(None, "TheraScope cannot open its data", str(e))
         return 2
+    if win is None:  # the login was cancelled
+        return 0
     win.show()
     for m in messages:
         QMessageBox.information(win, "Recovered sessions", m)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QStackedWidget
 
+from app.gui.access import IdleLock, install_clinic_menu
 from app.gui.cohort_page import CohortPage
 from app.gui.help_menu import install_help_menu
 from app.gui.patient_page import PatientPage
@@ -30,6 +32,7 @@ class MainWindow(QMainWindow):
         device_factory: DeviceFactory,
         settings: Settings | None = None,
         demo: bool = True,
+        unlocked: Any = None,
     ) -> None:
         super().__init__()
         self.catalog = catalog
@@ -38,7 +41,13 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else Settings()
         self.closing = threading.Event()  # background jobs poll it to stop early
         self.demo_job: Job | None = None
-        self.setWindowTitle("TheraScope" + (" — demo mode (simulated devices)" if demo else ""))
+        #: the account that unlocked the clinic's data (None: the demo data folder)
+        self.unlocked = unlocked
+        self.idle_lock: IdleLock | None = None
+        if unlocked is None:
+            self.setWindowTitle("TheraScope — DEMO DATA (a simulated patient; no account)")
+        else:
+            self.setWindowTitle(f"TheraScope — {unlocked.account.name}")
         self.resize(1280, 800)
         self.stack = QStackedWidget()
         self.setCentralWidget(self.stack)
@@ -88,6 +97,15 @@ class MainWindow(QMainWindow):
         for indicator in (self.demo_progress, self.analysis_progress):
             self.statusBar().addPermanentWidget(indicator)
         self.help_menu = install_help_menu(self, data_root)
+        self.clinic_menu = None
+        if unlocked is not None:
+            self.idle_lock = IdleLock(
+                self,
+                unlocked,
+                minutes=lambda: float(self.settings.lock_minutes),
+                busy=lambda: self.record.recording or self.record.saving,
+            )
+            self.clinic_menu = install_clinic_menu(self, unlocked, self.idle_lock)
 
     def _screen_changed(self, _index: int) -> None:
         if self.stack.currentWidget() is self.record:
@@ -181,6 +199,8 @@ class MainWindow(QMainWindow):
         self.record.devices.shutdown()  # test signal, camera preview, the Bluetooth thread
         self.review.shutdown()  # cancels a running analysis (nothing half-done is stored)
         self.closing.set()
+        if self.idle_lock is not None:
+            self.idle_lock.stop()
         if self.demo_job is not None and self.demo_job.worker_thread.isRunning():
             self.demo_job.worker_thread.wait()  # the demo build stops at its next step (≤ 0.1 s)
         event.accept()

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -506,7 +507,15 @@ class KeyStore:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        fh: IO[bytes] = open(self.lock_path, "a+b", opener=_open_private)  # noqa: SIM115
+        try:
+            fh: IO[bytes] = open(self.lock_path, "a+b", opener=_open_private)  # noqa: SIM115
+        except OSError as exc:
+            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise
+            # a read-only data folder: nothing can be written, so nothing needs the lock; an
+            # unlock still works (the catalog is read, not changed), a change fails in words
+            yield
+            return
         try:
             deadline = time.monotonic() + LOCK_WAIT_S
             while not try_lock(fh):

@@ -15,11 +15,19 @@ from core.recording.session import RecordingSession
 from core.simulation.scenario import preset
 from core.storage import READ_ONLY, StorageError
 from devices.simulated.sensor import SimulatedSensor
+from tests.accounts import make_account
 from tests.faults import read_only
 
 
+@pytest.fixture(autouse=True)
+def account(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """The data folder's throwaway account: the command line and the GUI unlock with it."""
+    for key, value in make_account(tmp_path / "data", tmp_path / "password.txt").items():
+        monkeypatch.setenv(key, value)
+
+
 def test_cli_with_a_read_only_data_folder_says_so(tmp_path, monkeypatch, capsys):
-    root = tmp_path / "data"
+    root = tmp_path / "elsewhere"  # a data folder that cannot even be made
     read_only(monkeypatch, root)
     assert main(["--data-dir", str(root), "patients", "list"]) == 2
     err = capsys.readouterr().err
@@ -79,7 +87,7 @@ def test_gui_with_a_read_only_data_folder_starts_and_says_so(qapp, tmp_path, mon
     monkeypatch.setattr(
         QMessageBox, "critical", lambda parent, title, text, *a: shown.append(f"{title}: {text}")
     )
-    root = tmp_path / "data"
+    root = tmp_path / "elsewhere"  # a data folder that cannot even be made
     read_only(monkeypatch, root)
     assert run_gui(str(root), demo=False) == 2
     assert len(shown) == 1 and "read-only" in shown[0] and "Errno" not in shown[0], shown
@@ -129,7 +137,6 @@ def test_a_report_on_a_full_disk_says_full_and_leaves_nothing(tmp_path, monkeypa
     from tests.app.review_data import make_analysed
 
     root = tmp_path / "data"
-    root.mkdir()
     with Catalog.open(root / "catalog.sqlite") as cat:
         rec, _ = make_analysed(cat, root, cat.add_patient("FULL-1").id)
 

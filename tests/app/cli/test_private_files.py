@@ -22,16 +22,20 @@ def _modes(root: Path) -> dict[str, int]:
     return out
 
 
-def test_a_new_data_folder_and_everything_in_it_is_private(tmp_path: Path) -> None:
+def test_a_new_data_folder_and_everything_in_it_is_private(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     old = os.umask(0o022)  # a usual desktop umask (restored below: main() sets 0o077)
     try:
         root = tmp_path / "data"
+        (tmp_path / "pw").write_text("ten or more characters\n")
+        monkeypatch.setenv("THERASCOPE_PASSWORD_FILE", str(tmp_path / "pw"))
+        monkeypatch.delenv("THERASCOPE_USER", raising=False)
+        assert main(["--data-dir", str(root), "users", "add", "owner", "--admin"]) == 0
         assert main(["--data-dir", str(root), "patients", "add", "M-1", "--name", "Mo"]) == 0
         args = ["--data-dir", str(root), "record", "--patient", "M-1", "--simulate"]
         assert main([*args, "--virtual", "--consent", "--duration", "2", "--quiet"]) == 0
         modes = _modes(root)
         assert any(k.startswith("sessions/") and k.endswith("session.json") for k in modes)
-        assert any(k.startswith("logs/") for k in modes)
+        assert "keys.json" in modes and "catalog.sqlite" in modes
         wrong = {k: oct(m) for k, m in modes.items() if m & 0o077}
         assert not wrong, wrong
     finally:

@@ -158,12 +158,12 @@ def test_archive_then_unarchive_through_the_pages(win, qtbot):
 
 
 def test_a_deleted_demo_patient_is_not_built_again(qtbot, app_env):
-    from core.config import data_dir
+    from core.config import demo_dir
 
-    root = data_dir()
+    root = demo_dir()  # the demo patient lives in the demo data folder
     with Catalog.open(root / "catalog.sqlite") as cat:
         ensure_demo_patient(cat, root, sessions=(("anxious_to_calm", 0.05, 1, 0.0),))
-    w, _ = create_window(demo=False)
+    w, _ = create_window(demo=True, build_demo=False)
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)

@@ -14,6 +14,7 @@ import pytest
 from app.cli.main import main
 from core.catalog import Catalog
 from core.catalog.erasure import delete_session_data
+from tests.accounts import make_account
 from tests.app.review_data import make_analysed, record_short
 
 FIXTURE_V3 = Path(__file__).parent / "fixtures" / "catalog_v3.sql"
@@ -45,11 +46,13 @@ def snapshot(cat: Catalog) -> dict:
 
 
 @pytest.fixture
-def data(tmp_path: Path) -> tuple[Path, dict]:
+def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict]:
     """A data folder recorded for real (simulated devices): two patients, four sessions, one
-    analysed, with markers, ratings, notes, an archived patient and a deleted session."""
+    analysed, with markers, ratings, notes, an archived patient and a deleted session; its
+    throwaway account unlocks the command line's rebuild."""
     root = tmp_path / "data"
-    root.mkdir()
+    for key, value in make_account(root, tmp_path / "password.txt").items():
+        monkeypatch.setenv(key, value)
     with Catalog.open(root / "catalog.sqlite") as cat:
         a = cat.add_patient("A-001", name="Zoë Müller", birth_year=1980, notes="first\nsecond")
         b = cat.add_patient("B-002", name="Ωμέγα 你好")

@@ -16,6 +16,7 @@ from core.catalog import Catalog
 from core.recording import open_session
 from core.recording.lock import is_recording_live
 from core.recording.recovery import recover_unfinished
+from tests.accounts import make_account
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 
@@ -35,6 +36,7 @@ def test_sigkill_mid_recording_then_recover(tmp_path: Path) -> None:
         **os.environ,
         "THERASCOPE_DATA_DIR": str(data),
         "THERASCOPE_CONFIG_DIR": str(tmp_path / "cfg"),
+        **make_account(data, tmp_path / "password.txt"),
     }
     cat = Catalog.open(data / "catalog.sqlite")
     cat.add_patient("K-01")
