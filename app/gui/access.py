@@ -29,9 +29,10 @@ ACTIVITY_EVENTS = frozenset(
 )
 
 
-def unlock_at_start(root: Path, parent: QWidget | None = None) -> Any | None:
+def unlock_at_start(root: Path, parent: QWidget | None = None) -> tuple[Any | None, bool]:
     """The clinic's data folder unlocked: from the environment (scripts, tests), else the first
-    account's set-up on a folder without one, else the login. None: the therapist cancelled."""
+    account's set-up on a folder without one, else the login; and whether that first account
+    was created now (to be audited). None: the therapist cancelled."""
     from app.gui.access_dialogs import FirstAccountDialog, LoginDialog
     from core.security.access import (
         credentials_from_environment,
@@ -46,11 +47,13 @@ def unlock_at_start(root: Path, parent: QWidget | None = None) -> Any | None:
             store = open_key_store(root)
             name = creds.name or only_account(store)
             if name:
-                return store.unlock(name, creds.password)
+                return store.unlock(name, creds.password), False
         login = LoginDialog(root, parent)
-        return login.unlocked if login.exec() else None
+        return (login.unlocked if login.exec() else None), False
     first = FirstAccountDialog(root, parent=parent)
-    return first.unlocked if first.exec() else None
+    if not first.exec() or first.unlocked is None:
+        return None, False
+    return first.unlocked, True
 
 
 class IdleLock(QObject):
@@ -148,8 +151,15 @@ def install_clinic_menu(window: Any, unlocked: Any, lock: IdleLock) -> QMenu:
         menu.addAction(act)
         return act
 
-    add("Accounts…", lambda: show(lambda: AccountsDialog(unlocked, window)))
-    add("Change my password…", lambda: show(lambda: ChangePasswordDialog(unlocked, window)))
+    def audit(action: str, detail: str) -> None:
+        """An account change in the audit trail (account names are not patient data)."""
+        window.catalog.audit(action, "account", None, detail)
+
+    add("Accounts…", lambda: show(lambda: AccountsDialog(unlocked, window, audit=audit)))
+    add(
+        "Change my password…",
+        lambda: show(lambda: ChangePasswordDialog(unlocked, window, audit=audit)),
+    )
     if admin:
         role = unlocked.account.role
         add("Audit trail…", lambda: show(lambda: AuditDialog(window.catalog, role, window)))

@@ -856,8 +856,15 @@ class AccountsDialog(ModalDialog):
 
     COLUMNS = ("Name", "Role", "State")
 
-    def __init__(self, unlocked: Unlocked, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        unlocked: Unlocked,
+        parent: QWidget | None = None,
+        audit: Callable[[str, str], object] | None = None,
+    ) -> None:
         super().__init__("Accounts", parent)
+        #: ``audit(action, detail)``: each change goes into the catalog's audit trail
+        self.audit = audit or (lambda _action, _detail: None)
         self.unlocked = unlocked
         self.is_admin = unlocked.account.role == "admin"
         self.add_dialog: AddAccountDialog | None = None
@@ -938,6 +945,7 @@ class AccountsDialog(ModalDialog):
         dlg, self.add_dialog = self.add_dialog, None
         if dlg is not None and result == QDialog.DialogCode.Accepted and dlg.added is not None:
             self.error.clear()
+            self.audit("create", f"account={dlg.added.name}; role={dlg.added.role}")
             self.status.setText(
                 f"Account {dlg.added.name} added ({role_words(dlg.added.role).lower()})."
             )
@@ -955,6 +963,7 @@ class AccountsDialog(ModalDialog):
         dlg, self.reset_dialog = self.reset_dialog, None
         if dlg is not None and result == QDialog.DialogCode.Accepted:
             self.error.clear()
+            self.audit("update", f"account={dlg.account_name}; password reset")
             self.status.setText(f"The password of {dlg.account_name} was reset.")
             self.refresh()
 
@@ -991,6 +1000,7 @@ class AccountsDialog(ModalDialog):
             self.error.setText(error_words(exc))
             return
         self.error.clear()
+        self.audit("update", f"account={name}; disabled")
         self.status.setText(f"Account {name} disabled.")
         self.refresh()
 
@@ -1003,8 +1013,15 @@ class ChangePasswordDialog(ModalDialog):
     old (QLineEdit), fields (NewPasswordFields), change_btn, cancel_btn, error
     """
 
-    def __init__(self, unlocked: Unlocked, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        unlocked: Unlocked,
+        parent: QWidget | None = None,
+        audit: Callable[[str, str], object] | None = None,
+    ) -> None:
         super().__init__("Change password", parent)
+        #: ``audit(action, detail)``: the change goes into the catalog's audit trail
+        self.audit = audit or (lambda _action, _detail: None)
         self.target = unlocked
         intro = plain_label(f"Account: {unlocked.account.name}")
         self.old = password_field()
@@ -1057,6 +1074,7 @@ class ChangePasswordDialog(ModalDialog):
             return
         self.old.clear()
         self.fields.clear()
+        self.audit("update", f"account={self.target.account.name}; password changed")
         self.accept()
 
 

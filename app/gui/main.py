@@ -49,12 +49,14 @@ def create_window(  # type: ignore[no-untyped-def]
 
         root = resolve(data_dir)
         if unlocked is None:
-            unlocked = unlock_at_start(root)
+            unlocked, created = unlock_at_start(root)
             if unlocked is None:
                 return None, []
     catalog = Catalog.open(root / "catalog.sqlite")
     if unlocked is not None:
         catalog.account = unlocked.account.name
+        if created:
+            catalog.audit("create", "account", None, f"account={unlocked.account.name}; first")
     results = recover_unfinished(catalog, root)
     try:  # what a killed analysis, export or start left: never in the way of starting
         removed = clean_interrupted_writes(catalog, root)

@@ -283,7 +283,8 @@ def test_lock_dialog_quit_rejects(qtbot, admin):
 
 def test_admin_adds_and_disables_a_therapist(qtbot, admin):
     _, unlocked, _ = admin
-    dlg = _show(qtbot, AccountsDialog(unlocked))
+    audited: list[tuple[str, str]] = []
+    dlg = _show(qtbot, AccountsDialog(unlocked, audit=lambda a, d: audited.append((a, d))))
     assert dlg.table.rowCount() == 1 and dlg.add_btn.isVisible() and not dlg.only_admins.isVisible()
     assert not dlg.reset_btn.isEnabled() and not dlg.disable_btn.isEnabled()
 
@@ -325,6 +326,11 @@ def test_admin_adds_and_disables_a_therapist(qtbot, admin):
     dlg.table.selectRow(0)  # one's own account
     qtbot.mouseClick(dlg.disable_btn, LEFT)
     assert dlg.confirm_box is None and "account you are using" in dlg.error.text()
+    # every change went to the audit trail; refusals did not
+    assert audited == [
+        ("create", "account=thera; role=therapist"),
+        ("update", "account=thera; disabled"),
+    ]
 
 
 def test_therapist_sees_accounts_but_no_buttons(qtbot, admin):

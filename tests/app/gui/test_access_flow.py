@@ -57,6 +57,10 @@ def test_first_start_creates_the_first_account_then_login_and_lock(no_account, q
     assert "dr.amsel" in win.windowTitle() and (no_account / "keys.json").exists()
     p = win.catalog.add_patient("AF-1")
     assert win.catalog.audit_log(entity="patient", entity_id=p.id)[0].account == "dr.amsel"
+    first = win.catalog.audit_log(entity="account")
+    assert [(e.action, e.detail, e.account) for e in first] == [
+        ("create", "account=dr.amsel; first", "dr.amsel")
+    ]
     win.close()
     win.catalog.close()
 
