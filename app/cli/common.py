@@ -16,18 +16,32 @@ NEW_PASSWORD_FILE_ENV = "THERASCOPE_NEW_PASSWORD_FILE"
 def open_catalog(args: argparse.Namespace, unlock: bool = True) -> tuple[Any, Path]:
     """The catalog of ``--data-dir`` (or the default data folder) and that folder, unlocked by
     an account (:func:`unlock_folder`) that every audit row then names."""
+    if not unlock:
+        from core.catalog import Catalog
+        from core.config import data_dir
+
+        root = data_dir(args.data_dir)
+        return Catalog.open(root / "catalog.sqlite"), root
+    cat, root, unlocked = open_unlocked_catalog(args)
+    unlocked.close()
+    return cat, root
+
+
+def open_unlocked_catalog(args: argparse.Namespace) -> tuple[Any, Path, Any]:
+    """As :func:`open_catalog`, keeping the unlocked key store (an erasure destroys keys with
+    it); the caller closes it."""
     from core.catalog import Catalog
     from core.config import data_dir
 
     root = data_dir(args.data_dir)
     cat = Catalog.open(root / "catalog.sqlite")  # first: a read-only or full disk said as such
-    if unlock:
-        try:
-            cat.account = unlock_folder(args, root).account.name
-        except BaseException:
-            cat.close()
-            raise
-    return cat, root
+    try:
+        unlocked = unlock_folder(args, root)
+        cat.account = unlocked.account.name
+    except BaseException:
+        cat.close()
+        raise
+    return cat, root, unlocked
 
 
 def unlock_folder(args: argparse.Namespace, root: Path) -> Any:

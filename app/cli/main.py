@@ -9,9 +9,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from app.cli.arguments import SEED, SESSION_SECONDS
-from app.cli.common import open_catalog, patient_or_exit, unlock_folder
+from app.cli.common import open_catalog, open_unlocked_catalog, patient_or_exit, unlock_folder
 from core import __version__
 
 
@@ -36,6 +37,10 @@ def _confirmed(what: str, expected: str, typed: str | None) -> bool:
 
 
 def cmd_patients(args: argparse.Namespace) -> int:
+    if args.action in ("archive", "unarchive", "delete", "export") and not args.code:
+        raise SystemExit(f"therascope patients {args.action} CODE")
+    if args.action == "delete":
+        return _erase_patient(args)
     cat, root = open_catalog(args)
     if args.action == "add":
         if not args.code:
@@ -43,25 +48,17 @@ def cmd_patients(args: argparse.Namespace) -> int:
         p = cat.add_patient(args.code, name=args.name, birth_year=args.birth_year)
         print(f"created patient {p.code} (id {p.id})")
         return 0
-    if args.action in ("archive", "unarchive", "delete"):
-        if not args.code:
-            raise SystemExit(f"therascope patients {args.action} CODE")
+    if args.action in ("archive", "unarchive"):
         p = patient_or_exit(cat, args.code)
         if args.action == "archive":
             cat.archive_patient(p.id)
             print(f"archived patient {p.code} (hidden from the list; unarchive brings it back)")
             return 0
-        if args.action == "unarchive":
-            cat.unarchive_patient(p.id)
-            print(f"patient {p.code} is active again")
-            return 0
-        from core.catalog.erasure import delete_patient_data
-
-        if not _confirmed(f"patient {p.code} with all its sessions", p.code, args.confirm):
-            return 2
-        gone = delete_patient_data(cat, root, p.id)
-        print(f"deleted patient {gone.patient_code} and {len(gone.session_uids)} session(s)")
+        cat.unarchive_patient(p.id)
+        print(f"patient {p.code} is active again")
         return 0
+    if args.action == "export":
+        return _export_patient(args, cat, root)
     for row in cat.patient_overview(include_archived=args.archived):
         print(
             f"{row['code']:<16} sessions={row['n_sessions']:<3} last={row['last_session_at'] or '-'}"
@@ -71,21 +68,62 @@ def cmd_patients(args: argparse.Namespace) -> int:
     return 0
 
 
+def _erase_patient(args: argparse.Namespace) -> int:
+    """``patients delete CODE --confirm CODE``: keys, folders, rows, the code in the audit."""
+    from core.privacy.erasure import erase_patient
+
+    cat, root, unlocked = open_unlocked_catalog(args)
+    try:
+        p = patient_or_exit(cat, args.code)
+        if not _confirmed(f"patient {p.code} with all its sessions", p.code, args.confirm):
+            return 2
+        gone = erase_patient(cat, root, p.id, unlocked)
+    finally:
+        unlocked.close()
+    print(f"deleted patient {gone.patient_code} and {len(gone.session_uids)} session(s)")
+    if gone.keys_destroyed:
+        print("their keys are destroyed and listed in the erasure ledger")
+    if not gone.catalog_rewritten:
+        print("note: the catalog is in use by another program; its WAL file is emptied later")
+    return 0
+
+
+def _export_patient(args: argparse.Namespace, cat: Any, root: Path) -> int:
+    """``patients export CODE --out FILE.zip [--include-name]``."""
+    from core.privacy.patient_export import export_patient
+
+    if not args.out:
+        raise SystemExit("therascope patients export CODE --out FILE.zip")
+    p = patient_or_exit(cat, args.code)
+    res = export_patient(cat, root, p.id, Path(args.out), include_name=args.include_name)
+    print(
+        f"exported patient {res.patient_code}: {len(res.sessions)} session(s), {res.files} "
+        f"files, {res.bytes / 1e6:.1f} MB -> {res.path}"
+    )
+    for uid, why in res.left_out.items():
+        print(f"left out: session {uid}: {why}")
+    return 0
+
+
 def cmd_sessions(args: argparse.Namespace) -> int:
-    cat, root = open_catalog(args)
     if args.action == "delete":
-        from core.catalog.erasure import delete_session_data
+        from core.privacy.erasure import erase_session
 
         if not args.uid:
             raise SystemExit("therascope sessions delete UID --confirm UID")
-        found = cat.session_by_uid(args.uid)
-        if found is None:
-            return _refuse(f"No session {args.uid!r} (list them: therascope sessions)")
-        if not _confirmed(f"session {found.uid}", found.uid, args.confirm):
-            return 2
-        delete_session_data(cat, root, found.id)
+        cat, root, unlocked = open_unlocked_catalog(args)
+        try:
+            found = cat.session_by_uid(args.uid)
+            if found is None:
+                return _refuse(f"No session {args.uid!r} (list them: therascope sessions)")
+            if not _confirmed(f"session {found.uid}", found.uid, args.confirm):
+                return 2
+            erase_session(cat, root, found.id, unlocked)
+        finally:
+            unlocked.close()
         print(f"deleted session {found.uid}")
         return 0
+    cat, root = open_catalog(args)
     pid = patient_or_exit(cat, args.patient).id if args.patient else None
     rows = cat.list_sessions(patient_id=pid)
     if args.json:
@@ -342,14 +380,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "patients",
-        help="list, add, archive, unarchive or delete patients",
-        description="delete removes the patient, every session folder and every catalog record "
-        "of it, for good: it needs --confirm with the patient code repeated",
+        help="list, add, archive, unarchive, export or delete patients",
+        description="export writes every session and record of the patient into one zip file "
+        "(--out). delete erases the patient for good: its keys, every session folder, every "
+        "catalog record, and its code from the audit trail; it needs --confirm with the patient "
+        "code repeated",
     )
     p.add_argument(
         "action",
         nargs="?",
-        choices=["list", "add", "archive", "unarchive", "delete"],
+        choices=["list", "add", "archive", "unarchive", "export", "delete"],
         default="list",
     )
     p.add_argument("code", nargs="?")
@@ -357,13 +397,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--birth-year", type=int)
     p.add_argument("--archived", action="store_true", help="list: archived patients too")
     p.add_argument("--confirm", metavar="CODE", help="delete: the patient code, repeated")
+    p.add_argument("--out", metavar="FILE.zip", help="export: the zip file to write")
+    p.add_argument(
+        "--include-name",
+        action="store_true",
+        help="export: write the patient's name (and birth year) too; by default only the code",
+    )
     p.set_defaults(func=cmd_patients)
 
     p = sub.add_parser(
         "sessions",
         help="list or delete sessions",
-        description="delete removes the session folder and its catalog records for good: it "
-        "needs --confirm with the session uid repeated",
+        description="delete erases the session for good (its key, its folder and its catalog "
+        "records): it needs --confirm with the session uid repeated",
     )
     p.add_argument("action", nargs="?", choices=["list", "delete"], default="list")
     p.add_argument("uid", nargs="?", help="delete: the session uid")
@@ -450,11 +496,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     from app.cli.accounts import add_account_commands
+    from app.cli.backup import add_backup_commands
     from app.cli.devices import add_device_commands
     from app.cli.ml import add_commands
     from app.cli.transfer import add_transfer_commands
 
     add_account_commands(sub)
+    add_backup_commands(sub)
     add_device_commands(sub)
     add_commands(sub)
     add_transfer_commands(sub)

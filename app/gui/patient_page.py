@@ -7,11 +7,13 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -35,13 +37,11 @@ from app.gui.report_export import export_session_report
 from app.gui.review_tables import analysis_of, shift_text
 from app.gui.sortable import SortItem, apply_filter, first_visible_row, make_sortable, row_of
 from app.gui.widgets import heading
+from app.gui.workers import run_job
 from core.catalog import Catalog, SessionRecord
-from core.catalog.erasure import (
-    DeletionError,
-    DeletionRefused,
-    delete_patient_data,
-    delete_session_data,
-)
+from core.filenames import safe_file_name, safe_name_part
+from core.privacy.erasure import DeletionError, DeletionRefused, erase_patient, erase_session
+from core.privacy.patient_export import PatientExport, export_patient
 from core.quality.session import assess_quality
 from core.quality.text import VERDICT_WORDS
 from core.timefmt import format_clock, format_local_time
@@ -119,6 +119,11 @@ class PatientPage(QWidget):
         self.sessions: list[SessionRecord] = []
         self.last_report: Path | None = None  # the PDF exported last for this patient
         self.confirm_dialog: TypeToConfirmDialog | None = None
+        #: the account that unlocked the data folder (set by the window; None: the demo folder):
+        #: an erasure destroys keys with it
+        self.unlocked: Any = None
+        self.last_patient_export: PatientExport | None = None
+        self._patient_exports = 0  # patient zips being written
         self._exports = 0  # reports being built
         self._data_exports = 0  # data exports running
         self.title = heading("Patient")
@@ -131,6 +136,12 @@ class PatientPage(QWidget):
         edit.clicked.connect(self.edit)
         self.archive_btn = QPushButton("Archive patient…")
         self.archive_btn.clicked.connect(self._archive_clicked)
+        self.export_patient_btn = QPushButton("Export patient (zip)…")
+        self.export_patient_btn.setToolTip(
+            "Every session, video, estimate, report record and self-report of the patient, with "
+            "a manifest and the audit excerpt, in one zip file"
+        )
+        self.export_patient_btn.clicked.connect(self._export_patient_clicked)
         self.delete_btn = QPushButton("Delete patient…")
         self.delete_btn.setToolTip("Delete the patient and every session, for good")
         self.delete_btn.clicked.connect(self.ask_delete_patient)
@@ -197,6 +208,7 @@ class PatientPage(QWidget):
         top.addWidget(self.title, 1)
         top.addWidget(edit)
         top.addWidget(self.archive_btn)
+        top.addWidget(self.export_patient_btn)
         top.addWidget(self.delete_btn)
         top.addWidget(self.import_btn)
         top.addWidget(self.new_btn)
@@ -253,6 +265,7 @@ class PatientPage(QWidget):
         """Forget what belongs to the patient shown before: the last report, the status line,
         the filter, the selection and any dialog about that patient."""
         self.last_report = None
+        self.last_patient_export = None
         self.status.setText("")
         self.filter.clear()
         self.table.clearSelection()
@@ -539,6 +552,71 @@ class PatientPage(QWidget):
             self._update_buttons()
             self.status.setText("Exporting the data…")
 
+    def _export_patient_clicked(self) -> None:
+        """ "Export patient (zip)…": ask where and about the name, then write the zip."""
+        self.export_patient()
+
+    def export_patient(self, path: str | None = None, include_name: bool | None = None) -> bool:
+        """Ask where (unless ``path``) and whether to write the patient's name (unless
+        ``include_name``; only when the patient has one), then write the patient's zip in the
+        background; returns False when nothing was started."""
+        p = self.catalog.get_patient(self.patient_id) if self.patient_id is not None else None
+        if p is None:
+            return False
+        if path is None:
+            name = safe_file_name(f"TheraScope_{safe_name_part(p.code)}.zip")
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Export the patient's data (zip)", str(Path.home() / name), "Zip (*.zip)"
+            )
+            if not path:
+                return False
+        if include_name is None:
+            include_name = False
+            if p.name:
+                ans = QMessageBox.question(
+                    self,
+                    "Patient name",
+                    "Write the patient's name and birth year into the zip? (Otherwise only the "
+                    "code.)",
+                )
+                include_name = ans == QMessageBox.StandardButton.Yes
+        out, with_name, patient_id = Path(path), bool(include_name), p.id
+        catalog, data_root = self.catalog, self.data_root
+
+        def job(progress: Callable[[float], None]) -> PatientExport:
+            return export_patient(
+                catalog, data_root, patient_id, out, include_name=with_name, progress=progress
+            )
+
+        def ended() -> bool:
+            self._patient_exports -= 1
+            self.export_patient_btn.setEnabled(self._patient_exports == 0)
+            return self.patient_id == patient_id
+
+        def done(res: PatientExport) -> None:
+            text = (
+                f"Patient exported: {res.path} ({len(res.sessions)} session(s), {res.files} "
+                f"files, {res.bytes / 1e6:.1f} MB)"
+            )
+            if res.left_out:
+                text += f"; left out: {', '.join(res.left_out)}"
+            self.message.emit(text)
+            if ended():
+                self.status.setText(text)
+                self.last_patient_export = res
+
+        def failed(msg: str) -> None:
+            if ended():
+                self.status.setText("")
+            self.message.emit("Patient not exported")
+            QMessageBox.warning(self, "Patient not exported", msg)
+
+        self._patient_exports += 1
+        self.export_patient_btn.setEnabled(False)
+        self.status.setText("Exporting the patient…")
+        run_job(job, lambda r: done(r), failed)
+        return True
+
     # --- archive and delete ----------------------------------------------------------------
 
     def _archive_clicked(self) -> None:
@@ -589,7 +667,7 @@ class PatientPage(QWidget):
         if patient_id != self.patient_id:
             return
         try:
-            gone = delete_patient_data(self.catalog, self.data_root, patient_id)
+            gone = erase_patient(self.catalog, self.data_root, patient_id, self.unlocked)
         except (DeletionRefused, DeletionError, KeyError) as e:
             QMessageBox.warning(self, "Patient not deleted", str(e).strip("'\""))
             self.refresh()
@@ -619,7 +697,7 @@ class PatientPage(QWidget):
 
     def _delete_session(self, session_id: int) -> None:
         try:
-            gone = delete_session_data(self.catalog, self.data_root, session_id)
+            gone = erase_session(self.catalog, self.data_root, session_id, self.unlocked)
         except (DeletionRefused, DeletionError, KeyError) as e:
             QMessageBox.warning(self, "Session not deleted", str(e).strip("'\""))
         else:

@@ -94,6 +94,11 @@ class SettingsDialog(QDialog):
         self.path = path  # the settings file (default: the config folder's)
         self.data = QLineEdit(str(data_root))
         self.data.setReadOnly(True)
+        from core.privacy.backup import last_backup_words
+
+        self.backup = QLabel(last_backup_words(data_root) + " (therascope backup DEST)")
+        self.backup.setWordWrap(True)
+        self.backup.setTextFormat(Qt.TextFormat.PlainText)
         self.use_demo = QRadioButton("Demo model (built in; not clinically valid)")
         self.use_clinic = QRadioButton("The clinic's own checkpoint:")
         group = QButtonGroup(self)
@@ -134,6 +139,13 @@ class SettingsDialog(QDialog):
         self.minutes = self._spin(1.0, 60.0, 1.0, settings.phase_minutes, " min")
         self.minutes.setDecimals(1)
         self.minutes.setToolTip("Length of the pre and post windows when no phase markers are set")
+        self.lock = self._spin(0.0, 240.0, 1.0, settings.lock_minutes, " min")
+        self.lock.setDecimals(0)
+        self.lock.setSpecialValueText("never")
+        self.lock.setToolTip(
+            "TheraScope locks after this long without input (never while a session is recorded); "
+            "its password opens it again"
+        )
         self.clinic = QLineEdit(settings.clinic_name)
         self.clinic.setPlaceholderText("printed on reports")
         self.therapist = QLineEdit(settings.therapist_name)
@@ -148,12 +160,14 @@ class SettingsDialog(QDialog):
         model.addWidget(self.provenance)
         form = QFormLayout()
         form.addRow("Data folder", self.data)
+        form.addRow("Backup", self.backup)
         form.addRow("Model", model)
         form.addRow("Analysis runs on", self.device)
         form.addRow("Analysis rate (CPU)", self.rate)
         form.addRow("Face detector", self.detector)
         form.addRow("Near-neutral radius", self.radius)
         form.addRow("Pre/post windows", self.minutes)
+        form.addRow("Lock when idle", self.lock)
         form.addRow("Clinic name", self.clinic)
         form.addRow("Therapist name", self.therapist)
         buttons = QDialogButtonBox(
@@ -243,6 +257,7 @@ class SettingsDialog(QDialog):
         new.face_detector = str(self.detector.currentData())
         new.neutral_radius = float(self.radius.value())
         new.phase_minutes = float(self.minutes.value())
+        new.lock_minutes = float(self.lock.value())
         new.clinic_name = self.clinic.text().strip()
         new.therapist_name = self.therapist.text().strip()
         return new

@@ -55,6 +55,7 @@ class MainWindow(QMainWindow):
         self.record_screen_open = threading.Event()
         self.patients = PatientsPage(catalog)
         self.patient = PatientPage(catalog, data_root)
+        self.patient.unlocked = unlocked  # an erasure destroys keys with it
         self.record = RecordPage(catalog, data_root, device_factory, self.settings)
         self.playback = PlaybackPage(catalog, data_root)
         self.review = ReviewPage(catalog, data_root, self.settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Collection
 from datetime import date
@@ -29,6 +30,10 @@ MIN_BIRTH_YEAR = 1900
 _PATIENT_FIELDS = ("code", "name", "birth_year", "notes", "is_demo")
 #: how the audit entry of a deleted demo patient ends (read by ``demo_patient_deleted``)
 _DEMO_DELETED = "; demo=1"
+#: what an erased patient's code becomes in the audit trail
+ERASED = "[erased]"
+#: the audit fields that hold a patient's code (``code=``, and ``was=`` after a change of code)
+_CODE_FIELD = re.compile(r"(?:^|;\s*)(code|was)=([^;]*)")
 
 
 def clean_code(code: str) -> str:
@@ -213,6 +218,11 @@ class PatientsMixin(CatalogBase):
         The session folders on disk are left alone: :func:`core.catalog.erasure.delete_patient_data`
         removes them first, then calls this.
 
+        In the same transaction the patient's code (and any code it had before) leaves the audit
+        trail: wherever an entry names it (``code=``, ``was=``, ``patient=``, a session folder
+        ``…/<code>/…``) it becomes ``[erased]``. The history of what happened stays; the
+        deletion's own entries name the uuid and the ids only.
+
         Parameters
         ----------
         patient_id : int — the patient's id
@@ -248,11 +258,17 @@ class PatientsMixin(CatalogBase):
                     f"Patient {patient.code}'s sessions changed meanwhile (a session was started "
                     "or deleted); nothing more was deleted, try again"
                 )
+            codes = self._codes_of(patient_id) | {patient.code}
             for s in sessions:
                 self._conn.execute("DELETE FROM sessions WHERE id = ?", (s.id,))
-                self._write_audit("delete", "session", s.id, f"uid={s.uid}; patient={patient.code}")
             self._conn.execute("DELETE FROM patients WHERE id = ?", (patient_id,))
-            detail = f"code={patient.code}; sessions={len(sessions)}"
+            self._erase_codes_from_audit(codes)
+            # the tombstones: ids and uuids only, never the code
+            for s in sessions:
+                self._write_audit(
+                    "delete", "session", s.id, f"uid={s.uid}; patient_uuid={patient.uuid or '-'}"
+                )
+            detail = f"uuid={patient.uuid or '-'}; sessions={len(sessions)}"
             if patient.is_demo:
                 detail += _DEMO_DELETED  # remembered: see demo_patient_deleted
             self._write_audit("delete", "patient", patient_id, detail)
@@ -332,6 +348,38 @@ class PatientsMixin(CatalogBase):
             what = "archived" if archived else "unarchived"
             self._write_audit("update", "patient", patient_id, f"code={old.code}; {what}")
             return self._patient_or_raise(patient_id)
+
+    def _codes_of(self, patient_id: int) -> set[str]:
+        """Every code the patient had, as its audit entries say (``code=``, ``was=``)."""
+        rows = self._conn.execute(
+            "SELECT detail FROM audit WHERE entity = 'patient' AND entity_id = ?", (patient_id,)
+        ).fetchall()
+        found: set[str] = set()
+        for (detail,) in rows:
+            found.update(m.group(2) for m in _CODE_FIELD.finditer(detail or ""))
+        return {c for c in found if c}
+
+    def _erase_codes_from_audit(self, codes: set[str]) -> int:
+        """Replace ``codes`` by ``[erased]`` where audit entries name them; the caller holds the
+        lock and an open transaction. Returns how many entries changed."""
+        patterns = [
+            re.compile(
+                rf"((?:^|;\s*)(?:code|was|patient)=){re.escape(code)}(?=;|$)"
+                rf"|((?:^|;\s*)folder=[^;]*/){re.escape(code)}(?=/)",
+                re.IGNORECASE,
+            )
+            for code in sorted(codes, key=len, reverse=True)
+        ]
+        changed = 0
+        rows = self._conn.execute("SELECT id, detail FROM audit").fetchall()
+        for aid, detail in rows:
+            text = detail or ""
+            for pattern in patterns:
+                text = pattern.sub(lambda m: (m.group(1) or m.group(2)) + ERASED, text)
+            if text != (detail or ""):
+                self._conn.execute("UPDATE audit SET detail = ? WHERE id = ?", (text, aid))
+                changed += 1
+        return changed
 
     def _code_taken(self, code: str, exclude_id: int | None) -> bool:
         row = self._conn.execute(

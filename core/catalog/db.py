@@ -11,6 +11,10 @@ a backup), so each version is defined in exactly one place.
 
 Durability: WAL journal with ``synchronous=FULL``, so a committed write survives a power cut, not
 only a crash of the program. Every change writes its audit row in the same transaction.
+
+Erasure: every connection sets ``secure_delete``, so deleted rows are overwritten with zeros;
+:meth:`Catalog.erase_free_space` rewrites the file and empties the WAL file after an erasure
+(:mod:`core.privacy.erasure`).
 """
 
 from __future__ import annotations
@@ -206,6 +210,9 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> int:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
+    # Deleted rows are overwritten with zeros, not only unlinked: an erased patient's data does
+    # not linger in free space (the cost is a few percent on deletions only).
+    conn.execute("PRAGMA secure_delete = ON")
     was = version
     fresh = version == 0
     if fresh:
@@ -375,6 +382,21 @@ class Catalog(PatientsMixin, SessionsMixin, ReportsMixin):
             ).fetchall()
         return [row_to_audit(r) for r in rows]
 
+    def erase_free_space(self) -> bool:
+        """Leave no copy of deleted rows in the catalog's files: rewrite the database without its
+        free pages (``VACUUM``), then copy the WAL file into it and empty it
+        (``wal_checkpoint(TRUNCATE)``).
+
+        Returns
+        -------
+        bool — True when the WAL file was emptied; False when another connection was reading
+            meanwhile (its pages stay in the WAL file until the next checkpoint)
+        """
+        with self._lock:
+            self._conn.execute("VACUUM")
+            busy, _log, _done = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return int(busy) == 0
+
     def close(self) -> None:
         """Close the connection (committed data is already on disk)."""
         with self._lock:
@@ -421,6 +443,7 @@ _DOING = {
     "delete_marker": "delete the marker",
     "delete_patient": "delete the patient",
     "delete_session": "delete the session",
+    "erase_free_space": "erase the deleted rows from the catalog file",
     "finalise_session": "save the finished session",
     "record_analysis": "save the analysis",
     "record_report": "record the report's export",

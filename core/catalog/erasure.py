@@ -1,8 +1,10 @@
 """Deleting a session or a patient for good: the session folders on disk and the catalog rows,
 together, with an audit trail.
 
-The command line, the GUI and a later "erasure on request" all call :func:`delete_session_data`
-and :func:`delete_patient_data`, so data is removed in one way everywhere.
+:mod:`core.privacy.erasure` (which the command line and the GUI call) destroys the keys first,
+then calls :func:`delete_session_data` and :func:`delete_patient_data`, so data is removed in
+one way everywhere. A patient's deletion also takes its code out of the audit trail
+(:meth:`core.catalog.Catalog.delete_patient`).
 
 Crash safety — the rows go only after the folders are gone:
 

@@ -85,6 +85,7 @@ def test_settings_dialog_saves_and_esc_cancels(win, qtbot, app_env, monkeypatch)
     dlg = SettingsDialog(win.settings, win.data_root, parent=win)
     qtbot.addWidget(dlg)
     assert dlg.data.isReadOnly() and dlg.data.text() == str(win.data_root)
+    assert dlg.backup.text().startswith("No backup yet")
     dlg.choose_checkpoint(str(ckpt))
     qtbot.waitUntil(lambda: "Cannot use this file" in dlg.provenance.text(), timeout=20000)
     dlg.device.setCurrentIndex(dlg.device.findData("cpu"))
@@ -93,11 +94,14 @@ def test_settings_dialog_saves_and_esc_cancels(win, qtbot, app_env, monkeypatch)
     dlg.minutes.setValue(10)
     dlg.clinic.setText("Praxis am See")
     dlg.detector.setCurrentIndex(dlg.detector.findData("mtcnn"))
+    assert dlg.lock.value() == 10.0  # the default idle lock
+    dlg.lock.setValue(0)
+    assert dlg.lock.text() == "never"
     dlg.save()
     assert dlg.result() == QDialog.DialogCode.Accepted
     saved = Settings.load()
     assert saved.model_checkpoint == str(ckpt) and saved.analysis_device == "cpu"
-    assert saved.face_detector == "mtcnn"
+    assert saved.face_detector == "mtcnn" and saved.lock_minutes == 0.0
     assert (saved.analysis_frames_per_s, saved.neutral_radius, saved.phase_minutes) == (
         2.5,
         0.2,

@@ -140,4 +140,5 @@ def test_the_catalog_remembers_a_deleted_demo_patient(cat: Catalog) -> None:
     cat.delete_patient(demo.id)
     assert cat.demo_patient_deleted()
     entry = cat.audit_log(entity="patient", entity_id=demo.id)[0]
-    assert (entry.action, entry.detail) == ("delete", "code=DEMO-01; sessions=0; demo=1")
+    # the tombstone names the uuid, never the code
+    assert (entry.action, entry.detail) == ("delete", f"uuid={demo.uuid}; sessions=0; demo=1")

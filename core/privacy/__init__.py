@@ -1,0 +1,1 @@
+"""Patients' rights over their data: export, erasure, and backups that respect erasure."""
