@@ -290,6 +290,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     rec = cat.session_by_uid(args.uid)
     if rec is None:
         return _refuse(f"No session {args.uid!r} (list them: therascope sessions)")
+    cat.audit("open", "session", rec.id, "show")
     ov = session_overview(cat, root, rec.id)
     if args.json:
         print(json.dumps(ov, indent=2, ensure_ascii=False, allow_nan=False))

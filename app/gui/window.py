@@ -122,6 +122,7 @@ class MainWindow(QMainWindow):
         self.patient.history.set_neutral_radius(self.settings.neutral_radius)
         self.patient.show_patient(patient_id)
         self.stack.setCurrentWidget(self.patient)
+        self._audit_open("patient", patient_id, "page")
 
     def show_record(self, patient_id: int) -> None:
         self.record.prepare(patient_id)
@@ -134,6 +135,7 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Cannot play back", str(e))
             return
         self.stack.setCurrentWidget(self.playback)
+        self._audit_open("session", session_id, "playback")
 
     def show_review(self, session_id: int) -> None:
         self.playback.stop()
@@ -143,6 +145,18 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Cannot open the session", str(e))
             return
         self.stack.setCurrentWidget(self.review)
+        self._audit_open("session", session_id, "review")
+
+    def _audit_open(self, entity: str, entity_id: int, where: str) -> None:
+        """Who opened what, in the audit trail (ids only; the account is the catalog's)."""
+        from core.storage import StorageError
+
+        try:
+            self.catalog.audit("open", entity, entity_id, where)
+        except StorageError as e:  # a read-only catalog: the page still opens, the log says so
+            import logging
+
+            logging.getLogger(__name__).warning("open not audited: %s", e)
 
     def show_cohort(self) -> None:
         try:

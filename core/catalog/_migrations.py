@@ -153,3 +153,40 @@ def migrate_v5_to_v6(conn: sqlite3.Connection) -> None:
     """v5 → v6: add ``audit.account`` (older rows keep NULL: no account is known for them)."""
     for statement in SCHEMA_V6_STATEMENTS:
         conn.execute(statement)
+
+
+# --- v7: reads are audited too -----------------------------------------------------------------
+
+SCHEMA_V7_STATEMENTS: tuple[str, ...] = (
+    # The audit table rebuilt once more (a CHECK constraint cannot change in place) with the
+    # action 'open': who opened a patient's page, a session's review or playback.
+    """CREATE TABLE audit_v7 (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          TEXT    NOT NULL,
+    action      TEXT    NOT NULL
+                CHECK (action IN ('create', 'update', 'record', 'import', 'finalise', 'recover',
+                                  'export', 'delete', 'open')),
+    entity      TEXT    NOT NULL,
+    entity_id   INTEGER NULL,
+    detail      TEXT    NOT NULL DEFAULT '',
+    account     TEXT    NULL
+)""",
+    "INSERT INTO audit_v7 (id, at, action, entity, entity_id, detail, account)"
+    " SELECT id, at, action, entity, entity_id, detail, account FROM audit ORDER BY id",
+    "DROP TABLE audit",
+    "ALTER TABLE audit_v7 RENAME TO audit",
+    "CREATE INDEX audit_at ON audit (at)",
+    "CREATE INDEX audit_entity ON audit (entity, entity_id)",
+)
+
+
+def migrate_v6_to_v7(conn: sqlite3.Connection) -> None:
+    """v6 → v7: the audit trail accepts ``open`` (rows, ids, accounts and the id sequence
+    kept)."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
+    for statement in SCHEMA_V7_STATEMENTS:
+        conn.execute(statement)
+    if row is not None:
+        conn.execute(
+            "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'audit'", (int(row[0]),)
+        )

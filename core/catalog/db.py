@@ -37,6 +37,7 @@ from core.catalog._migrations import (
     migrate_v3_to_v4,
     migrate_v4_to_v5,
     migrate_v5_to_v6,
+    migrate_v6_to_v7,
 )
 from core.catalog._mirror import (
     patient_file,
@@ -55,7 +56,7 @@ from core.storage import DAMAGED, explain, kind_of
 
 log = logging.getLogger(__name__)
 
-CURRENT_SCHEMA = 6
+CURRENT_SCHEMA = 7
 """The schema version this code reads and writes (kept in ``PRAGMA user_version``)."""
 
 Migration = Callable[[sqlite3.Connection], None]
@@ -65,6 +66,7 @@ MIGRATIONS: dict[int, Migration] = {
     4: migrate_v3_to_v4,
     5: migrate_v4_to_v5,
     6: migrate_v5_to_v6,
+    7: migrate_v6_to_v7,
 }
 """``MIGRATIONS[n]`` upgrades a version ``n - 1`` catalog to version ``n``.
 

@@ -12,7 +12,7 @@ from typing import Any, Literal, TypedDict
 SessionStatus = Literal["recording", "finalised", "recovered", "failed"]
 MarkerKind = Literal["treatment_start", "treatment_end", "note"]
 AuditAction = Literal[
-    "create", "update", "record", "import", "finalise", "recover", "export", "delete"
+    "create", "update", "record", "import", "finalise", "recover", "export", "delete", "open"
 ]
 SelfReportPhase = Literal["pre", "post"]
 SessionState = Literal["recording", "failed", "recorded", "analysed", "reported"]
@@ -31,6 +31,7 @@ AUDIT_ACTIONS: tuple[str, ...] = (
     "recover",
     "export",
     "delete",
+    "open",
 )
 
 #: the longest texts the catalog keeps (characters); the GUI's fields enforce the same

@@ -215,3 +215,12 @@ def test_analysis_uses_the_detector_the_model_was_trained_with(app_env, capsys) 
     capsys.readouterr()
     assert cli(["show", uid]) == 0
     assert "haar (the model was trained on mtcnn crops" in capsys.readouterr().out
+
+
+def test_show_is_audited_as_an_open_by_the_account(cat, capsys) -> None:  # type: ignore[no-untyped-def]
+    rec = record_short(cat, data_dir(), cat.add_patient("S-9").id, 2.0)
+    show_text(capsys, rec.uid)
+    opens = [
+        (e.entity_id, e.detail, e.account) for e in cat.audit_log(limit=5) if e.action == "open"
+    ]
+    assert opens == [(rec.id, "show", "tester")]

@@ -121,3 +121,22 @@ def test_the_demo_data_folder_opens_without_an_account(no_account, qtbot):  # ty
     assert win.data_root == no_account.parent / "demo"
     assert not (no_account / "keys.json").exists()
     win.close()
+
+
+def test_opening_a_patient_and_a_session_is_audited_with_the_account(win, qtbot) -> None:  # type: ignore[no-untyped-def]
+    from tests.app.gui.test_patient_page import _open_from_list
+    from tests.app.review_data import record_short
+
+    p = win.catalog.add_patient("AUD-1")
+    rec = record_short(win.catalog, win.data_root, p.id, 2.0)
+    win.show_patients()
+    _open_from_list(win, qtbot, "AUD-1")
+    win.patient.table.selectRow(0)
+    qtbot.mouseClick(win.patient.review_btn, Qt.MouseButton.LeftButton)
+    opens = [
+        (e.entity, e.entity_id, e.detail, e.account)
+        for e in win.catalog.audit_log(limit=20)
+        if e.action == "open"
+    ]
+    assert ("patient", p.id, "page", "tester") in opens
+    assert ("session", rec.id, "review", "tester") in opens

@@ -7,14 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from core.catalog import Catalog, CatalogVersionError
+from core.catalog import Catalog
+from core.catalog import db as catalog_db
 from tests.core.catalog.test_catalog_v2 import _load, _rows, _schema
 from tests.core.catalog.test_catalog_v5 import FIXTURE_V5
 
 FIXTURE_V6 = Path(__file__).parent / "fixtures" / "catalog_v6.sql"
 
 
-def test_new_and_migrated_catalogs_have_exactly_the_frozen_v6_schema(tmp_path: Path) -> None:
+def test_new_and_migrated_catalogs_have_exactly_the_frozen_v6_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog_db, "CURRENT_SCHEMA", 6)  # up to this step alone
     frozen = sqlite3.connect(tmp_path / "frozen.sqlite")
     frozen.executescript(FIXTURE_V6.read_text(encoding="utf-8"))
     assert frozen.execute("PRAGMA user_version").fetchone()[0] == 6
@@ -27,7 +31,10 @@ def test_new_and_migrated_catalogs_have_exactly_the_frozen_v6_schema(tmp_path: P
         assert _schema(c._conn) == expected
 
 
-def test_old_rows_name_no_account_and_new_rows_name_the_one_acting(tmp_path: Path) -> None:
+def test_old_rows_name_no_account_and_new_rows_name_the_one_acting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog_db, "CURRENT_SCHEMA", 6)  # this step alone
     path = tmp_path / "catalog.sqlite"
     _load(FIXTURE_V5, path)
     raw = sqlite3.connect(path)
@@ -48,20 +55,11 @@ def test_old_rows_name_no_account_and_new_rows_name_the_one_acting(tmp_path: Pat
         ]
 
 
-def test_frozen_v6_fixture_opens_with_its_account(tmp_path: Path) -> None:
+def test_frozen_v6_fixture_opens_with_its_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog_db, "CURRENT_SCHEMA", 6)
     path = tmp_path / "catalog.sqlite"
     _load(FIXTURE_V6, path)
     with Catalog.open(path) as c:
         assert [(e.action, e.account) for e in c.audit_log(limit=1)] == [("export", "dr.amsel")]
-
-
-def test_v7_catalog_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "catalog.sqlite"
-    with Catalog.open(path):
-        pass
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA user_version = 7")
-    conn.commit()
-    conn.close()
-    with pytest.raises(CatalogVersionError, match="schema v7.*reads up to v6"):
-        Catalog.open(path)
