@@ -41,28 +41,30 @@ keys and files: such backups must be rotated out (SECURITY.md).
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import hashlib
 import json
 import logging
 import os
 import shutil
 import sqlite3
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import Any
 
 from core import __version__
 from core.catalog import CATALOG_FILENAME, Catalog
 from core.catalog.erasure import TOMBSTONE_PREFIX
-from core.filelock import try_lock, unlock
 from core.recording.cleanup import IMPORT_STAGING_PREFIX
 from core.recording.lock import IMPORT_LOCK_NAME, LOCK_NAME, is_recording_live
-from core.security.keystore import KEY_STORE_NAME, KeyStore, LedgerEntry, Unlocked
+from core.security.keystore import (
+    KEY_STORE_NAME,
+    KeyStore,
+    KeyStoreBusyError,
+    LedgerEntry,
+    Unlocked,
+)
 from core.timefmt import format_local_time
 
 __all__ = [
@@ -295,33 +297,6 @@ def _safe_relative(text: Any) -> PurePosixPath | None:
     return p
 
 
-@contextlib.contextmanager
-def _key_store_locked(store: KeyStore) -> Iterator[None]:
-    """Hold the key store's lock (the sibling file ``keys.json.lock`` every change takes), so
-    the file is read between two changes."""
-    try:
-        fh: IO[bytes] = open(store.lock_path, "a+b", opener=_open_private)  # noqa: SIM115
-    except OSError as exc:
-        if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
-            raise
-        yield  # a read-only folder: nobody changes the store
-        return
-    try:
-        deadline = time.monotonic() + KEY_STORE_WAIT_S
-        while not try_lock(fh):
-            if time.monotonic() > deadline:
-                raise BackupError(
-                    "Another TheraScope program is changing the key store; try the backup again."
-                )
-            time.sleep(0.02)
-        try:
-            yield
-        finally:
-            unlock(fh)
-    finally:
-        fh.close()
-
-
 def _ledger_dicts(entries: Iterable[LedgerEntry]) -> list[dict[str, str]]:
     return [{"kind": e.kind, "id": e.id, "destroyed_at": e.destroyed_at} for e in entries]
 
@@ -455,8 +430,11 @@ def backup(
         _snapshot_catalog(data_root / CATALOG_FILENAME, partial / CATALOG_FILENAME)
         add(CATALOG_FILENAME, *_sha256_file(partial / CATALOG_FILENAME))
         store = KeyStore.open(data_root / KEY_STORE_NAME)
-        with _key_store_locked(store):
-            add(KEY_STORE_NAME, *_copy_hashed(store.path, partial / KEY_STORE_NAME))
+        try:
+            with store.locked():  # the key store copied whole, between two changes
+                add(KEY_STORE_NAME, *_copy_hashed(store.path, partial / KEY_STORE_NAME))
+        except KeyStoreBusyError as exc:
+            raise BackupError(f"{exc} Try the backup again.") from None
         ledger = KeyStore.open(partial / KEY_STORE_NAME).ledger()  # the copy's: they agree
         files, left_out = _collect(data_root)
         for rel in files:

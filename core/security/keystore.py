@@ -506,7 +506,10 @@ class KeyStore:
         return Path(path).is_file()
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def locked(self) -> Iterator[None]:
+        """Hold the store's lock (every change takes it): the file read inside is whole and
+        stays as it is until the block ends (a backup copies it so). Raises
+        :class:`KeyStoreBusyError` when another program holds it for more than a few seconds."""
         try:
             fh: IO[bytes] = open(self.lock_path, "a+b", opener=_open_private)  # noqa: SIM115
         except OSError as exc:
@@ -568,7 +571,7 @@ class KeyStore:
     def _change(self) -> Iterator[dict[str, Any]]:
         """The file's current content, read under the lock; written back when the block ends
         without an error."""
-        with self._locked():
+        with self.locked():
             doc = self._read()
             yield doc
             self._write(doc)
@@ -601,7 +604,7 @@ class KeyStore:
         name = _clean_name(admin_name)
         _check_password(password)
         store.path.parent.mkdir(parents=True, exist_ok=True)
-        with store._locked():
+        with store.locked():
             if store.path.exists():
                 raise KeyStoreExistsError(f"There is a key store at {store.path} already.")
             clinic = secrets.token_bytes(KEY_BYTES)
@@ -691,7 +694,7 @@ class KeyStore:
         WrongPasswordError — the name or the password is wrong, or the account is disabled (the
             message does not say which); counted towards the lock
         """
-        with self._locked():
+        with self.locked():
             doc = self._read()
             acc = _find_account(doc, name)
             if acc is None:
@@ -727,7 +730,7 @@ class KeyStore:
         WrongPasswordError — a well-formed recovery key of another store; counted
         """
         key = parse_recovery_key(recovery_text)
-        with self._locked():
+        with self.locked():
             doc = self._read()
             rec = doc["recovery"]
             self._refuse_if_locked(rec, "the recovery key")
@@ -890,7 +893,7 @@ class Unlocked:
         if self._by_recovery:
             raise PermissionError("The recovery key has no password; reset an account's instead.")
         _check_password(new_password)
-        with self.store._locked():
+        with self.store.locked():
             doc = self.store._read()
             acc = _find_account(doc, self.account.name)
             if acc is None or acc.get("disabled") or acc.get("clinic_key") is None:
