@@ -392,6 +392,12 @@ class PatientPage(QWidget):
         self.data_btn.setEnabled(has and self._data_exports == 0)
         self.delete_session_btn.setEnabled(has)
 
+    def _session_or_selected(self, session_id: int | None) -> SessionRecord | None:
+        """The session ``session_id`` (e.g. from the review screen), else the selected one."""
+        if session_id is not None:
+            return self.catalog.get_session(session_id)
+        return self.selected_session()
+
     def selected_session(self) -> SessionRecord | None:
         items = self.table.selectedItems()
         if not items:
@@ -453,11 +459,7 @@ class PatientPage(QWidget):
 
         ``session_id``: that session (e.g. from the review screen); else the selected one.
         """
-        rec = (
-            self.catalog.get_session(session_id)
-            if session_id is not None
-            else self.selected_session()
-        )
+        rec = self._session_or_selected(session_id)
         if rec is None:
             return
         patient_id = rec.patient_id
@@ -518,11 +520,7 @@ class PatientPage(QWidget):
     ) -> None:
         """Ask where (unless ``path``) and export the selected (or ``session_id``) session's data
         as ``fmt`` (``"csv"`` or ``"edf"``) in the background."""
-        rec = (
-            self.catalog.get_session(session_id)
-            if session_id is not None
-            else self.selected_session()
-        )
+        rec = self._session_or_selected(session_id)
         if rec is None:
             return
 
