@@ -42,6 +42,7 @@ def create_window(  # type: ignore[no-untyped-def]
     from core.recording.recovery import recover_unfinished
     from core.report.cleanup import clean_interrupted_writes
 
+    created = False  # the clinic's first account made at this start (audited below)
     if demo:
         root = demo_dir()
     else:

@@ -140,3 +140,16 @@ def test_opening_a_patient_and_a_session_is_audited_with_the_account(win, qtbot)
     ]
     assert ("patient", p.id, "page", "tester") in opens
     assert ("session", rec.id, "review", "tester") in opens
+
+
+def test_a_window_for_an_account_already_unlocked(no_account, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Scripts (the walkthrough, benchmarks) hand the window an account they unlocked."""
+    from core.security.access import create_first_account
+    from tests.accounts import FAST_KDF
+
+    unlocked, _ = create_first_account(no_account, "boss", "a long clinic password", kdf=FAST_KDF)
+    win, _ = create_window(demo=False, unlocked=unlocked)
+    qtbot.addWidget(win)
+    assert win.unlocked is unlocked and win.catalog.account == "boss"
+    assert win.catalog.audit_log(entity="account") == []  # not created by this start
+    win.close()
