@@ -103,7 +103,11 @@ def device_spec(text: str) -> str:
 def _layout(args: argparse.Namespace) -> Any:
     from core.learning.datasets.amigos import AmigosLayout
 
-    kw: dict[str, Any] = {"root": Path(args.amigos), "ecg_column": args.ecg_column}
+    kw: dict[str, Any] = {
+        "root": Path(args.amigos),
+        "ecg_column": args.ecg_column,
+        "ecg_unit": args.ecg_unit,
+    }
     if args.mat_pattern:
         kw["mat_pattern"] = args.mat_pattern
     if args.video_pattern:
@@ -111,7 +115,8 @@ def _layout(args: argparse.Namespace) -> Any:
     return AmigosLayout(**kw)
 
 
-def _configs(args: argparse.Namespace, variant: str, modalities: str) -> tuple[Any, Any]:
+def training_configs(args: argparse.Namespace, variant: str, modalities: str) -> tuple[Any, Any]:
+    """The model and training configs a ``train`` / ``evaluate`` command line asks for."""
     from core.learning.training import TrainConfig
     from core.models import BMMNConfig
 
@@ -130,6 +135,8 @@ def _configs(args: argparse.Namespace, variant: str, modalities: str) -> tuple[A
         epochs_joint=e3,
         batch_size=args.batch,
         lr=args.lr,
+        lambda_bmmn=args.lambda_bmmn,
+        lambda_bae=args.lambda_bae,
         seed=args.seed,
         device=args.device,
         amp=args.amp,
@@ -167,7 +174,43 @@ def cmd_train_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def describe_training(args: argparse.Namespace) -> str:
+    """The model card followed by the settings this ``train`` command would use."""
+    from core.models.card import model_card
+
+    e1, e2, e3 = (int(x) for x in args.epochs.split(","))
+    videos = "16 short + 4 long videos" if args.include_long_videos else "the 16 short videos"
+    frames = "every frame" if args.frame_step == 1 else f"every {args.frame_step}th frame"
+    return (
+        model_card().rstrip()
+        + "\n\n## This command's settings\n\n"
+        + f"- variant {args.variant}, modalities {args.modalities}, backbone {args.backbone} "
+        f"({args.weights} weights), face crops {args.face_size} px by {args.detector}\n"
+        + f"- epochs: BMMN {e1}, BAE {e2}, joint {e3}; λ_BMMN {args.lambda_bmmn:g}, "
+        f"λ_BAE {args.lambda_bae:g}\n"
+        + f"- Adam, learning rate {args.lr:g}, batch {args.batch}, seed {args.seed}\n"
+        + f"- AMIGOS: {videos} per participant, {frames}, ECG column "
+        f"{args.ecg_column} read as {args.ecg_unit} → mV, GSR kΩ → µS\n"
+    )
+
+
+def trial_weighting(frames_per_trial: list[int]) -> str:
+    """One line stating how much each trial weighs in training (by its number of frames)."""
+    import numpy as np
+
+    if not frames_per_trial:
+        return "no frames"
+    n = np.asarray(frames_per_trial)
+    return (
+        f"each frame weighs the same, so a trial weighs by its frames: {len(n)} trials, "
+        f"{int(n.min())}–{int(n.max())} frames each (median {int(np.median(n))})"
+    )
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.describe:
+        print(describe_training(args))
+        return 0
     if args.demo:
         return cmd_train_demo(args)
     if not args.amigos or not args.out:
@@ -179,10 +222,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from core.learning.training import train
     from core.models.checkpoint import save_checkpoint
 
-    trials = load_dataset(_layout(args), _participants(args.participants))
+    trials = load_dataset(_layout(args), _participants(args.participants), args.include_long_videos)
     if not trials:
         raise SystemExit(f"No usable AMIGOS trials under {args.amigos}")
-    mc, tc = _configs(args, args.variant, args.modalities)
+    mc, tc = training_configs(args, args.variant, args.modalities)
     scaling = SignalScaling.fit(trials)
     cache = Path(args.cache or Path(args.amigos) / "therascope-crop-cache")
     from core.faces.detect import make_detector
@@ -199,14 +242,34 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"({samples.n_without_face} frames without a face left out)",
         file=sys.stderr,
     )
+    per_trial = [int(n) for n in samples.frames_per_trial()]
+    print(trial_weighting(per_trial), file=sys.stderr)
     model, hist = train(
         mc, tc, dataset_of(samples), _progress, work_dir=Path(args.out).with_suffix(".work")
     )
     print(file=sys.stderr)
     meta = {
         "scaling": {"signals": ["ECG", "EDA"], **scaling.to_dict(), "rate_hz": 128.0},
+        "units": dict(scaling.units),  # ECG mV, EDA µS: what the loader converted to
         "data_fingerprint": data_fingerprint(trials),
-        "training_data": f"AMIGOS at {args.amigos}, {len(trials)} trials",
+        "training_data": (
+            f"AMIGOS at {args.amigos}, {len(trials)} trials ("
+            + ("short and long videos" if args.include_long_videos else "the 16 short videos")
+            + ")"
+        ),
+        "amigos": {
+            "long_videos": bool(args.include_long_videos),
+            "ecg_file_units": sorted({t.ecg_file_unit for t in trials}),
+            "conversion": {"ECG": "file unit → mV", "EDA": "kΩ resistance → µS (1000 / kΩ)"},
+            "frames_per_trial": per_trial,
+        },
+        "training": {
+            "epochs": {"bmmn": tc.epochs_bmmn, "bae": tc.epochs_bae, "joint": tc.epochs_joint},
+            "lambda_bmmn": tc.lambda_bmmn,
+            "lambda_bae": tc.lambda_bae,
+            "lr": tc.lr,
+            "batch_size": tc.batch_size,
+        },
         "history": hist,
         "code_version": __version__,
         FACE_STAGE_KEY: face_stage(args.detector, mc.face_size),
@@ -220,14 +283,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from core.learning.datasets.amigos import load_dataset
     from core.learning.experiment import cross_validate, results_table, write_tables
 
-    trials = load_dataset(_layout(args), _participants(args.participants))
+    trials = load_dataset(_layout(args), _participants(args.participants), args.include_long_videos)
     if not trials:
         raise SystemExit(f"No usable AMIGOS trials under {args.amigos}")
     cache = Path(args.cache or Path(args.amigos) / "therascope-crop-cache")
     results = []
     for variant in args.variants.split(","):
         for modalities in args.modalities.split(","):
-            mc, tc = _configs(args, variant, modalities)
+            mc, tc = training_configs(args, variant, modalities)
             print(f"== {variant} / {modalities}", file=sys.stderr)
             results.append(
                 cross_validate(
@@ -388,6 +451,18 @@ def add_commands(sub: Any) -> None:
         p.add_argument(
             "--ecg-column", type=bounded(int, 0, 16), default=14, help="14 ECG right, 15 ECG left"
         )
+        p.add_argument(
+            "--ecg-unit",
+            default="auto",
+            choices=["auto", "uV", "mV", "V"],
+            help="the unit of the copy's ECG, converted to mV on load (auto: found from the "
+            "amplitude, participant by participant)",
+        )
+        p.add_argument(
+            "--include-long-videos",
+            action="store_true",
+            help="also the 4 long-video trials (default: the 16 short videos, as the paper)",
+        )
         p.add_argument("--cache", help="face-crop cache folder (default: inside the copy)")
         p.add_argument(
             "--frame-step", type=bounded(int, 1, 1000), default=1, help="use every k-th video frame"
@@ -400,6 +475,18 @@ def add_commands(sub: Any) -> None:
         )
         p.add_argument("--batch", type=bounded(int, 1, 65536), default=115)
         p.add_argument("--lr", type=bounded(float, 0.0, 1.0, lo_open=True), default=1e-4)
+        p.add_argument(
+            "--lambda-bmmn",
+            type=bounded(float, 0.0, 1000.0),
+            default=1.0,
+            help="λ_BMMN, weight of the label loss in the joint stage (paper Eq. 1)",
+        )
+        p.add_argument(
+            "--lambda-bae",
+            type=bounded(float, 0.0, 1000.0),
+            default=1.0,
+            help="λ_BAE, weight of the reconstruction loss in the joint stage (paper Eq. 1)",
+        )
         p.add_argument("--device", type=device_spec, default="auto", help="auto, cpu, cuda, cuda:N")
         p.add_argument("--amp", default="auto", choices=["auto", "bf16", "off"])
         p.add_argument("--seed", type=SEED, default=0)
@@ -420,6 +507,12 @@ def add_commands(sub: Any) -> None:
         "--demo",
         action="store_true",
         help="train the demo model (small backbone) on simulated sessions instead of AMIGOS",
+    )
+    p.add_argument(
+        "--describe",
+        action="store_true",
+        help="print the model card (what the paper did, what we do, every deviation) and the "
+        "settings this command would train with, and stop",
     )
     p.set_defaults(func=cmd_train)
 
@@ -472,7 +565,12 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("synthetic-amigos", help="write a small synthetic AMIGOS-format dataset")
     p.add_argument("out")
     p.add_argument("--participants", type=bounded(int, 1, 100), default=6)
-    p.add_argument("--trials", type=bounded(int, 1, 20), default=4, help="per participant")
+    p.add_argument(
+        "--trials",
+        type=bounded(int, 1, 20),
+        default=4,
+        help="per participant: the short videos first, 17–20 add the long ones",
+    )
     p.add_argument(
         "--seconds",
         type=bounded(float, 0.0, 3600.0, unit="seconds", lo_open=True),

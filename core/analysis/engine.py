@@ -31,11 +31,13 @@ import numpy as np
 
 from core.analysis.inputs import (
     CropChunk,
+    UnitMismatchError,
     bio_windows,
     iter_face_crops,
     scale_channels,
     select_frames,
     session_bio_grid,
+    unit_factors,
 )
 from core.analysis.results import (
     AnalysisCounts,
@@ -247,6 +249,20 @@ def analyse_session(
         _check_inputs(cfg, rates, video is not None and len(video) > 0)
         use_face = cfg.modalities in ("both", "face")
         use_bio = cfg.modalities in ("both", "bio")
+        factors: dict[str, float] = {}
+        if use_bio:  # the session's units into the checkpoint's, or a refusal in words
+            units = {
+                c: u
+                for s in data.streams.values()
+                for c, u in zip(s.info.channels, s.info.units, strict=True)
+            }
+            try:
+                factors = unit_factors(cfg.signals, meta, units)
+            except UnitMismatchError as exc:
+                raise AnalysisError(
+                    f"This checkpoint cannot analyse this session: {exc}. Choose another "
+                    "checkpoint (Settings → model)."
+                ) from None
         on_cuda = device.type == "cuda"
         every = on_cuda or opts.every_frame  # every frame, of the whole session by default
         if opts.every_frame:
@@ -270,7 +286,7 @@ def analyse_session(
             if progress:
                 progress(0.0, "Preparing the bio signals…")
             grid = session_bio_grid(data, cfg.signals, cfg.bio_rate_hz)
-            scaled = scale_channels(grid, cfg.signals, meta["scaling"])
+            scaled = scale_channels(grid, cfg.signals, meta["scaling"], factors)
 
         model = model.to(device).eval()
         if on_cuda:

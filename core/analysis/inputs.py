@@ -7,6 +7,10 @@ Shared by the analysis engine and by training on TheraScope's own sessions
   off on the model's grid (128 Hz from session time 0). Lost samples are never bridged: a grid
   sample within one source period of a lost one is marked invalid, and a window holding an
   invalid sample is *incomplete* — its frame gets no estimate.
+* **Units**: a checkpoint records the units its scaling is in (ECG mV, EDA µS:
+  :mod:`core.models.units`); each session channel is converted into them before scaling
+  (:func:`unit_factors`), and a checkpoint without recorded units, or with units a session's
+  signal cannot be converted to, is refused.
 * **Windows**: the 1000-sample window of a frame at time t is centred on sample
   round(t·rate_hz), as in :func:`core.learning.datasets.amigos.frame_windows`; before the first
   and after the last recorded sample the signal is edge-padded (the same padding as in
@@ -121,14 +125,75 @@ def session_bio_grid(data: SessionData, channels: Sequence[str], rate_hz: float 
     return BioGrid(rate_hz, values, valid, first, last)
 
 
-def scale_channels(grid: BioGrid, channels: Sequence[str], scaling: dict[str, Any]) -> np.ndarray:
-    """Standardise each channel with a checkpoint's stored scaling (``mean``/``std`` per key)."""
+def scale_channels(
+    grid: BioGrid,
+    channels: Sequence[str],
+    scaling: dict[str, Any],
+    factors: dict[str, float] | None = None,
+) -> np.ndarray:
+    """Standardise each channel with a checkpoint's stored scaling (``mean``/``std`` per key).
+
+    Parameters
+    ----------
+    factors : dict, optional — per channel, the factor into the scaling's units
+        (:func:`unit_factors`); a channel without one is taken as already in them
+    """
     out = np.empty_like(grid.values)
     for i, c in enumerate(channels):
         key = SCALING_KEYS.get(c, c.lower())
         mean, std = float(scaling["mean"][key]), float(scaling["std"][key])
-        out[i] = (grid.values[i] - mean) / (std if std > 1e-12 else 1.0)
+        x = grid.values[i] * (factors or {}).get(c, 1.0)
+        out[i] = (x - mean) / (std if std > 1e-12 else 1.0)
     return out
+
+
+class UnitMismatchError(ValueError):
+    """The checkpoint's recorded units cannot be matched to the session's (message in words)."""
+
+
+def unit_factors(
+    channels: Sequence[str], metadata: dict[str, Any], session_units: dict[str, str]
+) -> dict[str, float]:
+    """Per channel, the factor that turns the session's samples into the checkpoint's units.
+
+    Parameters
+    ----------
+    channels : the model's bio signals (e.g. ``("ECG", "EDA")``)
+    metadata : the checkpoint's metadata (:func:`core.models.units.checkpoint_units`)
+    session_units : channel → the unit the session stores it in (``"mV"``, ``"uS"``…)
+
+    Returns
+    -------
+    dict — channel → factor (1.0 when the units are the same)
+
+    Raises
+    ------
+    UnitMismatchError — the checkpoint records no units, or a channel's units cannot be matched
+    """
+    from core.models.units import checkpoint_units, display_unit, unit_factor
+
+    units = checkpoint_units(metadata)
+    if units is None:
+        raise UnitMismatchError(
+            "the checkpoint does not record the units its ECG and EDA were scaled in (it was "
+            "written by an older TheraScope or by other software), so its inputs cannot be "
+            "matched to this session's; train it again with this version"
+        )
+    factors: dict[str, float] = {}
+    problems = []
+    for c in channels:
+        want, have = units.get(c), session_units.get(c)
+        f = unit_factor(c, have, want) if want is not None and have is not None else None
+        if f is None:
+            problems.append(
+                f"the model reads {c} in {display_unit(want) if want else 'an unrecorded unit'}, "
+                f"this session stores it in {display_unit(have) if have else 'no stated unit'}"
+            )
+        else:
+            factors[c] = f
+    if problems:
+        raise UnitMismatchError("; ".join(problems) + ", and the two cannot be converted")
+    return factors
 
 
 def bio_windows(

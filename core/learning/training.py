@@ -7,7 +7,10 @@ Stages, for a BMMN-BAE-1/2 model:
 3. **joint** — the BAE model, initialised from stages 1 and 2 (every tensor whose name and shape
    match), trained with L = λ_BMMN · L_BMMN + λ_BAE · L_BAE.
 
-A plain BMMN stops after stage 1. Adam, learning rate 1e-4, batch 115 by default, as in the paper.
+A plain BMMN stops after stage 1. Adam, learning rate 1e-4, batch 115 by default, as in the paper;
+the paper gives no values for λ_BMMN and λ_BAE nor epochs per stage, so these are settings
+(``therascope train --lambda-bmmn --lambda-bae --epochs``; defaults 1, 1 and 10/5/10). Every
+deviation from the paper is listed in the model card (``core/models/MODEL_CARD.md``).
 Targets are trained on a common scale: ratings (valence, arousal, liking; 1–9) as (r − 5) / 4 in
 [-1, 1], emotions as given (0/1); see :func:`to_training_scale`.
 

@@ -14,8 +14,13 @@ caller adds the rest):
 * ``signals``*, ``bio_rate_hz``*: bio channel names and their sampling rate (Hz)
 * ``output_names``*: the order of the 10 outputs
 * ``code_version``*: ``core.__version__``; ``torch_version``*; ``created_at``*: UTC ISO 8601
-* ``scaling``: how raw signals were scaled before training, e.g. ``{"ECG": {"mean": ...,
-  "std": ...}, ...}`` in the raw units; inference must apply the same
+* ``scaling``: how raw signals were scaled before training, ``{"mean": {"ecg": ..., "gsr": ...},
+  "std": {...}, ...}``, in the units of ``units``; inference converts a session's signals into
+  those units and applies the same scaling (:mod:`core.models.units`)
+* ``units``*: the unit of each bio signal, ``{"ECG": "mV", "EDA": "uS"}``: the caller's
+  ``units``, else its ``scaling["units"]``, else TheraScope's (ECG mV, EDA µS), the only units this
+  version's data paths deliver. The analysis refuses a checkpoint that records no units (one
+  written before they were recorded)
 * ``data_fingerprint``: identifies the training data (e.g. a hash of the sample index)
 * ``metrics``: evaluation results, e.g. per-label accuracy / F1
 """
@@ -37,6 +42,7 @@ from torch import Tensor, nn
 
 import core
 from core.models.bmmn import BMMN, OUTPUT_NAMES, BMMNConfig
+from core.models.units import default_units
 
 FORMAT = "therascope-bmmn"
 FORMAT_VERSION = 1
@@ -119,13 +125,18 @@ def save_checkpoint(
         The config the model was built from.
     metadata
         Caller's metadata (``scaling``, ``data_fingerprint``, ``metrics``, …; plain types and
-        tensors only). Keys derived from ``config`` are always written from ``config``.
+        tensors only). Keys derived from ``config`` are always written from ``config``;
+        ``units`` is filled in when not given (module docstring).
 
     Returns
     -------
     Path
         The written file.
     """
+    if not metadata.get("units"):
+        scaling = metadata.get("scaling")
+        stated = scaling.get("units") if isinstance(scaling, Mapping) else None
+        metadata = {**metadata, "units": dict(stated or default_units(config.signals))}
     inner = _unwrap(model)
     built = getattr(inner, "config", None)
     if isinstance(built, BMMNConfig) and _rebuild_config(built) != _rebuild_config(config):
@@ -269,3 +280,31 @@ def load_checkpoint(
     model.load_state_dict(state, strict=True)
     model.eval()
     return model, config, metadata
+
+
+def update_metadata(path: str | os.PathLike[str], updates: dict[str, Any]) -> Path:
+    """Rewrite a checkpoint with ``updates`` merged into its metadata; weights stay as they are.
+
+    For facts that are known about an existing checkpoint but were not recorded when it was
+    written (e.g. the units of a model trained on TheraScope sessions, which are always mV/µS).
+
+    Parameters
+    ----------
+    path
+        A checkpoint :func:`load_checkpoint` accepts; it is replaced atomically.
+    updates
+        Top-level metadata keys and their new values (plain types only).
+
+    Returns
+    -------
+    Path
+        The rewritten file.
+    """
+    path = Path(path)
+    load_checkpoint(path)  # refuses anything that is not a sound checkpoint
+    obj = _read(path, "cpu")
+    obj["metadata"] = {**obj["metadata"], **_plain(updates, "metadata")}
+    tmp = path.with_name(path.name + ".partial")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+    return path

@@ -90,6 +90,12 @@ class FrameSamples:
     def __len__(self) -> int:
         return len(self.targets)
 
+    def frames_per_trial(self) -> np.ndarray:
+        """Samples of each trial that has any, in trial order: a trial's weight in training
+        (every frame weighs the same)."""
+        trial = np.asarray(self.bio.trial)
+        return np.bincount(trial) if len(trial) else np.zeros(0, np.int64)
+
     def subset(self, mask: np.ndarray) -> FrameSamples:
         idx = np.nonzero(mask)[0]
         return FrameSamples(

@@ -2,7 +2,8 @@
 
 Each analysed frame of a session becomes one sample, prepared exactly as the analysis engine
 prepares it (:mod:`core.analysis.inputs`): the face crop, the 1000-sample ECG and EDA windows at
-128 Hz centred on the frame, scaled with statistics fitted on the training sessions only. Labels:
+128 Hz centred on the frame, in TheraScope's units (ECG mV, EDA µS; a session stored in other
+units is converted) and scaled with statistics fitted on the training sessions only. Labels:
 
 * simulated sessions carry their scenario (``simulation.json``): valence and arousal at the
   frame's time, on the 1–9 scale (5 + 4·v);
@@ -72,8 +73,13 @@ class SessionSamples:
 
 
 def fit_session_scaling(grids: Sequence[Any], channels: Sequence[str]) -> dict[str, Any]:
-    """Mean and SD of each channel over the valid grid samples of the training sessions."""
+    """Mean and SD of each channel over the valid grid samples of the training sessions.
+
+    The statistics are in the sessions' units, TheraScope's (ECG mV, EDA µS), recorded as
+    ``units`` so the analysis can match a session against them.
+    """
     from core.analysis.inputs import SCALING_KEYS
+    from core.models.units import default_units
 
     mean: dict[str, float] = {}
     std: dict[str, float] = {}
@@ -85,7 +91,25 @@ def fit_session_scaling(grids: Sequence[Any], channels: Sequence[str]) -> dict[s
         mean[key] = float(np.mean(x))
         sd = float(np.std(x))
         std[key] = sd if sd > 1e-12 else 1.0
-    return {"mean": mean, "std": std, "fitted_on": []}
+    return {"mean": mean, "std": std, "fitted_on": [], "units": default_units(channels)}
+
+
+def session_unit_factors(data: Any, channels: Sequence[str]) -> dict[str, float]:
+    """Per channel, the factor from the session's stored unit into TheraScope's (ECG mV, EDA µS).
+
+    Raises
+    ------
+    core.analysis.inputs.UnitMismatchError — a channel's unit cannot be converted
+    """
+    from core.analysis.inputs import unit_factors
+    from core.models.units import default_units
+
+    units = {
+        c: u
+        for st in data.streams.values()
+        for c, u in zip(st.info.channels, st.info.units, strict=True)
+    }
+    return unit_factors(channels, {"units": default_units(channels)}, units)
 
 
 def session_samples(
@@ -139,7 +163,13 @@ def session_samples(
         opened.append((k, data, t_all, pos, y))
     if not opened:
         raise ValueError("none of the sessions has labels to train on")
-    grids = [session_bio_grid(d, channels, rate_hz) for _, d, _, _, _ in opened]
+    grids = []
+    for _, d, _, _, _ in opened:
+        grid = session_bio_grid(d, channels, rate_hz)
+        to_mv_us = session_unit_factors(d, channels)  # TheraScope's units: ECG mV, EDA µS
+        for i, name in enumerate(channels):
+            grid.values[i] *= to_mv_us.get(name, 1.0)
+        grids.append(grid)
     scaling = scaling or fit_session_scaling(grids, channels)
     faces_l, bio_l, y_l, g_l, t_l = [], [], [], [], []
     counts = {"frames": 0, "without_face": 0, "bio_incomplete": 0}

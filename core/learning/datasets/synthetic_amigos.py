@@ -14,8 +14,14 @@ How labels relate to the inputs (learnable, but noisy):
 * the self-assessment ratings are 5 + 4·felt plus report noise (σ = 0.5 rating points), clipped
   to 1–9; the felt basic emotion follows the quadrant, replaced by a random one 15 % of the time.
 
-GSR is written as skin resistance in kΩ, the polarity assumed for real AMIGOS copies (see
-:mod:`core.learning.datasets.amigos`), so loading exercises the conversion back to µS.
+Units as the file stores them, so loading exercises the conversions to TheraScope's units (see
+:mod:`core.learning.datasets.amigos`): ECG is simulated in mV and written in **µV** (× 1000), GSR is
+simulated as conductance in µS and written as skin **resistance in kΩ** (1000 / µS), the polarity
+assumed for real AMIGOS copies.
+
+Trials: ``trials`` usable trials per participant take the AMIGOS video ids in order, the 16 short
+videos first, then the long ones (``N1``, ``P1``, ``B1``, ``U1``), so ``trials=20`` writes a copy
+with the 16 short and the 4 long videos of every participant (every trial ``seconds`` long).
 
 Deliberate defects so loaders are tested on them: participant 1 has a missing trial (signals shaped
 (0, 0)) and a trial with empty labels ((1, 0)); participant 2 (when written) has a trial whose
@@ -157,7 +163,7 @@ def write_synthetic_amigos(
 
     Returns
     -------
-    AmigosLayout — reads the written copy (GSR polarity "resistance", unit kΩ)
+    AmigosLayout — reads the written copy (ECG in µV; GSR polarity "resistance", unit kΩ)
     """
     import scipy.io
 
@@ -167,7 +173,9 @@ def write_synthetic_amigos(
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    layout = AmigosLayout(root=root, gsr_polarity="resistance", gsr_resistance_unit_ohm=1e3)
+    layout = AmigosLayout(
+        root=root, gsr_polarity="resistance", gsr_resistance_unit_ohm=1e3, ecg_unit="uV"
+    )
     n = int(round(seconds * RATE_HZ))
     base = np.random.default_rng(seed)
     # stimulus k elicits, in everyone, a state in quadrant k mod 4 (magnitude 0.35–0.85)
@@ -197,8 +205,8 @@ def write_synthetic_amigos(
                                    rng.uniform(1.0, 9.0)], emotions])  # fmt: skip
             data = 10.0 * rng.standard_normal((n, N_COLUMNS))  # EEG-like noise (µV)
             hr = heart_rate_bpm(a, v) + hr_offset
-            data[:, 14] = _ecg(rng, n, hr, 1.0)
-            data[:, 15] = _ecg(rng, n, hr, 0.7)
+            data[:, 14] = 1e3 * _ecg(rng, n, hr, 1.0)  # µV
+            data[:, 15] = 1e3 * _ecg(rng, n, hr, 0.7)
             us = _conductance(
                 rng,
                 n,
