@@ -2,14 +2,20 @@
 
 A checkpoint is one file written by ``torch.save`` holding only tensors and plain types::
 
-    {"format": "therascope-bmmn", "format_version": 1,
-     "config": BMMNConfig.to_dict(), "metadata": {...}, "state_dict": {name: tensor}}
+    {"format": "therascope-bmmn", "format_version": 2, "family": "deepvanet",
+     "inputs": ModelInputs.to_dict(), "config": <the family's config>.to_dict(),
+     "metadata": {...}, "state_dict": {name: tensor}}
 
 and it is read with ``torch.load(..., weights_only=True)``, which refuses anything that would import
-or call code. Metadata keys (those marked * are filled in from the config and the running code; the
-caller adds the rest):
+or call code. ``family`` names the model family (:mod:`core.models.families`: ``bmmn``,
+``deepvanet``, ``transformer``, ``avigas``) and ``inputs`` what one sample holds (one frame and a
+1000-sample window, or a sequence of frames and a segment). Format version 1 (before there were
+several families; the format's name dates from then) has neither and is read as family ``"bmmn"``.
+Metadata keys (those marked * are filled in from the config and the running code; the caller adds
+the rest):
 
-* ``variant``*, ``backbone``*, ``modalities``*
+* ``family``*, ``inputs``*: as above
+* ``variant``*, ``backbone``*: BMMN only; ``modalities``*
 * ``input_sizes``*: ``{"face": [3, H, W], "bio": [n_signals, window]}``
 * ``signals``*, ``bio_rate_hz``*: bio channel names and their sampling rate (Hz)
 * ``output_names``*: the order of the 10 outputs
@@ -23,6 +29,9 @@ caller adds the rest):
   written before they were recorded)
 * ``data_fingerprint``: identifies the training data (e.g. a hash of the sample index)
 * ``metrics``: evaluation results, e.g. per-label accuracy / F1
+* ``provenance``: where the weights come from, ``{"fine_tuning": {"data": ..., "fingerprint":
+  ...}, "pretraining": {...}}``; the Transformer's pre-training data (its participants, recorded
+  sessions) are named here
 """
 
 from __future__ import annotations
@@ -42,10 +51,11 @@ from torch import Tensor, nn
 
 import core
 from core.models.bmmn import BMMN, OUTPUT_NAMES, BMMNConfig
+from core.models.families import AnyConfig, config_from_dict, family, family_of, inputs_of
 from core.models.units import default_units
 
 FORMAT = "therascope-bmmn"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 _CODE_OPCODES = {"GLOBAL", "STACK_GLOBAL", "REDUCE", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX"}
 
@@ -92,26 +102,30 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return model
 
 
-def _auto_metadata(config: BMMNConfig) -> dict[str, Any]:
-    return {
-        "variant": config.variant,
-        "backbone": config.backbone,
-        "modalities": config.modalities,
-        "input_sizes": {
-            "face": [3, config.face_size, config.face_size],
-            "bio": [len(config.signals), config.bio_window],
-        },
-        "signals": list(config.signals),
-        "bio_rate_hz": config.bio_rate_hz,
-        "output_names": list(OUTPUT_NAMES),
-        "code_version": core.__version__,
-        "torch_version": torch.__version__,
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
+def _auto_metadata(config: AnyConfig) -> dict[str, Any]:
+    inputs = inputs_of(config)
+    face = [3, inputs.face_size, inputs.face_size]
+    bio = [len(inputs.signals), inputs.bio_samples]
+    meta: dict[str, Any] = {"family": family_of(config).name, "inputs": inputs.to_dict()}
+    if isinstance(config, BMMNConfig):
+        meta.update(variant=config.variant, backbone=config.backbone)
+    else:
+        face = [inputs.frames, *face]
+    meta.update(
+        modalities=getattr(config, "modalities", "both"),
+        input_sizes={"face": face, "bio": bio},
+        signals=list(inputs.signals),
+        bio_rate_hz=inputs.bio_rate_hz,
+        output_names=list(OUTPUT_NAMES),
+        code_version=core.__version__,
+        torch_version=torch.__version__,
+        created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    )
+    return meta
 
 
 def save_checkpoint(
-    path: str | os.PathLike[str], model: nn.Module, config: BMMNConfig, metadata: dict[str, Any]
+    path: str | os.PathLike[str], model: nn.Module, config: AnyConfig, metadata: dict[str, Any]
 ) -> Path:
     """Write ``model`` with its config and metadata to ``path`` (atomically).
 
@@ -120,9 +134,9 @@ def save_checkpoint(
     path
         Destination file; it is replaced only once the new file is completely written.
     model
-        The BMMN (a DDP or ``torch.compile`` wrapper around it is unwrapped).
+        The model, of any family (a DDP or ``torch.compile`` wrapper around it is unwrapped).
     config
-        The config the model was built from.
+        The config the model was built from (its class says the family).
     metadata
         Caller's metadata (``scaling``, ``data_fingerprint``, ``metrics``, …; plain types and
         tensors only). Keys derived from ``config`` are always written from ``config``;
@@ -139,13 +153,17 @@ def save_checkpoint(
         metadata = {**metadata, "units": dict(stated or default_units(config.signals))}
     inner = _unwrap(model)
     built = getattr(inner, "config", None)
-    if isinstance(built, BMMNConfig) and _rebuild_config(built) != _rebuild_config(config):
+    if built is not None and (
+        type(built) is not type(config) or _rebuild_config(built) != _rebuild_config(config)
+    ):
         raise ValueError("config does not match the config the model was built with")
     meta = _plain({**metadata, **_auto_metadata(config)}, "metadata")
     state = {k: v.detach().to("cpu") for k, v in inner.state_dict().items()}
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
+        "family": meta["family"],
+        "inputs": meta["inputs"],
         "config": _plain(config.to_dict(), "config"),
         "metadata": meta,
         "state_dict": state,
@@ -158,9 +176,13 @@ def save_checkpoint(
     return path
 
 
-def _rebuild_config(config: BMMNConfig) -> BMMNConfig:
-    # backbone_weights only matters for a fresh build; a saved model brings all its weights.
-    return dataclasses.replace(config, backbone_weights="none")
+def _rebuild_config(config: Any) -> Any:
+    # backbone weights only matter for a fresh build; a saved model brings all its weights.
+    if isinstance(config, BMMNConfig):
+        return dataclasses.replace(config, backbone_weights="none")
+    if hasattr(config, "face_weights"):
+        return dataclasses.replace(config, face_weights="none")
+    return config
 
 
 def _has_code_opcodes(path: Path) -> bool:
@@ -224,10 +246,14 @@ def _check_state(model: nn.Module, state: Any, path: Path) -> dict[str, Tensor]:
     return dict(state)
 
 
-def load_checkpoint(
+class FamilyNotSupportedError(CheckpointError):
+    """A sound checkpoint of a model family the caller cannot run; the message says which."""
+
+
+def load_any_checkpoint(
     path: str | os.PathLike[str], map_location: Any = "cpu"
-) -> tuple[BMMN, BMMNConfig, dict[str, Any]]:
-    """Read a checkpoint written by :func:`save_checkpoint`.
+) -> tuple[nn.Module, AnyConfig, dict[str, Any]]:
+    """Read a checkpoint of any family written by :func:`save_checkpoint`.
 
     Parameters
     ----------
@@ -240,14 +266,15 @@ def load_checkpoint(
     Returns
     -------
     model, config, metadata
-        The model in eval mode, its config and the stored metadata.
+        The model in eval mode, its config (whose class says the family) and the stored metadata,
+        with ``family`` and ``inputs`` always there (filled in for format-1 files: ``"bmmn"``).
 
     Raises
     ------
     CheckpointError
         Missing, truncated or corrupt file; a file carrying code (refused, never run); a foreign
-        format (e.g. a bare torchvision state dict); a newer format version; weights that do not
-        match the stored config.
+        format (e.g. a bare torchvision state dict); a newer format version; an unknown family;
+        weights that do not match the stored config.
     """
     path = Path(path)
     obj = _read(path, map_location)
@@ -270,15 +297,45 @@ def load_checkpoint(
     raw_config = obj.get("config")
     if not isinstance(metadata, dict) or not isinstance(raw_config, dict):
         raise CheckpointError(f"{path}: checkpoint lacks its config or metadata")
+    name = obj.get("family", "bmmn") if version >= 2 else "bmmn"
     try:
-        config = BMMNConfig.from_dict(raw_config)
+        family(str(name))
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: {exc} (a newer TheraScope may know it)") from exc
+    try:
+        config = config_from_dict(str(name), raw_config)
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: invalid model config in checkpoint: {exc}") from exc
     # The file brings every weight, so never download or read backbone weights here.
-    model = BMMN(_rebuild_config(config))
+    model = family(str(name)).build(_rebuild_config(config))
     state = _check_state(model, obj.get("state_dict"), path)
     model.load_state_dict(state, strict=True)
     model.eval()
+    metadata = {**metadata, "family": str(name), "inputs": inputs_of(config).to_dict()}
+    return model, config, metadata
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], map_location: Any = "cpu"
+) -> tuple[BMMN, BMMNConfig, dict[str, Any]]:
+    """Read a BMMN-family checkpoint (BMMN, BMMN-BAE-1/2): :func:`load_any_checkpoint`, which see.
+
+    Raises
+    ------
+    FamilyNotSupportedError
+        (a :class:`CheckpointError`) the file holds another family's model; the message names the
+        family and the inputs it needs.
+    CheckpointError
+        As :func:`load_any_checkpoint`.
+    """
+    model, config, metadata = load_any_checkpoint(path, map_location)
+    if not isinstance(model, BMMN) or not isinstance(config, BMMNConfig):
+        fam = family_of(config)
+        raise FamilyNotSupportedError(
+            f"{Path(path)}: holds a {fam.title} model (family '{fam.name}', paper {fam.paper}), "
+            f"which needs {inputs_of(config).describe()}; this part of TheraScope runs only "
+            "BMMN-family models (one frame and a 1000-sample window at a time)"
+        )
     return model, config, metadata
 
 
@@ -291,7 +348,7 @@ def update_metadata(path: str | os.PathLike[str], updates: dict[str, Any]) -> Pa
     Parameters
     ----------
     path
-        A checkpoint :func:`load_checkpoint` accepts; it is replaced atomically.
+        A checkpoint :func:`load_any_checkpoint` accepts; it is replaced atomically.
     updates
         Top-level metadata keys and their new values (plain types only).
 
@@ -301,7 +358,7 @@ def update_metadata(path: str | os.PathLike[str], updates: dict[str, Any]) -> Pa
         The rewritten file.
     """
     path = Path(path)
-    load_checkpoint(path)  # refuses anything that is not a sound checkpoint
+    load_any_checkpoint(path)  # refuses anything that is not a sound checkpoint
     obj = _read(path, "cpu")
     obj["metadata"] = {**obj["metadata"], **_plain(updates, "metadata")}
     tmp = path.with_name(path.name + ".partial")

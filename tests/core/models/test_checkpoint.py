@@ -88,7 +88,8 @@ def test_round_trip_same_outputs_and_metadata(saved: tuple[Path, BMMN]) -> None:
 
 def test_file_holds_only_plain_types(saved: tuple[Path, BMMN]) -> None:
     obj = _payload(saved[0])
-    assert obj["format"] == "therascope-bmmn" and obj["format_version"] == 1
+    assert obj["format"] == "therascope-bmmn" and obj["format_version"] == 2
+    assert obj["family"] == "bmmn" and obj["inputs"]["kind"] == "frame"
     assert obj["config"]["signals"] == ["ECG", "EDA"]
     assert all(isinstance(v, torch.Tensor) for v in obj["state_dict"].values())
 
@@ -189,10 +190,10 @@ def test_foreign_torchvision_state_dict(tmp_path: Path) -> None:
 
 def test_newer_format_version(tmp_path: Path, saved: tuple[Path, BMMN]) -> None:
     obj = _payload(saved[0])
-    obj["format_version"] = 2
+    obj["format_version"] = 3
     newer = tmp_path / "newer.pt"
     torch.save(obj, newer)
-    with pytest.raises(CheckpointError, match="newer TheraScope.*format 2"):
+    with pytest.raises(CheckpointError, match="newer TheraScope.*format 3"):
         load_checkpoint(newer)
 
 
