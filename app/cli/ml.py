@@ -11,6 +11,14 @@ from typing import Any
 
 from app.cli.arguments import SEED, bounded
 from app.cli.common import open_catalog
+from app.cli.families import (
+    MODELS,
+    add_family_args,
+    describe_family,
+    evaluate_models_command,
+    models_spec,
+    train_family_command,
+)
 
 #: the highest participant number ``--participants`` may name (AMIGOS has 40)
 MAX_PARTICIPANT = 1000
@@ -208,6 +216,22 @@ def trial_weighting(frames_per_trial: list[int]) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.model != "bmmn":
+        if args.describe:
+            print(describe_family(args.model))
+            return 0
+        if not args.amigos or not args.out:
+            raise SystemExit(f"therascope train --model {args.model} needs --amigos and --out")
+        from core.learning.datasets.amigos import load_dataset
+
+        trials = load_dataset(
+            _layout(args), _participants(args.participants), args.include_long_videos
+        )
+        if not trials:
+            raise SystemExit(f"No usable AMIGOS trials under {args.amigos}")
+        cache = Path(args.cache or Path(args.amigos) / "therascope-crop-cache")
+        print(train_family_command(args, trials, cache))
+        return 0
     if args.describe:
         print(describe_training(args))
         return 0
@@ -287,6 +311,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not trials:
         raise SystemExit(f"No usable AMIGOS trials under {args.amigos}")
     cache = Path(args.cache or Path(args.amigos) / "therascope-crop-cache")
+    if args.models:
+        return evaluate_models_command(args, trials, cache, training_configs)
     results = []
     for variant in args.variants.split(","):
         for modalities in args.modalities.split(","):
@@ -491,8 +517,16 @@ def add_commands(sub: Any) -> None:
         p.add_argument("--amp", default="auto", choices=["auto", "bf16", "off"])
         p.add_argument("--seed", type=SEED, default=0)
 
-    p = sub.add_parser("train", help="train a BMMN model on AMIGOS (torchrun for several GPUs)")
+    p = sub.add_parser("train", help="train a model on AMIGOS (torchrun for several GPUs)")
     data_args(p, need_amigos=False)
+    p.add_argument(
+        "--model",
+        default="bmmn",
+        choices=list(MODELS),
+        help="model family: bmmn (paper 000; --variant picks BMMN, BAE-1 or BAE-2), deepvanet "
+        "(001), transformer (003, MVP pre-training), avigas (004, gated fusion)",
+    )
+    add_family_args(p)
     p.add_argument("--variant", default="bae2", choices=["bmmn", "bae1", "bae2"])
     p.add_argument("--modalities", default="both", choices=["both", "face", "bio"])
     p.add_argument(
@@ -521,6 +555,20 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--folds", type=bounded(int, 2, 100), default=5)
     p.add_argument("--variants", default="bae2", help="comma list of bmmn,bae1,bae2")
     p.add_argument("--modalities", default="both", help="comma list of both,face,bio")
+    p.add_argument(
+        "--models",
+        type=models_spec,
+        help="comma list of bmmn,deepvanet,transformer,avigas: all on the same folds, one table "
+        "beside each paper's figures (bmmn: the first of --variants)",
+    )
+    add_family_args(p)
+    p.add_argument(
+        "--per-subject",
+        action="store_true",
+        help="with --models: also DeepVANet's per-subject protocol, random 1-s segments vs "
+        "time blocks",
+    )
+    p.add_argument("--per-subject-folds", type=bounded(int, 2, 100), default=10)
     p.add_argument("--out-dir", required=True)
     p.set_defaults(func=cmd_evaluate)
 

@@ -36,7 +36,9 @@ from core.learning.family_training import (
 )
 from core.learning.sequences import SequenceSamples
 from core.learning.training import TrainConfig
+from core.models.avigas import AViGaSConfig
 from core.models.bmmn import BMMNConfig
+from core.models.deepvanet import DeepVANetConfig
 from core.models.families import family_of, inputs_of
 from core.models.mvp_transformer import MVPTransformerConfig, filter_segment
 from core.models.outputs import to_training_scale
@@ -78,6 +80,36 @@ NOT_COMPARABLE = (
     "inter-subject segment CV; AMIGOS 10-fold segment CV; SEMAINE/SEWA CCC; AMIGOS "
     "person-independent) and are not comparable with each other nor with our folds."
 )
+
+
+#: reduced sizes for CPU runs and tests ("--size small"); everything else as the paper
+SMALL: dict[str, Any] = {
+    "deepvanet": DeepVANetConfig(
+        face_size=32, frames=3, face_channels=(4, 8, 8), convlstm_hidden=4, dropout=0.0
+    ),
+    "transformer": MVPTransformerConfig(
+        segment_s=4.0, frames=2, face_size=32, cnn_kernels=(9, 5, 3), cnn_channels=(8, 16, 16),
+        token_pool=16, feedforward=32, mvp_hidden=16, head_hidden=16, fusion_hidden=(16, 8),
+        head_dropout=0.2, face_backbone="small", face_weights="none", freeze_face=False,
+    ),
+    "avigas": AViGaSConfig(
+        steps=4, face_size=32, latent=16, bio_channels=(8, 16), gmu=16, lstm_hidden=16
+    ),
+}  # fmt: skip
+
+
+def family_config(name: str, size: str = "paper") -> Any:
+    """A sequence family's config: the paper's sizes (``"paper"``) or :data:`SMALL` ones."""
+    if size == "small":
+        return SMALL[name]
+    if size != "paper":
+        raise ValueError(f"size must be 'paper' or 'small', not {size!r}")
+    defaults = {
+        "deepvanet": DeepVANetConfig,
+        "transformer": MVPTransformerConfig,
+        "avigas": AViGaSConfig,
+    }
+    return defaults[name]()
 
 
 def _scores_summary(

@@ -19,6 +19,7 @@ from core.learning.comparison import (  # noqa: E402
     NOT_COMPARABLE,
     comparison_table,
     cross_validate_family,
+    family_config,
     markdown,
     per_subject_protocol,
     per_subject_splits,
@@ -28,26 +29,11 @@ from core.learning.datasets.amigos import SignalScaling, load_dataset  # noqa: E
 from core.learning.datasets.frames import build_frame_samples  # noqa: E402
 from core.learning.datasets.synthetic_amigos import write_synthetic_amigos  # noqa: E402
 from core.learning.family_training import FamilyTrainConfig  # noqa: E402
-from core.models.avigas import AViGaSConfig  # noqa: E402
-from core.models.deepvanet import DeepVANetConfig  # noqa: E402
-from core.models.mvp_transformer import MVPTransformerConfig  # noqa: E402
 
 FACE = 32
 MARGIN = 5.0  # accuracy points above the majority baseline, mean of valence and arousal
 
-CONFIGS = {
-    "deepvanet": DeepVANetConfig(
-        face_size=FACE, frames=3, face_channels=(4, 8, 8), convlstm_hidden=4, dropout=0.0
-    ),
-    "transformer": MVPTransformerConfig(
-        segment_s=4.0, frames=2, face_size=FACE, cnn_kernels=(9, 5, 3), cnn_channels=(8, 16, 16),
-        token_pool=16, feedforward=32, mvp_hidden=16, head_hidden=16, fusion_hidden=(16, 8),
-        head_dropout=0.2, face_backbone="small", face_weights="none", freeze_face=False,
-    ),
-    "avigas": AViGaSConfig(
-        steps=4, face_size=FACE, latent=16, bio_channels=(8, 16), gmu=16, lstm_hidden=16
-    ),
-}  # fmt: skip
+CONFIGS = {name: family_config(name, "small") for name in ("deepvanet", "transformer", "avigas")}
 TRAIN = FamilyTrainConfig(epochs=6, epochs_pretrain=2, batch_size=32, lr=1e-3, device="cpu")
 EPOCHS = {"deepvanet": 10, "transformer": 12, "avigas": 6}
 

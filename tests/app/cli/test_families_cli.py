@@ -1,0 +1,51 @@
+"""``therascope train --model …`` and ``evaluate --models …`` on a tiny synthetic AMIGOS copy."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from app.cli.families import models_spec
+from app.cli.main import main
+
+
+@pytest.fixture
+def data(app_env, tmp_path):
+    root = tmp_path / "amigos"
+    args = ["synthetic-amigos", str(root), "--participants", "3", "--trials", "2"]
+    assert main([*args, "--seconds", "6"]) == 0
+    return root
+
+
+COMMON = ["--size", "small", "--frame-step", "10", "--device", "cpu", "--batch", "16"]
+
+
+def test_models_list_is_checked() -> None:
+    assert models_spec("bmmn, avigas") == ["bmmn", "avigas"]
+    for bad in ("", "bmmn,bmmn", "resnet"):
+        with pytest.raises(argparse.ArgumentTypeError, match="comma list"):
+            models_spec(bad)
+
+
+def test_train_a_sequence_family_writes_a_checkpoint_with_its_family(data, tmp_path, capsys):
+    from core.models.checkpoint import load_any_checkpoint
+
+    out = tmp_path / "avigas.pt"
+    args = ["train", "--model", "avigas", "--amigos", str(data), "--out", str(out), *COMMON]
+    assert main([*args, "--family-epochs", "1", "--detector", "haar"]) == 0
+    _, cfg, meta = load_any_checkpoint(out)
+    assert meta["family"] == "avigas" and meta["inputs"]["frames"] == cfg.steps
+    assert meta["provenance"]["fine_tuning"]["fingerprint"] == meta["data_fingerprint"]
+    assert main(["train", "--model", "deepvanet", "--describe"]) == 0
+    assert "DeepVANet" in capsys.readouterr().out
+
+
+def test_evaluate_prints_one_table_beside_the_papers(data, tmp_path, capsys):
+    out_dir = tmp_path / "cmp"
+    args = ["evaluate", "--amigos", str(data), "--models", "deepvanet,transformer", *COMMON]
+    assert main([*args, "--family-epochs", "1,1", "--folds", "3", "--out-dir", str(out_dir)]) == 0
+    text = (out_dir / "comparison.md").read_text()
+    assert "| deepvanet | valence |" in text and "| transformer | arousal |" in text
+    assert "DEAP" in text and "not comparable" in text
+    assert text in capsys.readouterr().out
