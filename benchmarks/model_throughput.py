@@ -3,7 +3,12 @@
     python benchmarks/model_throughput.py [--device auto|cpu|cuda] [--precision fp32|bf16|both]
         [--batch 115] [--seconds 20 | --iters N] [--warmup K] [--num-workers W] [--compile]
         [--crops render|random] [--cache-frames N] [--modes loader,inference,training]
-        [--json results.json]
+        [--families bmmn,deepvanet,transformer,avigas|all] [--family-size paper|small]
+        [--family-batch 32] [--json results.json]
+
+``--families`` adds the other model families (``benchmarks/family_throughput.py``: inference and
+training samples/s and frames/s of each, the same device and precisions); ``bmmn`` in the list
+(the default) runs the BMMN measurement described below.
 
 What is measured, per precision:
 
@@ -429,12 +434,44 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--no-channels-last", action="store_true", help="keep NCHW on CUDA")
     ap.add_argument("--tf32", action="store_true", help="allow TF32 for fp32 matmuls/convs (CUDA)")
+    ap.add_argument(
+        "--families",
+        default="bmmn",
+        help="comma list of bmmn,deepvanet,transformer,avigas, or all (default bmmn)",
+    )
+    ap.add_argument("--family-size", choices=("paper", "small"), default="paper")
+    ap.add_argument("--family-batch", type=int, default=32, help="batch of the other families")
     ap.add_argument("--json", type=Path, default=None, help="save the results here")
     args = ap.parse_args(argv)
     if args.batch < 1 or args.seconds <= 0 or args.iters < 0:
         ap.error("--batch and --seconds must be positive, --iters non-negative")
+    names = (
+        ["bmmn", "deepvanet", "transformer", "avigas"]
+        if args.families == "all"
+        else [n.strip() for n in args.families.split(",") if n.strip()]
+    )
+    report: dict[str, Any] = {"results": []}
+    if "bmmn" in names:
+        report = run(args)
+    others = [n for n in names if n != "bmmn"]
+    if others:
+        from family_throughput import print_families, run_families  # beside this script
 
-    report = run(args)
+        precisions = ("fp32", "bf16") if args.precision == "both" else (args.precision,)
+        print("other families (random inputs in memory; see benchmarks/family_throughput.py)")
+        fam = run_families(
+            others,
+            args.device,
+            precisions,
+            args.family_batch,
+            args.seconds,
+            args.iters,
+            args.warmup,
+            args.family_size,
+        )
+        print_families(fam)
+        report["families"] = fam
+        report["results"] = report["results"] + [r for r in fam if "error" in r]
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
