@@ -232,7 +232,7 @@ def analyse_session(
 
     from core import __version__
     from core.faces.detect import make_detector
-    from core.faces.track import CropPolicy, FaceTracker, trained_detector
+    from core.faces.track import CropPolicy, FaceTracker, tracker_for, trained_detector
     from core.models.checkpoint import load_checkpoint
     from core.models.runtime import autocast, faces_to_input, pick_device
     from core.recording.reader import open_session
@@ -300,7 +300,14 @@ def analyse_session(
         tracker: FaceTracker | None = None
         if use_face:
             assert video is not None
-            tracker = FaceTracker(make_detector(opts.face_detector or trained))
+            detector = make_detector(opts.face_detector or trained)
+            try:  # the tracker mode and settings of the model's training crops
+                tracker = tracker_for(meta, detector)
+            except ValueError as exc:
+                raise AnalysisError(
+                    f"This checkpoint cannot analyse this session: {exc}. Choose another "
+                    "checkpoint (Settings → model)."
+                ) from None
             policy = CropPolicy(size=cfg.face_size)
             workers = opts.workers or min(8, os.cpu_count() or 1)
             chunks: Any = iter_face_crops(

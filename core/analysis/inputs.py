@@ -320,34 +320,58 @@ def iter_face_crops(
 ) -> Iterator[CropChunk]:
     """Crops of the frames at ``positions``, ``chunk`` frames at a time, in order.
 
-    Decoding runs on ``workers`` threads; the tracker sees every selected frame in time order
-    (online mode: it detects on its own time grid and holds the box between detections).
+    Frames are decoded ``chunk`` at a time on ``workers`` threads; the tracker sees every selected
+    frame in time order in its offline mode (:meth:`~core.faces.track.FaceTracker.track_stream`:
+    it detects on its own time grid and interpolates between detections), the mode AMIGOS
+    training crops with too (:func:`core.learning.datasets.frames.trial_crops`). Memory stays
+    bounded: besides the chunk being decoded, the tracker holds at most ``tracker.max_hold_s`` of
+    selected frames.
     """
     import time
 
     from core.faces.track import crop_face
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for a in range(0, len(positions), chunk):
-            if cancel is not None and cancel():
+    n = len(positions)
+    spent = {"decode": 0.0}
+    stopped = False
+
+    def decoded() -> Iterator[tuple[float, np.ndarray | None]]:
+        nonlocal stopped
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            for a in range(0, n, chunk):
+                if cancel is not None and cancel():
+                    stopped = True
+                    return
+                pos = positions[a : a + chunk]
+                t0 = time.perf_counter()
+                if video.parallel_reads:
+                    images = list(pool.map(lambda i: _decode(video, int(i)), pos))
+                else:  # one container decoded in order: threads would only make it seek
+                    images = [_decode(video, int(i)) for i in pos]
+                spent["decode"] += time.perf_counter() - t0
+                for j, img in enumerate(images):
+                    yield float(times_s[a + j]), img
+
+    def empty(m: int) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros((m, policy.size, policy.size, 3), np.uint8), np.zeros(m, bool)
+
+    a = 0  # first frame of the chunk being filled
+    crops, has = empty(min(chunk, n))
+    bad = 0
+    mark, decode_mark = time.perf_counter(), 0.0
+    for k, (_, img, box) in enumerate(tracker.track_stream(decoded())):
+        if img is None:
+            bad += 1
+        elif box is not None:
+            crops[k - a] = crop_face(img, box, policy)
+            has[k - a] = True
+        if k + 1 - a == len(has):
+            if stopped:
                 return
-            pos = positions[a : a + chunk]
-            t0 = time.perf_counter()
-            if video.parallel_reads:
-                images = list(pool.map(lambda i: _decode(video, int(i)), pos))
-            else:  # one container decoded in order: threads would only make it seek
-                images = [_decode(video, int(i)) for i in pos]
-            t1 = time.perf_counter()
-            crops = np.zeros((len(pos), policy.size, policy.size, 3), np.uint8)
-            has = np.zeros(len(pos), bool)
-            bad = 0
-            for j, img in enumerate(images):
-                if img is None:
-                    bad += 1
-                    continue
-                box = tracker.update(float(times_s[a + j]), img)
-                if box is not None:
-                    crops[j] = crop_face(img, box, policy)
-                    has[j] = True
-            t2 = time.perf_counter()
-            yield CropChunk(pos, times_s[a : a + chunk], crops, has, t1 - t0, t2 - t1, bad)
+            elapsed, dec = time.perf_counter() - mark, spent["decode"] - decode_mark
+            yield CropChunk(
+                positions[a : k + 1], times_s[a : k + 1], crops, has, dec, elapsed - dec, bad
+            )
+            a, bad = k + 1, 0
+            crops, has = empty(min(chunk, n - a))
+            mark, decode_mark = time.perf_counter(), spent["decode"]

@@ -2,16 +2,24 @@
 
 At 60 fps a detector on every frame would cost more than the recording itself, while a face
 moves little in a quarter of a second. :class:`FaceTracker` therefore detects on a time grid
-(``detect_every_s``) and fills the other frames:
+(``detect_every_s``) and fills the other frames in one of two modes:
 
-* offline (:meth:`FaceTracker.track_boxes`, for analysis and training): both neighbouring
-  detections are known, so box parameters are linearly interpolated between them;
-* online (:meth:`FaceTracker.update`, for the live set-up screen): only the past is known, so the
-  last detection is held and the shown box glides towards it (exponential smoothing).
+* offline (:meth:`FaceTracker.track_stream`, and :meth:`FaceTracker.track_boxes` for a whole
+  list): both neighbouring detections are known, so box parameters are linearly interpolated
+  between them. The one mode of every path that makes a model's input — the analysis and training
+  on sessions (:func:`core.analysis.inputs.iter_face_crops`) and training on AMIGOS
+  (:func:`core.learning.datasets.frames.trial_crops`) — so a model is analysed with crops made as
+  its training crops were. It streams: a frame's box is settled once frames ``max_hold_s`` later
+  have been seen, so at most that much video is held;
+* online (:meth:`FaceTracker.update`, for the live set-up screen only): only the past is known,
+  so the last detection is held and the shown box glides towards it (exponential smoothing).
 
 A box is never invented far from evidence: a frame more than ``max_hold_s`` from a detection
 (or, offline, cut off from it by a failed detection) gets ``None``, which callers must treat as
 "no face crop for this frame".
+
+A checkpoint records the tracker mode and its settings beside the detector and the crop policy
+(:func:`face_stage`); the analysis builds its tracker from them (:func:`tracker_for`).
 
 :func:`crop_face` cuts the fixed-size crop of a box as a :class:`CropPolicy` says (margin, shape,
 eye alignment, padding); :func:`core.models.runtime.faces_to_input` then normalises a batch of
@@ -23,7 +31,8 @@ from __future__ import annotations
 import functools
 import math
 import threading
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -54,6 +63,28 @@ def _lerp(a: FaceBox, b: FaceBox, u: float) -> FaceBox:
         a.score + (b.score - a.score) * u,
         detected=False,
     )
+
+
+_UNSEEN, _HIT, _MISS = 0, 1, 2  # a frame the detector did not examine, found a face on, did not
+
+
+@dataclass
+class _Frame:
+    """A frame waiting in the offline tracker's look-ahead."""
+
+    t: float
+    image: np.ndarray | None
+    state: int = _UNSEEN
+    box: FaceBox | None = None
+
+
+@dataclass
+class _Past:
+    """What the offline tracker keeps of the settled frames: the last detection, and whether no
+    failed detection came after it (``free``)."""
+
+    hit: _Frame | None = None
+    free: bool = False
 
 
 class FaceTracker:
@@ -119,17 +150,28 @@ class FaceTracker:
         return math.floor((t_s - t0) / self.detect_every_s + _GRID_EPS)
 
     # --- offline ----------------------------------------------------------------------------------
-    def track_boxes(self, frames: Iterable[tuple[float, np.ndarray]]) -> list[FaceBox | None]:
-        """Face box for every frame of a recording, detecting on a time grid.
+    def track_boxes(
+        self, frames: Iterable[tuple[float, np.ndarray | None]]
+    ) -> list[FaceBox | None]:
+        """Face box for every frame of a recording: :meth:`track_stream`'s boxes, as a list."""
+        return [box for _, _, box in self.track_stream(frames)]
+
+    def track_stream(
+        self, frames: Iterable[tuple[float, np.ndarray | None]]
+    ) -> Iterator[tuple[float, np.ndarray | None, FaceBox | None]]:
+        """Offline tracking, streamed: each frame with its face box, in order, detecting on a grid.
 
         Parameters
         ----------
-        frames : iterable of (t_s, image) — timestamps (s, non-decreasing) and BGR uint8 images;
-            consumed once, images are not kept
+        frames : iterable of (t_s, image) — timestamps (s, non-decreasing) and BGR uint8 images,
+            consumed once; an image ``None`` (a frame that could not be decoded) is passed
+            through without a box and is not seen by the tracker
 
-        Returns
-        -------
-        list of FaceBox or None, one per frame:
+        Yields
+        ------
+        (t_s, image, box) for every frame, in the order given. A frame is yielded once a frame
+        more than ``max_hold_s`` later has been read (or the frames have ended): at most
+        ``max_hold_s`` of frames are held. ``box`` is
 
         * the detection (``detected=True``) on frames where the detector found the face;
         * linearly interpolated (``detected=False``) between two detections at most
@@ -144,65 +186,71 @@ class FaceTracker:
         Raises
         ------
         ValueError
-            A timestamp is earlier than the one before it, or not finite.
+            A timestamp is earlier than the one before it, or not finite (raised when that frame
+            is read; the frames before it may have been yielded).
         """
-        times: list[float] = []
-        hits: dict[int, FaceBox] = {}  # frame index → detection
-        tried: list[int] = []  # frames the detector examined
+        hold = self.max_hold_s + _GRID_EPS
+        ahead: deque[_Frame] = deque()  # read, not yet settled
+        past = _Past()
         t0: float | None = None
         last_slot = -1
         prev: FaceBox | None = None
-        for i, (t, image) in enumerate(frames):
-            t = float(t)
-            if not math.isfinite(t) or (times and t < times[-1]):
+        last_t: float | None = None
+        for i, (t_in, image) in enumerate(frames):
+            t = float(t_in)
+            if not math.isfinite(t) or (last_t is not None and t < last_t):
                 raise ValueError(f"frame {i}: timestamp {t} is not finite or goes backwards")
-            times.append(t)
-            t0 = t if t0 is None else t0
-            slot = self._slot(t, t0)
-            if slot > last_slot:
-                last_slot = slot
-                tried.append(i)
-                found = self._detect(image, prev)
-                if found is not None:
-                    hits[i] = prev = found
-        return self._fill(np.asarray(times, dtype=np.float64), tried, hits)
+            last_t = t
+            f = _Frame(t, image)
+            if image is not None:
+                t0 = t if t0 is None else t0
+                slot = self._slot(t, t0)
+                if slot > last_slot:
+                    last_slot = slot
+                    found = self._detect(image, prev)
+                    f.state, f.box = (_HIT, found) if found is not None else (_MISS, None)
+                    prev = found if found is not None else prev
+            ahead.append(f)
+            # every frame within max_hold_s after the oldest one is known: it can be settled
+            while ahead[0].t + hold < t:
+                yield self._settle(ahead, past, hold)
+        while ahead:
+            yield self._settle(ahead, past, hold)
 
-    def _fill(
-        self, t: np.ndarray, tried: list[int], hits: dict[int, FaceBox]
-    ) -> list[FaceBox | None]:
-        """Boxes for all frames from the detections (``hits``) among the examined frames."""
-        n, hold = len(t), self.max_hold_s + _GRID_EPS
-        missed = set(tried) - set(hits)
-
-        def nearest(order: range) -> tuple[np.ndarray, np.ndarray]:
-            # nearest detection along `order`, and the same but -1 where a failed detection lies
-            # between it and the frame: boxes are held only over frames never examined
-            near, free_near, k, free = np.full(n, -1), np.full(n, -1), -1, False
-            for i in order:
-                if i in hits:
-                    k, free = i, True
-                elif i in missed:
-                    free = False
-                near[i], free_near[i] = k, k if free else -1
-            return near, free_near
-
-        (prev_hit, prev_free), (next_hit, next_free) = (
-            nearest(range(n)),
-            nearest(range(n - 1, -1, -1)),
-        )
-        out: list[FaceBox | None] = [None] * n
-        for i in range(n):
-            a, b = int(prev_hit[i]), int(next_hit[i])
-            if i in hits:
-                out[i] = hits[i]
-            elif a >= 0 and b >= 0 and t[b] - t[a] <= hold:  # both neighbours known: interpolate
-                u = (t[i] - t[a]) / (t[b] - t[a]) if t[b] > t[a] else 0.0
-                out[i] = _lerp(hits[a], hits[b], float(u))
-            elif (a := int(prev_free[i])) >= 0 and t[i] - t[a] <= hold:
-                out[i] = replace(hits[a], detected=False, landmarks=None)
-            elif (b := int(next_free[i])) >= 0 and t[b] - t[i] <= hold:
-                out[i] = replace(hits[b], detected=False, landmarks=None)
-        return out
+    @staticmethod
+    def _settle(
+        ahead: deque[_Frame], past: _Past, hold: float
+    ) -> tuple[float, np.ndarray | None, FaceBox | None]:
+        """The oldest pending frame's box, from the last detection before it (``past``) and the
+        frames read after it (``ahead``, which reach ``max_hold_s`` beyond it)."""
+        f = ahead.popleft()
+        if f.image is None:
+            return f.t, None, None
+        if f.state == _HIT:
+            past.hit, past.free = _Frame(f.t, None, _HIT, f.box), True  # not its image
+            return f.t, f.image, f.box
+        nxt: _Frame | None = None  # the next detection
+        nxt_free: _Frame | None = None  # the same, when no failed detection lies between
+        blocked = f.state == _MISS
+        for g in ahead:
+            if g.state == _HIT:
+                nxt, nxt_free = g, (None if blocked else g)
+                break
+            blocked = blocked or g.state == _MISS
+        a, box = past.hit, None
+        if a is not None and nxt is not None and nxt.t - a.t <= hold:  # interpolate
+            assert a.box is not None and nxt.box is not None
+            u = (f.t - a.t) / (nxt.t - a.t) if nxt.t > a.t else 0.0
+            box = _lerp(a.box, nxt.box, float(u))
+        elif f.state != _MISS and past.free and a is not None and f.t - a.t <= hold:
+            assert a.box is not None
+            box = replace(a.box, detected=False, landmarks=None)
+        elif nxt_free is not None and nxt_free.t - f.t <= hold:
+            assert nxt_free.box is not None
+            box = replace(nxt_free.box, detected=False, landmarks=None)
+        if f.state == _MISS:
+            past.free = False  # the face was looked for and not found: nothing is held past it
+        return f.t, f.image, box
 
     # --- online -----------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -474,14 +522,80 @@ def crop_face(image: np.ndarray, box: FaceBox, policy: CropPolicy | None = None)
 FACE_STAGE_KEY = "face_stage"
 #: the detector of checkpoints trained before it was recorded
 DEFAULT_DETECTOR = "haar"
+#: the tracker mode of every path that makes a model's input (module docstring)
+TRACKER_MODE = "offline"
+#: the tracker of checkpoints trained before it was recorded: offline, TheraScope's defaults (one
+#: detection per 0.25 s, boxes bridged up to 1 s). AMIGOS-trained ones were cropped so; the demo
+#: model's session crops were made with the online mode then, which differs only between detections
+DEFAULT_TRACKER: dict[str, str | float] = {
+    "mode": TRACKER_MODE,
+    "detect_every_s": 0.25,
+    "max_hold_s": 1.0,
+}
 
 
-def face_stage(detector: str, crop_size: int) -> dict[str, object]:
+def tracker_settings(tracker: FaceTracker | None = None) -> dict[str, str | float]:
+    """The tracker mode and settings a checkpoint records (:data:`DEFAULT_TRACKER` for None)."""
+    if tracker is None:
+        return dict(DEFAULT_TRACKER)
+    return {
+        "mode": TRACKER_MODE,
+        "detect_every_s": tracker.detect_every_s,
+        "max_hold_s": tracker.max_hold_s,
+    }
+
+
+def face_stage(
+    detector: str, crop_size: int, tracker: FaceTracker | None = None
+) -> dict[str, object]:
     """How face crops are made, as a checkpoint records it for its training data: the detector's
-    spec (:func:`core.faces.detect.make_detector`) and the crop policy."""
+    spec (:func:`core.faces.detect.make_detector`), the tracker (:func:`tracker_settings`; the
+    default tracker when None) and the crop policy."""
     from dataclasses import asdict
 
-    return {"detector": str(detector), "crop_policy": asdict(CropPolicy(size=int(crop_size)))}
+    return {
+        "detector": str(detector),
+        "tracker": tracker_settings(tracker),
+        "crop_policy": asdict(CropPolicy(size=int(crop_size))),
+    }
+
+
+def trained_tracker(metadata: Mapping[str, object]) -> dict[str, str | float]:
+    """The tracker a checkpoint's training crops were made with (:data:`DEFAULT_TRACKER` for
+    checkpoints from before it was recorded).
+
+    Raises
+    ------
+    ValueError — the checkpoint records a tracker mode or settings this version cannot reproduce
+    """
+    stage = metadata.get(FACE_STAGE_KEY)
+    rec = stage.get("tracker") if isinstance(stage, Mapping) else None
+    if not isinstance(rec, Mapping):
+        return dict(DEFAULT_TRACKER)
+    mode = rec.get("mode", TRACKER_MODE)
+    if mode != TRACKER_MODE:
+        raise ValueError(
+            f"its face crops were made with the tracker mode {mode!r}; this version makes them "
+            f"only with {TRACKER_MODE!r}"
+        )
+    out = dict(DEFAULT_TRACKER)
+    for key in ("detect_every_s", "max_hold_s"):
+        value = rec.get(key, out[key])
+        ok = isinstance(value, (int, float)) and math.isfinite(value)
+        if not ok or value < (1e-3 if key == "detect_every_s" else 0.0):
+            raise ValueError(f"its face tracker setting {key} = {value!r} is not usable")
+        out[key] = float(value)
+    return out
+
+
+def tracker_for(metadata: Mapping[str, object], detector: FaceDetector) -> FaceTracker:
+    """A tracker set up as the checkpoint's training crops were tracked (:func:`trained_tracker`)."""
+    rec = trained_tracker(metadata)
+    return FaceTracker(
+        detector,
+        detect_every_s=float(rec["detect_every_s"]),
+        max_hold_s=float(rec["max_hold_s"]),
+    )
 
 
 def detector_note(info: dict[str, object]) -> str:

@@ -17,7 +17,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -128,6 +128,11 @@ def trial_crops(
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Face crops of one video (cached) and the time of each (s).
 
+    The same face path as the analysis (:func:`core.analysis.inputs.iter_face_crops`): the
+    tracker in its offline mode (:meth:`core.faces.track.FaceTracker.track_stream`, which holds at
+    most ``max_hold_s`` of frames) and :func:`core.faces.track.crop_face` with the default crop
+    policy at ``crop_size``. Frame k is at k / fps seconds (the container's frame rate).
+
     Parameters
     ----------
     frame_step : int — analyse every ``frame_step``-th frame (1: every frame)
@@ -157,22 +162,31 @@ def trial_crops(
     if not cap.isOpened():
         raise ValueError(f"cannot open the face video {video}")
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    frames: list[tuple[float, np.ndarray]] = []
-    i = 0
-    while True:
-        ok, img = cap.read()
-        if not ok:
-            break
-        if i % frame_step == 0:
-            frames.append((i / fps, img))
-        i += 1
-    cap.release()
-    boxes = tracker.track_boxes(frames)
-    keep = [(t, img, b) for (t, img), b in zip(frames, boxes, strict=True) if b is not None]
-    crops = np.zeros((len(keep), crop_size, crop_size, 3), np.uint8)
-    for j, (_, img, box) in enumerate(keep):
-        crops[j] = crop_face(img, box, policy)
-    times = [t for t, _, _ in keep]
+    n_frames = 0
+
+    def read() -> Iterator[tuple[float, np.ndarray]]:
+        nonlocal n_frames
+        i = 0
+        while True:
+            ok, img = cap.read()
+            if not ok:
+                return
+            if i % frame_step == 0:
+                n_frames += 1
+                yield i / fps, img
+            i += 1
+
+    # the analysis' tracker mode, streamed: at most max_hold_s of frames are held, never the video
+    kept: list[np.ndarray] = []
+    times: list[float] = []
+    try:
+        for t, img, box in tracker.track_stream(read()):
+            if box is not None and img is not None:
+                kept.append(crop_face(img, box, policy))
+                times.append(t)
+    finally:
+        cap.release()
+    crops = np.stack(kept) if kept else np.zeros((0, crop_size, crop_size, 3), np.uint8)
     # one temporary name per process: torchrun's ranks may fill the same cache at once
     tmp = npy.with_suffix(f".{os.getpid()}.partial.npy")
     np.save(tmp, crops)
@@ -183,14 +197,14 @@ def trial_crops(
             {
                 "video": str(video),
                 "times_s": times,
-                "n_without_face": len(frames) - len(keep),
+                "n_without_face": n_frames - len(kept),
                 "fps": fps,
                 "detector": tracker.describe(),
             }
         )
     )
     meta_tmp.replace(meta)
-    return np.load(npy, mmap_mode="r"), np.asarray(times), len(frames) - len(keep)
+    return np.load(npy, mmap_mode="r"), np.asarray(times), n_frames - len(kept)
 
 
 def build_frame_samples(
