@@ -28,6 +28,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import encryption  # noqa: E402 — benchmarks/encryption.py, beside this script
 
 
 def build_session(
@@ -106,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", help="folder for the synthetic session (reused when present)")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--build-only", action="store_true", help="only build the session (--keep)")
+    encryption.add_flag(ap)
     args = ap.parse_args(argv)
 
     from core.analysis.engine import AnalysisOptions, analyse_session, describe_device
@@ -114,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="therascope-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     w, h = (int(x) for x in args.size.split("x"))
+    at_rest = encryption.unlock_scratch(root) if args.encrypted else "encryption at rest: off"
+    print(at_rest, file=sys.stderr)
     folder = build_session(root, args.minutes, args.fps, (w, h), args.render_every)
     if args.build_only:
         print(folder)
@@ -153,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         "backbone": info["checkpoint"]["backbone"],
         "precision": info["precision"],
         "session": f"{args.minutes:g} min, {args.fps:g} fps, {w}x{h}",
+        "storage": at_rest,
         "analysed": f"{n} frames over {covered / 60:.1f} min of session ({rate_text})",
         "decode_fps": n / max(tm["decode"], 1e-9),
         "faces_fps": n / max(tm["faces"], 1e-9),

@@ -31,6 +31,11 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--width", type=int, default=640)
     ap.add_argument("--height", type=int, default=480)
+    ap.add_argument(
+        "--no-encryption",
+        action="store_true",
+        help="record in the clear (the data folder is locked again right after the window opens)",
+    )
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="therascope-bench-"))
     os.environ["THERASCOPE_DATA_DIR"] = str(tmp / "data")
@@ -50,6 +55,10 @@ def main() -> int:
     Settings(camera_width=args.width, camera_height=args.height).save()
     app = QApplication(sys.argv)
     win, _ = create_window(demo=False)
+    if args.no_encryption:  # the account's folder seals every session; this run does not
+        from core.security import vault
+
+        vault.unregister(tmp / "data")
     win.show()
     p = win.catalog.add_patient("BENCH")
     win.show_record(p.id)
@@ -82,6 +91,7 @@ def main() -> int:
         f"p95 {np.percentile(intervals, 95):.1f} ms, max {intervals.max():.1f} ms "
         f"over {len(intervals)} redraws (goal: p95 <= 33 ms)"
     )
+    print("encryption at rest: " + ("off" if args.no_encryption else "on (sealed session files)"))
     print(
         f"recorder writer thread CPU: {100 * st.writer_cpu_s / wall:.1f} % of one core; "
         f"whole process (GUI + simulated devices + recorder): {100 * proc_cpu / wall:.1f} % "

@@ -26,6 +26,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import encryption  # noqa: E402 — benchmarks/encryption.py, beside this script
 
 
 def rss_mb() -> float:
@@ -47,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fps", type=float, default=60.0)
     ap.add_argument("--drop-prob", type=float, default=0.005)
     ap.add_argument("--keep", help="data folder (default: a temporary one)")
+    encryption.add_flag(ap)
     args = ap.parse_args(argv)
 
     import numpy as np
@@ -72,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     sensor, camera, truth = make_devices(
         preset("anxious_to_calm", duration), clock, settings, seed=11, drop_prob=args.drop_prob
     )
+    at_rest = encryption.unlock_scratch(root) if args.encrypted else "encryption at rest: off"
     cat = Catalog.open(root / "catalog.sqlite")
     patient = cat.add_patient("SOAK")
     session = RecordingSession.start(
@@ -143,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     worker.join()
     wall = time.perf_counter() - started
     print()
+    writer_cpu = session.recorder.stats().writer_cpu_s
     rec = session.stop(simulation_truth=lambda: sensor_truth(sensor))
     if errors:
         raise errors[0]
@@ -168,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     ok = unaccounted == 0 and gaps == drops and frames == rendered
     print(f"machine            {cpu_description()}")
     print(f"session            {args.minutes:g} min, 800 Hz ECG+EDA, {args.fps:g} fps {w}x{h}")
+    print(f"storage            {at_rest}")
+    print(f"writer thread CPU  {100 * writer_cpu / wall:.1f} % of one core")
     print(f"wall time          {wall / 60:.1f} min ({duration / wall:.2f}x real time)")
     print(f"GUI redraws        {draws[0]} at 30 Hz with a 50 ms stall every 300 ms")
     print(f"samples            expected {q['expected']:,}, stored {q['received']:,}, "

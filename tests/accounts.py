@@ -23,3 +23,12 @@ def make_account(data: Path, password_file: Path) -> dict[str, str]:
     create_first_account(data, TEST_USER, TEST_PASSWORD, kdf=FAST_KDF)
     password_file.write_text(TEST_PASSWORD + "\n", encoding="utf-8")
     return {"THERASCOPE_USER": TEST_USER, "THERASCOPE_PASSWORD_FILE": str(password_file)}
+
+
+def unlock_here(data: Path) -> None:
+    """Let this test process read the sealed sessions of ``data`` (recorded by a command line or
+    GUI that unlocked it as the test account)."""
+    from core.security import vault
+    from core.security.access import unlock
+
+    vault.register(data, unlock(data, TEST_USER, TEST_PASSWORD))

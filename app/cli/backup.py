@@ -128,8 +128,71 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_encrypt(args: argparse.Namespace) -> int:
+    from app.cli.common import open_unlocked_catalog
+    from core.privacy.migration import MigrationError, encrypt_folder, needs_encryption
+
+    cat, root, unlocked = open_unlocked_catalog(args)
+    try:
+        if args.check:
+            todo = needs_encryption(cat, root)
+            print(
+                "Some sessions or patient records of this data folder are stored in the clear."
+                if todo
+                else "Everything in this data folder that is encrypted at rest is encrypted."
+            )
+            return 1 if todo else 0
+
+        def progress(done: int, total: int, what: str) -> None:
+            if not args.quiet:
+                print(f"  {done}/{total} {what}", file=sys.stderr)
+
+        try:
+            result = encrypt_folder(
+                cat, root, unlocked, Path(args.backup) if args.backup else None, progress
+            )
+        except PermissionError as exc:
+            return _refuse(str(exc))
+        except MigrationError as exc:
+            return _refuse(str(exc))
+    finally:
+        cat.close()
+    for line in result.resumed:
+        print(f"Resumed: {line}")
+    if result.backup is not None:
+        print(f"Full backup made first: {result.backup}")
+    print(
+        f"Encrypted {len(result.sessions)} session(s) ({_size(result.bytes)}, every file "
+        f"checked against its original) and {result.patients} patient record(s)."
+    )
+    if result.left:
+        print(f"Left for later (recording or being imported): {', '.join(result.left)}.")
+        return 1
+    return 0
+
+
 def add_backup_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Register ``backup`` and ``restore`` on the ``therascope`` parser's subcommands."""
+    """Register ``backup``, ``restore`` and ``encrypt`` on the ``therascope`` parser's
+    subcommands."""
+    p = sub.add_parser(
+        "encrypt",
+        help="encrypt a data folder written before encryption at rest, in place, after a full "
+        "backup (administrators; resumable: run it again after an interruption)",
+    )
+    p.add_argument(
+        "--backup",
+        metavar="FOLDER",
+        help="a new folder for the full backup made first (needed unless an interrupted run "
+        "made one)",
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="only say whether anything is stored in the clear (exit 1: yes)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=cmd_encrypt)
+
     p = sub.add_parser(
         "backup",
         help="copy the data folder (catalog, key store, patients, sessions) into a new folder "

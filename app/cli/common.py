@@ -22,9 +22,8 @@ def open_catalog(args: argparse.Namespace, unlock: bool = True) -> tuple[Any, Pa
 
         root = data_dir(args.data_dir)
         return Catalog.open(root / "catalog.sqlite"), root
-    cat, root, unlocked = open_unlocked_catalog(args)
-    unlocked.close()
-    return cat, root
+    cat, root, _unlocked = open_unlocked_catalog(args)
+    return cat, root  # the folder stays unlocked (its sealed files readable) until the command ends
 
 
 def open_unlocked_catalog(args: argparse.Namespace) -> tuple[Any, Path, Any]:
@@ -34,13 +33,9 @@ def open_unlocked_catalog(args: argparse.Namespace) -> tuple[Any, Path, Any]:
     from core.config import data_dir
 
     root = data_dir(args.data_dir)
-    cat = Catalog.open(root / "catalog.sqlite")  # first: a read-only or full disk said as such
-    try:
-        unlocked = unlock_folder(args, root)
-        cat.account = unlocked.account.name
-    except BaseException:
-        cat.close()
-        raise
+    unlocked = unlock_folder(args, root)  # first: the catalog's key comes with it
+    cat = Catalog.open(root / "catalog.sqlite")
+    cat.account = unlocked.account.name
     return cat, root, unlocked
 
 
@@ -76,9 +71,13 @@ def unlock_folder(args: argparse.Namespace, root: Path) -> Any:
             )
         password = getpass.getpass(f"Password for {name}: ")
     try:
-        return store.unlock(name, password)
+        unlocked = store.unlock(name, password)
     except KeyStoreError as exc:
         raise AccessRefused(str(exc)) from None
+    from core.security import vault
+
+    vault.register(root, unlocked)  # this command may open the folder's sealed files
+    return unlocked
 
 
 def new_password(what: str) -> str:

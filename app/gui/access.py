@@ -161,8 +161,14 @@ def install_clinic_menu(window: Any, unlocked: Any, lock: IdleLock) -> QMenu:
         lambda: show(lambda: ChangePasswordDialog(unlocked, window, audit=audit)),
     )
     if admin:
+        from app.gui.encrypt_dialog import EncryptDialog
+
         role = unlocked.account.role
         add("Audit trail…", lambda: show(lambda: AuditDialog(window.catalog, role, window)))
+        add(
+            "Encrypt data folder…",
+            lambda: show(lambda: EncryptDialog(window.catalog, window.data_root, unlocked, window)),
+        )
     menu.addSeparator()
     add("Lock now", lock.lock, "Ctrl+L")
     return menu

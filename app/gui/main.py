@@ -53,6 +53,10 @@ def create_window(  # type: ignore[no-untyped-def]
             unlocked, created = unlock_at_start(root)
             if unlocked is None:
                 return None, []
+    if unlocked is not None:
+        from core.security import vault
+
+        vault.register(root, unlocked)  # sessions recorded from now on are sealed
     catalog = Catalog.open(root / "catalog.sqlite")
     if unlocked is not None:
         catalog.account = unlocked.account.name

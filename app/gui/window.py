@@ -107,6 +107,16 @@ class MainWindow(QMainWindow):
                 busy=lambda: self.record.recording or self.record.saving,
             )
             self.clinic_menu = install_clinic_menu(self, unlocked, self.idle_lock)
+            from app.gui.encrypt_dialog import clear_text_words
+
+            unencrypted = clear_text_words(catalog, data_root)
+            if unencrypted:  # a folder an older TheraScope wrote: say so where it is seen
+                where = (
+                    "Clinic → Encrypt data folder…"
+                    if unlocked.account.role == "admin"
+                    else "an administrator can encrypt them (Clinic menu)"
+                )
+                self.statusBar().showMessage(f"{unencrypted[:1].upper()}{unencrypted[1:]}: {where}")
 
     def _screen_changed(self, _index: int) -> None:
         if self.stack.currentWidget() is self.record:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import io
 import json
 import logging
 import os
@@ -50,6 +51,7 @@ from typing import IO, Any, TypedDict
 import numpy as np
 
 from core.recording.cleanup import WriteLock, remove_stale_lock, write_in_progress
+from core.security import vault
 
 log = logging.getLogger(__name__)
 
@@ -215,10 +217,9 @@ def _unreadable(where: Path, why: object) -> ValueError:
 
 
 def _write_synced(path: Path, write: Callable[[IO[bytes]], object]) -> None:
-    with open(path, "wb") as fh:
-        write(fh)
-        fh.flush()
-        os.fsync(fh.fileno())
+    buf = io.BytesIO()
+    write(buf)
+    vault.write_new(path, buf.getvalue())  # sealed in a sealed session; fsynced
 
 
 def _fsync_dir(path: Path) -> None:
@@ -384,7 +385,7 @@ def published_generation(folder: Path) -> str | None:
     """
     path = Path(folder) / RESULT_DIR / CURRENT_NAME
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(vault.read_bytes(path).decode("utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
@@ -401,7 +402,7 @@ def published_generation(folder: Path) -> str | None:
 
 def _read_info(where: Path, gen: str | None) -> AnalysisInfo:
     try:
-        info = json.loads((where / INFO_NAME).read_text(encoding="utf-8"))
+        info = json.loads(vault.read_bytes(where / INFO_NAME).decode("utf-8"))
     except FileNotFoundError:
         raise
     except (OSError, ValueError) as exc:
@@ -418,7 +419,8 @@ def _read_info(where: Path, gen: str | None) -> AnalysisInfo:
 def _read(where: Path, gen: str | None) -> SessionEstimates:
     info = _read_info(where, gen)
     try:
-        with np.load(where / ESTIMATES_NAME, allow_pickle=False) as z:
+        raw = io.BytesIO(vault.read_bytes(where / ESTIMATES_NAME))
+        with np.load(raw, allow_pickle=False) as z:
             arrays = {k: z[k] for k in ("t_s", "frame", "outputs", "has_face", "bio_complete")}
     except FileNotFoundError:
         raise

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from core.catalog.models import AnalysisRecord, Marker, Patient, SelfReport, SessionRecord
+from core.security import vault
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +41,9 @@ def session_file(data_root: Path, folder: str) -> Path:
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Replace ``path`` atomically with ``data`` as JSON (written, synced, then renamed)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=1, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True)
+    # sealed in a sealed session folder, or with the patient's key (core.security.vault)
+    vault.write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def patient_record(p: Patient) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from core.catalog._mirror import (
 )
 from core.catalog.db import CATALOG_FILENAME, Catalog
 from core.catalog.models import MARKER_KINDS, SESSION_STATUSES
+from core.security import vault
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class RebuildResult:
 
 
 def _read(path: Path, fmt: str) -> dict[str, Any]:
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = json.loads(vault.read_bytes(path).decode("utf-8"))
     if not isinstance(data, dict) or data.get("format") != fmt:
         raise ValueError(f"{path.name} is not a TheraScope {fmt} file")
     if int(data.get("format_version", 0)) > MIRROR_VERSION:
@@ -340,7 +341,7 @@ def _session_from_manifest(
     result: RebuildResult,
 ) -> None:
     try:
-        m = json.loads((folder / "session.json").read_text(encoding="utf-8"))
+        m = json.loads(vault.read_bytes(folder / "session.json").decode("utf-8"))
     except FileNotFoundError:
         result.problems.append(f"Folder {folder.name} is not a session (no session.json).")
         return

@@ -58,6 +58,7 @@ from core.catalog import CATALOG_FILENAME, Catalog
 from core.catalog.erasure import TOMBSTONE_PREFIX
 from core.recording.cleanup import IMPORT_STAGING_PREFIX
 from core.recording.lock import IMPORT_LOCK_NAME, LOCK_NAME, is_recording_live
+from core.security import vault
 from core.security.keystore import (
     KEY_STORE_NAME,
     KeyStore,
@@ -692,7 +693,7 @@ def _folder_owner(folder: Path) -> tuple[str | None, str | None]:
     uid: str | None = None
     for name in ("catalog.json", "session.json"):
         try:
-            doc = json.loads((folder / name).read_bytes())
+            doc = json.loads(vault.read_bytes(folder / name))
         except (OSError, ValueError):
             continue
         if not isinstance(doc, dict):

@@ -39,6 +39,7 @@ from core.catalog.erasure import (
     delete_patient_data,
     delete_session_data,
 )
+from core.security import vault
 from core.security.access import key_store_path
 from core.security.keystore import KeyStore, KeyStoreError, Unlocked
 
@@ -121,6 +122,8 @@ def erase_patient(
                 "deleted. Try again."
             ) from exc
     gone = delete_patient_data(catalog, data_root, patient_id)
+    for rec in sessions:  # no key of theirs stays in this process either
+        vault.forget_session(Path(data_root) / rec.folder)
     rewritten = _rewrite(catalog)
     log.info(
         "patient %s erased: %d session(s), keys %s",
@@ -177,6 +180,7 @@ def erase_session(
                 "deleted. Try again."
             ) from exc
     gone = delete_session_data(catalog, data_root, session_id)
+    vault.forget_session(Path(data_root) / rec.folder)
     rewritten = _rewrite(catalog)
     return Erased(
         patient_code=None,

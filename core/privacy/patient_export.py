@@ -58,6 +58,7 @@ from core.analysis.results import (
 )
 from core.catalog import AuditEntry, Catalog, Patient, SessionRecord
 from core.config import Settings
+from core.security import vault
 from core.transfer.export import export_session
 
 __all__ = [
@@ -125,12 +126,15 @@ class _ZipWriter:
         info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
         digest = hashlib.sha256()
         size = 0
-        big = src.stat().st_size > (1 << 31)
-        with src.open("rb") as fin, self.zf.open(info, "w", force_zip64=big) as fout:
-            while chunk := fin.read(_CHUNK):
-                digest.update(chunk)
-                fout.write(chunk)
-                size += len(chunk)
+        # the file's content: a sealed session file is decrypted (core.security.vault), so the
+        # patient receives readable data
+        with vault.open_read(src) as fin:
+            big = fin.size > (1 << 31)
+            with self.zf.open(info, "w", force_zip64=big) as fout:
+                while chunk := fin.read(size, _CHUNK):
+                    digest.update(chunk)
+                    fout.write(chunk)
+                    size += len(chunk)
         self.entries.append({"path": arcname, "bytes": size, "sha256": digest.hexdigest()})
 
     def add_json(self, data: Any, arcname: str, listed: bool = True) -> None:

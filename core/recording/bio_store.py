@@ -15,13 +15,13 @@ Gaps (lost samples) are derived from the counters alone and are counted, never i
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from core.recording.integrity import FileCheck, FileSeal, check_bytes, overlapping, runs
+from core.security import vault
 from core.types import SampleBatch, StreamInfo
 
 IDX_DTYPE = np.dtype(
@@ -62,8 +62,10 @@ class BioStoreWriter:
         self.stream = stream
         self.n_channels = len(stream.channels)
         dpath, ipath = stream_paths(folder, stream.name)
-        self._data = open(dpath, "ab")  # noqa: SIM115 — kept open for the whole recording
-        self._idx = open(ipath, "ab")  # noqa: SIM115
+        # through the storage layer: sealed in a sealed session (core.security.vault)
+        self._data = vault.open_append(dpath)
+        self._idx = vault.open_append(ipath)
+        self._closed = False
         self.samples_written = self._data.tell() // (4 * self.n_channels)
         self.first_counter: int | None = None
         self.next_counter: int | None = None
@@ -106,16 +108,13 @@ class BioStoreWriter:
 
     def flush(self, fsync: bool = True) -> None:
         """Push written bytes to the OS and, with ``fsync``, to the disk (data before index)."""
-        self._data.flush()
-        if fsync:
-            os.fsync(self._data.fileno())
-        self._idx.flush()
-        if fsync:
-            os.fsync(self._idx.fileno())
+        self._data.flush(fsync)
+        self._idx.flush(fsync)
 
     def close(self) -> None:
-        if not self._data.closed:
+        if not self._closed:
             self.flush()
+            self._closed = True
             self._data.close()
             self._idx.close()
 
@@ -249,17 +248,17 @@ def read_bio_stream(
         return _read_sealed(folder, info, data_seal, index_seal)
     dpath, ipath = stream_paths(folder, info.name)
     nch = len(info.channels)
-    raw_idx = ipath.read_bytes() if ipath.exists() else b""
+    raw_idx = vault.read_bytes(ipath) if ipath.exists() else b""
     n_rec = len(raw_idx) // IDX_DTYPE.itemsize
     idx = np.frombuffer(raw_idx[: n_rec * IDX_DTYPE.itemsize], dtype=IDX_DTYPE)
-    n_data = (dpath.stat().st_size // (4 * nch)) if dpath.exists() else 0
+    n_data = vault.size(dpath) // (4 * nch)
     keep = _consistent_records(idx, n_data)
     idx = idx[:keep].copy()
     n_samples = int(idx["offset"][-1] + idx["n"][-1]) if keep else 0
     raw = b""
     if n_samples:
-        with open(dpath, "rb") as fh:
-            raw = fh.read(n_samples * 4 * nch)
+        with vault.open_read(dpath) as fh:
+            raw = fh.read(0, n_samples * 4 * nch)
     data = np.frombuffer(raw, dtype="<f4")
     return BioStream(info, idx, data.reshape(-1, nch).astype(np.float32, copy=False))
 
@@ -281,9 +280,8 @@ def _consistent_records(idx: np.ndarray, n_data: int) -> int:
 def _read_file(path: Path, limit: int) -> tuple[bytes, int | None]:
     """At most ``limit`` bytes from the start of ``path``, and its size (None: missing)."""
     try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            return fh.read(limit), size
+        with vault.open_read(path) as fh:
+            return fh.read(0, limit), fh.size
     except FileNotFoundError:
         return b"", None
 
@@ -375,16 +373,13 @@ def truncate_bio_stream(folder: Path, info: StreamInfo) -> dict[str, int]:
     dpath, ipath = stream_paths(folder, info.name)
     s = read_bio_stream(folder, info)
     nch = len(info.channels)
-    before_idx = ipath.stat().st_size if ipath.exists() else 0
-    before_data = dpath.stat().st_size if dpath.exists() else 0
+    before_idx = vault.size(ipath)
+    before_data = vault.size(dpath)
     keep_idx = len(s.index) * IDX_DTYPE.itemsize
     keep_data = s.n_received * 4 * nch
     for path, size in ((ipath, keep_idx), (dpath, keep_data)):
         if path.exists():
-            with open(path, "r+b") as fh:
-                fh.truncate(size)
-                fh.flush()
-                os.fsync(fh.fileno())
+            vault.truncate(path, size)
     return {
         "records": len(s.index),
         "samples": s.n_received,

@@ -27,6 +27,7 @@ from typing import IO
 from core.catalog import Catalog, SessionRecord
 from core.filelock import try_lock, unlock
 from core.recording.lock import IMPORT_LOCK_NAME, LOCK_NAME, is_recording_live
+from core.security import vault
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ def _abandoned_import(folder: Path) -> bool:
     if not (folder / IMPORT_LOCK_NAME).is_file():
         return False
     try:
-        manifest = json.loads((folder / "session.json").read_bytes())
+        manifest = json.loads(vault.read_bytes(folder / "session.json"))
     except (OSError, ValueError):
         return False
     return isinstance(manifest, dict) and manifest.get("origin") == "imported"

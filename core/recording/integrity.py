@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from core.security import vault
+
 INTEGRITY_NAME = "integrity.json"
 FORMAT = "therascope-integrity"
 FORMAT_VERSION = 1
@@ -173,8 +175,9 @@ def seal_file(
             _chunk_hex(view[i : i + chunk_bytes]) for i in range(0, len(view), chunk_bytes)
         )
 
-    with open(folder / path, "rb") as fh, ThreadPoolExecutor(1) as pool:
-        while data := fh.read(block):
+    with vault.open_read(folder / path) as fh, ThreadPoolExecutor(1) as pool:
+        # the file's content: a sealed file's plaintext (core.security.vault)
+        while data := fh.read(size, block):
             view = memoryview(data)
             job = pool.submit(digests, view)
             whole.update(view)
@@ -288,10 +291,9 @@ def check_bytes(seal: FileSeal, data: bytes | memoryview, size: int | None) -> F
 def check_file(path: Path, seal: FileSeal, contents: bool = True) -> FileCheck:
     """Compare the file at ``path`` with its seal, streaming it (``contents=False``: the size
     alone; what is missing at the end is still reported as bad)."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
+    if not path.exists():
         return FileCheck(seal.path, seal.size, None, [(0, seal.size)] if seal.size else [])
+    size = vault.size(path)
     if not contents:
         tail = [(size, seal.size)] if size < seal.size else []
         return FileCheck(seal.path, seal.size, size, tail, contents=False)
@@ -299,10 +301,10 @@ def check_file(path: Path, seal: FileSeal, contents: bool = True) -> FileCheck:
     block = max(c, (READ_BLOCK // c) * c)
     bad: list[Range] = []
     cut: list[Range] = []
-    with open(path, "rb") as fh:
+    with vault.open_read(path) as fh:
         pos = 0
         while pos < seal.size:
-            data = fh.read(min(block, seal.size - pos))
+            data = fh.read(pos, min(block, seal.size - pos))
             if not data:
                 break
             view = memoryview(data)

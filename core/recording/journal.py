@@ -18,6 +18,8 @@ from typing import Any, TypedDict
 
 import numpy as np
 
+from core.security import vault
+
 log = logging.getLogger(__name__)
 
 #: journal events that only a sensor watching its link writes; one of them means "monitored"
@@ -104,7 +106,8 @@ def read_journal(folder: Path) -> list[dict[str, Any]] | None:
     if not path.exists():
         return None
     out = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    text = vault.read_bytes(path).decode("utf-8", errors="replace")
+    for line in text.splitlines():
         try:
             entry = json.loads(line)
         except ValueError:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +41,7 @@ from core.recording.integrity import (
     seal_document,
     seal_file,
 )
+from core.security import vault
 from core.types import StreamInfo
 
 if TYPE_CHECKING:
@@ -137,18 +137,7 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` so that a crash leaves either the old or the new file, never a torn one
     (temporary file ``NAME.tmp``, fsync, rename, fsync of the folder)."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    if hasattr(os, "O_DIRECTORY"):
-        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    vault.write_bytes_atomic(path, data)  # sealed in a sealed session (core.security.vault)
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
@@ -158,7 +147,7 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 
 def _manifest_bytes(folder: Path) -> bytes:
     try:
-        return (folder / "session.json").read_bytes()
+        return vault.read_bytes(folder / "session.json")
     except FileNotFoundError:
         raise ValueError(f"{folder} is not a TheraScope session (no session.json)") from None
 
@@ -271,7 +260,7 @@ def _load_seal(folder: Path, manifest: dict[str, Any]) -> SealState:
         # a seal left by a finalisation that was cut short is redone by the recovery
         return SealState(None, note="the session was not finalised")
     try:
-        raw = path.read_bytes()
+        raw = vault.read_bytes(path)
     except FileNotFoundError:
         if expected:
             why = "integrity.json is missing"
@@ -293,7 +282,7 @@ def check_files(folder: Path) -> tuple[list[FileCheck], str]:
     """Every sealed file checked byte by byte, without reading the session (for a session whose
     ``session.json`` is damaged); and why nothing could be checked ("" when it could)."""
     try:
-        raw = (folder / INTEGRITY_NAME).read_bytes()
+        raw = vault.read_bytes(folder / INTEGRITY_NAME)
     except FileNotFoundError:
         return [], "integrity.json is missing"
     try:

@@ -34,6 +34,7 @@ from core.recording.manifest import (
     open_video,
     read_streams,
 )
+from core.security import vault
 
 if TYPE_CHECKING:
     from core.recording.video_file import SessionVideo
@@ -132,7 +133,7 @@ class SessionData:
         import json
 
         p = self.folder / "simulation.json"
-        return json.loads(p.read_text()) if p.exists() else None
+        return json.loads(vault.read_bytes(p)) if p.exists() else None
 
 
 def open_session(folder: Path, deep: bool = False) -> SessionData:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
 import threading
 import time
@@ -27,6 +26,7 @@ import numpy as np
 from core.clock import Clock
 from core.recording.bio_store import BioStoreWriter
 from core.recording.live import FrameSlot, SignalRing
+from core.security import vault
 from core.types import DeviceEvent, Frame, SampleBatch, StreamInfo
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,8 @@ class Recorder:
         self._video = (
             VideoStoreWriter(folder / "video", quality=jpeg_quality) if record_video else None
         )
-        self._journal = open(folder / "journal.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        # through the storage layer: sealed in a sealed session (core.security.vault)
+        self._journal = vault.open_append(folder / "journal.jsonl")
         self.rings = {s.name: SignalRing(s.rate_hz, len(s.channels), live_seconds) for s in streams}
         self.frame_slot = FrameSlot()
         self._q: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -304,7 +305,7 @@ class Recorder:
         if self.error is not None:
             return
         try:
-            self._journal.write(json.dumps(entry) + "\n")
+            self._journal.write((json.dumps(entry) + "\n").encode("utf-8"))
             self._dirty = True
         except OSError as e:
             self._fail(e)
@@ -335,8 +336,7 @@ class Recorder:
             w.flush()
         if self._video is not None:
             self._video.flush()
-        self._journal.flush()
-        os.fsync(self._journal.fileno())
+        self._journal.flush(fsync=True)
         self._dirty = False
 
     def _fail(self, e: OSError) -> None:
@@ -428,7 +428,6 @@ class Recorder:
 
     def _close_journal(self) -> None:
         try:
-            self._journal.flush()
-            os.fsync(self._journal.fileno())
+            self._journal.flush(fsync=True)
         finally:
             self._journal.close()

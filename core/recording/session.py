@@ -37,6 +37,7 @@ from core.recording.manifest import (
 )
 from core.recording.recorder import Recorder
 from core.recording.sources import BioSensor, Camera
+from core.security import vault
 from core.storage import explain
 from core.types import DeviceEvent
 
@@ -185,6 +186,15 @@ class RecordingSession:
         except OSError as exc:
             shutil.rmtree(folder, ignore_errors=True)
             raise explain(exc, "start the session", folder.parent) from exc
+        try:  # an unlocked data folder: every file of the session is sealed with its own key
+            if patient is not None and patient.uuid:
+                vault.seal_new_session(folder, data_root, uid, patient.uuid)
+        except BaseException as exc:
+            lock.release()
+            shutil.rmtree(folder, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise explain(exc, "start the session", folder.parent) from exc
+            raise
         simulated = bool(
             (sensor is not None and sensor.simulated) or (camera is not None and camera.simulated)
         )
@@ -370,7 +380,7 @@ class RecordingSession:
             self.recorder.close()
             if simulation_truth is not None:
                 sim_path = self.folder / "simulation.json"
-                sim = json.loads(sim_path.read_text()) if sim_path.exists() else {}
+                sim = json.loads(vault.read_bytes(sim_path)) if sim_path.exists() else {}
                 sim.update(simulation_truth())
                 write_json_atomic(sim_path, sim)
             self.record = finalise_folder(

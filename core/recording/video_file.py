@@ -24,7 +24,6 @@ damaged container cannot be mapped to frames, so damage to it marks the whole vi
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from core.recording.video_store import (
     FrameDamage,
     VideoStoreReader,
 )
+from core.security import vault
 from core.types import Frame
 
 SOURCE_STEM = "source"
@@ -247,16 +247,10 @@ def write_index(
     rec["index"] = np.arange(n) if positions is None else np.asarray(positions, dtype=np.int64)
     rec["offset"] = np.arange(n)
     facts = json.dumps({"frames": n, "dropped": int(dropped), "first_ms": first_ms}).encode()
-    with open(folder / SOURCE_FACTS_NAME, "wb") as fh:
-        fh.write(facts)
-        fh.flush()
-        os.fsync(fh.fileno())
+    vault.write_bytes_atomic(folder / SOURCE_FACTS_NAME, facts)
     rec["t_host_ns"] = np.asarray(times_ns, dtype=np.int64)
     path = folder / SOURCE_INDEX_NAME
-    with open(path, "wb") as fh:
-        fh.write(rec.tobytes())
-        fh.flush()
-        os.fsync(fh.fileno())
+    vault.write_bytes_atomic(path, rec.tobytes())
     return path
 
 
@@ -297,7 +291,7 @@ class VideoFileReader:
         self.recorded: tuple[int, int, int] | None = None
         self.n_partial_bytes = 0
         self._dropped: int | None = None
-        raw = (self.folder / SOURCE_INDEX_NAME).read_bytes()
+        raw = vault.read_bytes(self.folder / SOURCE_INDEX_NAME)
         if index_seal is not None and source_seal is not None:
             holds = index_seal.holds
             self._dropped = int(holds["dropped"]) if "dropped" in holds else None
@@ -355,7 +349,7 @@ class VideoFileReader:
 
     def _facts(self) -> dict[str, Any]:
         try:
-            facts = json.loads((self.folder / SOURCE_FACTS_NAME).read_bytes())
+            facts = json.loads(vault.read_bytes(self.folder / SOURCE_FACTS_NAME))
         except (OSError, ValueError):
             return {}
         return facts if isinstance(facts, dict) else {}

@@ -33,7 +33,6 @@ file cost in :attr:`VideoStoreReader.damage` instead of leaving them out silentl
 
 from __future__ import annotations
 
-import os
 import threading
 import zlib
 from collections.abc import Iterator
@@ -51,6 +50,7 @@ from core.recording.integrity import (
     overlapping,
     runs,
 )
+from core.security import vault
 from core.types import Frame
 
 MJPEG_NAME = "frames.mjpeg"
@@ -115,14 +115,15 @@ class VideoStoreWriter:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.quality = int(quality)
         mj, ix = self.folder / MJPEG_NAME, self.folder / INDEX_NAME
-        exists = (mj.exists() and mj.stat().st_size > 0) or (ix.exists() and ix.stat().st_size > 0)
+        exists = vault.size(mj) > 0 or vault.size(ix) > 0
         if exists and not append:
             raise FileExistsError(f"video store in {self.folder} is not empty")
         if exists:
             recover_video_store(self.folder)
-        self._mjpeg = open(mj, "ab")  # noqa: SIM115 (kept open across calls; closed in close())
-        self._idx = open(ix, "ab")  # noqa: SIM115
-        self._offset = self._mjpeg.seek(0, os.SEEK_END)
+        # through the storage layer: sealed in a sealed session (core.security.vault)
+        self._mjpeg = vault.open_append(mj)
+        self._idx = vault.open_append(ix)
+        self._offset = self._mjpeg.tell()
         self._pending: list[tuple[int, int, int, int, int]] = []
         self._lock = threading.Lock()
         self._params = [int(cv2.IMWRITE_JPEG_QUALITY), self.quality]
@@ -144,6 +145,7 @@ class VideoStoreWriter:
             if self.closed:
                 raise ValueError("video store is closed")
             self._mjpeg.write(data)
+            self._mjpeg.end_chunk()  # sealed: one chunk per frame, so damage costs one frame
             self._pending.append(
                 (int(index), int(t_host_ns), self._offset, len(data), _crc32(data))
             )
@@ -162,15 +164,11 @@ class VideoStoreWriter:
         with self._lock:
             if self.closed:
                 return
-            self._mjpeg.flush()
-            if fsync:
-                os.fsync(self._mjpeg.fileno())
+            self._mjpeg.flush(fsync)
             if self._pending:
                 self._idx.write(np.array(self._pending, dtype=INDEX_DTYPE).tobytes())
                 self._pending.clear()
-            self._idx.flush()
-            if fsync:
-                os.fsync(self._idx.fileno())
+            self._idx.flush(fsync)
 
     def close(self) -> None:
         """Flush (with fsync) and close both files. Idempotent."""
@@ -227,8 +225,8 @@ class VideoStoreReader:
     ) -> None:
         self.folder = Path(folder)
         mj, ix = self.folder / MJPEG_NAME, self.folder / INDEX_NAME
-        self._mjpeg_size = mj.stat().st_size if mj.exists() else 0
-        self._f = open(mj, "rb") if mj.exists() else None  # noqa: SIM115 (closed in close())
+        self._f = vault.open_read(mj) if mj.exists() else None
+        self._mjpeg_size = self._f.size if self._f is not None else 0
         self._lock = threading.Lock()
         #: frames a damaged file cost, and each file against its seal (sealed stores only)
         self.damage: list[FrameDamage] = []
@@ -239,7 +237,7 @@ class VideoStoreReader:
         if index_seal is not None and mjpeg_seal is not None:
             self._open_sealed(index_seal, mjpeg_seal, verify)
             return
-        raw = ix.read_bytes() if ix.exists() else b""
+        raw = vault.read_bytes(ix) if ix.exists() else b""
         n_full = len(raw) // RECORD_SIZE
         self.n_partial_bytes = len(raw) - n_full * RECORD_SIZE
         rec = np.frombuffer(raw, dtype=INDEX_DTYPE, count=n_full)
@@ -260,9 +258,9 @@ class VideoStoreReader:
         holds = index_seal.holds
         n_exp = int(holds.get("frames", index_seal.size // RECORD_SIZE))
         try:
-            with open(ix, "rb") as fh:
-                isize: int | None = os.fstat(fh.fileno()).st_size
-                raw = fh.read(index_seal.size)
+            with vault.open_read(ix) as fh:
+                isize: int | None = fh.size
+                raw = fh.read(0, index_seal.size)
         except FileNotFoundError:
             raw, isize = b"", None
         icheck = check_bytes(index_seal, raw, isize)
@@ -331,9 +329,7 @@ class VideoStoreReader:
 
     def _read_bytes(self, offset: int, length: int) -> bytes:
         assert self._f is not None
-        with self._lock:
-            self._f.seek(offset)
-            return self._f.read(length)
+        return self._f.read(offset, length)
 
     def __len__(self) -> int:
         return int(self.records.shape[0])
@@ -412,15 +408,12 @@ def recover_video_store(folder: Path | str) -> dict[str, int]:
         p.touch(exist_ok=True)
     with VideoStoreReader(folder, verify=True) as rd:
         raw, good, n_partial = rd.all_records, rd.valid, rd.n_partial_bytes
-        n_total, size = len(raw), mj.stat().st_size
+        n_total, size = len(raw), vault.size(mj)
     last = int(np.flatnonzero(good)[-1]) if good.any() else -1
     keep = last + 1
     mj_end = int(raw["offset"][last] + raw["length"][last]) if last >= 0 else 0
     for p, end in ((ix, keep * RECORD_SIZE), (mj, mj_end)):
-        with open(p, "r+b") as f:
-            f.truncate(end)
-            f.flush()
-            os.fsync(f.fileno())
+        vault.truncate(p, end)
     return {
         "frames": int(good[:keep].sum()),
         "corrupt": int(keep - good[:keep].sum()),

@@ -244,6 +244,10 @@ class LedgerEntry:
 # small pieces
 
 
+#: the HKDF label of the catalog's key (:meth:`Unlocked.catalog_key`)
+CATALOG_KEY_INFO = b"therascope catalog key v1"
+
+
 def key_id(key: bytes) -> bytes:
     """An 8-byte fingerprint of a key, for file headers: it tells which key a file needs without
     revealing anything of the key (the first 8 bytes of SHA-256 over a fixed prefix and the key).
@@ -941,6 +945,12 @@ class Unlocked:
         log.info("Key store: an account was disabled")
 
     # -- keys ------------------------------------------------------------------------------------
+
+    def catalog_key(self) -> bytes:
+        """The catalog's database key: derived from the clinic key (HKDF-SHA256, its own label),
+        so every account that unlocks the folder opens the catalog and nothing more is stored."""
+        hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=CATALOG_KEY_INFO)
+        return hkdf.derive(self._key)
 
     def key_id(self, key: bytes) -> bytes:
         """The 8-byte fingerprint of ``key`` (:func:`key_id`)."""

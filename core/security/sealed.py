@@ -17,7 +17,8 @@ only on CPUs without AES hardware, where it is faster and constant-time in softw
 File layout (all integers little-endian unless said otherwise)
 ------------------------------------------------------------------
 
-Header, 64 bytes, written and fsynced when the file is created:
+Header, 64 bytes, written with the file's first chunk (or when an empty file is closed) and made
+durable by the flush that makes that chunk durable:
 
 ======  =====  ===================================================================
 bytes   size   meaning
@@ -416,23 +417,33 @@ class SealedWriter:
         self.path = Path(path)
         self._buf = bytearray()
         self._fd = -1
+        self._closed = False
+        self._new_entry = False
         if append and self.path.exists():
             self._reopen(bytes(key), bytes(key_id))
         else:
+            if self.path.exists():
+                raise FileExistsError(f"{self.path.name} exists already")
             self._aead = AESGCM(bytes(key))
             self.header = _make_header(self._aead, bytes(key_id), max_chunk)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY, 0o600)
-            try:
-                _write_all(self._fd, self.header.raw, 0)
-                os.fsync(self._fd)
-            except BaseException:
-                os.close(self._fd)
-                self._fd = -1
-                raise
-            _fsync_folder(self.path.parent)
+            # the file is made with its first chunk (or at close): starting a recording costs no
+            # disk round trip per file, and the header is made durable with that chunk
             self._end = HEADER_SIZE  # file offset after the last chunk
             self._offset = 0  # plaintext bytes in written chunks
             self._number = 0  # the next chunk's number
+
+    def _create(self) -> None:
+        """Make the file and write its header (not yet fsynced)."""
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY, 0o600)
+        try:
+            _write_all(self._fd, self.header.raw, 0)
+        except BaseException:
+            os.close(self._fd)
+            self._fd = -1
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            raise
+        self._new_entry = True  # the folder's entry is made durable by the next flush
 
     def _reopen(self, key: bytes, key_id: bytes) -> None:
         self._fd = os.open(self.path, os.O_RDWR | _BINARY)
@@ -477,7 +488,7 @@ class SealedWriter:
 
     @property
     def closed(self) -> bool:
-        return self._fd < 0
+        return self._closed
 
     def tell(self) -> int:
         """Plaintext bytes written so far, those still in memory included."""
@@ -510,8 +521,11 @@ class SealedWriter:
             raise ValueError(f"{self.path.name} is closed")
         while self._buf:  # one chunk, unless a failed write left more than a chunk behind
             self._seal_buffered(min(len(self._buf), self.max_chunk))
-        if fsync:
+        if fsync and self._fd >= 0:
             os.fsync(self._fd)
+            if self._new_entry:
+                _fsync_folder(self.path.parent)
+                self._new_entry = False
 
     def _seal_buffered(self, n: int) -> None:
         """Seal the first ``n`` buffered bytes as the next chunk, write it, drop them."""
@@ -523,6 +537,8 @@ class SealedWriter:
         """Seal ``plain`` as the next chunk and write it (nothing of it stays on a failure)."""
         if self._number > LAST_NUMBER:
             raise OverflowError(f"{self.path.name} has as many chunks as a sealed file can hold")
+        if self._fd < 0:
+            self._create()
         number = self._number
         self._number += 1  # a number is never used twice, not even after a failed write
         ct = self._aead.encrypt(
@@ -547,9 +563,13 @@ class SealedWriter:
         if self.closed:
             return
         try:
+            if self._fd < 0:  # nothing was ever written: the file is made all the same
+                self._create()
             self.flush()
         finally:
-            os.close(self._fd)
+            self._closed = True
+            if self._fd >= 0:
+                os.close(self._fd)
             self._fd = -1
 
     def __enter__(self) -> SealedWriter:
@@ -723,6 +743,45 @@ def recover(path: str | os.PathLike[str]) -> int:
             fh.flush()
             os.fsync(fh.fileno())
         return layout.torn_bytes
+
+
+def truncate(path: str | os.PathLike[str], key: bytes, key_id: bytes, size: int) -> None:
+    """Cut a sealed file's plaintext back to ``size`` bytes, durably (crash recovery: a data file
+    that holds more than its index describes).
+
+    The chunks wholly past ``size`` are cut off; the part of the chunk ``size`` falls in that is
+    kept is sealed again as a new chunk whose number comes after every number the file ever held,
+    so no nonce is used twice. A torn tail is cut off too. Nothing happens when the file holds
+    ``size`` bytes or fewer.
+
+    Raises
+    ------
+    SealedDamageError — the kept part of the chunk that is cut is damaged (nothing is changed)
+    """
+    if size < 0:
+        raise ValueError("size must not be negative")
+    p = Path(path)
+    with SealedReader(p, key) as r:
+        if size >= r.size and not r.torn_bytes:
+            return
+        chunks = r._chunks
+        i = bisect.bisect_right(r._starts, size) - 1
+        # the first chunk to cut: the one ``size`` falls inside, else the next one (``size`` in
+        # a damaged stretch, or on a boundary); None when nothing past ``size`` is intact
+        j = i if i >= 0 and size < chunks[i].end else i + 1
+        cut = chunks[j] if 0 <= j < len(chunks) else None
+        keep = b"" if cut is None or size <= cut.start else r.read(cut.start, size - cut.start)
+        start = 0 if cut is None else cut.start if keep else chunks[j - 1].end if j > 0 else 0
+    writer = SealedWriter(p, key, key_id, append=True)  # cuts a torn tail; numbers go on
+    try:
+        if cut is not None:
+            os.ftruncate(writer._fd, cut.file_offset)
+            writer._end, writer._offset = cut.file_offset, start
+            if keep:
+                writer.write(keep)
+        writer.flush(fsync=True)
+    finally:
+        writer.close()
 
 
 def seal_bytes(path: str | os.PathLike[str], data: bytes, key: bytes, key_id: bytes) -> None:

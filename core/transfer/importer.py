@@ -43,6 +43,7 @@ from core.recording.manifest import FORMAT, FORMAT_VERSION, write_json_atomic
 from core.recording.session import finalise_folder, new_session_uid, utc_now
 from core.recording.video_file import VideoFacts, VideoFileError, index_video, source_name
 from core.recording.video_file import write_index as write_video_index
+from core.security import vault
 from core.storage import explain
 from core.transfer.markers import marker_from_text
 from core.types import SampleBatch, StreamInfo
@@ -451,6 +452,9 @@ def import_session(
     try:
         staging.mkdir(parents=True)
         lock = WriteLock(staging / IMPORT_LOCK_NAME)
+        # an unlocked data folder: every file of the session is sealed with its own key
+        if patient.uuid:
+            vault.seal_new_session(staging, Path(data_root), uid, patient.uuid)
         manifest, fits = _build(staging, uid, plan, patient.uuid, settings or Settings())
         # Windows renames no folder with an open file in it: the lock is let go for the rename
         # and taken again at once; meanwhile the folder holds data, which no cleanup removes

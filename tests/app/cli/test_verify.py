@@ -10,6 +10,8 @@ from pypdf import PdfReader
 
 from app.cli.main import main
 from core.catalog import Catalog
+from core.security import vault
+from tests.accounts import unlock_here
 
 
 @pytest.fixture
@@ -43,8 +45,11 @@ def test_verify_reports_a_damaged_session_and_fails(
 
     folder = folder_of(env, uid)
     f32 = folder / "bio" / "bio.f32"
-    with open(f32, "r+b") as fh:
-        fh.truncate(25_600)  # two chunks of 12 800 bytes (1 600 samples, 2 s) are left
+    # two checksum chunks of 12 800 bytes (1 600 samples, 2 s) are left; the file is sealed
+    # (the account's folder is encrypted), so it is cut through the storage layer
+    assert vault.is_sealed(f32)
+    unlock_here(env / "data")
+    vault.truncate(f32, 25_600)
     assert main(["verify", uid]) == 1
     out = capsys.readouterr().out
     lines = out.splitlines()
@@ -77,7 +82,7 @@ def test_verify_all_counts_and_unknown_session(
     b = record(capsys, "V-3")
     folder = folder_of(env, b)
     data = bytearray((folder / "video" / "frames.mjpeg").read_bytes())
-    data[5000:5016] = bytes(x ^ 0xFF for x in data[5000:5016])
+    data[5000:5016] = bytes(x ^ 0xFF for x in data[5000:5016])  # one sealed chunk: one frame
     (folder / "video" / "frames.mjpeg").write_bytes(bytes(data))
     assert main(["verify", "--all"]) == 1
     out = capsys.readouterr().out
@@ -107,8 +112,7 @@ def test_the_report_counts_damage_found_since_the_stop_without_verify(
     env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     uid = record(capsys, "V-4")
-    with open(folder_of(env, uid) / "bio" / "bio.f32", "r+b") as fh:
-        fh.truncate(25_600)  # damaged after the stop; nobody ran verify
+    vault.truncate(folder_of(env, uid) / "bio" / "bio.f32", 25_600)  # after the stop; no verify
     pdf = env / "r4.pdf"
     assert main(["report", uid, "--out", str(pdf)]) == 0
     text = " ".join(" ".join((p.extract_text() or "").split()) for p in PdfReader(pdf).pages)

@@ -19,6 +19,7 @@ from app.gui.main import create_window
 from core.config import Settings
 from core.quality.signal_check import check_stream, face_aim
 from core.recording.reader import open_session
+from core.security import vault
 from core.simulation.face import FaceRenderer
 from core.types import SampleBatch, StreamInfo
 from tests.devices.ble.fake_bluez import DBUS_DAEMON, FakeBluez
@@ -413,7 +414,8 @@ def test_a_bluetooth_sensor_is_found_tested_recorded_and_reconnected(
         ecg = data.streams["ecg"] if "ecg" in data.streams else next(iter(data.streams.values()))
         assert ecg.info.rate_hz == 130.0 and ecg.n_received > 130 * 3
         assert ecg.lost_samples > 0 and len(ecg.gaps()) >= 1  # the outage, recorded as a gap
-        journal = [json.loads(x) for x in (data.folder / "journal.jsonl").read_text().splitlines()]
+        raw = vault.read_bytes(data.folder / "journal.jsonl")  # sealed: the account's folder
+        journal = [json.loads(x) for x in raw.decode().splitlines()]
         kinds = [e["event"] for e in journal]
         assert "disconnected" in kinds and "reconnected" in kinds and "sensor_stats" in kinds
         notes = [m.label for m in win.catalog.list_markers(sid)]

@@ -16,7 +16,8 @@ from core.catalog import Catalog
 from core.recording import open_session
 from core.recording.lock import is_recording_live
 from core.recording.recovery import recover_unfinished
-from tests.accounts import make_account
+from core.security import vault
+from tests.accounts import make_account, unlock_here
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 
@@ -53,6 +54,7 @@ def test_sigkill_mid_recording_then_recover(tmp_path: Path) -> None:
         "120",
         "--quiet",
     ]
+    unlock_here(data)  # this process reads what the recorder sealed
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         sessions = data / "sessions"
@@ -73,6 +75,11 @@ def test_sigkill_mid_recording_then_recover(tmp_path: Path) -> None:
             proc.kill()
     assert proc.returncode == -signal.SIGKILL
     assert not is_recording_live(folder)
+    # an account's recording is sealed: no sample, frame or journal line in the clear
+    assert vault.is_sealed_session(folder)
+    for name in ("bio/bio.f32", "bio/bio.idx", "video/frames.mjpeg", "journal.jsonl"):
+        assert vault.is_sealed(folder / name), name
+    assert b"\xff\xd8\xff\xe0\x00\x10JFIF" not in (folder / "video" / "frames.mjpeg").read_bytes()
     assert [s.status for s in cat.list_sessions()] == ["recording"]
 
     result = recover_unfinished(cat, data)
