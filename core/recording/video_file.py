@@ -122,12 +122,21 @@ class VideoFacts:
         return bool(med > 0 and np.any(np.abs(d - med) > 0.1 * med))
 
 
-def _capture(path: Path) -> Any:
+def _capture(path: Path, keep: list[Any] | None = None) -> Any:
+    """An OpenCV capture of ``path``; a sealed file (an encrypted session's imported video) is
+    decoded from a stream decrypted in memory, never from a plaintext copy on disk (the stream
+    is appended to ``keep``, which must outlive the capture)."""
     import cv2
 
     if not path.is_file():
         raise VideoFileError(f"No video file at {path}")
-    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    if vault.is_sealed(path):
+        stream = vault.open_stream(path)
+        if keep is not None:
+            keep.append(stream)
+        cap = cv2.VideoCapture(stream, cv2.CAP_FFMPEG, [])  # type: ignore[call-overload]  # any io.BufferedIOBase
+    else:
+        cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     if not cap.isOpened():
         cap.release()
         raise VideoFileError(
@@ -361,7 +370,11 @@ class VideoFileReader:
         an older index without it takes the first frame that decodes now."""
         import cv2
 
-        self._cap = _capture(self.source)
+        old = getattr(self, "_streams", [])
+        self._streams: list[Any] = []  # a sealed file's decrypting stream, held with the capture
+        self._cap = _capture(self.source, self._streams)
+        for stream in old:  # the released capture's
+            stream.close()
         self._cur = None
         tried = 0
         while not self._cap.grab():
@@ -476,6 +489,9 @@ class VideoFileReader:
                 self._cap.release()
                 self._cap = None
                 self._cur = None
+            for stream in getattr(self, "_streams", []):
+                stream.close()
+            self._streams = []
 
     def __enter__(self) -> VideoFileReader:
         return self

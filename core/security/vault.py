@@ -28,6 +28,7 @@ folder is not unlocked raises :class:`FolderLockedError`, in words.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -35,7 +36,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from core.security.keystore import Unlocked, key_id
 from core.security.sealed import (
@@ -255,13 +256,8 @@ def _key_for(path: Path, create: bool = False) -> tuple[bytes, bytes]:
 
 
 def kept_plain(path: Path) -> bool:
-    """Files a sealed session keeps in the clear: the marker, the locks, and the original video
-    file of an imported session (``video/source.<ext>``), which the video decoder must open as a
-    file (SECURITY.md lists this as open)."""
-    p = Path(path)
-    if p.name in PLAIN_NAMES:
-        return True
-    return p.parent.name == "video" and p.stem == "source" and p.suffix not in (".idx", ".json")
+    """Files a sealed session keeps in the clear: the marker and the locks."""
+    return Path(path).name in PLAIN_NAMES
 
 
 def _wants_seal(path: Path) -> bool:
@@ -447,6 +443,60 @@ def open_read(path: Path) -> ReadFile:
     core.security.sealed.WrongKeyError, SealedDamageError — a sealed file's header is damaged
     """
     return ReadFile(Path(path))
+
+
+class ContentStream(io.BufferedIOBase):
+    """A file's content as a seekable binary stream (a sealed file decrypted chunk by chunk, in
+    memory): what a decoder reads an imported video through (OpenCV's ``VideoCapture`` takes
+    such a stream), so its plaintext is never written to the disk."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._f = ReadFile(Path(path))
+        self._pos = 0
+
+    @property
+    def damaged(self) -> list[DamagedChunk]:
+        return self._f.damaged
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        n = self._f.size - self._pos if size is None or size < 0 else size
+        data = self._f.read(self._pos, max(0, n))
+        self._pos += len(data)
+        return data
+
+    def read1(self, size: int = -1) -> bytes:
+        return self.read(size)
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._f.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def close(self) -> None:
+        if not self.closed:
+            self._f.close()
+        super().close()
+
+
+def open_stream(path: Path) -> ContentStream:
+    """A file's content (plaintext or sealed) as a seekable binary stream."""
+    return ContentStream(Path(path))
 
 
 def read_bytes(path: Path) -> bytes:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -337,19 +336,22 @@ def _copy_hashed(src: Path, dst: Path, fmt: str) -> FileFacts:
         fi = open(src, "rb")  # noqa: SIM115 — closed below; its errors are the source's
     except OSError as exc:
         raise _unreadable_source(src, exc) from exc
-    with fi, open(dst, "wb") as fo:
-        while True:
-            try:
-                block = fi.read(8 << 20)
-            except OSError as exc:
-                raise _unreadable_source(src, exc) from exc
-            if not block:
-                break
-            h.update(block)
-            fo.write(block)
-            size += len(block)
-        fo.flush()
-        os.fsync(fo.fileno())
+    fo = vault.open_append(dst)  # sealed in a sealed session (core.security.vault)
+    try:
+        with fi:
+            while True:
+                try:
+                    block = fi.read(8 << 20)
+                except OSError as exc:
+                    raise _unreadable_source(src, exc) from exc
+                if not block:
+                    break
+                h.update(block)
+                fo.write(block)
+                size += len(block)
+        fo.flush(fsync=True)
+    finally:
+        fo.close()
     return FileFacts(src.name, fmt, size, h.hexdigest())
 
 

@@ -420,3 +420,44 @@ def test_frames_that_will_not_decode_are_counted_not_fatal(
         for i in (len(video) - 1, 0, 5, len(video) // 2):
             want = 4 * int(v.frame_positions[i])
             assert abs(int(video.read(i)[60, 80, 0]) - want) <= 4, i
+
+
+def test_into_an_unlocked_folder_everything_is_sealed_and_the_video_decodes_in_memory(
+    tmp_path: Path, bitalino: tuple[Path, Path, np.ndarray]
+) -> None:
+    """Issue 16: an import into a clinic's (unlocked) data folder is encrypted like a recording,
+    its original video too, which is decoded from a stream decrypted in memory."""
+    import cv2
+
+    from core.security import vault
+    from core.security.access import create_first_account
+    from tests.accounts import FAST_KDF, TEST_PASSWORD, TEST_USER
+
+    txt, mp4, _ = bitalino
+    root = tmp_path / "clinic"
+    unlocked, _ = create_first_account(root, TEST_USER, TEST_PASSWORD, kdf=FAST_KDF)
+    vault.register(root, unlocked)
+    try:
+        c = Catalog.open(root / "catalog.sqlite")
+        p = c.add_patient("IMP-ENC")
+        rec = import_session(c, root, p.id, plan_import(txt, mp4, offset_s=4.0), consent=True)
+        c.close()
+        folder = root / rec.folder
+        files = [f for f in folder.rglob("*") if f.is_file()]
+        assert all(vault.is_sealed(f) for f in files if f.name != vault.SESSION_MARK)
+        source = folder / "video" / "source.mp4"
+        assert b"ftyp" not in source.read_bytes()[:64]  # no container in the clear
+        assert vault.read_bytes(source) == mp4.read_bytes()  # the original, byte for byte
+        cap = cv2.VideoCapture(str(mp4))
+        cap.set(cv2.CAP_PROP_POS_FRAMES, 17)
+        ok, want = cap.read()
+        cap.release()
+        data = open_session(folder)
+        video = data.video()
+        assert ok and video is not None
+        with video:  # out of order: the sealed file is decoded through a seekable stream
+            assert np.array_equal(video.read(17), want)
+            assert video.read(299).shape == want.shape and video.read(3).shape == want.shape
+        assert verify_session(folder)["integrity"]["state"] == "verified"
+    finally:
+        vault.unregister(root)
