@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from app.cli.common import new_password, open_catalog, unlock_folder
+from app.cli.common import new_password, open_catalog, open_unlocked_catalog, unlock_folder
 
 
 def _first_password() -> str:
@@ -54,6 +54,9 @@ def cmd_users(args: argparse.Namespace) -> int:
         if args.action == "add" and not folder_has_accounts(root):
             # the clinic's first account, on a folder without one: no unlock, an administrator
             unlocked, recovery = create_first_account(root, args.name, _first_password())
+            from core.security import vault
+
+            vault.register(root, unlocked)  # a new catalog is created encrypted
             _audit(args, unlocked.account.name, "create", f"account={unlocked.account.name}")
             print(
                 "The clinic's first account was created (an administrator). Its RECOVERY KEY "
@@ -109,9 +112,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from core.security.access import AccessRefused
     from core.timefmt import format_local_time
 
-    cat, root = open_catalog(args, unlock=False)
+    cat, _root, unlocked = open_unlocked_catalog(args)  # unlocked first: the catalog's key
     try:
-        unlocked = unlock_folder(args, root)
         if unlocked.account.role != "admin":
             raise AccessRefused("Only administrators read the audit trail.")
         cat.account = unlocked.account.name

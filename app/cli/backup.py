@@ -35,13 +35,13 @@ def cmd_backup(args: argparse.Namespace) -> int:
         print(f"The backup {dest} is whole: every file matches its SHA-256.")
         return 0
     root = data_dir(args.data_dir)
-    cat = Catalog.open(root / CATALOG_FILENAME)  # first: a read-only or full disk said as such
-    try:
-        with unlock_folder(args, root) as unlocked:
+    with unlock_folder(args, root) as unlocked:  # first: an encrypted catalog opens with its key
+        cat = Catalog.open(root / CATALOG_FILENAME)  # a read-only or full disk said as such
+        try:
             cat.account = unlocked.account.name
             result = backup(root, dest, unlocked=unlocked, catalog=cat)
-    finally:
-        cat.close()
+        finally:
+            cat.close()
     print(f"Backup written to {result.dest}: {result.files:,} files, {_size(result.bytes)}.")
     if result.left_out:
         print(
