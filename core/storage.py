@@ -14,6 +14,23 @@ import errno
 import sqlite3
 from pathlib import Path
 
+from sqlcipher3 import dbapi2 as sqlcipher
+
+# SQLite's errors as either driver raises them: the standard library's sqlite3 (plaintext
+# catalogs) and SQLCipher's binding (encrypted catalogs, core.catalog.cipher), whose classes are
+# its own, not subclasses of sqlite3's. ``except SQL_ERRORS`` wherever ``except sqlite3.Error``
+# was meant.
+SQL_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, sqlcipher.Error)
+SQL_DATABASE_ERRORS: tuple[type[Exception], ...] = (sqlite3.DatabaseError, sqlcipher.DatabaseError)
+SQL_INTEGRITY_ERRORS: tuple[type[Exception], ...] = (
+    sqlite3.IntegrityError,
+    sqlcipher.IntegrityError,
+)
+SQL_OPERATIONAL_ERRORS: tuple[type[Exception], ...] = (
+    sqlite3.OperationalError,
+    sqlcipher.OperationalError,
+)
+
 #: what went wrong, as :attr:`StorageError.kind`
 READ_ONLY = "read-only"
 FULL = "full"
@@ -84,7 +101,7 @@ def kind_of(exc: BaseException) -> str:
     """What kind of storage failure ``exc`` is (:data:`FAILED` when it cannot tell)."""
     if isinstance(exc, StorageError):
         return exc.kind
-    if isinstance(exc, sqlite3.Error):
+    if isinstance(exc, SQL_ERRORS):
         code = getattr(exc, "sqlite_errorcode", None)
         if isinstance(code, int) and (code & 0xFF) in _SQLITE_KINDS:
             return _SQLITE_KINDS[code & 0xFF]

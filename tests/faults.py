@@ -2,9 +2,10 @@
 file modes do not stop a write.
 
 ``read_only(monkeypatch, root)`` makes every write under ``root`` fail as on a read-only disk
-(``EROFS``): creating folders, opening files for writing, replacing, removing; SQLite opens
-catalogs under ``root`` read-only (SQLITE_READONLY on any write). A full catalog is made with
-SQLite's ``max_page_count`` (SQLITE_FULL), a read-only open catalog with ``query_only``.
+(``EROFS``): creating folders, opening files for writing, replacing, removing; SQLite (and
+SQLCipher, for an encrypted catalog) opens catalogs under ``root`` read-only (SQLITE_READONLY on
+any write). A full catalog is made with SQLite's ``max_page_count`` (SQLITE_FULL), a read-only
+open catalog with ``query_only``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlcipher3 import dbapi2 as sqlcipher
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
@@ -79,3 +81,13 @@ def read_only(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
     monkeypatch.setattr(os, "unlink", guarded(real_unlink))
     monkeypatch.setattr(os, "rmdir", guarded(real_rmdir))
     monkeypatch.setattr(sqlite3, "connect", fake_connect)
+    # an encrypted catalog is opened through SQLCipher's binding: read-only there too
+    real_cipher_connect = sqlcipher.connect
+
+    def fake_cipher_connect(database, *a, **k):  # type: ignore[no-untyped-def]
+        if isinstance(database, str | os.PathLike) and _under(database, root):
+            k.pop("uri", None)
+            return real_cipher_connect(f"file:{os.fspath(database)}?mode=ro", *a, uri=True, **k)
+        return real_cipher_connect(database, *a, **k)
+
+    monkeypatch.setattr(sqlcipher, "connect", fake_cipher_connect)

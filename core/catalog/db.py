@@ -12,6 +12,10 @@ a backup), so each version is defined in exactly one place.
 Durability: WAL journal with ``synchronous=FULL``, so a committed write survives a power cut, not
 only a crash of the program. Every change writes its audit row in the same transaction.
 
+Encryption at rest: a catalog created while its data folder is unlocked in this process is
+encrypted with SQLCipher under the folder's catalog key, and opens only with it; a plaintext
+catalog opens as before (:mod:`core.catalog.cipher`).
+
 Erasure: every connection sets ``secure_delete``, so deleted rows are overwritten with zeros;
 :meth:`Catalog.erase_free_space` rewrites the file and empties the WAL file after an erasure
 (:mod:`core.privacy.erasure`).
@@ -50,9 +54,26 @@ from core.catalog._mirror import (
 from core.catalog._patients import PatientsMixin
 from core.catalog._reports import ReportsMixin
 from core.catalog._sessions import SessionsMixin
+from core.catalog.cipher import (
+    SQLITE_MAGIC,
+    connect,
+    encrypt_catalog,
+    folder_key,
+    is_encrypted,
+    is_plaintext,
+    new_connection_like,
+    row_factory,
+)
+from core.catalog.errors import (
+    CatalogError,
+    CatalogFormatError,
+    CatalogKeyError,
+    CatalogLockedError,
+    CatalogVersionError,
+)
 from core.catalog.models import AUDIT_ACTIONS, AuditEntry, Patient
 from core.config import data_dir
-from core.storage import DAMAGED, explain, kind_of
+from core.storage import DAMAGED, SQL_DATABASE_ERRORS, SQL_ERRORS, explain, kind_of
 
 log = logging.getLogger(__name__)
 
@@ -77,20 +98,22 @@ in :mod:`core.catalog._migrations`).
 """
 
 CATALOG_FILENAME = "catalog.sqlite"
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 _BUSY_TIMEOUT_MS = 10_000
+_OPEN_ERRORS: tuple[type[Exception], ...] = (OSError, *SQL_ERRORS)
+_MIRROR_ERRORS: tuple[type[Exception], ...] = (*SQL_ERRORS, OSError, ValueError, KeyError)
 
-
-class CatalogError(RuntimeError):
-    """The catalog file cannot be used; the message is meant for the user."""
-
-
-class CatalogVersionError(CatalogError):
-    """The catalog was written by a newer TheraScope (a schema this version does not know)."""
-
-
-class CatalogFormatError(CatalogError):
-    """The file is not a TheraScope catalog (not SQLite, damaged, or another program's)."""
+__all__ = [
+    "CATALOG_FILENAME",
+    "CURRENT_SCHEMA",
+    "MIGRATIONS",
+    "Catalog",
+    "CatalogError",
+    "CatalogFormatError",
+    "CatalogKeyError",
+    "CatalogLockedError",
+    "CatalogVersionError",
+    "backup_file",
+]
 
 
 def _schema_v1_sql() -> str:
@@ -107,8 +130,8 @@ def _check_is_sqlite(path: Path) -> None:
     if not path.exists() or path.stat().st_size == 0:
         return
     with path.open("rb") as fh:
-        head = fh.read(len(_SQLITE_MAGIC))
-    if head != _SQLITE_MAGIC:
+        head = fh.read(len(SQLITE_MAGIC))
+    if head != SQLITE_MAGIC and not is_encrypted(path):
         raise CatalogFormatError(
             f"{path} is not a TheraScope catalog (it is not an SQLite database). "
             "Choose another data folder, or move this file out of the way."
@@ -127,8 +150,12 @@ def _apply_v1(conn: sqlite3.Connection) -> None:
         raise
 
 
-def backup_file(conn: sqlite3.Connection, path: Path, version: int) -> Path:
+def backup_file(
+    conn: sqlite3.Connection, path: Path, version: int, key: bytes | None = None
+) -> Path:
     """Copy the open database next to itself before a migration (SQLite's online backup).
+
+    An encrypted catalog's copy is encrypted with the same key (``key``, required then).
 
     Returns
     -------
@@ -141,7 +168,7 @@ def backup_file(conn: sqlite3.Connection, path: Path, version: int) -> Path:
         n += 1
         target = path.with_name(f"{path.name}.v{version}-{stamp}-{n}.bak")
     # The backup API, not a file copy: it includes what is still in the WAL file.
-    dst = sqlite3.connect(str(target))
+    dst = new_connection_like(conn, target, key)
     try:
         conn.backup(dst)
     finally:
@@ -149,11 +176,17 @@ def backup_file(conn: sqlite3.Connection, path: Path, version: int) -> Path:
     return target
 
 
-def _migrate(conn: sqlite3.Connection, path: Path, version: int, make_backup: bool) -> None:
+def _migrate(
+    conn: sqlite3.Connection,
+    path: Path,
+    version: int,
+    make_backup: bool,
+    key: bytes | None = None,
+) -> None:
     """Bring a catalog from ``version`` up to :data:`CURRENT_SCHEMA`, one step at a time."""
     if version >= CURRENT_SCHEMA:
         return
-    backup = backup_file(conn, path, version) if make_backup else None
+    backup = backup_file(conn, path, version, key) if make_backup else None
     conn.execute("PRAGMA foreign_keys = OFF")
     try:
         for target in range(version + 1, CURRENT_SCHEMA + 1):
@@ -185,13 +218,24 @@ def _migrate(conn: sqlite3.Connection, path: Path, version: int, make_backup: bo
         conn.execute("PRAGMA foreign_keys = ON")
 
 
-def _prepare(conn: sqlite3.Connection, path: Path) -> int:
+def _set_pragmas(conn: sqlite3.Connection) -> None:
+    """What every connection to a catalog sets (the file's WAL mode included)."""
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    # Deleted rows are overwritten with zeros, not only unlinked: an erased patient's data does
+    # not linger in free space (the cost is a few percent on deletions only).
+    conn.execute("PRAGMA secure_delete = ON")
+
+
+def _prepare(conn: sqlite3.Connection, path: Path, key: bytes | None = None) -> int:
     """Check the version, set the pragmas, create or migrate the schema; returns the version
-    the file had (0: new)."""
+    the file had (0: new). ``key``: the catalog key of an encrypted catalog (its migration
+    backup is encrypted with it)."""
     try:
         version = _user_version(conn)
         has_tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
-    except sqlite3.DatabaseError as exc:
+    except SQL_DATABASE_ERRORS as exc:
         if kind_of(exc) != DAMAGED:  # locked, unreadable disk…: the file itself may be fine
             raise explain(exc, "open the catalog", path, catalog=True) from exc
         raise CatalogFormatError(
@@ -209,19 +253,24 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> int:
             f"{path} is an SQLite database but not a TheraScope catalog. "
             "Choose another data folder, or move this file out of the way."
         )
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    # Deleted rows are overwritten with zeros, not only unlinked: an erased patient's data does
-    # not linger in free space (the cost is a few percent on deletions only).
-    conn.execute("PRAGMA secure_delete = ON")
+    _set_pragmas(conn)
     was = version
     fresh = version == 0
     if fresh:
         _apply_v1(conn)
         version = 1
-    _migrate(conn, path, version, make_backup=not fresh)
+    _migrate(conn, path, version, make_backup=not fresh, key=key)
     return was
+
+
+def _connect(path: Path, key: bytes | None) -> sqlite3.Connection:
+    """A connection to the catalog file ``path`` (encrypted with ``key`` when it is, or when
+    it is new and a key is given), shared by threads under the catalog's lock."""
+    conn: sqlite3.Connection = connect(
+        path, key, timeout=_BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+    )
+    conn.row_factory = row_factory(conn)
+    return conn
 
 
 class Catalog(PatientsMixin, SessionsMixin, ReportsMixin):
@@ -233,12 +282,20 @@ class Catalog(PatientsMixin, SessionsMixin, ReportsMixin):
     """
 
     @classmethod
-    def open(cls, path: Path | None = None) -> Catalog:
+    def open(cls, path: Path | None = None, key: bytes | None = None) -> Catalog:
         """Open (creating or migrating as needed) a catalog file.
+
+        A new file is created encrypted when a key is given or its data folder (the file's
+        folder) is unlocked in this process (:func:`core.security.vault.register`), plaintext
+        otherwise (the demo folder). An encrypted file opens with that key; a plaintext one
+        opens as it is (``therascope encrypt`` converts it: :meth:`encrypt`).
 
         Parameters
         ----------
         path : Path, optional — the SQLite file; default ``data_dir() / "catalog.sqlite"``
+        key : bytes, optional — the 32-byte catalog key
+            (:meth:`core.security.keystore.Unlocked.catalog_key`); default: that of the file's
+            folder when it is unlocked in this process
 
         Returns
         -------
@@ -248,6 +305,8 @@ class Catalog(PatientsMixin, SessionsMixin, ReportsMixin):
         ------
         CatalogVersionError — written by a newer TheraScope
         CatalogFormatError — not an SQLite database, damaged, or another program's database
+        CatalogLockedError — encrypted, and its folder is not unlocked (sign in first)
+        CatalogKeyError — encrypted, and the key does not open it (another folder's, damaged)
         StorageError — the folder or file cannot be created or written (read-only, full,
             locked, denied, missing), in words; never called damaged
         """
@@ -255,15 +314,14 @@ class Catalog(PatientsMixin, SessionsMixin, ReportsMixin):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             _check_is_sqlite(path)
-            conn = sqlite3.connect(
-                str(path), timeout=_BUSY_TIMEOUT_MS / 1000, check_same_thread=False
-            )
-        except (OSError, sqlite3.Error) as exc:
+            if key is None:
+                key = folder_key(path.parent)
+            conn = _connect(path, key)
+        except _OPEN_ERRORS as exc:
             raise explain(exc, "open the catalog", path, catalog=True) from exc
         try:
-            conn.row_factory = sqlite3.Row
-            was = _prepare(conn, path)
-        except sqlite3.Error as exc:  # e.g. WAL set-up or the schema on a read-only disk
+            was = _prepare(conn, path, key)
+        except SQL_ERRORS as exc:  # e.g. WAL set-up or the schema on a read-only disk
             conn.close()
             raise explain(exc, "open the catalog", path, catalog=True) from exc
         except BaseException:
@@ -273,6 +331,49 @@ class Catalog(PatientsMixin, SessionsMixin, ReportsMixin):
         if 0 < was < 4:  # the record files a rebuild needs begin with v4
             cat.write_record_files()
         return cat
+
+    @property
+    def is_encrypted(self) -> bool:
+        """Whether the catalog file is encrypted (SQLCipher) rather than plaintext SQLite."""
+        return not isinstance(self._conn, sqlite3.Connection)
+
+    def encrypt(self, key: bytes) -> bool:
+        """Encrypt this plaintext catalog in place with ``key`` and go on with it encrypted
+        (:func:`core.catalog.cipher.encrypt_catalog`: verified, atomic, the plaintext's WAL
+        gone). Other threads wait on the catalog's lock meanwhile; no other program may have
+        the file open.
+
+        Parameters
+        ----------
+        key : bytes — the 32-byte catalog key of the data folder
+
+        Returns
+        -------
+        bool — True when it was encrypted now; False when it was encrypted already
+
+        Raises
+        ------
+        CatalogEncryptionError — in use by another program, or the copy did not verify; the
+            catalog stays plaintext and open
+        StorageError — a read or write failed (a full disk…); the catalog stays plaintext
+        """
+        with self._lock:
+            if not is_plaintext(self.path):
+                return False
+            self._conn.close()
+            try:
+                done = encrypt_catalog(self.path, key)
+            finally:  # encrypted or not, the catalog goes on with the file as it now is
+                self._conn = _connect(self.path, None if is_plaintext(self.path) else key)
+                _set_pragmas(self._conn)
+            with self._conn:
+                self._write_audit(
+                    "update",
+                    "catalog",
+                    None,
+                    f"encrypted at rest (SQLCipher): {done.tables} tables, {done.rows} rows",
+                )
+            return True
 
     @property
     def data_root(self) -> Path:
@@ -445,6 +546,7 @@ _DOING = {
     "delete_marker": "delete the marker",
     "delete_patient": "delete the patient",
     "delete_session": "delete the session",
+    "encrypt": "encrypt the catalog",
     "erase_free_space": "erase the deleted rows from the catalog file",
     "finalise_session": "save the finished session",
     "record_analysis": "save the analysis",
@@ -517,13 +619,13 @@ def _guarded(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
             first = args[0] if args else next(iter(kwargs.values()), None)
             before = before_of(self, first) if before_of is not None else None
             result = fn(self, *args, **kwargs)
-        except sqlite3.Error as exc:
+        except SQL_ERRORS as exc:
             log.warning("catalog %s failed: %s: %s", name, type(exc).__name__, exc)
             raise explain(exc, doing, self.path, catalog=True) from exc
         if mirrored:
             try:
                 _mirror_after(self, name, result, before)
-            except (sqlite3.Error, OSError, ValueError, KeyError) as exc:  # a safety net only
+            except _MIRROR_ERRORS as exc:  # a safety net only
                 log.warning("catalog mirror after %s failed: %s", name, exc)
         return result
 

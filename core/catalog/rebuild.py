@@ -6,7 +6,8 @@ each patient's record file (``patients/<uuid>.json``) and each session folder's 
 (its catalog row, markers, self-reports, analyses, report exports). A session folder without
 ``catalog.json`` (recorded before these files existed, or its file is damaged) is rebuilt from its
 ``session.json`` alone: the session comes back, its markers, ratings and analyses do not, and the
-result says so. The old catalog is never touched: the new one is written beside it.
+result says so. The old catalog is never touched: the new one is written beside it, encrypted
+(:mod:`core.catalog.cipher`) when the data folder is unlocked in this process.
 
 What no folder keeps is not recovered, and the result says so: the audit trail (who did what,
 when), and a patient whose record file is missing (its sessions are kept under a stand-in
@@ -30,6 +31,7 @@ from core.catalog._mirror import (
     SESSION_FILE,
     SESSION_FORMAT,
 )
+from core.catalog.cipher import folder_key
 from core.catalog.db import CATALOG_FILENAME, Catalog
 from core.catalog.models import MARKER_KINDS, SESSION_STATUSES
 from core.security import vault
@@ -114,7 +116,9 @@ def rebuild_catalog(data_root: Path, target: Path | None = None) -> RebuildResul
     if target.resolve() == (data_root / CATALOG_FILENAME).resolve():
         raise FileExistsError("The rebuilt catalog is written beside the old one, not over it")
     result = RebuildResult(target)
-    cat = Catalog.open(target)
+    # encrypted under the folder's catalog key when the folder is unlocked here, wherever the
+    # new file is written (--out may name another folder)
+    cat = Catalog.open(target, key=folder_key(data_root))
     try:
         with cat._lock, cat._conn:
             ids = _patients(cat, data_root, result)

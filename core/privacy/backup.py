@@ -7,7 +7,8 @@ A backup is a folder (``therascope backup DEST``)::
       backup.json            the manifest (below), written last
       catalog.sqlite         the catalog, copied with SQLite's online backup: one consistent
                              snapshot even while the app writes (one self-contained file,
-                             rollback journal; a restore turns WAL back on)
+                             rollback journal; a restore turns WAL back on); an encrypted
+                             catalog's copy is encrypted with the same key
       keys.json              the key store as it was, read under its lock (wrapped keys only)
       patients/<uuid>.json   the patients' record files
       sessions/<uid>/…       every session file as it is on disk (sealed files stay sealed)
@@ -46,7 +47,6 @@ import json
 import logging
 import os
 import shutil
-import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -55,6 +55,7 @@ from typing import Any
 
 from core import __version__
 from core.catalog import CATALOG_FILENAME, Catalog
+from core.catalog.cipher import connect, is_encrypted, new_connection_like
 from core.catalog.erasure import TOMBSTONE_PREFIX
 from core.recording.cleanup import IMPORT_STAGING_PREFIX
 from core.recording.lock import IMPORT_LOCK_NAME, LOCK_NAME, is_recording_live
@@ -312,21 +313,23 @@ def _manifest_digest(doc: dict[str, Any]) -> str:
 # backup
 
 
-def _snapshot_catalog(src: Path, dst: Path) -> None:
+def _snapshot_catalog(src: Path, dst: Path, key: bytes | None) -> None:
     """Copy the catalog with SQLite's online backup into the new file ``dst``.
 
     The copy is made in one step, inside one read transaction: it is the catalog as of its last
     commit (what is still in the WAL file included), never half of a change, and writers go on
     meanwhile (WAL readers block no one). The copy is switched to a rollback journal, so it is
-    one self-contained file, and checked (``PRAGMA quick_check``).
+    one self-contained file, and checked (``PRAGMA quick_check``). An encrypted catalog is
+    read and copied with its key (``key``, the data folder's catalog key): the copy is encrypted
+    too, and checked again as it lies on disk (opened anew with the key; every page's HMAC).
     """
     if not src.is_file():
         raise BackupError(f"There is no catalog at {src}: is this a TheraScope data folder?")
-    source = sqlite3.connect(str(src), timeout=KEY_STORE_WAIT_S)
+    source = connect(src, key, timeout=KEY_STORE_WAIT_S)
     try:
         fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
-        target = sqlite3.connect(str(dst))
+        target = new_connection_like(source, dst, key)  # keyed when the source is encrypted
         try:
             source.backup(target)  # pages=-1: the whole file in one step, one snapshot
             target.execute("PRAGMA journal_mode = DELETE")
@@ -337,6 +340,26 @@ def _snapshot_catalog(src: Path, dst: Path) -> None:
         source.close()
     if check != "ok":
         raise BackupError(f"The catalog's copy fails SQLite's check ({check}); nothing was kept.")
+    if is_encrypted(src):
+        problems = _check_encrypted_copy(dst, key)
+        if problems:
+            raise BackupError(
+                f"The encrypted catalog's copy does not check ({'; '.join(problems)}); "
+                "nothing was kept."
+            )
+
+
+def _check_encrypted_copy(path: Path, key: bytes | None) -> list[str]:
+    """What is wrong with the encrypted copy ``path`` read anew with ``key`` (empty: nothing)."""
+    if not is_encrypted(path):
+        return ["it is not encrypted"]
+    conn = connect(path, key)
+    try:
+        problems = [str(r[0]) for r in conn.execute("PRAGMA cipher_integrity_check")]
+        check = conn.execute("PRAGMA quick_check").fetchone()[0]
+    finally:
+        conn.close()
+    return problems + ([] if check == "ok" else [str(check)])
 
 
 def _collect(data_root: Path) -> tuple[list[PurePosixPath], list[str]]:
@@ -428,7 +451,8 @@ def backup(
         def add(rel: str, size: int, digest: str) -> None:
             entries.append({"path": rel, "size": size, "sha256": digest})
 
-        _snapshot_catalog(data_root / CATALOG_FILENAME, partial / CATALOG_FILENAME)
+        key = unlocked.catalog_key()
+        _snapshot_catalog(data_root / CATALOG_FILENAME, partial / CATALOG_FILENAME, key)
         add(CATALOG_FILENAME, *_sha256_file(partial / CATALOG_FILENAME))
         store = KeyStore.open(data_root / KEY_STORE_NAME)
         try:
@@ -473,7 +497,7 @@ def backup(
     total = sum(int(e["size"]) for e in entries)
     result = BackupResult(dest, created, len(entries), total, tuple(left_out), len(ledger))
     _record_last_backup(data_root, result, unlocked.account.name)
-    _audit_backup(data_root, catalog, unlocked.account.name, result)
+    _audit_backup(data_root, catalog, unlocked.account.name, result, key)
     log.info("backup written: %d files, %d bytes", result.files, result.bytes)
     return result
 
@@ -498,13 +522,13 @@ def _record_last_backup(data_root: Path, result: BackupResult, account: str) -> 
 
 
 def _audit_backup(
-    data_root: Path, catalog: Catalog | None, account: str, result: BackupResult
+    data_root: Path, catalog: Catalog | None, account: str, result: BackupResult, key: bytes
 ) -> None:
     detail = f"files={result.files}; bytes={result.bytes}"
     if catalog is not None:
         catalog.audit("export", "backup", None, detail)
         return
-    with Catalog.open(data_root / CATALOG_FILENAME) as cat:
+    with Catalog.open(data_root / CATALOG_FILENAME, key=key) as cat:
         cat.account = account
         cat.audit("export", "backup", None, detail)
 
@@ -709,14 +733,14 @@ def _folder_owner(folder: Path) -> tuple[str | None, str | None]:
 
 
 def _apply_erasures(
-    root: Path, patients: set[str], sessions: set[str], account: str
+    root: Path, patients: set[str], sessions: set[str], account: str, key: bytes
 ) -> tuple[list[str], list[str]]:
     """Remove from the restored data folder ``root`` what the ledger erased: catalog rows,
     session folders, patient record files. Returns the patients' uuids and the sessions' uids
-    that were found and removed."""
+    that were found and removed. ``key``: the catalog key (of an encrypted catalog)."""
     gone_p: list[str] = []
     gone_s: list[str] = []
-    with Catalog.open(root / CATALOG_FILENAME) as cat:
+    with Catalog.open(root / CATALOG_FILENAME, key=key) as cat:
         cat.account = account
         for p in cat.list_patients(include_archived=True):
             if p.uuid not in patients:
@@ -750,10 +774,11 @@ def _apply_erasures(
     return gone_p, gone_s
 
 
-def _wipe_freed_pages(catalog_path: Path) -> None:
+def _wipe_freed_pages(catalog_path: Path, key: bytes) -> None:
     """Rewrite the catalog so that the deleted rows' old pages are gone from the file (SQLite
-    ``secure_delete`` and ``VACUUM``, the WAL checkpointed and emptied)."""
-    conn = sqlite3.connect(str(catalog_path))
+    ``secure_delete`` and ``VACUUM``, the WAL checkpointed and emptied); an encrypted catalog
+    is rewritten with its key, encrypted."""
+    conn = connect(catalog_path, key)
     try:
         conn.execute("PRAGMA secure_delete = ON")
         conn.execute("VACUUM")
@@ -844,12 +869,13 @@ def restore(
             entries = _union([_manifest_ledger(doc), store.ledger(), *ledgers])
             erased_p = {e.id for e in entries if e.kind == "patient"}
             erased_s = {e.id for e in entries if e.kind == "session"}
-            gone_p, gone_s = _apply_erasures(stage, erased_p, erased_s, account)
+            key = unlocked.catalog_key()  # the clinic's: the restored catalog opens with it
+            gone_p, gone_s = _apply_erasures(stage, erased_p, erased_s, account, key)
             merged = unlocked.merge_ledger(entries) if entries else 0
         finally:
             unlocked.close()
         catalog_path = stage / CATALOG_FILENAME
-        with Catalog.open(catalog_path) as cat:
+        with Catalog.open(catalog_path, key=key) as cat:
             cat.account = account
             cat.audit(
                 "import",
@@ -859,7 +885,7 @@ def restore(
                 f"erased_patients={len(gone_p)}; erased_sessions={len(gone_s)}",
             )
         if gone_p or gone_s:
-            _wipe_freed_pages(catalog_path)
+            _wipe_freed_pages(catalog_path, key)
         # a catalog of an older schema was migrated on opening, and its copy from before (with
         # the erased rows) kept beside it: the backup is that copy already
         for left in stage.glob(f"{CATALOG_FILENAME}.v*.bak"):

@@ -66,7 +66,10 @@ def test_export_then_erase_a_patient(env, capsys):
     with zipfile.ZipFile(out) as zf:
         assert json.loads(zf.read("manifest.json"))["patient"]["name"] == NAME
 
-    assert _files_naming(data, CODE)
+    # the code lives in the catalog only, and the catalog is encrypted at rest: no file shows it
+    assert _files_naming(data, CODE) == []
+    with Catalog.open(data / "catalog.sqlite") as cat:
+        assert cat.is_encrypted and cat.patient_by_code(CODE) is not None
     assert main(["patients", "delete", CODE, "--confirm", CODE.lower()]) == 2
     assert "Nothing was deleted" in capsys.readouterr().err
     assert main(["patients", "delete", CODE, "--confirm", CODE]) == 0
