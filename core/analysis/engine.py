@@ -46,6 +46,12 @@ from core.analysis.results import (
     SessionEstimates,
     save_estimates,
 )
+from core.analysis.sequences import (
+    describe_sampling,
+    estimate_sequences,
+    filtered,
+    sequence_crop_index,
+)
 from core.machine import cpu_description, file_sha256
 
 log = logging.getLogger(__name__)
@@ -119,8 +125,8 @@ def checkpoint_identity(path: Path, metadata: dict[str, Any], config: Any) -> Ch
         "sha256": file_sha256(Path(path)),
         "label": str(metadata.get("label") or Path(path).stem),
         "demo": bool(metadata.get("demo", False)),
-        "variant": config.variant,
-        "backbone": config.backbone,
+        "variant": str(getattr(config, "variant", metadata.get("family", ""))),
+        "backbone": str(getattr(config, "backbone", getattr(config, "face_backbone", ""))),
         "modalities": config.modalities,
         "signals": list(config.signals),
         "training_data": str(metadata.get("training_data", "")),
@@ -233,14 +239,17 @@ def analyse_session(
     from core import __version__
     from core.faces.detect import make_detector
     from core.faces.track import CropPolicy, FaceTracker, tracker_for, trained_detector
-    from core.models.checkpoint import load_checkpoint
+    from core.models.checkpoint import load_any_checkpoint
+    from core.models.families import family_of, inputs_of
     from core.models.runtime import autocast, faces_to_input, pick_device
     from core.recording.reader import open_session
 
     opts = options or AnalysisOptions()
     t_start = time.perf_counter()
     device = pick_device(opts.device)
-    model, cfg, meta = load_checkpoint(checkpoint, map_location="cpu")
+    model, cfg, meta = load_any_checkpoint(checkpoint, map_location="cpu")
+    inputs = inputs_of(cfg)
+    sequence = inputs.kind == "sequence"  # DeepVANet, Transformer, AViGaS: core.analysis.sequences
     trained = trained_detector(meta)  # the detector the model's training crops came from
     data = open_session(Path(folder))
     video = data.video(verify=False)
@@ -287,6 +296,8 @@ def analyse_session(
                 progress(0.0, "Preparing the bio signals…")
             grid = session_bio_grid(data, cfg.signals, cfg.bio_rate_hz)
             scaled = scale_channels(grid, cfg.signals, meta["scaling"], factors)
+            if family_of(cfg).name == "transformer":
+                scaled = filtered(scaled, cfg.signals, cfg.bio_rate_hz)
 
         model = model.to(device).eval()
         if on_cuda:
@@ -324,6 +335,7 @@ def analyse_session(
                 )
                 for a in range(0, n, opts.chunk)
             )
+        kept: list[np.ndarray] = []
         q: queue.Queue[Any] = queue.Queue(maxsize=4)
         stop = threading.Event()
         worker = threading.Thread(target=_producer, args=(chunks, q, stop), daemon=True)
@@ -344,11 +356,17 @@ def analyse_session(
                 timings["faces"] += c.faces_s
                 unreadable += c.n_unreadable
                 has_face[sl] = c.has_face
+                if sequence:  # sequences are cut once every crop is in
+                    kept.append(c.crops)
+                    done += len(c.positions)
+                    continue
                 t0 = time.perf_counter()
                 if use_bio:
-                    win, ok = bio_windows(scaled, grid, c.times_s, cfg.bio_window)
+                    win, ok = bio_windows(scaled, grid, c.times_s, inputs.bio_samples)
                 else:
-                    win = np.zeros((len(c.positions), len(cfg.signals), cfg.bio_window), np.float32)
+                    win = np.zeros(
+                        (len(c.positions), len(cfg.signals), inputs.bio_samples), np.float32
+                    )
                     ok = np.ones(len(c.positions), bool)
                 complete[sl] = ok if use_bio else False
                 t1 = time.perf_counter()
@@ -375,6 +393,29 @@ def analyse_session(
             worker.join(timeout=5)
         if done < n:  # the producer stopped early: only through cancel
             raise AnalysisCancelled("analysis cancelled")
+        if sequence:
+            t1 = time.perf_counter()
+            side = cfg.face_size
+            crops = (
+                np.concatenate(kept)
+                if use_face and kept
+                else np.zeros((1, side, side, 3), np.uint8)
+            )
+            index, near = sequence_crop_index(times, has_face, inputs)
+            if not use_face:
+                index, near = np.zeros_like(index), np.ones(n, bool)
+            if use_bio:
+                segs, complete = bio_windows(scaled, grid, times, inputs.bio_samples)
+            else:
+                segs = np.zeros((n, len(cfg.signals), inputs.bio_samples), np.float32)
+            ok = near & (complete if use_bio else True)
+            outputs[:] = estimate_sequences(
+                model, inputs, crops, index, segs, ok, device, opts.amp, opts.batch_size
+            )
+            has_face = near if use_face else has_face
+            timings["model"] += time.perf_counter() - t1
+            if progress:
+                progress(1.0, f"Analysed {n} sequences")
     finally:
         if video is not None:
             video.close()
@@ -397,7 +438,8 @@ def analyse_session(
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "code_version": __version__,
         "checkpoint": checkpoint_identity(Path(checkpoint), meta, cfg),
-        "inputs": modality_label(cfg.modalities, cfg.signals),
+        "inputs": modality_label(cfg.modalities, cfg.signals)
+        + (f" — {describe_sampling(inputs, frames_per_s)}" if sequence else ""),
         "output_names": list(meta.get("output_names", [])),
         "device": describe_device(device),
         "precision": prec,

@@ -16,14 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.learning.datasets.frames import FrameSamples
-from core.models.heads import ModelInputs
+from core.models.heads import ModelInputs, sequence_offsets
 
-
-def sequence_offsets(inputs: ModelInputs) -> np.ndarray:
-    """Offsets (samples, relative to the anchor) of a sequence's face crops, evenly spread and
-    centred: for 5 frames at 5 frames/s at 128 Hz, −51.2, −25.6, 0, 25.6, 51.2."""
-    step = inputs.bio_rate_hz / inputs.frame_rate_hz
-    return (np.arange(inputs.frames) - (inputs.frames - 1) / 2.0) * step
+__all__ = ["SequenceSamples", "sequence_offsets"]
 
 
 @dataclass

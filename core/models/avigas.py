@@ -74,6 +74,11 @@ class AViGaSConfig:
             raise ValueError("need at least one step and 8 bio samples per step")
 
     @property
+    def modalities(self) -> str:
+        """Always ``"both"``: the gate fuses the face and the bio signals."""
+        return "both"
+
+    @property
     def chunk(self) -> int:
         """Bio samples per step."""
         return int(round(self.step_s * self.bio_rate_hz))

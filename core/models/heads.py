@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
+import numpy as np
 from torch import Tensor, nn
 
 from core.models._init import he_uniform_
@@ -95,6 +96,15 @@ class ModelInputs:
             f"{self.frame_rate_hz:g} frames/s + a {self.bio_samples}-sample segment "
             f"({self.span_s:.1f} s at {self.bio_rate_hz:g} Hz) per sample"
         )
+
+
+def sequence_offsets(inputs: ModelInputs) -> np.ndarray:
+    """Offsets (samples, relative to the anchor) of a sequence's face crops, evenly spread and
+    centred: for 5 frames at 5 frames/s at 128 Hz, −51.2, −25.6, 0, 25.6, 51.2."""
+    if inputs.kind != "sequence":
+        return np.zeros(1)
+    step = inputs.bio_rate_hz / inputs.frame_rate_hz
+    return (np.arange(inputs.frames) - (inputs.frames - 1) / 2.0) * step
 
 
 class FamilyOutput(TypedDict, total=False):

@@ -13,15 +13,20 @@ it while it is unlocked:
    match is the plaintext folder swapped out (renamed ``sessions/.plaintext-<uid>``), the sealed
    one renamed into its place, and the plaintext removed;
 3. each plaintext patient record file (``patients/<uuid>.json``) is sealed with the patient's key
-   (atomically replaced, then read back and compared).
+   (atomically replaced, then read back and compared);
+4. the catalog, when it is plaintext, is encrypted in place under the folder's catalog key
+   (:meth:`core.catalog.Catalog.encrypt`: exported into a new encrypted file, its rows counted
+   and checked, then renamed over the plaintext, whose WAL is gone by then).
 
 Resumable by construction: the folders' names say where a run stopped. A staging folder with no
 swap is dropped and its session done again; a swapped-out plaintext folder beside its sealed
 session is removed; one whose sealed session is missing (a kill between the two renames) is put
-back and done again. A session that is recording or being imported is left for a later run.
+back and done again. A session that is recording or being imported is left for a later run. A
+kill while the catalog is encrypted leaves the plaintext catalog or the encrypted one, never
+half of either; the next run encrypts a plaintext one.
 
-Left as they are (SECURITY.md): an imported session's original video file (its decoder opens it
-as a file), and the catalog file itself, which the catalog's own encryption covers.
+Left as it is (SECURITY.md): an imported session's original video file (its decoder opens it as
+a file).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.catalog import Catalog
+from core.catalog.errors import CatalogEncryptionError
 from core.recording.lock import is_recording_live
 from core.security import vault
 from core.security.keystore import Unlocked
@@ -68,6 +74,7 @@ class MigrationResult:
     left : list of str — uids left plaintext for now (recording or being imported)
     bytes : int — plaintext bytes sealed and verified
     resumed : list of str — what was found of an interrupted run and put right
+    catalog : bool — the catalog was encrypted by this run
     """
 
     backup: Path | None
@@ -77,6 +84,7 @@ class MigrationResult:
     left: list[str] = field(default_factory=list)
     bytes: int = 0
     resumed: list[str] = field(default_factory=list)
+    catalog: bool = False
 
 
 def plaintext_sessions(catalog: Catalog, data_root: Path) -> list[str]:
@@ -90,8 +98,13 @@ def plaintext_sessions(catalog: Catalog, data_root: Path) -> list[str]:
 
 
 def needs_encryption(catalog: Catalog, data_root: Path) -> bool:
-    """Whether the folder holds plaintext sessions or patient record files."""
-    return bool(plaintext_sessions(catalog, data_root) or _plaintext_patient_files(data_root))
+    """Whether the folder holds plaintext sessions or patient record files, or its catalog is
+    plaintext."""
+    return bool(
+        not catalog.is_encrypted
+        or plaintext_sessions(catalog, data_root)
+        or _plaintext_patient_files(data_root)
+    )
 
 
 def _plaintext_patient_files(data_root: Path) -> list[Path]:
@@ -239,11 +252,12 @@ def encrypt_folder(
     progress: Progress | None = None,
     stop_after: int | None = None,
 ) -> MigrationResult:
-    """Encrypt a data folder's plaintext sessions and patient record files in place.
+    """Encrypt a data folder's plaintext sessions, patient record files and catalog in place.
 
     Parameters
     ----------
-    catalog : Catalog — the folder's catalog (audited through)
+    catalog : Catalog — the folder's catalog (audited through); a plaintext one is encrypted
+        last, and goes on open, encrypted
     data_root : Path — the data folder; must be registered with :func:`core.security.vault.register`
     unlocked : Unlocked — the folder's key store, unlocked by an administrator
     backup_to : Path or None — a new folder for the full backup made first; None only when an
@@ -258,8 +272,9 @@ def encrypt_folder(
     Raises
     ------
     PermissionError — not an administrator
-    MigrationError — no backup named, or a sealed copy did not verify (that session stays as it
-        was; run again)
+    MigrationError — no backup named, a sealed copy did not verify (that session stays as it
+        was; run again), or the catalog is in use by another program or its encrypted copy did
+        not verify (it stays plaintext; run again)
     """
     from core.privacy.backup import backup
 
@@ -274,7 +289,7 @@ def encrypt_folder(
     todo = plaintext_sessions(catalog, root)
     patients = _plaintext_patient_files(root)
     result = MigrationResult(None, resumed=resumed)
-    if not todo and not patients:
+    if not todo and not patients and catalog.is_encrypted:
         return result
     if state.get("backup") and Path(state["backup"]).is_dir():
         result.backup = Path(state["backup"])
@@ -289,7 +304,7 @@ def encrypt_folder(
         (root / STATE_NAME).write_text(json.dumps({"backup": str(backup_to)}), encoding="utf-8")
     by_uid = {r.uid: r for r in catalog.list_sessions()}
     patients_by_id = {p.id: p for p in catalog.list_patients()}
-    total = len(todo) + len(patients)
+    total = len(todo) + len(patients) + (0 if catalog.is_encrypted else 1)
     for i, uid in enumerate(todo):
         if stop_after is not None and len(result.sessions) >= stop_after:
             return result
@@ -312,20 +327,31 @@ def encrypt_folder(
         if vault.read_bytes(path) != raw:
             raise MigrationError(f"the sealed patient record {path.name} does not read back")
         result.patients += 1
-    if progress:
-        progress(total, total, "done")
     catalog.audit(
         "update",
         "data folder",
         None,
         f"encrypted: {len(result.sessions)} session(s), {result.patients} patient record(s)",
     )
+    if not catalog.is_encrypted:  # last: a run stopped before it finds the catalog plaintext
+        if progress:
+            progress(len(todo) + len(patients), total, "catalog")
+        try:
+            result.catalog = catalog.encrypt(unlocked.catalog_key())
+        except CatalogEncryptionError as exc:
+            raise MigrationError(
+                f"{exc} The sessions and patient records done so far stay encrypted; run the "
+                "encryption again to encrypt the catalog."
+            ) from exc
+    if progress:
+        progress(total, total, "done")
     if not result.left:
         (root / STATE_NAME).unlink(missing_ok=True)
     log.info(
-        "data folder encrypted: %d session(s), %d patient record(s), %d bytes",
+        "data folder encrypted: %d session(s), %d patient record(s), %d bytes%s",
         len(result.sessions),
         result.patients,
         result.bytes,
+        ", the catalog" if result.catalog else "",
     )
     return result

@@ -53,6 +53,7 @@ def test_a_plaintext_folder_is_encrypted_in_place_resumably_and_reads_the_same(
         # run 1 stops after one session (as if the machine went down)
         first = encrypt_folder(cat, root, unlocked, tmp_path / "backup", stop_after=1)
         assert first.sessions == [recs[0].uid] and first.backup == tmp_path / "backup"
+        assert not first.catalog and not cat.is_encrypted  # the catalog comes last
         assert verify_backup(tmp_path / "backup") == []
 
         # run 2 is killed between its two renames: the plaintext is swapped out, the sealed copy
@@ -78,7 +79,15 @@ def test_a_plaintext_folder_is_encrypted_in_place_resumably_and_reads_the_same(
         assert last.backup == tmp_path / "backup"
         assert len(last.resumed) == 3 and last.sessions == [recs[2].uid]
         assert last.patients == 1
+        assert last.catalog and cat.is_encrypted  # the open catalog goes on, encrypted
         assert not needs_encryption(cat, root)
+        # the catalog's file and WAL hold no code or name in the clear; read with the key, it
+        # holds what it held
+        catalog_bytes = b"".join(f.read_bytes() for f in root.glob("catalog.sqlite*"))
+        assert b"MIG-0001" not in catalog_bytes and b"Grace" not in catalog_bytes
+        assert not catalog_bytes.startswith(b"SQLite format 3")
+        assert cat.patient_by_code("MIG-0001") == p
+        assert sorted(s.uid for s in cat.list_sessions()) == sorted(r.uid for r in recs)
         leftovers = [e.name for e in (root / "sessions").iterdir() if e.name.startswith(".")]
         assert leftovers == []
         for f in folders:
