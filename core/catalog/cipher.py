@@ -253,7 +253,9 @@ def encrypt_catalog(path: Path, key: bytes) -> Encrypted:
     ``.encrypting`` file that the next run replaces.
 
     No other connection may have the catalog open (close the catalog first: :meth:`Catalog.encrypt
-    <core.catalog.db.Catalog.encrypt>` does it for its own).
+    <core.catalog.db.Catalog.encrypt>` does it for its own). Another program is detected (its
+    WAL file outlives this connection); another ``sqlite3`` connection inside this process is
+    not (the two SQLite libraries keep their locks apart), so there must be none.
 
     Parameters
     ----------

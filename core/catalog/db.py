@@ -340,8 +340,8 @@ class Catalog(PatientsMixin, SessionsMixin, ReportsMixin):
     def encrypt(self, key: bytes) -> bool:
         """Encrypt this plaintext catalog in place with ``key`` and go on with it encrypted
         (:func:`core.catalog.cipher.encrypt_catalog`: verified, atomic, the plaintext's WAL
-        gone). Other threads wait on the catalog's lock meanwhile; no other program may have
-        the file open.
+        gone), then audit it. Other threads wait on the catalog's lock meanwhile; no other
+        program, and no other connection of this process, may have the file open.
 
         Parameters
         ----------
