@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlcipher3 import dbapi2 as sqlcipher
 
-from core.catalog import CURRENT_SCHEMA, Catalog, CatalogFormatError
+from core.catalog import CURRENT_SCHEMA, Catalog, CatalogFormatError, cipher
 from core.catalog import db as catalog_db
 from core.catalog.cipher import SQLITE_MAGIC, encrypt_catalog, is_encrypted, is_plaintext
 from core.catalog.errors import CatalogEncryptionError, CatalogKeyError, CatalogLockedError
@@ -241,3 +241,31 @@ def test_a_rebuilt_catalog_of_an_unlocked_folder_is_encrypted(root: Path, tmp_pa
         key = vault.unlocked_for(root).catalog_key()  # type: ignore[union-attr]
         with Catalog.open(result.path, key=key) as cat:
             assert [p.code for p in cat.list_patients()] == [CODE]
+
+
+def test_a_kill_while_encrypting_leaves_the_plaintext_and_the_next_run_finishes(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = root / "catalog.sqlite"
+    with _plain(path) as cat:
+        _fill(cat)
+    before = path.read_bytes()
+    key = vault.unlocked_for(root).catalog_key()  # type: ignore[union-attr]
+
+    def killed(*_a: object) -> None:
+        raise KeyboardInterrupt("killed before the rename")
+
+    monkeypatch.setattr(cipher.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        encrypt_catalog(path, key)
+    monkeypatch.undo()
+    assert path.read_bytes() == before and is_plaintext(path)
+    # what a SIGKILL (no clean-up) leaves: a half-written copy beside it
+    leftover = path.with_name(path.name + cipher.ENCRYPTING_SUFFIX)
+    leftover.write_bytes(b"\x00" * 4096)
+    with Catalog.open(path) as cat:  # the plaintext still opens as it was
+        assert cat.patient_by_code(CODE) is not None
+    encrypt_catalog(path, key)
+    assert is_encrypted(path) and not leftover.exists() and _leaks(path) == []
+    with Catalog.open(path) as cat:
+        assert cat.patient_by_code(CODE) is not None
