@@ -21,6 +21,18 @@ def data(app_env, tmp_path):
 COMMON = ["--size", "small", "--frame-step", "10", "--device", "cpu", "--batch", "16"]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """One intra-op thread: tiny models gain nothing from more, and on a busy machine two threads
+    that spin-wait for each other made them ten times slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def test_models_list_is_checked() -> None:
     assert models_spec("bmmn, avigas") == ["bmmn", "avigas"]
     for bad in ("", "bmmn,bmmn", "resnet"):

@@ -38,6 +38,18 @@ TRAIN = FamilyTrainConfig(epochs=6, epochs_pretrain=2, batch_size=32, lr=1e-3, d
 EPOCHS = {"deepvanet": 10, "transformer": 12, "avigas": 6}
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """One intra-op thread: these tiny models gain nothing from more, and on a busy machine two
+    threads that spin-wait for each other made them ten times slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def amigos(tmp_path_factory):
     root = tmp_path_factory.mktemp("amigos_families")
