@@ -165,6 +165,8 @@ def cmd_encrypt(args: argparse.Namespace) -> int:
         f"Encrypted {len(result.sessions)} session(s) ({_size(result.bytes)}, every file "
         f"checked against its original) and {result.patients} patient record(s)."
     )
+    if result.catalog:
+        print("The catalog was converted to an encrypted one (every table's rows compared).")
     if result.left:
         print(f"Left for later (recording or being imported): {', '.join(result.left)}.")
         return 1

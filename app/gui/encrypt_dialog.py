@@ -150,6 +150,7 @@ class EncryptDialog(ModalDialog):
         self.outcome.setText(
             f"Done. Backup: {result.backup}. Encrypted {len(result.sessions)} session(s) and "
             f"{result.patients} patient record(s); every file was checked against its original."
+            + (" The catalog is encrypted too." if result.catalog else "")
             + left
         )
         self._needed = bool(result.left)
