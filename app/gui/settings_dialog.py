@@ -48,10 +48,11 @@ DEVICES = (
 def checkpoint_provenance(path: Path) -> str:
     """Rich text describing a checkpoint (reads it: imports torch); errors as red text."""
     from core.analysis.engine import modality_label
-    from core.models.checkpoint import CheckpointError, load_checkpoint
+    from core.models.checkpoint import CheckpointError, load_any_checkpoint
+    from core.models.families import family_of, inputs_of
 
     try:
-        _, cfg, meta = load_checkpoint(path, map_location="cpu")
+        _, cfg, meta = load_any_checkpoint(path, map_location="cpu")
     except (CheckpointError, OSError) as e:
         return (
             f"<span style='color:#c0392b'><b>Cannot use this file:</b> {html.escape(str(e))}</span>"
@@ -62,9 +63,21 @@ def checkpoint_provenance(path: Path) -> str:
     lines = [
         f"<b>{esc(label)}</b>"
         + (" — <b style='color:#c0392b'>demo model, not clinically valid</b>" if warn else ""),
-        f"BMMN-{esc(cfg.variant.upper())}, backbone {esc(cfg.backbone)}, inputs: "
-        f"{esc(modality_label(cfg.modalities, cfg.signals))}, face {cfg.face_size} px",
     ]
+    fam = family_of(cfg)
+    if fam.name == "bmmn":
+        lines.append(
+            f"BMMN-{esc(str(getattr(cfg, 'variant', '')).upper())}, backbone "
+            f"{esc(str(getattr(cfg, 'backbone', '')))}, inputs: "
+            f"{esc(modality_label(cfg.modalities, cfg.signals))}, face {cfg.face_size} px"
+        )
+    else:
+        lines.append(
+            f"{esc(fam.title)} (paper {esc(fam.paper)}), inputs: "
+            f"{esc(modality_label(cfg.modalities, cfg.signals))}; "
+            f"{esc(inputs_of(cfg).describe())}"
+        )
+    lines.append(f"Model card: {esc(str(fam.card_path))}")
     if meta.get("training_data"):
         lines.append(f"Trained on: {esc(str(meta['training_data']))}")
     made = [str(meta[k]) for k in ("created_at", "code_version") if meta.get(k)]
