@@ -66,3 +66,19 @@ def test_a_session_is_analysed_with_each_family(folder: Path, tmp_path: Path, na
     assert np.all(np.isfinite(est.outputs[ok])) and np.all(np.isnan(est.outputs[~ok]))
     assert "nearest analysed crop" in est.info["inputs"]
     assert est.info["checkpoint"]["variant"] == name  # the family, for those without variants
+
+
+def test_a_family_the_analysis_cannot_read_is_refused_in_words(
+    folder: Path, tmp_path: Path
+) -> None:
+    import torch
+
+    from core.models.checkpoint import CheckpointError
+
+    cfg = family_config("avigas", "small")
+    path = save_checkpoint(tmp_path / "x.pt", build(cfg), cfg, {"scaling": SCALING})
+    raw = torch.load(path, weights_only=True)
+    raw["family"] = "wav2vec"  # a family this version does not know
+    torch.save(raw, path)
+    with pytest.raises(CheckpointError, match="unknown model family 'wav2vec'"):
+        analyse_session(folder, path, AnalysisOptions(device="cpu"), save=False)

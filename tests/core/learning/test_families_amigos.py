@@ -122,3 +122,39 @@ def test_deepvanet_per_subject_protocol_runs_both_splits(amigos) -> None:
     )  # fmt: skip
     assert set(out["inflation"]) == {"valence", "arousal"}
     assert 0 <= out["random"]["valence"] <= 100 and 0 <= out["time"]["arousal"] <= 100
+
+
+def test_decision_fusion_fits_its_adaboost_weights(amigos) -> None:
+    from core.learning.family_training import SequenceDataset, train_family
+    from core.models.outputs import to_training_scale
+
+    root, trials = amigos
+    cfg = replace(CONFIGS["deepvanet"], fusion="decision")
+    frames = build_frame_samples(
+        trials, SignalScaling.fit(trials), root / "cache", frame_step=5, crop_size=FACE
+    )
+    seqs = sequence_samples_for(cfg, frames, anchor_step=5)
+    tc = replace(TRAIN, epochs=2)
+    model, hist = train_family(cfg, tc, SequenceDataset(seqs, to_training_scale(seqs.targets)))
+    alpha = model.boost_alpha.numpy()
+    assert alpha.shape == (2, 3) and np.all(alpha >= 0) and not np.allclose(alpha, 1.0)
+    assert len(hist["train"]) == 2
+
+
+def test_transformer_pretraining_comes_first_and_falls(amigos) -> None:
+    from core.learning.family_training import SequenceDataset, train_family
+    from core.models.outputs import to_training_scale
+
+    root, trials = amigos
+    cfg = CONFIGS["transformer"]
+    frames = build_frame_samples(
+        trials, SignalScaling.fit(trials), root / "cache", frame_step=5, crop_size=FACE
+    )
+    seqs = sequence_samples_for(cfg, frames, anchor_step=10)
+    extra = np.random.default_rng(0).standard_normal((16, 2, 512)).astype(np.float32)
+    tc = replace(TRAIN, epochs=1, epochs_pretrain=4, lr_pretrain=3e-3)
+    _, hist = train_family(
+        cfg, tc, SequenceDataset(seqs, to_training_scale(seqs.targets)), unlabelled=extra
+    )
+    assert list(hist)[:2] == ["pretrain ECG", "pretrain EDA"]
+    assert hist["pretrain ECG"][-1] < hist["pretrain ECG"][0]
