@@ -55,6 +55,14 @@ def add_family_args(p: argparse.ArgumentParser) -> None:
         "epochs, Transformer only; default 10,5)",
     )
     p.add_argument(
+        "--pretrain-sessions",
+        nargs="+",
+        default=[],
+        metavar="FOLDER",
+        help="train --model transformer: recorded session folders whose ECG and EDA join the "
+        "MVP pre-training as unlabelled data (recorded in the checkpoint's provenance)",
+    )
+    p.add_argument(
         "--anchor-step",
         type=bounded(int, 1, 1000),
         default=1,
@@ -118,8 +126,26 @@ def train_family_command(args: argparse.Namespace, trials: list[Any], cache: Pat
     def progress(stage: str, done: float, info: dict[str, float]) -> None:
         print(f"\r{stage:>14} {100 * done:5.1f} %", end="", file=sys.stderr, flush=True)
 
+    scaling_meta = {"signals": ["ECG", "EDA"], **scaling.to_dict(), "rate_hz": 128.0}
+    unlabelled: Any = None
+    sessions: list[dict[str, Any]] = []
+    if args.model == "transformer" and args.pretrain_sessions:
+        from core.learning.unlabelled import session_segments
+
+        unlabelled, sessions = session_segments(
+            [Path(f) for f in args.pretrain_sessions],
+            scaling_meta,
+            inputs.signals,
+            inputs.bio_rate_hz,
+            inputs.bio_samples,
+        )
+        print(f"{len(unlabelled)} unlabelled segments from recorded sessions", file=sys.stderr)
     model, hist = train_family(
-        config, tc, SequenceDataset(seqs, to_training_scale(seqs.targets)), progress=progress
+        config,
+        tc,
+        SequenceDataset(seqs, to_training_scale(seqs.targets)),
+        unlabelled=unlabelled,
+        progress=progress,
     )
     print(file=sys.stderr)
     data = f"AMIGOS at {args.amigos}, {len(trials)} trials, participants " + ",".join(
@@ -130,12 +156,14 @@ def train_family_command(args: argparse.Namespace, trials: list[Any], cache: Pat
     }
     if args.model == "transformer":
         provenance["pretraining"] = {
-            "data": "the fine-tuning data's signal, unlabelled (MVP)",
-            "segments": len(seqs),
+            "data": "the fine-tuning data's signal, unlabelled (MVP)"
+            + (f", and {len(sessions)} recorded sessions" if sessions else ""),
+            "segments": len(seqs) + (len(unlabelled) if unlabelled is not None else 0),
+            "sessions": sessions,
             "epochs": tc.epochs_pretrain,
         }
     meta = {
-        "scaling": {"signals": ["ECG", "EDA"], **scaling.to_dict(), "rate_hz": 128.0},
+        "scaling": scaling_meta,
         "units": dict(scaling.units),
         "data_fingerprint": data_fingerprint(trials),
         "training_data": data,

@@ -61,3 +61,23 @@ def test_evaluate_prints_one_table_beside_the_papers(data, tmp_path, capsys):
     assert "| deepvanet | valence |" in text and "| transformer | arousal |" in text
     assert "DEAP" in text and "not comparable" in text
     assert text in capsys.readouterr().out
+
+
+def test_transformer_pretrains_on_recorded_sessions_too(data, tmp_path) -> None:
+    from app.demo.simulation import record_simulated
+    from core.catalog import Catalog
+    from core.config import Settings
+    from core.models.checkpoint import load_any_checkpoint
+
+    cat = Catalog.open(tmp_path / "catalog.sqlite")
+    p = cat.add_patient("P1")
+    small = Settings(camera_width=160, camera_height=120, camera_fps=10)
+    rec = record_simulated(cat, tmp_path, p.id, 20.0, settings=small)
+    cat.close()
+    out = tmp_path / "tf.pt"
+    args = ["train", "--model", "transformer", "--amigos", str(data), "--out", str(out), *COMMON]
+    args += ["--family-epochs", "1,1", "--detector", "haar"]
+    assert main([*args, "--pretrain-sessions", str(tmp_path / rec.folder)]) == 0
+    _, _, meta = load_any_checkpoint(out)
+    pre = meta["provenance"]["pretraining"]
+    assert "1 recorded sessions" in pre["data"] and pre["sessions"][0]["segments"] > 0
