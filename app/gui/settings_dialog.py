@@ -166,11 +166,19 @@ class SettingsDialog(QDialog):
         ck_row = QHBoxLayout()
         ck_row.addWidget(self.checkpoint, 1)
         ck_row.addWidget(self.choose)
+        self.families_btn = QPushButton("Model families and their cards…")
+        self.families_btn.setToolTip(
+            "The four model families (BMMN-BAE, DeepVANet, the pre-trained Transformer, "
+            "AViGaS-style gated fusion): paper, inputs, what TheraScope changed"
+        )
+        self.families_btn.clicked.connect(self.show_model_cards)
+        self.model_cards: Any = None
         model = QVBoxLayout()
         model.addWidget(self.use_demo)
         model.addWidget(self.use_clinic)
         model.addLayout(ck_row)
         model.addWidget(self.provenance)
+        model.addWidget(self.families_btn, 0, Qt.AlignmentFlag.AlignLeft)
         form = QFormLayout()
         form.addRow("Data folder", self.data)
         form.addRow("Backup", self.backup)
@@ -204,6 +212,17 @@ class SettingsDialog(QDialog):
         s.setSuffix(suffix)
         s.setValue(float(value))
         return s
+
+    def show_model_cards(self) -> None:
+        """Settings → the model families and their model cards."""
+        from app.gui.model_cards import ModelCardsDialog
+
+        if self.job is not None and self.job.worker_thread.isRunning():
+            # the checkpoint's description imports the model code in its thread: one import of
+            # it at a time (two threads importing the same package can deadlock)
+            self.job.worker_thread.wait(15000)
+        self.model_cards = ModelCardsDialog(self)
+        self.model_cards.open()
 
     def chosen_checkpoint(self) -> Path | None:
         """The checkpoint the dialog points at: the clinic's file or the demo model (if built)."""
