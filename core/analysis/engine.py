@@ -47,6 +47,7 @@ from core.analysis.results import (
     save_estimates,
 )
 from core.analysis.sequences import (
+    anchor_rate_cap,
     describe_sampling,
     estimate_sequences,
     filtered,
@@ -278,6 +279,9 @@ def analyse_session(
             frames_per_s = None
         else:
             frames_per_s = opts.frames_per_s or (None if on_cuda else opts.cpu_frames_per_s)
+        if sequence:  # their crops are held until the sequences are cut: a bounded anchor rate
+            cap = anchor_rate_cap(inputs)
+            frames_per_s = cap if frames_per_s is None else min(frames_per_s, cap)
         duration = data.duration_s
         spans = _spans(opts, every, duration, markers or [])
         if video is not None and len(video):

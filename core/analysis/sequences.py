@@ -5,10 +5,12 @@ CUDA, ``cpu_frames_per_s`` (4) per second on the CPU. Each analysed frame is the
 sequence takes, for each of the model's instants (``frames`` at ``frame_rate_hz``, centred on the
 anchor), the nearest analysed crop with a face, exactly as training picks the nearest crops of its
 crop cache (:mod:`core.learning.sequences`); its bio segment is the ``bio_samples`` samples centred
-on the anchor (the Transformer's signals low-pass filtered as in its paper). At 4 frames/s on the
+on the anchor (the Transformer's signals low-pass filtered as in its paper). Anchors are capped
+at :func:`anchor_rate_cap` per second (10 for the three families): "every frame" on CUDA means
+10 anchors per second for them, as their crops are held in memory. At 4 frames/s on the
 CPU the analysed crops are 0.25 s apart, so DeepVANet's 5 instants 0.2 s apart may share a crop
-and the Transformer's and AViGaS' instants 1 s apart fall on distinct crops; on CUDA every frame
-is analysed and the nearest crop is the frame at that instant. An anchor gets no estimate when an
+and the Transformer's and AViGaS' instants 1 s apart fall on distinct crops; on CUDA the crops are
+0.1 s apart. An anchor gets no estimate when an
 instant has no crop with a face within :data:`MAX_CROP_DISTANCE_S`, or its segment holds a lost
 sample.
 """
@@ -23,6 +25,17 @@ from core.models.heads import ModelInputs, sequence_offsets
 
 #: the farthest an analysed face crop may be from the instant it stands for (s)
 MAX_CROP_DISTANCE_S = 0.5
+#: the fewest anchors per second a sequence family's analysis is capped at (below: twice the
+#: family's own crop rate)
+MIN_ANCHOR_CAP_PER_S = 10.0
+
+
+def anchor_rate_cap(inputs: ModelInputs) -> float:
+    """The most anchors per second a sequence family is analysed at: its crops and segments are
+    held in memory until the sequences are cut (a whole 60-minute session at 60 frames/s would
+    take gigabytes), and anchors closer than half its own crop interval add nothing. Twice the
+    family's crop rate, at least :data:`MIN_ANCHOR_CAP_PER_S`."""
+    return max(MIN_ANCHOR_CAP_PER_S, 2.0 * float(inputs.frame_rate_hz))
 
 
 def describe_sampling(inputs: ModelInputs, frames_per_s: float | None) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from app.demo.simulation import record_simulated
 from core.analysis.engine import AnalysisOptions, analyse_session
-from core.analysis.sequences import MAX_CROP_DISTANCE_S, sequence_crop_index
+from core.analysis.sequences import MAX_CROP_DISTANCE_S, anchor_rate_cap, sequence_crop_index
 from core.catalog import Catalog
 from core.config import Settings
 from core.learning.comparison import family_config
@@ -82,3 +82,17 @@ def test_a_family_the_analysis_cannot_read_is_refused_in_words(
     torch.save(raw, path)
     with pytest.raises(CheckpointError, match="unknown model family 'wav2vec'"):
         analyse_session(folder, path, AnalysisOptions(device="cpu"), save=False)
+
+
+def test_every_frame_means_a_bounded_anchor_rate_for_sequences(
+    folder: Path, tmp_path: Path
+) -> None:
+    """Crops of a sequence family are held until its sequences are cut: "every frame" (CUDA's
+    default) is capped at 10 anchors per second, so an hour at 60 frames/s stays in memory."""
+    cfg = family_config("deepvanet", "small")
+    ck = save_checkpoint(tmp_path / "dv.pt", build(cfg), cfg, {"scaling": SCALING})
+    opts = AnalysisOptions(device="cpu", every_frame=True)
+    est = analyse_session(folder, ck, opts, save=False)
+    assert anchor_rate_cap(inputs_of(cfg)) == 10.0
+    assert est.info["frames_per_s"] == 10.0
+    assert 115 <= est.info["counts"]["frames_analysed"] <= 121  # 12 s at 10 per second
