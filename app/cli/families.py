@@ -95,6 +95,18 @@ def describe_family(name: str) -> str:
     return family(name).card()
 
 
+def unlock_session_folders(args: Any, folders: list[Path]) -> None:
+    """Unlock each clinic data folder the given session folders belong to (their files are
+    encrypted there): the account and password as every command takes them."""
+    from app.cli.common import unlock_folder
+    from core.security import vault
+    from core.security.access import folder_has_accounts
+
+    for root in {f.resolve().parent.parent for f in folders}:
+        if folder_has_accounts(root) and vault.unlocked_for(root) is None:
+            unlock_folder(args, root)
+
+
 def train_family_command(args: argparse.Namespace, trials: list[Any], cache: Path) -> Path:
     """Train a sequence family on ``trials`` (all of them) and write its checkpoint."""
     from core import __version__
@@ -132,8 +144,10 @@ def train_family_command(args: argparse.Namespace, trials: list[Any], cache: Pat
     if args.model == "transformer" and args.pretrain_sessions:
         from core.learning.unlabelled import session_segments
 
+        folders = [Path(f) for f in args.pretrain_sessions]
+        unlock_session_folders(args, folders)
         unlabelled, sessions = session_segments(
-            [Path(f) for f in args.pretrain_sessions],
+            folders,
             scaling_meta,
             inputs.signals,
             inputs.bio_rate_hz,

@@ -25,8 +25,9 @@ back and done again. A session that is recording or being imported is left for a
 kill while the catalog is encrypted leaves the plaintext catalog or the encrypted one, never
 half of either; the next run encrypts a plaintext one.
 
-Left as it is (SECURITY.md): an imported session's original video file (its decoder opens it as
-a file).
+An imported session's original video is sealed like every other file (the analysis decodes it
+from a stream decrypted in memory). The copies of the catalog that schema migrations left beside
+it (``catalog.sqlite.v<N>-….bak``) are encrypted with the catalog's key once the catalog is.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class MigrationResult:
     bytes : int — plaintext bytes sealed and verified
     resumed : list of str — what was found of an interrupted run and put right
     catalog : bool — the catalog was encrypted by this run
+    catalog_copies : int — plaintext copies of the catalog (left by schema migrations) encrypted
     """
 
     backup: Path | None
@@ -85,6 +87,7 @@ class MigrationResult:
     bytes: int = 0
     resumed: list[str] = field(default_factory=list)
     catalog: bool = False
+    catalog_copies: int = 0
 
 
 def plaintext_sessions(catalog: Catalog, data_root: Path) -> list[str]:
@@ -104,7 +107,18 @@ def needs_encryption(catalog: Catalog, data_root: Path) -> bool:
         not catalog.is_encrypted
         or plaintext_sessions(catalog, data_root)
         or _plaintext_patient_files(data_root)
+        or _plaintext_catalog_copies(data_root)
     )
+
+
+def _plaintext_catalog_copies(data_root: Path) -> list[Path]:
+    """The copies of the catalog schema migrations left (``catalog.sqlite.v<N>-….bak``) that are
+    still plaintext: the whole patient list in the clear beside an encrypted catalog."""
+    from core.catalog import CATALOG_FILENAME
+    from core.catalog.cipher import is_plaintext
+
+    root = Path(data_root)
+    return [p for p in sorted(root.glob(f"{CATALOG_FILENAME}.*.bak")) if is_plaintext(p)]
 
 
 def _plaintext_patient_files(data_root: Path) -> list[Path]:
@@ -288,8 +302,9 @@ def encrypt_folder(
     state = _state(root)
     todo = plaintext_sessions(catalog, root)
     patients = _plaintext_patient_files(root)
+    copies = _plaintext_catalog_copies(root)
     result = MigrationResult(None, resumed=resumed)
-    if not todo and not patients and catalog.is_encrypted:
+    if not todo and not patients and not copies and catalog.is_encrypted:
         return result
     if state.get("backup") and Path(state["backup"]).is_dir():
         result.backup = Path(state["backup"])
@@ -343,6 +358,18 @@ def encrypt_folder(
                 f"{exc} The sessions and patient records done so far stay encrypted; run the "
                 "encryption again to encrypt the catalog."
             ) from exc
+    if catalog.is_encrypted:  # the copies schema migrations left: encrypted with the same key
+        from core.catalog.cipher import encrypt_catalog
+
+        for copy in _plaintext_catalog_copies(root):
+            try:
+                encrypt_catalog(copy, unlocked.catalog_key())
+            except CatalogEncryptionError as exc:
+                raise MigrationError(
+                    f"The catalog copy {copy.name} could not be encrypted ({exc}); run the "
+                    "encryption again."
+                ) from exc
+            result.catalog_copies += 1
     if progress:
         progress(total, total, "done")
     if not result.left:

@@ -48,6 +48,9 @@ CHUNK_HEX = 32
 #: chunk size of the video and of the small files (bytes)
 MJPEG_CHUNK = 1 << 20
 OTHER_CHUNK = 1 << 16
+#: ``holds`` key of a file seal: plaintext ranges already damaged when the seal was made (a sealed
+#: file's chunks that failed their tag at a crash recovery); they are reported as lost for good
+DAMAGED_WHEN_SEALED = "damaged_when_sealed"
 #: bytes read at a time when a file is streamed (a whole number of chunks of any size above)
 READ_BLOCK = 8 << 20
 
@@ -183,7 +186,26 @@ def seal_file(
             whole.update(view)
             chunks.append(job.result())
             size += len(data)
-    return FileSeal(path, size, whole.hexdigest(), chunk_bytes, "".join(chunks), dict(holds or {}))
+        lost = [[d.plaintext_start, d.plaintext_end] for d in fh.damaged]
+    facts = dict(holds or {})
+    if lost:  # sealed chunks already damaged when sealed (e.g. at a crash recovery): read as
+        # zeros, so their checksums are of zeros; they stay reported as lost
+        facts[DAMAGED_WHEN_SEALED] = lost
+    return FileSeal(path, size, whole.hexdigest(), chunk_bytes, "".join(chunks), facts)
+
+
+def _known_lost(seal: FileSeal) -> list[Range]:
+    """The ranges a seal records as damaged when it was made (within the sealed size)."""
+    out: list[Range] = []
+    for pair in seal.holds.get(DAMAGED_WHEN_SEALED, []) or []:
+        try:
+            a, b = int(pair[0]), int(pair[1])
+        except (TypeError, ValueError, IndexError):
+            continue
+        a, b = max(0, a), min(seal.size, b if b > a else seal.size)
+        if b > a:
+            out.append((a, b))
+    return out
 
 
 def seal_bytes(path: str, data: bytes, chunk_bytes: int) -> FileSeal:
@@ -284,7 +306,7 @@ def check_bytes(seal: FileSeal, data: bytes | memoryview, size: int | None) -> F
             break
         if sha(view[a:b]).digest()[:k] != want[i * k : (i + 1) * k]:
             changed.append((a, b))
-    changed = merge_ranges(changed)
+    changed = merge_ranges(changed + _known_lost(seal))
     return FileCheck(seal.path, seal.size, size, merge_ranges(changed + cut), changed)
 
 
@@ -318,7 +340,7 @@ def check_file(path: Path, seal: FileSeal, contents: bool = True) -> FileCheck:
             pos += len(data)
         if pos < seal.size:
             cut.append((pos - pos % c, seal.size))
-    changed = merge_ranges(bad)
+    changed = merge_ranges(bad + _known_lost(seal))
     return FileCheck(seal.path, seal.size, size, merge_ranges(changed + cut), changed)
 
 

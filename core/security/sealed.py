@@ -420,7 +420,10 @@ class SealedWriter:
         self._closed = False
         self._new_entry = False
         if append and self.path.exists():
-            self._reopen(bytes(key), bytes(key_id))
+            if self._reopen(bytes(key), bytes(key_id)):
+                # the torn chunk's number is gone with it: an empty chunk numbered past it keeps
+                # the high-water mark in the file, so no later writer uses that number again
+                self._mark_numbers()
         else:
             if self.path.exists():
                 raise FileExistsError(f"{self.path.name} exists already")
@@ -445,7 +448,14 @@ class SealedWriter:
             raise
         self._new_entry = True  # the folder's entry is made durable by the next flush
 
-    def _reopen(self, key: bytes, key_id: bytes) -> None:
+    def _mark_numbers(self) -> None:
+        """Write an empty chunk (its tag only) with the next number and make it durable: the file
+        then records every number used so far, even after chunks were cut off."""
+        self._seal(memoryview(b""))
+        os.fsync(self._fd)
+
+    def _reopen(self, key: bytes, key_id: bytes) -> bool:
+        """Open the existing file for appending; whether a torn tail was cut off."""
         self._fd = os.open(self.path, os.O_RDWR | _BINARY)
         try:
             size = os.fstat(self._fd).st_size
@@ -473,6 +483,7 @@ class SealedWriter:
         # past every number the file holds, torn chunk included; one more after a torn tail, in
         # case the torn chunk's header itself was lost
         self._number = layout.top_number + 1 + (1 if layout.torn_bytes else 0)
+        return bool(layout.torn_bytes)
 
     @property
     def file_id(self) -> bytes:
@@ -779,6 +790,8 @@ def truncate(path: str | os.PathLike[str], key: bytes, key_id: bytes, size: int)
             writer._end, writer._offset = cut.file_offset, start
             if keep:
                 writer.write(keep)
+            else:  # the cut chunks' numbers are recorded by an empty chunk numbered past them
+                writer._seal(memoryview(b""))
         writer.flush(fsync=True)
     finally:
         writer.close()

@@ -50,7 +50,6 @@ from core.security.sealed import (
     open_bytes,
     seal_bytes,
 )
-from core.security.sealed import recover as recover_sealed
 from core.security.sealed import truncate as truncate_sealed
 
 log = logging.getLogger(__name__)
@@ -370,11 +369,22 @@ class ReadFile:
         self._rlock = threading.Lock()
         self._sealed: SealedReader | None = None
         self._fh = None
+        #: a sealed file whose header is damaged: nothing in it can be read, so it reads as an
+        #: empty file (every checksum of it then reports its content lost) and the rest of the
+        #: session stays readable, as with a damaged plaintext file
+        self.header_damage = ""
         if is_sealed(self.path):
             key, _ = _key_for(self.path)
-            self._sealed = SealedReader(self.path, key)
-            self.size = self._sealed.size
-            self.damaged.extend(self._sealed.damaged)
+            try:
+                self._sealed = SealedReader(self.path, key)
+            except SealedDamageError as exc:
+                self.header_damage = str(exc)
+                self.size = 0
+                self.damaged.append(DamagedChunk(0, 0, 0, "header"))
+                log.warning("%s", exc)
+            else:
+                self.size = self._sealed.size
+                self.damaged.extend(self._sealed.damaged)
         else:
             self._fh = open(self.path, "rb")  # noqa: SIM115 — held until close()
             self.size = os.fstat(self._fh.fileno()).st_size
@@ -383,7 +393,8 @@ class ReadFile:
     def read(self, offset: int, length: int) -> bytes:
         """``length`` bytes from ``offset`` (fewer at the end); safe from several threads."""
         if self._sealed is None:
-            assert self._fh is not None
+            if self._fh is None:  # a sealed file with a damaged header: no content
+                return b""
             with self._rlock:
                 self._fh.seek(offset)
                 return self._fh.read(length)
@@ -603,7 +614,10 @@ def recover(path: Path) -> int:
     path = Path(path)
     if not is_sealed(path):
         return 0
-    cut = recover_sealed(path)
-    if cut:
+    key, kid = _key_for(path)
+    with SealedReader(path, key) as r:
+        cut = r.torn_bytes
+    if cut:  # the writer cuts it and records the torn chunk's number (never used again)
+        SealedWriter(path, key, kid, append=True).close()
         log.info("%s: a torn chunk of %d bytes was cut off", path.name, cut)
     return cut

@@ -44,6 +44,13 @@ def test_a_plaintext_folder_is_encrypted_in_place_resumably_and_reads_the_same(
     assert not any(vault.is_sealed_session(f) for f in folders)
     before = {f.name: _digests(f) for f in folders}
     ecg_before = open_session(folders[0]).signal("ECG").values.copy()
+    # the copy an older schema migration left beside the catalog: the patient list in the clear
+    import sqlite3
+
+    bak = root / "catalog.sqlite.v6-20261101T000000Z.bak"
+    with sqlite3.connect(root / "catalog.sqlite") as src, sqlite3.connect(bak) as dst:
+        src.backup(dst)
+    assert b"MIG-0001" in bak.read_bytes()
     vault.register(root, unlocked)
     try:
         assert needs_encryption(cat, root)
@@ -80,6 +87,7 @@ def test_a_plaintext_folder_is_encrypted_in_place_resumably_and_reads_the_same(
         assert len(last.resumed) == 3 and last.sessions == [recs[2].uid]
         assert last.patients == 1
         assert last.catalog and cat.is_encrypted  # the open catalog goes on, encrypted
+        assert last.catalog_copies == 1 and b"MIG-0001" not in bak.read_bytes()
         assert not needs_encryption(cat, root)
         # the catalog's file and WAL hold no code or name in the clear; read with the key, it
         # holds what it held

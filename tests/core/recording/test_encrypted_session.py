@@ -102,6 +102,41 @@ def test_a_tampered_chunk_is_reported_as_damage_and_the_rest_stays_readable(
     shutil.rmtree(folder)
 
 
+def test_a_damaged_header_loses_that_file_not_the_session(recorded: Path) -> None:
+    folder = _copy(recorded, "header")
+    data_file = next((folder / "bio").glob("*.f32"))
+    raw = bytearray(data_file.read_bytes())
+    raw[20] ^= 0xFF  # inside the file id: the header's checksum fails
+    data_file.write_bytes(bytes(raw))
+    q = compute_quality(folder, read_manifest(folder), deep=True)
+    assert q["integrity"]["state"] == "damaged"
+    (entry,) = [f for f in q["integrity"]["files"] if f["file"].endswith(".f32")]
+    assert entry["status"] == "damaged"
+    data = open_session(folder)  # the session opens; its video is whole
+    bio = next(iter(data.streams.values()))
+    assert bio.n_received == 0 and bio.damage
+    video = data.video(verify=True)
+    assert video is not None and len(video) >= 50 and video.n_corrupt == 0
+    video.close()
+    shutil.rmtree(folder)
+
+
+def test_damage_found_when_sealing_stays_reported(recorded: Path) -> None:
+    """A chunk damaged before the checksums are made (a crash recovery seals what it finds) is
+    read as zeros; the seal records it as lost instead of vouching for the zeros."""
+    from core.recording.integrity import check_file, seal_file
+
+    folder = _copy(recorded, "late")
+    path = folder / "journal.jsonl"
+    raw = bytearray(path.read_bytes())
+    raw[HEADER_SIZE + 24 + 5] ^= 0xFF  # the first chunk's ciphertext
+    path.write_bytes(bytes(raw))
+    seal = seal_file(folder, "journal.jsonl", 1 << 16)
+    check = check_file(path, seal)
+    assert not check.ok and check.bad and check.bad[0][0] == 0
+    shutil.rmtree(folder)
+
+
 def test_the_patients_export_holds_readable_data_not_ciphertext(
     clinic: tuple[Path, Unlocked], recorded: Path, tmp_path: Path
 ) -> None:

@@ -129,6 +129,10 @@ def test_truncation_keeps_a_prefix_and_never_reuses_a_chunk_number(root: Path) -
     g.write(b"\x07" * 5)
     g.close()
     assert vault.read_bytes(path)[-6:] == b"\x02\x07\x07\x07\x07\x07"
+    with SealedReader(path, key) as r:  # a cut on a chunk boundary reuses no number either
+        numbers = r.chunk_numbers
+    assert numbers[:2] == [0, 1] and all(n > 4 for n in numbers[2:])
+    assert numbers == sorted(set(numbers))
 
 
 def test_a_torn_tail_is_cut_by_recover(root: Path) -> None:
@@ -145,3 +149,8 @@ def test_a_torn_tail_is_cut_by_recover(root: Path) -> None:
     assert vault.size(path) == 9
     assert vault.recover(path) > 0
     assert vault.read_bytes(path) == b"line one\n"
+    from core.security.sealed import SealedReader
+
+    key, _ = vault.session_key(folder)
+    with SealedReader(path, key) as r:  # the torn chunk's number 1 is recorded as used
+        assert r.chunk_numbers[0] == 0 and min(r.chunk_numbers[1:]) > 1
