@@ -167,7 +167,15 @@ def install_clinic_menu(window: Any, unlocked: Any, lock: IdleLock) -> QMenu:
         add("Audit trail…", lambda: show(lambda: AuditDialog(window.catalog, role, window)))
         add(
             "Encrypt data folder…",
-            lambda: show(lambda: EncryptDialog(window.catalog, window.data_root, unlocked, window)),
+            lambda: show(
+                lambda: EncryptDialog(
+                    window.catalog,
+                    window.data_root,
+                    unlocked,
+                    window,
+                    recording=lambda: window.record.recording or window.record.saving,
+                )
+            ),
         )
     menu.addSeparator()
     add("Lock now", lock.lock, "Ctrl+L")

@@ -42,9 +42,16 @@ class EncryptDialog(ModalDialog):
     """
 
     def __init__(
-        self, catalog: Any, data_root: Path, unlocked: Any, parent: QWidget | None
+        self,
+        catalog: Any,
+        data_root: Path,
+        unlocked: Any,
+        parent: QWidget | None,
+        recording: Any = None,
     ) -> None:
         super().__init__("Encrypt data folder", parent)
+        #: whether a session is being recorded (the window's record screen): no encryption then
+        self.recording = recording or (lambda: False)
         self.catalog, self.data_root, self.unlocked = catalog, Path(data_root), unlocked
         state = clear_text_words(catalog, self.data_root)
         intro = plain_label(
@@ -115,8 +122,17 @@ class EncryptDialog(ModalDialog):
     def _start(self) -> None:
         if not self.encrypt_btn.isEnabled():
             return
+        from app.gui.workers import jobs_running
         from core.privacy.migration import encrypt_folder
 
+        if self.recording() or jobs_running():
+            # an analysis, export or import writing into a session while it is swapped out
+            # would lose what it wrote
+            self.error.setText(
+                "A recording, analysis or export is in progress. Start the encryption once it "
+                "has finished."
+            )
+            return
         dest = Path(self.backup_edit.text().strip()).expanduser()
         self.encrypt_btn.setEnabled(False)
         self.backup_edit.setEnabled(False)

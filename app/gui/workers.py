@@ -92,3 +92,8 @@ def run_job(
     job.worker_thread.finished.connect(relay.cleanup)
     job.start()
     return job
+
+
+def jobs_running() -> int:
+    """Background jobs started with :func:`run_job` that have not finished yet."""
+    return len(_running)

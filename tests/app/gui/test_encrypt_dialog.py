@@ -3,6 +3,7 @@ status bar, and the dialog backs it up, then encrypts it in place (issue 16, ite
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -11,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 from app.demo.simulation import record_simulated
 from app.gui.encrypt_dialog import EncryptDialog
 from app.gui.main import create_window
+from app.gui.workers import jobs_running, run_job
 from core.catalog import Catalog
 from core.config import Settings
 from core.security import vault
@@ -39,6 +41,14 @@ def test_an_unencrypted_folder_is_backed_up_and_encrypted_from_the_clinic_menu(
     assert "1 session(s)" in dlg.findChildren(type(dlg.outcome))[0].text()
     assert not dlg.encrypt_btn.isEnabled()  # no backup folder named yet
     qtbot.keyClicks(dlg.backup_edit, str(app_env / "backup-before"))
+    # while an analysis or export runs in the background, nothing starts: it could be writing
+    # into a session that is about to be swapped out
+    busy = threading.Event()
+    run_job(lambda _p: busy.wait(30))
+    qtbot.mouseClick(dlg.encrypt_btn, Qt.MouseButton.LeftButton)
+    assert "in progress" in dlg.error.text() and not vault.is_sealed_session(folder)
+    busy.set()
+    qtbot.waitUntil(lambda: jobs_running() == 0, timeout=10_000)
     qtbot.mouseClick(dlg.encrypt_btn, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dlg.outcome.text().startswith("Done."), timeout=60_000)
     assert "Encrypted 1 session(s)" in dlg.outcome.text()
