@@ -9,7 +9,6 @@ from typing import Any
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
-    QLayout,
     QLineEdit,
     QProgressBar,
     QPushButton,
@@ -54,7 +53,7 @@ class EncryptDialog(ModalDialog):
         self.recording = recording or (lambda: False)
         self.catalog, self.data_root, self.unlocked = catalog, Path(data_root), unlocked
         state = clear_text_words(catalog, self.data_root)
-        intro = plain_label(
+        self.intro = intro = plain_label(
             (state[:1].upper() + state[1:] + ". ")
             if state
             else "Everything in this data folder is encrypted already. "
@@ -94,20 +93,19 @@ class EncryptDialog(ModalDialog):
         lay = QVBoxLayout(self)
         lay.addWidget(intro)
         lay.addWidget(how)
-        lay.addWidget(plain_label("Backup folder:"))
+        folder_label = plain_label("Backup folder:")
+        lay.addWidget(folder_label)
         lay.addLayout(row)
         lay.addWidget(self.progress)
         lay.addWidget(self.error)
         lay.addWidget(self.outcome)
         lay.addLayout(buttons)
-        # the dialog grows as the progress bar and the outcome appear: no line overlaps another
-        lay.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         self.setMinimumWidth(520)
         self.job: Any = None
         self._needed = bool(state)
-        if not self._needed:
-            self.backup_edit.setEnabled(False)
-            self.choose_btn.setEnabled(False)
+        if not self._needed:  # nothing to do: only the statement and Close
+            for w in (how, folder_label, self.backup_edit, self.choose_btn, self.encrypt_btn):
+                w.setVisible(False)
 
     def _choose(self) -> None:
         path = QFileDialog.getExistingDirectory(
@@ -170,6 +168,8 @@ class EncryptDialog(ModalDialog):
             + left
         )
         self._needed = bool(result.left)
+        if not result.left:
+            self.intro.setText("Everything in this data folder is encrypted now.")
         self.adjustSize()
 
     def _failed(self, message: str) -> None:
