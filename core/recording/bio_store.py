@@ -64,7 +64,11 @@ class BioStoreWriter:
         dpath, ipath = stream_paths(folder, stream.name)
         # through the storage layer: sealed in a sealed session (core.security.vault)
         self._data = vault.open_append(dpath)
-        self._idx = vault.open_append(ipath)
+        try:
+            self._idx = vault.open_append(ipath)
+        except BaseException:
+            self._data.close()
+            raise
         self._closed = False
         self.samples_written = self._data.tell() // (4 * self.n_channels)
         self.first_counter: int | None = None

@@ -344,6 +344,17 @@ def open_append(path: Path) -> AppendFile:
     """
     path = Path(path)
     exists = path.exists() and path.stat().st_size > 0
+    if exists and not is_sealed(path) and _wants_seal(path):
+        if path.stat().st_size < HEADER_SIZE:
+            # a header torn by a crash before the file's first chunk was durable: nothing of
+            # it was ever readable, and plaintext must never be appended in its place
+            path.unlink()
+            exists = False
+        else:
+            raise ValueError(
+                f"{path.name} lies in an encrypted session but is not encrypted (damaged, or put "
+                "there by hand); nothing is written to it"
+            )
     if (exists and is_sealed(path)) or (not exists and _wants_seal(path)):
         if not exists:
             path.unlink(missing_ok=True)  # an empty leftover: the sealed writer makes its own

@@ -154,3 +154,20 @@ def test_a_torn_tail_is_cut_by_recover(root: Path) -> None:
     key, _ = vault.session_key(folder)
     with SealedReader(path, key) as r:  # the torn chunk's number 1 is recorded as used
         assert r.chunk_numbers[0] == 0 and min(r.chunk_numbers[1:]) > 1
+
+
+def test_a_torn_header_is_never_followed_by_plaintext(root: Path) -> None:
+    """A crash while a sealed file's header was being written leaves a few bytes that are not
+    recognisably sealed: the next writer starts the file over, sealed, instead of appending
+    plaintext; a larger unsealed file in a sealed session is refused."""
+    folder = _session(root)
+    torn = folder / "bio" / "ECG.f32"
+    torn.write_bytes(MAGIC[:5])
+    f = vault.open_append(torn)
+    f.write(b"samples")
+    f.close()
+    assert vault.is_sealed(torn) and vault.read_bytes(torn) == b"samples"
+    stray = folder / "bio" / "EDA.f32"
+    stray.write_bytes(b"x" * 100)
+    with pytest.raises(ValueError, match="not encrypted"):
+        vault.open_append(stray)
