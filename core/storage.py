@@ -11,6 +11,7 @@ goes to the log.
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 from pathlib import Path
 
@@ -223,3 +224,14 @@ def make_private(root: Path) -> int:
         except OSError:
             continue  # a file that went away or is not ours: the next start tries again
     return changed
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a new or renamed entry of ``folder`` durable (POSIX; Windows has no directory handle
+    for this, and its renames are durable with the file system's journal)."""
+    if hasattr(os, "O_DIRECTORY"):
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

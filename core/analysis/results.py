@@ -52,6 +52,7 @@ import numpy as np
 
 from core.recording.cleanup import WriteLock, remove_stale_lock, write_in_progress
 from core.security import vault
+from core.storage import fsync_folder
 
 log = logging.getLogger(__name__)
 
@@ -222,16 +223,6 @@ def _write_synced(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     vault.write_new(path, buf.getvalue())  # sealed in a sealed session; fsynced
 
 
-def _fsync_dir(path: Path) -> None:
-    """Make a rename in ``path`` durable (POSIX; Windows has no directory handles for this)."""
-    if hasattr(os, "O_DIRECTORY"):
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _remove_tree(path: Path) -> None:
     """Remove a generation's folder: first renamed to its unfinished name (one step: from then on
     nobody reads it), then deleted (a kill meanwhile leaves what the cleanup removes)."""
@@ -254,7 +245,7 @@ def _publish_pointer(adir: Path, gen: str) -> None:
         with contextlib.suppress(OSError):  # else the start-up cleanup removes it
             tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(adir)
+    fsync_folder(adir)
 
 
 def _remove_superseded(adir: Path, keep: str) -> list[str]:
@@ -357,9 +348,9 @@ def stage_estimates(folder: Path, est: SessionEstimates) -> StagedAnalysis:
         staging.mkdir()
         _write_synced(staging / ESTIMATES_NAME, arrays)
         _write_synced(staging / INFO_NAME, lambda fh: fh.write(json.dumps(info, indent=2).encode()))
-        _fsync_dir(staging)
+        fsync_folder(staging)
         os.rename(staging, adir / gen)
-        _fsync_dir(adir)
+        fsync_folder(adir)
     except BaseException:
         for path in (staging, adir / gen):
             shutil.rmtree(path, ignore_errors=True)

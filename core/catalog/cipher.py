@@ -32,7 +32,7 @@ from sqlcipher3 import dbapi2 as sqlcipher
 from core.catalog.errors import CatalogEncryptionError, CatalogKeyError, CatalogLockedError
 from core.security import vault
 from core.security.keystore import KeyStoreError, Unlocked
-from core.storage import DAMAGED, kind_of
+from core.storage import DAMAGED, fsync_folder, kind_of
 
 log = logging.getLogger(__name__)
 
@@ -202,15 +202,6 @@ def _fsync_file(path: Path) -> None:
         os.fsync(fh.fileno())
 
 
-def _fsync_folder(folder: Path) -> None:
-    if hasattr(os, "O_DIRECTORY"):
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _side_files(path: Path) -> list[Path]:
     return [path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal")]
 
@@ -335,7 +326,7 @@ def encrypt_catalog(path: Path, key: bytes) -> Encrypted:
             )
         path.with_name(path.name + "-shm").unlink(missing_ok=True)
         os.replace(tmp, path)
-        _fsync_folder(path.parent)
+        fsync_folder(path.parent)
     except BaseException:
         _remove_with_side_files(tmp)
         raise

@@ -67,6 +67,7 @@ from core.security.keystore import (
     LedgerEntry,
     Unlocked,
 )
+from core.storage import fsync_folder
 from core.timefmt import format_local_time
 
 __all__ = [
@@ -184,15 +185,6 @@ def _utc_now() -> datetime:
 
 def _open_private(path: str, flags: int) -> int:
     return os.open(path, flags, 0o600)
-
-
-def _fsync_folder(folder: Path) -> None:
-    if hasattr(os, "O_DIRECTORY"):
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -486,11 +478,11 @@ def backup(
         _write_private(
             partial / MANIFEST_NAME, json.dumps(doc, indent=1, ensure_ascii=False).encode("utf-8")
         )
-        _fsync_folder(partial)
+        fsync_folder(partial)
         if dest.exists():
             dest.rmdir()  # empty (checked above)
         os.rename(partial, dest)
-        _fsync_folder(dest.parent)
+        fsync_folder(dest.parent)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -891,11 +883,11 @@ def restore(
         for left in stage.glob(f"{CATALOG_FILENAME}.v*.bak"):
             left.unlink()
         store.lock_path.unlink(missing_ok=True)
-        _fsync_folder(stage)
+        fsync_folder(stage)
         if into.exists():
             into.rmdir()  # empty (checked above)
         os.rename(stage, into)
-        _fsync_folder(into.parent)
+        fsync_folder(into.parent)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise

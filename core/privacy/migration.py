@@ -46,6 +46,7 @@ from core.catalog.errors import CatalogEncryptionError
 from core.recording.lock import is_recording_live
 from core.security import vault
 from core.security.keystore import Unlocked
+from core.storage import fsync_folder
 
 log = logging.getLogger(__name__)
 
@@ -151,15 +152,6 @@ def _sealed_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fsync_folder(folder: Path) -> None:
-    if hasattr(os, "O_DIRECTORY"):
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _seal_copy(src: Path, dst: Path) -> int:
     """Copy ``src`` into the sealed session ``dst`` belongs to, block by block; its bytes."""
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -212,11 +204,11 @@ def _encrypt_session(data_root: Path, uid: str, patient_uuid: str, folder: Path)
                 "original; nothing of this session was changed"
             )
     for d in sorted({p.parent for p in staging.rglob("*")} | {staging}, reverse=True):
-        _fsync_folder(d)
+        fsync_folder(d)
     plain = sessions / f"{PLAINTEXT_PREFIX}{uid}"
     os.rename(folder, plain)
     os.rename(staging, folder)
-    _fsync_folder(sessions)
+    fsync_folder(sessions)
     vault.forget_session(staging)
     shutil.rmtree(plain)
     return total

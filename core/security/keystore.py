@@ -78,6 +78,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from core.filelock import try_lock, unlock
+from core.storage import fsync_folder
 
 __all__ = [
     "DEFAULT_KDF",
@@ -455,12 +456,7 @@ def _write_private_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    if hasattr(os, "O_DIRECTORY"):
-        dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+    fsync_folder(path.parent)
 
 
 def _open_private(path: str, flags: int) -> int:

@@ -51,6 +51,7 @@ from core.security.sealed import (
     seal_bytes,
 )
 from core.security.sealed import truncate as truncate_sealed
+from core.storage import fsync_folder
 
 log = logging.getLogger(__name__)
 
@@ -554,12 +555,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    if hasattr(os, "O_DIRECTORY"):
-        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    fsync_folder(path.parent)
 
 
 def write_new(path: Path, data: bytes) -> None:
