@@ -1,0 +1,102 @@
+"""A course of therapy (core/analysis/course.py): the trend values of a patient with three
+recorded sessions against hand-computed ones; a session not analysed shows no estimate."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.analysis.course import (
+    ANALYSED,
+    NOT_ANALYSED,
+    estimate_text,
+    patient_course,
+)
+from core.catalog import Catalog
+from core.config import Settings
+from tests.app.course_data import (
+    GAD7,
+    SAM_VALENCE,
+    CourseFixture,
+    build_course,
+    hand_physiology,
+    hand_window_stats,
+)
+from tests.app.review_data import record_short
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, CourseFixture]]:
+    root = tmp_path_factory.mktemp("course")
+    cat = Catalog.open(root / "catalog.sqlite")
+    fx = build_course(cat, root)
+    yield root, fx
+    cat.close()
+
+
+def test_trends_equal_hand_computed_values(built: tuple[Path, CourseFixture]) -> None:
+    root, fx = built
+    course = patient_course(fx.catalog, root, fx.patient_id, Settings())
+    assert course.code == "C-3" and [s.number for s in course.sessions] == [1, 2, 3]
+    assert [s.session_id for s in course.sessions] == [r.id for r in fx.sessions]
+    assert all(s.state == ANALYSED and s.demo_model for s in course.sessions)
+    assert course.demo_model and course.simulated
+    for s, rec, est, gad, sam in zip(
+        course.sessions, fx.sessions, fx.estimates, GAD7, SAM_VALENCE, strict=True
+    ):
+        hand = hand_window_stats(est, float(rec.duration_s or 0.0))
+        phys = hand_physiology(root, rec)
+        for phase in ("pre", "post"):
+            v_mean, v_sd, a_mean, a_sd = hand[phase]
+            v, a = s.estimate("valence", phase), s.estimate("arousal", phase)
+            assert v is not None and a is not None
+            assert v.mean == pytest.approx(v_mean, abs=1e-9)
+            assert v.sd == pytest.approx(v_sd, abs=1e-9)
+            assert a.mean == pytest.approx(a_mean, abs=1e-9)
+            assert a.sd == pytest.approx(a_sd, abs=1e-9)
+            assert s.value("valence", phase) == pytest.approx(v_mean, abs=1e-9)
+            for key, want in phys[phase].items():
+                got = s.value(key, phase)
+                assert got == (None if want is None else pytest.approx(want, rel=1e-9)), key
+            # 11-s windows: heart rate, RMSSD and EDA level are measured (SCR rate may not be)
+            assert all(phys[phase][k] is not None for k in ("hr_bpm", "rmssd_ms", "eda_tonic_us"))
+        assert s.value("gad7", "pre") == gad[0] and s.value("gad7", "post") == gad[1]
+        assert s.value("sam_valence", "pre") == sam[0]
+        assert s.value("sam_arousal", "post") == 9 - sam[1]
+        assert s.change("gad7") == gad[1] - gad[0]
+        assert s.value("phq9", "pre") is None and s.value("suds", "pre") is None
+    # the estimates move towards pleasant and calm each week: the trend says so
+    post_v = [v for _, v in course.trend("valence", "post")]
+    pre_a = [v for _, v in course.trend("arousal", "pre")]
+    assert post_v == sorted(post_v) and pre_a == sorted(pre_a, reverse=True)
+    assert course.has("gad7") and not course.has("phq9")
+
+
+def test_a_session_not_analysed_shows_no_estimate(
+    built: tuple[Path, CourseFixture], tmp_path: Path
+) -> None:
+    src, _ = built
+    root = tmp_path / "data"
+    shutil.copytree(src, root)
+    cat = Catalog.open(root / "catalog.sqlite")
+    try:
+        p = cat.patient_by_code("C-3")
+        assert p is not None
+        rec = record_short(cat, root, p.id, 4.0)
+        course = patient_course(cat, root, p.id, Settings())
+        last = course.sessions[-1]
+        assert last.session_id == rec.id and last.number == 4
+        assert last.state == NOT_ANALYSED and not last.analysed
+        for phase in ("pre", "post"):
+            assert last.value("valence", phase) is None
+            assert last.value("arousal", phase) is None
+            assert estimate_text(last.estimate("valence", phase), last.analysed) == NOT_ANALYSED
+        assert last.physiology is not None  # recorded: the physiology is there
+        assert [s.session_id for s, _ in course.trend("valence", "pre")] == [
+            s.session_id for s in course.sessions[:3]
+        ]
+    finally:
+        cat.close()
