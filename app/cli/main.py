@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.build_info import build_info
 from app.cli.arguments import SEED, SESSION_SECONDS
 from app.cli.common import open_catalog, open_unlocked_catalog, patient_or_exit, unlock_folder
-from core import __version__
 
 
 def _refuse(message: str) -> int:
@@ -358,7 +358,8 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="therascope", description=__doc__.splitlines()[0])
-    ap.add_argument("--version", action="version", version=f"TheraScope {__version__}")
+    # version, torch flavour (CPU-only / CUDA) and torch version; reads metadata, imports no torch
+    ap.add_argument("--version", action="version", version=build_info().line())
     ap.add_argument(
         "--data-dir",
         help="data folder (default: the platform's user data folder, or $THERASCOPE_DATA_DIR)",

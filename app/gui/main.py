@@ -9,6 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QWidget
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +169,20 @@ def install_error_dialogs() -> None:
     sys.excepthook = hook
 
 
+def _announce_first_paint(widget: QWidget, line: str) -> None:
+    """Print ``line`` (flushed) once ``widget`` has painted for the first time."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class _Once(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+            if event.type() == QEvent.Type.Paint:
+                widget.removeEventFilter(self)
+                print(line, flush=True)
+            return False
+
+    widget.installEventFilter(_Once(widget))
+
+
 def run_gui(data_dir: str | None = None, demo: bool = True) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -188,6 +206,9 @@ def run_gui(data_dir: str | None = None, demo: bool = True) -> int:
     win.show()
     for m in messages:
         QMessageBox.information(win, "Recovered sessions", m)
+    if os.environ.get("THERASCOPE_READY_SIGNAL"):
+        # packaging/test_bundle.sh times the cold start: one line once the patients screen painted
+        _announce_first_paint(win.patients, "therascope: ready: patients screen shown")
     if os.environ.get("THERASCOPE_SCREENSHOT"):
         # used by the README's screenshot command: grab the window once it has drawn
         from PySide6.QtCore import QTimer
