@@ -1,5 +1,5 @@
-"""The catalog: an SQLite index of patients, sessions, markers, self-reports, analyses, reports
-and an audit trail."""
+"""The catalog: an SQLite index of patients, sessions, markers, self-reports, questionnaire items,
+SUDS ratings, analyses, reports and an audit trail."""
 
 from core.catalog.db import (
     CATALOG_FILENAME,
@@ -25,6 +25,7 @@ from core.catalog.models import (
     Marker,
     Patient,
     PatientOverview,
+    QuestionnaireEntry,
     ReportRecord,
     SelfReport,
     SessionRecord,
@@ -52,6 +53,7 @@ __all__ = [
     "Marker",
     "Patient",
     "PatientOverview",
+    "QuestionnaireEntry",
     "ReportRecord",
     "SelfReport",
     "SessionRecord",

@@ -190,3 +190,44 @@ def migrate_v6_to_v7(conn: sqlite3.Connection) -> None:
         conn.execute(
             "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'audit'", (int(row[0]),)
         )
+
+
+# --- v8: questionnaires item by item, SUDS ratings ---------------------------------------------
+
+SCHEMA_V8_STATEMENTS: tuple[str, ...] = (
+    # One row per answered item of a questionnaire (GAD-7: items 1-7, PHQ-9: items 1-9, each
+    # 0-3) per phase of a session. The total is never stored here: it is the sum once every item
+    # is answered (core.clinical). A GAD-7 total entered alone stays in self_reports.gad7 ("total
+    # only"); once GAD-7 items exist for a phase, self_reports.gad7 follows them.
+    """CREATE TABLE questionnaire_items (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id   INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    phase        TEXT    NOT NULL CHECK (phase IN ('pre', 'post')),
+    instrument   TEXT    NOT NULL CHECK (instrument IN ('gad7', 'phq9')),
+    item         INTEGER NOT NULL
+                 CHECK (typeof(item) = 'integer' AND item >= 1
+                        AND item <= CASE instrument WHEN 'gad7' THEN 7 ELSE 9 END),
+    score        INTEGER NOT NULL
+                 CHECK (typeof(score) = 'integer' AND score BETWEEN 0 AND 3),
+    created_at   TEXT    NOT NULL,
+    updated_at   TEXT    NOT NULL,
+    UNIQUE (session_id, phase, instrument, item)
+)""",
+    # Subjective Units of Distress, 0-100, each at its moment (s since the session's start).
+    """CREATE TABLE suds_ratings (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id   INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    t_s          REAL    NOT NULL CHECK (t_s >= 0),
+    rating       INTEGER NOT NULL
+                 CHECK (typeof(rating) = 'integer' AND rating BETWEEN 0 AND 100),
+    created_at   TEXT    NOT NULL
+)""",
+    "CREATE INDEX suds_ratings_session ON suds_ratings (session_id, t_s)",
+)
+
+
+def migrate_v7_to_v8(conn: sqlite3.Connection) -> None:
+    """v7 → v8: add ``questionnaire_items`` and ``suds_ratings`` (every GAD-7 total stays in
+    ``self_reports`` and reads as "total only")."""
+    for statement in SCHEMA_V8_STATEMENTS:
+        conn.execute(statement)

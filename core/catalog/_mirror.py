@@ -2,7 +2,8 @@
 
 Each patient has a small record file of its own, ``patients/<uuid>.json`` (code, name, birth
 year, notes, demo, archived); each session folder has ``catalog.json`` (whose session it is, its
-catalog row, markers, self-reports, analyses and report exports). The catalog writes them after
+catalog row, markers, self-reports, questionnaire items, SUDS ratings, analyses and report
+exports). The catalog writes them after
 each change it commits (:class:`core.catalog.Catalog`); :mod:`core.catalog.rebuild` reads them.
 
 They are a safety net, not the record: a mirror that cannot be written (a full disk) is logged and
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from core.catalog.models import AnalysisRecord, Marker, Patient, SelfReport, SessionRecord
+from core.clinical.instruments import SudsRating
 from core.security import vault
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,9 @@ def session_record(
     self_reports: list[SelfReport],
     analyses: list[AnalysisRecord],
     reports: list[dict[str, Any]],
+    *,
+    questionnaires: dict[str, dict[str, dict[int, int]]] | None = None,
+    suds: list[SudsRating] | None = None,
 ) -> dict[str, Any]:
     """A session folder's ``catalog.json`` content (catalog ids left out: a rebuilt catalog
     numbers anew)."""
@@ -83,6 +88,12 @@ def session_record(
             {k: v for k, v in asdict(a).items() if k not in ("id", "session_id")} for a in analyses
         ],
         "reports": reports,
+        # {phase: {instrument: {item (text, JSON keys are strings): score}}}
+        "questionnaires": {
+            phase: {key: {str(i): v for i, v in items.items()} for key, items in by.items()}
+            for phase, by in (questionnaires or {}).items()
+        },
+        "suds": [{"t_s": r.t_s, "rating": r.rating, "created_at": r.created_at} for r in suds or []],
     }
 
 

@@ -137,6 +137,7 @@ class ReportsMixin(CatalogBase):
         values = {col: _check_score(given[col], what, lo, hi) for col, what, lo, hi in _SCORES}
         with self._lock, self._conn:
             self._require_session(session_id)
+            self._gad7_total_agrees_with_items(session_id, phase, values["gad7"])
             row = self._conn.execute(
                 "SELECT * FROM self_reports WHERE session_id = ? AND phase = ?",
                 (session_id, phase),
@@ -169,6 +170,24 @@ class ReportsMixin(CatalogBase):
                 f"session_id={session_id}; phase={phase}; fields={','.join(fields) or '-'}",
             )
             return self._self_report_or_raise(rid)
+
+    def _gad7_total_agrees_with_items(self, session_id: int, phase: str, gad7: int | None) -> None:
+        """Once GAD-7 is entered item by item for a phase, its total is their sum (all seven
+        answered) or empty: a different total is refused (v8; :mod:`core.catalog._clinical`)."""
+        rows = self._conn.execute(
+            "SELECT score FROM questionnaire_items WHERE session_id = ? AND phase = ?"
+            " AND instrument = 'gad7'",
+            (session_id, phase),
+        ).fetchall()
+        if not rows:
+            return
+        derived = sum(int(r[0]) for r in rows) if len(rows) == 7 else None
+        if gad7 != derived:
+            follows = f"{derived}" if derived is not None else "empty until all 7 are answered"
+            raise ValueError(
+                f"GAD-7 {phase} is entered item by item; its total follows from the items "
+                f"({follows}), got {gad7}"
+            )
 
     def self_reports(self, session_id: int) -> dict[str, SelfReport]:
         """A session's self-reports keyed by phase (``pre``, ``post``; absent if never saved)."""

@@ -35,6 +35,7 @@ from types import TracebackType
 from typing import Any
 
 from core.catalog._base import row_to_audit
+from core.catalog._clinical import ClinicalMixin
 from core.catalog._migrations import (
     migrate_v1_to_v2,
     migrate_v2_to_v3,
@@ -42,6 +43,7 @@ from core.catalog._migrations import (
     migrate_v4_to_v5,
     migrate_v5_to_v6,
     migrate_v6_to_v7,
+    migrate_v7_to_v8,
 )
 from core.catalog._mirror import (
     patient_file,
@@ -73,11 +75,12 @@ from core.catalog.errors import (
 )
 from core.catalog.models import AUDIT_ACTIONS, AuditEntry, Patient
 from core.config import data_dir
+from core.resources import package_path
 from core.storage import DAMAGED, SQL_DATABASE_ERRORS, SQL_ERRORS, explain, kind_of
 
 log = logging.getLogger(__name__)
 
-CURRENT_SCHEMA = 7
+CURRENT_SCHEMA = 8
 """The schema version this code reads and writes (kept in ``PRAGMA user_version``)."""
 
 Migration = Callable[[sqlite3.Connection], None]
@@ -88,6 +91,7 @@ MIGRATIONS: dict[int, Migration] = {
     5: migrate_v4_to_v5,
     6: migrate_v5_to_v6,
     7: migrate_v6_to_v7,
+    8: migrate_v7_to_v8,
 }
 """``MIGRATIONS[n]`` upgrades a version ``n - 1`` catalog to version ``n``.
 
@@ -117,7 +121,7 @@ __all__ = [
 
 
 def _schema_v1_sql() -> str:
-    return (Path(__file__).parent / "schema_v1.sql").read_text(encoding="utf-8")
+    return package_path("core.catalog", "schema_v1.sql").read_text(encoding="utf-8")
 
 
 def _user_version(conn: sqlite3.Connection) -> int:
@@ -273,7 +277,7 @@ def _connect(path: Path, key: bytes | None) -> sqlite3.Connection:
     return conn
 
 
-class Catalog(PatientsMixin, SessionsMixin, ReportsMixin):
+class Catalog(PatientsMixin, SessionsMixin, ReportsMixin, ClinicalMixin):
     """The catalog of patients, sessions, markers, self-reports, analyses, reports and the audit
     trail.
 
@@ -410,6 +414,8 @@ class Catalog(PatientsMixin, SessionsMixin, ReportsMixin):
                 list(self.self_reports(session_id).values()),
                 self.list_analyses(session_id),
                 reports,
+                questionnaires=self.questionnaire_items(session_id),
+                suds=self.list_suds(session_id),
             ),
             "session record",
         )
@@ -540,17 +546,20 @@ class Catalog(PatientsMixin, SessionsMixin, ReportsMixin):
 _DOING = {
     "add_marker": "save the marker",
     "add_patient": "save the new patient",
+    "add_suds": "save the SUDS rating",
     "archive_patient": "archive the patient",
     "audit": "write the audit trail",
     "create_session": "start the session",
     "delete_marker": "delete the marker",
     "delete_patient": "delete the patient",
     "delete_session": "delete the session",
+    "delete_suds": "delete the SUDS rating",
     "encrypt": "encrypt the catalog",
     "erase_free_space": "erase the deleted rows from the catalog file",
     "finalise_session": "save the finished session",
     "record_analysis": "save the analysis",
     "record_report": "record the report's export",
+    "set_questionnaire": "save the questionnaire",
     "set_self_report": "save the patient's ratings",
     "set_session_status": "save the session's state",
     "unarchive_patient": "make the patient active again",
@@ -583,6 +592,9 @@ _RETURNS_SESSION_PART = {
     "add_marker",
     "update_marker",
     "set_self_report",
+    "set_questionnaire",
+    "add_suds",
+    "delete_suds",
     "record_analysis",
     "update_analysis_summary",
     "record_report",

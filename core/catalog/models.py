@@ -199,6 +199,24 @@ class SelfReport:
 
 
 @dataclass
+class QuestionnaireEntry:
+    """The answered items of one questionnaire for one phase of a session.
+
+    Parameters
+    ----------
+    session_id : int — the session's catalog id
+    phase : str — ``pre`` or ``post``
+    instrument : str — ``gad7`` or ``phq9`` (:mod:`core.clinical.instruments`)
+    answers : dict — item number (1-based) → score 0–3, the items answered so far
+    """
+
+    session_id: int
+    phase: str
+    instrument: str
+    answers: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
 class AnalysisRecord:
     """One analysis run of a session (the model's valence/arousal estimates).
 

@@ -34,6 +34,7 @@ from core.catalog._mirror import (
 from core.catalog.cipher import folder_key
 from core.catalog.db import CATALOG_FILENAME, Catalog
 from core.catalog.models import MARKER_KINDS, SESSION_STATUSES
+from core.clinical.instruments import check_item, check_suds
 from core.security import vault
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class RebuildResult:
     ----------
     path : Path — the new catalog file
     patients, sessions, markers, self_reports, analyses, reports : int — rows recreated
+    questionnaire_items, suds : int — questionnaire answers and SUDS ratings recreated
     problems : list of str — what could not be recovered, in words (no names: codes and uids)
     """
 
@@ -61,6 +63,8 @@ class RebuildResult:
     self_reports: int = 0
     analyses: int = 0
     reports: int = 0
+    questionnaire_items: int = 0
+    suds: int = 0
     problems: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -309,6 +313,30 @@ def _session_from_facts(
             ),
         )
         result.self_reports += 1
+    for phase, by in dict(facts.get("questionnaires") or {}).items():
+        for key, items in dict(by).items():
+            for item, score in dict(items).items():
+                try:  # a value the scales refuse is left out, never changed
+                    checked = check_item(key, int(item), score)
+                except (TypeError, ValueError):
+                    continue
+                now = str(facts["session"].get("ended_at") or facts["session"].get("started_at"))
+                cat._conn.execute(
+                    "INSERT INTO questionnaire_items (session_id, phase, instrument, item, score,"
+                    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (sid, phase, key, int(item), checked, now, now),
+                )
+                result.questionnaire_items += 1
+    for r in facts.get("suds", []):
+        try:
+            rating = check_suds(r.get("rating"))
+        except ValueError:
+            continue
+        cat._conn.execute(
+            "INSERT INTO suds_ratings (session_id, t_s, rating, created_at) VALUES (?, ?, ?, ?)",
+            (sid, float(r["t_s"]), rating, str(r["created_at"])),
+        )
+        result.suds += 1
     # oldest first, so the newest analysis is again the latest
     for a in sorted(facts.get("analyses", []), key=lambda a: str(a.get("created_at"))):
         cat._conn.execute(

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from core.catalog import Catalog, Marker, SessionRecord
+from core.clinical import SudsRating
 from core.clock import Clock, MonotonicClock, fit_counter_clock
 from core.config import Settings
 from core.recording import quiet_gc
@@ -349,6 +350,14 @@ class RecordingSession:
         m = self.catalog.add_marker(self.record.id, round(t, 3), kind, label)
         self.recorder.log_event("marker", marker_kind=kind, marker_id=m.id, marker_t_s=m.t_s)
         return m
+
+    def add_suds(self, rating: int, t_s: float | None = None) -> SudsRating:
+        """Store a SUDS rating (0–100) at ``t_s`` (s since start; default now) — the moment the
+        therapist asked, not when the number was typed. Out of range: ValueError, nothing stored."""
+        t = self.elapsed_s() if t_s is None else float(t_s)
+        r = self.catalog.add_suds(self.record.id, round(max(t, 0.0), 3), rating)
+        self.recorder.log_event("suds", suds_id=r.id, suds_t_s=r.t_s)  # the value: catalog only
+        return r
 
     def stop(
         self,
