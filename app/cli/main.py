@@ -263,6 +263,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from core.report.session import export_session_report
 
+    if args.course or args.patient is not None:
+        return _course_report(args)
+    if args.session is None:
+        return _refuse("name a session uid, or --patient CODE --course for a course report")
     cat, root = open_catalog(args)
     rec = cat.session_by_uid(args.session)
     if rec is None:
@@ -275,6 +279,22 @@ def cmd_report(args: argparse.Namespace) -> int:
         include_name=args.include_name,
         include_notes=args.include_notes,
     )
+    print(out)
+    return 0
+
+
+def _course_report(args: argparse.Namespace) -> int:
+    """``report --patient CODE --course --out FILE``: every session of the patient in one PDF."""
+    from core.report.course import export_course_report
+
+    if not (args.course and args.patient is not None) or args.session is not None:
+        return _refuse("a course report takes --patient CODE --course (and no session uid)")
+    cat, root = open_catalog(args)
+    p = patient_or_exit(cat, args.patient)
+    try:
+        out = export_course_report(cat, root, p.id, Path(args.out), include_name=args.include_name)
+    except ValueError as e:
+        return _refuse(str(e))
     print(out)
     return 0
 
@@ -475,8 +495,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="every session in the catalog")
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("report", help="export a session's PDF report")
-    p.add_argument("session", help="session uid")
+    p = sub.add_parser(
+        "report",
+        help="export a session's PDF report, or a patient's course report (--patient --course)",
+    )
+    p.add_argument("session", nargs="?", help="session uid")
+    p.add_argument("--patient", help="patient code (with --course)")
+    p.add_argument(
+        "--course", action="store_true", help="every session of --patient in one course report"
+    )
     p.add_argument("--out", required=True, help="PDF path")
     p.add_argument("--include-name", action="store_true", help="print the patient's name")
     p.add_argument(
@@ -501,12 +528,14 @@ def build_parser() -> argparse.ArgumentParser:
     from app.cli.backup import add_backup_commands
     from app.cli.devices import add_device_commands
     from app.cli.ml import add_commands
+    from app.cli.selftest import add_selftest_command
     from app.cli.transfer import add_transfer_commands
 
     add_account_commands(sub)
     add_backup_commands(sub)
     add_device_commands(sub)
     add_commands(sub)
+    add_selftest_command(sub)
     add_transfer_commands(sub)
     return ap
 
@@ -517,8 +546,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     private_umask()  # before the first file: the log, the catalog, a session
-    problem = setup_logging(args.data_dir)
-    if problem is None:  # the data folder exists and can be written
+    # the self-test works in a folder of its own: the clinic's data folder (and its log) untouched
+    apart = getattr(args, "keeps_out_of_data_folder", False)
+    if not apart and setup_logging(args.data_dir) is None:  # the data folder can be written
         from core.config import data_dir
 
         try:
