@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from core.analysis.results import SessionEstimates, save_estimates
 from core.analysis.review import record_review, review_of
@@ -19,7 +20,7 @@ from tests.app.review_data import hand_estimates, record_short
 
 #: per session: shift of the estimates on the 1–9 scale (towards pleasant and calm), GAD-7
 #: before/after, SAM valence before/after
-SHIFTS = (0.0, 0.8, 1.6)
+SHIFTS = (0.0, 0.3, 0.6)
 GAD7 = ((15, 12), (12, 9), (9, 5))
 SAM_VALENCE = ((3, 5), (4, 6), (5, 7))
 SECONDS = 33.0
@@ -106,3 +107,29 @@ def hand_physiology(
             "scr_per_min": d["scr_per_min"],
         }
     return out
+
+
+@pytest.fixture(scope="session")
+def course_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder (plain, no account) holding :func:`build_course`'s patient "C-3", built once
+    per test run; tests that write copy it first."""
+    root = tmp_path_factory.mktemp("course")
+    cat = Catalog.open(root / "catalog.sqlite")
+    try:
+        build_course(cat, root)
+    finally:
+        cat.close()
+    return root
+
+
+def course_of(root: Path) -> CourseFixture:
+    """The :class:`CourseFixture` of a :func:`course_folder` (or a copy), its catalog open."""
+    cat = Catalog.open(root / "catalog.sqlite")
+    p = cat.patient_by_code("C-3")
+    assert p is not None
+    recs = sorted(cat.list_sessions(patient_id=p.id), key=lambda r: (r.started_at, r.id))[:3]
+    ests = [
+        shifted_estimates(float(r.duration_s or SECONDS), shift)
+        for r, shift in zip(recs, SHIFTS, strict=True)
+    ]
+    return CourseFixture(cat, root, p.id, recs, ests)

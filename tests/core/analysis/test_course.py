@@ -21,20 +21,19 @@ from tests.app.course_data import (
     GAD7,
     SAM_VALENCE,
     CourseFixture,
-    build_course,
+    course_folder,  # noqa: F401 — the fixture
+    course_of,
     hand_physiology,
     hand_window_stats,
 )
 from tests.app.review_data import record_short
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, CourseFixture]]:
-    root = tmp_path_factory.mktemp("course")
-    cat = Catalog.open(root / "catalog.sqlite")
-    fx = build_course(cat, root)
-    yield root, fx
-    cat.close()
+@pytest.fixture
+def built(course_folder: Path) -> Iterator[tuple[Path, CourseFixture]]:  # noqa: F811
+    fx = course_of(course_folder)
+    yield course_folder, fx
+    fx.catalog.close()
 
 
 def test_trends_equal_hand_computed_values(built: tuple[Path, CourseFixture]) -> None:

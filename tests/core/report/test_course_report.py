@@ -1,0 +1,86 @@
+"""The course report read back with pypdf: the numbers printed equal the computed trends, the
+demo model and the simulated devices are labelled, a session not analysed shows no estimate,
+the export is audited and a patient without sessions is refused in words."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from core.analysis.course import estimate_text, format_trend_value, patient_course, trend_measure
+from core.config import Settings
+from core.report.course import TITLE, export_course_report
+from core.report.data import DEMO_BANNER, SIMULATED_BANNER
+from core.report.times import local_time
+from tests.app.course_data import GAD7, course_folder, course_of  # noqa: F401 — the fixture
+from tests.app.review_data import record_short
+
+
+def pdf_text(path: Path) -> list[str]:
+    return [" ".join((p.extract_text() or "").split()) for p in PdfReader(path).pages]
+
+
+def test_course_pdf_prints_the_computed_trends(course_folder: Path, tmp_path: Path) -> None:  # noqa: F811
+    root = tmp_path / "data"
+    shutil.copytree(course_folder, root)
+    fx = course_of(root)
+    try:
+        record_short(fx.catalog, root, fx.patient_id, 4.0)  # a fourth session, not analysed
+        out = export_course_report(
+            fx.catalog, root, fx.patient_id, tmp_path / "course.pdf", settings=Settings()
+        )
+        course = patient_course(fx.catalog, root, fx.patient_id, Settings())
+        audit = fx.catalog.audit_log(entity="patient", entity_id=fx.patient_id)
+    finally:
+        fx.catalog.close()
+    pages = pdf_text(out)
+    text = " ".join(pages)
+    assert pages[0].count(TITLE) == 1 and "Patient code C-3" in pages[0]
+    assert "Sessions 4 (3 analysed)" in pages[0]
+    assert all(SIMULATED_BANNER in p and DEMO_BANNER in p for p in pages)
+    assert all(f"Page {i} of {len(pages)}" in p for i, p in enumerate(pages, start=1))
+    assert "Decision support only" in pages[-1]
+    # the per-session table: each row's four estimates as computed (mean ± SD)
+    for s in course.sessions:
+        cells = [
+            estimate_text(s.estimate(k, p), s.analysed)
+            for k in ("valence", "arousal")
+            for p in ("pre", "post")
+        ]
+        if s.analysed:
+            assert all("±" in c for c in cells)
+        row = f"{s.number} {local_time(s.started_at)[:10]} "
+        assert row in text
+        assert " ".join(cells) in text, (s.number, cells)
+    last = course.sessions[-1]
+    assert not last.analysed and "not analysed (simulated) not analysed not analysed" in text
+    # physiology and questionnaires: "before / after" as computed
+    for s in course.sessions[:3]:
+        for key in ("hr_bpm", "rmssd_ms", "eda_tonic_us"):
+            m = trend_measure(key)
+            pair = f"{format_trend_value(s.value(key, 'pre'), m)} / "
+            pair += format_trend_value(s.value(key, "post"), m)
+            assert pair in text, (key, pair)
+    for gad in GAD7:
+        assert f"{gad[0]} / {gad[1]}" in text
+    # the sentence compares the first and last analysed sessions' post windows
+    first, third = course.sessions[0], course.sessions[2]
+    dv = (third.value("valence", "post") or 0.0) - (first.value("valence", "post") or 0.0)
+    assert f"more pleasant ({dv:+.2f})" in pages[0]
+    assert any("course report, 4 sessions" in e.detail for e in audit)
+
+
+def test_a_patient_without_sessions_is_refused(course_folder: Path, tmp_path: Path) -> None:  # noqa: F811
+    root = tmp_path / "data"
+    shutil.copytree(course_folder, root)
+    fx = course_of(root)
+    try:
+        p = fx.catalog.add_patient("EMPTY-1")
+        with pytest.raises(ValueError, match="no session yet"):
+            export_course_report(fx.catalog, root, p.id, tmp_path / "x.pdf", settings=Settings())
+    finally:
+        fx.catalog.close()
+    assert not (tmp_path / "x.pdf").exists()
