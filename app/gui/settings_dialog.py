@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
+from app.build_info import build_info
 from app.gui.workers import Job, run_job
 from core.config import Settings, config_dir
 from core.learning.demo_model import DEMO_LABEL, find_demo_checkpoint
@@ -179,7 +180,11 @@ class SettingsDialog(QDialog):
         model.addLayout(ck_row)
         model.addWidget(self.provenance)
         model.addWidget(self.families_btn, 0, Qt.AlignmentFlag.AlignLeft)
+        # which build this is: version, torch flavour (CPU-only / CUDA) and torch version
+        self.build = QLabel(build_info().line())
+        self.build.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form = QFormLayout()
+        form.addRow("This build", self.build)
         form.addRow("Data folder", self.data)
         form.addRow("Backup", self.backup)
         form.addRow("Model", model)

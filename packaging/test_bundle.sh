@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Test a built bundle the way a clinic gets it (packaging/README.md, "Testing a bundle"):
+#
+#   bash packaging/test_bundle.sh [BUNDLE.tar.gz] [--out DIR] [--keep]
+#
+# 1. unpacks the tar.gz into a fresh temporary folder outside the source tree;
+# 2. runs everything from there in an `env -i` environment whose PATH holds the system's tools
+#    but no Python (python*, pip*, pydoc* left out), HOME and the data folders in the temp folder;
+# 3. `therascope --version` (must name the flavour), `therascope selftest` (must pass);
+# 4. the GUI offscreen (QT_QPA_PLATFORM=offscreen) and in a real X server (Xvfb, xcb): the time
+#    from starting the process to the patients screen's first paint (the app prints a line when
+#    THERASCOPE_READY_SIGNAL is set), a screenshot of the window (THERASCOPE_SCREENSHOT) and, under
+#    Xvfb, of the whole screen; checks that the running process loaded no file from a Python
+#    installation or the source tree (/proc/PID/maps).
+# Not part of the pytest suite (minutes, and a multi-GB bundle). Exit status 0 only if every step
+# passed; the figures and screenshots are in --out (default packaging/dist/test-NAME/).
+set -uo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+TARBALL=""
+OUT=""
+KEEP=0
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --out) OUT="$2"; shift 2 ;;
+        --keep) KEEP=1; shift ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        *) TARBALL="$1"; shift ;;
+    esac
+done
+if [[ -z "$TARBALL" ]]; then
+    TARBALL="$(ls -t "$HERE"/dist/therascope-*.tar.gz 2>/dev/null | head -1)"
+fi
+[[ -f "$TARBALL" ]] || { echo "test_bundle.sh: no bundle (build one: bash packaging/build.sh)" >&2; exit 2; }
+NAME="$(basename "$TARBALL" .tar.gz)"
+OUT="${OUT:-$HERE/dist/test-$NAME}"
+rm -rf "$OUT"
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+
+FAILED=()
+pass() { printf '  PASS  %s\n' "$*"; }
+fail() { printf '  FAIL  %s\n' "$*"; FAILED+=("$1"); }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+machine() {
+    printf '%s, %s cores, %s, load %s' "$(uname -n)" "$(nproc)" \
+        "$(awk '/MemTotal/ { printf "%.0f GB RAM", $2 / 1048576 }' /proc/meminfo)" \
+        "$(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+# the bundle, unpacked outside the source tree
+T="$(mktemp -d /tmp/therascope-bundle-test.XXXXXX)"
+case "$T" in "$ROOT"/*) echo "temp folder inside the source tree" >&2; exit 2 ;; esac
+cleanup() {
+    [[ -n "${XVFB_PID:-}" ]] && kill "$XVFB_PID" 2>/dev/null
+    if [[ "$KEEP" == 1 ]]; then echo "kept $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+echo "== bundle $TARBALL ($(du -h "$TARBALL" | cut -f1)) on $(machine)"
+t0=$(now)
+tar -xzf "$TARBALL" -C "$T"
+echo "  unpacked in $(elapsed "$t0" "$(now)") s: $(du -sh "$T/$NAME" | cut -f1) in $T/$NAME"
+APP="$T/$NAME"
+
+# a PATH with the system's tools but no Python
+NOPY="$T/bin"
+mkdir -p "$NOPY" "$T/home"
+for d in /usr/local/bin /usr/bin /bin; do
+    for f in "$d"/*; do
+        b="$(basename "$f")"
+        case "$b" in python*|pip*|pydoc*|idle*|2to3*|*-config) continue ;; esac
+        [[ -x "$f" && ! -e "$NOPY/$b" ]] && ln -s "$f" "$NOPY/$b"
+    done
+done
+RUN=(env -i "PATH=$NOPY" "HOME=$T/home" "LANG=C.UTF-8" "TMPDIR=$T"
+     "THERASCOPE_DATA_DIR=$T/data" "THERASCOPE_DEMO_DIR=$T/demo" "THERASCOPE_CONFIG_DIR=$T/config")
+if "${RUN[@]}" sh -c 'command -v python3 || command -v python || command -v pip' >/dev/null; then
+    fail "no-python-path" "a Python is on the test PATH"
+else
+    pass "no python, python3 or pip on the PATH the bundle runs with"
+fi
+cd "$T" || exit 2
+
+echo "== --version"
+VERSION_LINE="$("${RUN[@]}" "$APP/therascope" --version 2>&1)"
+echo "  $VERSION_LINE" | tee "$OUT/version.txt"
+if [[ "$VERSION_LINE" == *bundle* && ( "$VERSION_LINE" == *CPU-only* || "$VERSION_LINE" == *CUDA* ) ]]; then
+    pass "--version names the flavour"
+else
+    fail "version" "--version does not name the flavour"
+fi
+
+echo "== selftest"
+t0=$(now)
+"${RUN[@]}" "$APP/therascope" selftest > "$OUT/selftest.txt" 2>&1
+rc=$?
+sed 's/^/  | /' "$OUT/selftest.txt" | tail -40
+if [[ $rc == 0 ]]; then
+    pass "selftest passed in $(elapsed "$t0" "$(now)") s"
+else
+    fail "selftest" "selftest exit status $rc ($(elapsed "$t0" "$(now)") s; $OUT/selftest.txt)"
+fi
+
+# start the GUI with the given extra environment; wait for the ready line; figures into $OUT
+gui_run() {
+    local label="$1"
+    shift
+    local log="$OUT/gui-$label.log" shot="$OUT/patients-$label.png"
+    rm -rf "$T/demo" "$T/config"
+    local t0 pid ready=""
+    t0=$(now)
+    "${RUN[@]}" "$@" THERASCOPE_READY_SIGNAL=1 THERASCOPE_SCREENSHOT="$shot" \
+        "$APP/therascope" --demo > "$log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 1800); do  # 180 s at most
+        if grep -q "therascope: ready: patients screen shown" "$log"; then
+            ready=$(elapsed "$t0" "$(now)")
+            break
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [[ -n "$ready" ]]; then
+        if grep -E -q "/\.pyenv/|/\.venv/|$ROOT/|/usr/lib/python3" "/proc/$pid/maps" 2>/dev/null; then
+            fail "maps-$label" "$label: the process loaded files from a Python installation or the source tree"
+            grep -E "/\.pyenv/|/\.venv/|$ROOT/|/usr/lib/python3" "/proc/$pid/maps" | head -5
+        else
+            pass "$label: the process loaded only the bundle's and the system's libraries"
+        fi
+        [[ "$label" == xvfb ]] && sleep 1 && xvfb_screenshot "$OUT/screen-xvfb.png"
+    fi
+    # THERASCOPE_SCREENSHOT grabs the window 1.5 s after it is shown, then quits
+    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    if [[ -n "$ready" ]]; then
+        echo "$ready" > "$OUT/cold-start-$label.txt"
+        pass "$label: patients screen shown ${ready} s after start (cold start; $(machine))"
+    else
+        fail "gui-$label" "$label: no patients screen (log: $log)"
+        tail -20 "$log" | sed 's/^/  | /'
+    fi
+    if [[ -s "$shot" ]]; then pass "$label: window screenshot $shot"; else fail "shot-$label" "$label: no window screenshot"; fi
+}
+
+xvfb_screenshot() {
+    # the whole X screen, as the user would see it (ImageMagick reads the root window)
+    if command -v convert >/dev/null && DISPLAY="$DISPLAY_NUM" convert x:root "$1" 2>/dev/null; then
+        pass "xvfb: screen screenshot $1"
+    elif command -v xwd >/dev/null && command -v convert >/dev/null; then
+        DISPLAY="$DISPLAY_NUM" xwd -root -silent | convert xwd:- "$1" && pass "xvfb: screen screenshot $1"
+    else
+        echo "  (no screen screenshot: install x11-apps and imagemagick)"
+    fi
+}
+
+echo "== GUI offscreen"
+gui_run offscreen QT_QPA_PLATFORM=offscreen
+echo "== GUI offscreen, second start (files in the page cache)"
+gui_run offscreen-warm QT_QPA_PLATFORM=offscreen
+
+echo "== GUI under Xvfb"
+if ! command -v Xvfb >/dev/null || [[ ! -e /usr/lib/x86_64-linux-gnu/libxcb-cursor.so.0 ]]; then
+    echo "  installing xvfb libxcb-cursor0 (apt-get)"
+    apt-get install -y -qq xvfb libxcb-cursor0 >/dev/null 2>&1 \
+        || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq xvfb libxcb-cursor0 >/dev/null 2>&1; }
+fi
+for n in $(seq 90 120); do [[ -e /tmp/.X11-unix/X$n || -e /tmp/.X$n-lock ]] || break; done
+DISPLAY_NUM=":$n"
+Xvfb "$DISPLAY_NUM" -screen 0 1280x800x24 -nolisten tcp > "$OUT/xvfb.log" 2>&1 &
+XVFB_PID=$!
+for _ in $(seq 1 50); do [[ -e /tmp/.X11-unix/X$n ]] && break; sleep 0.1; done
+if [[ -e /tmp/.X11-unix/X$n ]]; then
+    gui_run xvfb QT_QPA_PLATFORM=xcb DISPLAY="$DISPLAY_NUM"
+else
+    fail "xvfb" "Xvfb did not start ($OUT/xvfb.log)"
+fi
+
+echo "== summary ($NAME; $(machine))"
+for f in "$OUT"/cold-start-*.txt; do
+    [[ -f "$f" ]] && printf '  cold start to the patients screen, %s: %s s\n' \
+        "$(basename "$f" .txt | sed 's/cold-start-//')" "$(cat "$f")"
+done
+echo "  results in $OUT"
+if [[ ${#FAILED[@]} -gt 0 ]]; then
+    echo "  FAILED: ${FAILED[*]}"
+    exit 1
+fi
+echo "  all steps passed"
