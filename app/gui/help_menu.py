@@ -1,4 +1,5 @@
-"""The Help menu: keyboard shortcuts, intended use, where the data lives, and About."""
+"""The Help menu: keyboard shortcuts, intended use, where the data lives, the self-test, and
+About."""
 
 from __future__ import annotations
 
@@ -92,6 +93,23 @@ def install_help_menu(window: QMainWindow, data_root: Path) -> QMenu:
             window, "Where the data lives", data_locations_html(data_root)
         ),
     )
+    window.selftest_dialog = None  # type: ignore[attr-defined]
+
+    def selftest() -> None:
+        """Help → Self-test…: the installation's self-test in a dialog (runs in the background)."""
+        from app.gui.selftest_dialog import SelfTestDialog
+
+        record = getattr(window, "record", None)
+        dlg = SelfTestDialog(
+            data_root,
+            window,
+            recording=lambda: bool(getattr(record, "recording", False)),
+        )
+        window.selftest_dialog = dlg  # type: ignore[attr-defined]
+        dlg.open()
+        dlg.start()
+
+    add("Self-test…", selftest)
     menu.addSeparator()
     add("About TheraScope", lambda: QMessageBox.about(window, "About TheraScope", about_html()))
     return menu
