@@ -1,0 +1,91 @@
+"""Which Lab Streaming Layer configuration liblsl runs with, applied before pylsl loads.
+
+LSL discovers streams by multicast, by default on the whole site network, and its outlets accept
+connections on every interface. TheraScope keeps both on this machine unless the user widens
+discovery in Settings: :func:`load_pylsl` points the environment variable ``LSLAPICFG`` at
+``resources/lsl/lsl_api.cfg`` (``ResolveScope = machine``, ``KnownPeers = {127.0.0.1}``, outlets on
+127.0.0.1 only) or, with the setting on, ``resources/lsl/lsl_api_network.cfg``, and only then
+imports pylsl. liblsl reads its configuration once per process, at the first call that needs it,
+so the choice made first holds until the program restarts (:func:`load_pylsl` says so when asked
+for the other one later).
+
+Every use of pylsl in TheraScope goes through :func:`load_pylsl`; nothing imports pylsl at module
+level.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+from types import ModuleType
+
+log = logging.getLogger(__name__)
+
+#: the folder holding the two configuration files
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "resources" / "lsl"
+#: discovery and outlets on this machine only (the default; tests and benchmarks)
+MACHINE_CONFIG = CONFIG_DIR / "lsl_api.cfg"
+#: discovery on the local network (Settings → Lab Streaming Layer on the local network)
+NETWORK_CONFIG = CONFIG_DIR / "lsl_api_network.cfg"
+ENV = "LSLAPICFG"
+
+_lock = threading.Lock()
+_applied: Path | None = None
+
+
+class LslUnavailable(RuntimeError):
+    """pylsl (with its bundled liblsl) cannot be loaded on this machine."""
+
+    expected = True  # one plain sentence, as the Bluetooth errors are
+
+
+def config_file(network: bool = False) -> Path:
+    """The configuration file for machine-only (default) or local-network discovery."""
+    return NETWORK_CONFIG if network else MACHINE_CONFIG
+
+
+def applied_config() -> Path | None:
+    """The configuration liblsl was started with in this process (None: not loaded yet)."""
+    return _applied
+
+
+def load_pylsl(network: bool = False) -> ModuleType:
+    """Import pylsl with TheraScope's configuration; returns the module.
+
+    Parameters
+    ----------
+    network : bool — discovery on the local network (the Setting); False keeps everything on
+        this machine. Honoured only by the first call in a process (liblsl reads its configuration
+        once); a later call asking for the other scope logs that it applies at the next start.
+
+    Raises
+    ------
+    LslUnavailable — pylsl or its liblsl cannot be loaded (one sentence)
+    """
+    global _applied
+    with _lock:
+        want = config_file(network)
+        if _applied is None:
+            if not want.is_file():
+                raise LslUnavailable(f"The Lab Streaming Layer configuration {want} is missing.")
+            if "pylsl" in sys.modules and os.environ.get(ENV) != str(want):
+                log.warning("pylsl was imported before TheraScope set its LSL configuration")
+            os.environ[ENV] = str(want)
+            try:
+                import pylsl
+            except (ImportError, OSError, RuntimeError) as e:
+                log.warning("pylsl cannot be loaded: %r", e)
+                raise LslUnavailable(
+                    "Lab Streaming Layer is not available on this computer (pylsl and its liblsl "
+                    "could not be loaded)."
+                ) from e
+            _applied = want
+            return pylsl
+        if want != _applied:
+            log.info("LSL discovery scope changes at the next start (liblsl reads it once)")
+        import pylsl
+
+        return pylsl

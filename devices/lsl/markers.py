@@ -1,0 +1,128 @@
+"""The session's markers as an LSL stream, so that LabRecorder stores them beside other streams.
+
+:func:`publish_session_markers` opens a marker outlet for a session being recorded: an irregular
+stream of type ``Markers``, one text channel, named ``TheraScope markers <session uid>`` (source id
+``therascope-<session uid>``) — the session's random uid, never the patient's code or name. Each
+marker the session adds is pushed with its own time on LSL's clock (the marker's session time, not
+the moment it was typed into the stream), as its kind (``treatment_start``, ``note``…) and its number
+in the session; a note's free text stays in the catalog (it may hold what the patient said, and a
+stream can be read by any program the discovery setting reaches). The outlet closes when the
+session stops.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from core.clock import Clock, MonotonicClock
+from devices.lsl.config import load_pylsl
+
+log = logging.getLogger(__name__)
+
+STREAM_TYPE = "Markers"
+
+
+def stream_name(session_uid: str) -> str:
+    """The marker stream's name for a session."""
+    return f"TheraScope markers {session_uid}"
+
+
+class MarkerOutlet:
+    """An LSL outlet of one session's markers.
+
+    Parameters
+    ----------
+    session_uid : str — the session's uid (the stream's name; never patient data)
+    t0_ns : int — the session's time zero on the host monotonic clock (ns)
+    clock : Clock, optional — that host clock
+    network : bool — the discovery Setting (first use of LSL in the process decides)
+    """
+
+    def __init__(
+        self,
+        session_uid: str,
+        t0_ns: int,
+        *,
+        clock: Clock | None = None,
+        network: bool = False,
+    ) -> None:
+        pylsl = load_pylsl(network)
+        self.session_uid = session_uid
+        self.t0_ns = int(t0_ns)
+        self.clock = clock or MonotonicClock()
+        info = pylsl.StreamInfo(
+            stream_name(session_uid),
+            STREAM_TYPE,
+            1,
+            pylsl.IRREGULAR_RATE,
+            "string",
+            f"therascope-{session_uid}",
+        )
+        desc = info.desc()
+        desc.append_child_value("session", session_uid)
+        desc.append_child_value("software", "TheraScope")
+        ch = desc.append_child("channels").append_child("channel")
+        ch.append_child_value("label", "marker")
+        ch.append_child_value("type", "Marker")
+        self._pylsl = pylsl
+        self._outlet: Any = pylsl.StreamOutlet(info)
+        # host monotonic ns − LSL local clock ns (both the steady clock on Linux: ≈ 0)
+        a = self.clock.now_ns()
+        lsl_ns = int(round(pylsl.local_clock() * 1e9))
+        b = self.clock.now_ns()
+        self._offset_ns = (a + b) // 2 - lsl_ns
+        self.pushed = 0
+
+    def lsl_time(self, t_s: float) -> float:
+        """LSL's clock (s) at session time ``t_s``."""
+        return (self.t0_ns + t_s * 1e9 - self._offset_ns) / 1e9
+
+    def push(self, kind: str, marker_id: int | None, t_s: float) -> None:
+        """Publish one marker at session time ``t_s`` (s)."""
+        if self._outlet is None:
+            return
+        text = kind if marker_id is None else f"{kind} #{marker_id}"
+        self._outlet.push_sample([text], self.lsl_time(t_s))
+        self.pushed += 1
+
+    def close(self) -> None:
+        """Withdraw the stream. Idempotent."""
+        outlet, self._outlet = self._outlet, None
+        if outlet is not None:
+            del outlet
+
+
+def publish_session_markers(session: Any, network: bool = False) -> MarkerOutlet | None:
+    """Publish a live :class:`~core.recording.session.RecordingSession`'s markers over LSL.
+
+    Every marker the session adds from now on (``session.add_marker``, whoever calls it) goes
+    to the outlet too; ``session.stop`` closes it. Returns None, and the session records as
+    before, when LSL is not available (said in the log).
+    """
+    try:
+        outlet = MarkerOutlet(
+            session.record.uid, session.t0_ns, clock=session.clock, network=network
+        )
+    except Exception as e:
+        log.warning("no LSL marker outlet for this session: %s", e)
+        return None
+    add, stop = session.add_marker, session.stop
+
+    def add_marker(kind: str, label: str = "", t_s: float | None = None) -> Any:
+        m = add(kind, label, t_s)
+        try:
+            outlet.push(m.kind, m.id, m.t_s)
+        except Exception as e:  # the catalog has the marker; the stream is a copy
+            log.warning("LSL marker not published: %r", e)
+        return m
+
+    def stop_session(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return stop(*args, **kwargs)
+        finally:
+            outlet.close()
+
+    session.add_marker = add_marker
+    session.stop = stop_session
+    return outlet

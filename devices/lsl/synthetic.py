@@ -1,0 +1,133 @@
+"""A synthetic ECG + EDA LSL outlet (not a patient's data): for tests, the benchmark and a dry run.
+
+    python -m devices.lsl.synthetic --seconds 60 --rate 1000 --counter
+
+It sends what OpenSignals sends — a stream named ``TheraScope synthetic ECG+EDA`` with ECG in mV and
+EDA in µS described in its metadata, optionally the sample counter ``nSeq`` first — on the
+machine-only LSL configuration. Chunks are pushed every ``--chunk`` seconds plus a random delay of
+up to ``--jitter`` seconds; with ``--drop`` some chunks lose a run of up to ``--drop-max`` samples
+(they are never pushed: the receiver must count them lost). Time stamps are either the samples'
+own times on a grid (``--stamps sample``, a device clock) or the moment of the push (``--stamps
+push``: one-sided latency, as a program that stamps what it receives).
+
+The EDA value carries the sample's number on the grid (``5 + (k mod 65536) / 65536`` µS) so that a
+receiver can check where each stored sample belongs. A JSON report (``--report``) says how many
+samples the grid held from the first to the last one sent, how many were pushed and dropped, and
+the grid's start on LSL's clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from devices.lsl.config import load_pylsl
+
+NAME = "TheraScope synthetic ECG+EDA"
+EDA_BASE = 5.0
+EDA_WRAP = 65536
+
+
+def grid_index(eda_us: np.ndarray) -> np.ndarray:
+    """The grid number modulo :data:`EDA_WRAP` a synthetic EDA value carries."""
+    return np.round((np.asarray(eda_us, dtype=np.float64) - EDA_BASE) * EDA_WRAP).astype(np.int64)
+
+
+def ecg_mv(k: np.ndarray, rate: float) -> np.ndarray:
+    """A plain synthetic ECG (R waves at 72 beats/min), mV."""
+    t = k / rate
+    phase = (t * 1.2) % 1.0
+    return 1.2 * np.exp(-(((phase - 0.3) / 0.012) ** 2)) + 0.15 * np.sin(2 * math.pi * 0.3 * t)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--name", default=NAME)
+    ap.add_argument("--source-id", default="therascope-synthetic")
+    ap.add_argument("--rate", type=float, default=1000.0)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--counter", action="store_true", help="send nSeq first (OpenSignals)")
+    ap.add_argument("--modulus", type=int, default=0, help="nSeq wraps at this (0: never)")
+    ap.add_argument("--chunk", type=float, default=0.01, help="push period (s)")
+    ap.add_argument("--jitter", type=float, default=0.003, help="extra random push delay (s)")
+    ap.add_argument("--drop", type=float, default=0.0, help="probability a chunk loses samples")
+    ap.add_argument("--drop-max", type=int, default=40)
+    ap.add_argument("--stamps", choices=["sample", "push"], default="sample")
+    ap.add_argument("--grid-start", type=float, default=0.0, help="grid start on LSL's clock")
+    ap.add_argument("--wait-consumer", type=float, default=10.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--report", type=Path)
+    a = ap.parse_args(argv)
+    pylsl = load_pylsl(False)
+    rng = np.random.default_rng(a.seed)
+    n_ch = 3 if a.counter else 2
+    info = pylsl.StreamInfo(a.name, "ECG+EDA", n_ch, a.rate, "float32", a.source_id)
+    desc = info.desc()
+    desc.append_child_value("synthetic", "true")
+    chans = desc.append_child("channels")
+    for label, unit in (("ECG", "mV"), ("EDA", "uS")):
+        c = chans.append_child("channel")
+        c.append_child_value("label", label)
+        c.append_child_value("sensor", label)
+        c.append_child_value("unit", unit)
+    outlet = pylsl.StreamOutlet(info, chunk_size=0, max_buffered=60)
+    print("ready", flush=True)
+    deadline = time.monotonic() + a.wait_consumer
+    while not outlet.have_consumers() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    t0 = a.grid_start or pylsl.local_clock()
+    k_next = max(0, int(math.ceil((pylsl.local_clock() - t0) * a.rate)))
+    k_first, pushed, dropped = k_next, 0, 0
+    end = pylsl.local_clock() + a.seconds
+    j = 0
+    while True:
+        j += 1
+        wake = pylsl.local_clock() + a.chunk + rng.uniform(0.0, a.jitter)
+        while (now := pylsl.local_clock()) < wake:
+            time.sleep(max(0.0, min(0.002, wake - now)))
+        k_end = int(math.floor((now - t0) * a.rate)) + 1
+        if k_end <= k_next:
+            continue
+        ks = np.arange(k_next, k_end)
+        keep = np.ones(len(ks), dtype=bool)
+        if a.drop and rng.random() < a.drop:
+            s = int(rng.integers(0, len(ks)))
+            keep[s : s + int(rng.integers(1, a.drop_max + 1))] = False
+        dropped += int((~keep).sum())
+        kept = ks[keep]
+        for run in np.split(kept, np.flatnonzero(np.diff(kept) != 1) + 1) if len(kept) else []:
+            cols = [ecg_mv(run, a.rate), EDA_BASE + (run % EDA_WRAP) / EDA_WRAP]
+            if a.counter:
+                seq = run - k_first
+                cols.insert(0, seq % a.modulus if a.modulus else seq)
+            chunk = np.stack(cols, axis=1).astype(np.float32)
+            stamp = t0 + run[-1] / a.rate if a.stamps == "sample" else pylsl.local_clock()
+            outlet.push_chunk(chunk, stamp)
+            pushed += len(run)
+        k_next = k_end
+        if now >= end:
+            break
+    time.sleep(0.2)  # let the last chunk leave before the outlet goes
+    report = {
+        "grid_start": t0,
+        "first": k_first,
+        "last": k_next - 1,
+        "grid_samples": k_next - k_first,
+        "pushed": pushed,
+        "dropped": dropped,
+        "rate": a.rate,
+    }
+    if a.report:
+        a.report.write_text(json.dumps(report))
+    del outlet
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
