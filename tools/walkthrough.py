@@ -7,7 +7,7 @@ patient dialog, the patient's empty page, the set-up screen, a simulated session
 time (with treatment markers and a typed marker), the session's review before the analysis, the
 analysis ("Analyse now", with the settings' model: the demo model by default), every tab of the
 review, playback, the patient's history, the dialogs (data quality, delete session, archive,
-delete patient, settings, Help's shortcuts, data locations and About), the cohort, and the PDF
+delete patient, settings, Help's shortcuts, data locations, self-test, About), the cohort, the PDF
 report (its pages as PNGs when ``pdftoppm`` is installed). ``--sizes`` saves every screen again
 as it looks on a 1366×768 and a 1024×640 display. Use it under Xvfb (or QT_QPA_PLATFORM=offscreen)
 to look at what a therapist sees.
@@ -128,6 +128,20 @@ def lock_screen(win: Any, pump: Any, shot: Any) -> None:
     pump(0.3)
 
 
+def selftest_dialog(win: Any, help_menu: Any, pump: Any, shot: Any) -> None:
+    """Help → Self-test…: the dialog while it runs, then with its verdict."""
+    next(a for a in help_menu.actions() if a.text() == "Self-test…").trigger()
+    dlg = win.selftest_dialog
+    pump(2.0)
+    shot("15-help-selftest-running", dlg)
+    end = time.monotonic() + 300
+    while dlg.outcome is None and time.monotonic() < end:
+        pump(0.2)
+    shot("15-help-selftest-done", dlg)
+    dlg.close_btn.click()
+    pump(0.5)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("out", type=Path)
@@ -241,8 +255,11 @@ def main() -> int:
     dialog_shot("13-delete-patient-dialog", win.patient.delete_btn.click)
     dialog_shot("14-settings-dialog", win.show_settings)
     help_menu = next(a.menu() for a in win.menuBar().actions() if a.menu() is not None)
-    for n, act in enumerate(a for a in help_menu.actions() if not a.isSeparator()):
+    for n, act in enumerate(
+        a for a in help_menu.actions() if not a.isSeparator() and a.text() != "Self-test…"
+    ):
         dialog_shot(f"15-help-{n + 1}", act.trigger)
+    selftest_dialog(win, help_menu, pump, shot)
     win.show_cohort()
     shot("16-cohort")
     import_recording(win, p.id, pump, shot, tmp)

@@ -515,11 +515,11 @@ def bluetooth_words() -> str:
     except _BlueZUnreachable as exc:
         if kernel:
             return (
-                f"the system sees adapter {', '.join(kernel)}, but {exc}; sensors cannot be used "
-                "until then"
+                f"the system sees adapter {', '.join(kernel)}, but TheraScope cannot reach it: "
+                f"{exc}; sensors cannot be used until then"
             )
         return (
-            f"no Bluetooth adapter: the system sees none ({exc}). Plug in a Bluetooth 4.0 "
+            f"no Bluetooth adapter: the system sees none, and {exc}. Plug in a Bluetooth 4.0 "
             "(Low Energy) adapter to use sensors"
         )
     if not adapters:
@@ -594,7 +594,8 @@ def _bluez_adapters(timeout_s: float = 5.0) -> list[tuple[str, bool]]:
         raise _BlueZUnreachable("the D-Bus library (dbus-fast) is missing: reinstall") from None
     except (FileNotFoundError, ConnectionRefusedError):
         raise _BlueZUnreachable(
-            "the system message bus (D-Bus), through which BlueZ is reached, is not running"
+            "the system message bus (D-Bus), through which the Bluetooth service is reached, "
+            "is not running"
         ) from None
     except PermissionError:
         raise _BlueZUnreachable("the system message bus (D-Bus) refuses this user") from None

@@ -117,6 +117,7 @@ class SelfTestDialog(ModalDialog):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.setWordWrap(True)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         header = self.table.horizontalHeader()
         for col in range(3):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
@@ -148,8 +149,9 @@ class SelfTestDialog(ModalDialog):
         lay.addWidget(self.summary)
         lay.addWidget(self.computer)
         lay.addWidget(self.error)
+        lay.addStretch(1)
         lay.addLayout(buttons)
-        self.resize(820, 560)
+        self.resize(820, 480)
         self.outcome: SelfTestResult | None = None
         self.job: Any = None
         self._stop = threading.Event()
@@ -239,7 +241,8 @@ class SelfTestDialog(ModalDialog):
     def _show(self, row: int, step: Step) -> None:
         words, colour = STATE_WORDS.get(step.state, (step.state, LIGHT_COLOURS["grey"]))
         took = f"{step.seconds:.1f} s" if step.state in ("passed", "failed") else ""
-        for col, text in enumerate((step.name, words, took, step.detail)):
+        detail = step.detail or step.what  # what it checks, until it has found something
+        for col, text in enumerate((step.name, words, took, detail)):
             item = QTableWidgetItem(text)
             if col == 1:
                 item.setForeground(QBrush(QColor(colour)))
@@ -247,6 +250,13 @@ class SelfTestDialog(ModalDialog):
                 item.setToolTip(text)
             self.table.setItem(row, col, item)
         self.table.resizeRowToContents(row)
+        self._fit_table()
+
+    def _fit_table(self) -> None:
+        """As tall as its rows: the room below is for what this computer offers."""
+        t = self.table
+        rows = sum(t.rowHeight(r) for r in range(t.rowCount()))
+        t.setFixedHeight(t.horizontalHeader().height() + rows + 2 * t.frameWidth())
 
     def _copy(self) -> None:
         if self.outcome is not None:
