@@ -15,6 +15,10 @@ undoes the last marker added (or moved) in this session. Treatment start and end
 each: a second press asks whether to move the marker to the time of the press. Text typed but not
 added when the session stops becomes a marker of that session at the stop (the "Stop?" question
 says so), and the field is empty for the next session.
+
+SUDS while recording: S (outside a text field) opens a small entry (:mod:`app.gui.suds_entry`)
+for the moment of the press; the rating is stored at that moment and shown beside heart rate and
+EDA. A valid rating still open in the entry when the session stops is saved too.
 """
 
 from __future__ import annotations
@@ -45,9 +49,11 @@ from PySide6.QtWidgets import (
 
 from app.gui.device_setup import DeviceSetup
 from app.gui.live_view import LiveSignalsView
+from app.gui.suds_entry import SudsDialog
 from app.gui.widgets import StatusLight, VideoView, banner, heading
 from app.gui.workers import Job, run_job
 from core.catalog import MAX_LABEL_LEN, Catalog, Marker
+from core.clinical import SudsRating
 from core.config import Settings
 from core.quality.live import LinkFigures, LiveFigures, StreamFigures, live_status, write_rate
 from core.recording.disk import disk_time_text, expected_rate, minutes_available
@@ -113,6 +119,7 @@ class RecordPage(QWidget):
         self._closed = False
         #: what Ctrl+Z undoes, last first: (marker id, its time before a move; None: added)
         self.undo_stack: list[tuple[int, float | None]] = []
+        self.suds_dialog: SudsDialog | None = None  # open while a SUDS rating is being typed
         self._build()
         self.timer = QTimer(self)
         # a precise 30 ms timer keeps redraws at ≥ 30 Hz; a coarse one may fire up to 5 % late
@@ -215,6 +222,11 @@ class RecordPage(QWidget):
         nums = QFormLayout()
         nums.addRow("Heart rate", self.hr)
         nums.addRow("EDA level", self.eda)
+        # SUDS: S opens the entry (app/gui/suds_entry.py); the last rating and its moment
+        self.suds = QLabel("–")
+        self.suds.setStyleSheet("font-size:26px; font-weight:600; color:#7b3fa0;")
+        self.suds.setToolTip("Subjective Units of Distress 0–100: press S to ask for a rating")
+        nums.addRow("SUDS (S)", self.suds)
         right.addLayout(nums)
         for light in self.lights.values():
             right.addWidget(light)
@@ -242,6 +254,11 @@ class RecordPage(QWidget):
         self.undo = QShortcut(QKeySequence(QKeySequence.StandardKey.Undo), self)
         self.undo.activated.connect(self.undo_marker)
         self.undo.setEnabled(False)
+        # S: a SUDS rating at this moment (never Space or Enter: those add markers). A text field
+        # with focus takes the letter as typing, so S typed into the marker text stays an "s".
+        self.suds_key = QShortcut(QKeySequence(Qt.Key.Key_S), self)
+        self.suds_key.activated.connect(self.ask_suds)
+        self.suds_key.setEnabled(False)
 
     # ---- set-up ------------------------------------------------------------------------------
     def prepare(self, patient_id: int) -> None:
@@ -361,6 +378,8 @@ class RecordPage(QWidget):
         self._error_shown = False
         self.space.setEnabled(True)
         self.undo.setEnabled(True)
+        self.suds_key.setEnabled(True)
+        self.suds.setText("–")
         self.timer.start()
         self.setFocus()
 
@@ -388,6 +407,58 @@ class RecordPage(QWidget):
         self.undo_stack.append((m.id, None))
         self._show_markers()
         return m
+
+    def ask_suds(self) -> SudsDialog | None:
+        """S: open the SUDS entry for this moment (the one already open is brought forward)."""
+        if self.session is None:
+            return None
+        if self.suds_dialog is not None and self.suds_dialog.isVisible():
+            self.suds_dialog.raise_()
+            self.suds_dialog.activateWindow()
+            return self.suds_dialog
+        dialog = SudsDialog(self.session.elapsed_s(), self)
+        dialog.rating_entered.connect(self.add_suds)
+        dialog.finished.connect(lambda _r, d=dialog: self._suds_closed(d))
+        self.suds_dialog = dialog
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog
+
+    def _suds_closed(self, dialog: SudsDialog) -> None:
+        if self.suds_dialog is dialog:
+            self.suds_dialog = None
+        self.window().activateWindow()  # the keyboard back to the screen: Space, S work again
+        self.setFocus()
+
+    def add_suds(self, rating: int, t_s: float | None = None) -> SudsRating | None:
+        """Store a SUDS rating of the session being recorded at ``t_s`` (default now)."""
+        if self.session is None:
+            return None
+        try:
+            r = self.session.add_suds(rating, t_s)
+        except (ValueError, KeyError) as e:
+            QMessageBox.warning(self, "SUDS rating not saved", str(e))
+            return None
+        self.suds.setText(
+            f"{r.rating}  <span style='font-size:13px'>at {format_clock(r.t_s)}</span>"
+        )
+        self._show_markers(f"SUDS {r.rating} at {format_clock(r.t_s)}.")
+        return r
+
+    def _suds_at_stop(self) -> None:
+        """A valid rating typed but not saved when the session stops is saved at its moment."""
+        d, self.suds_dialog = self.suds_dialog, None
+        if d is None or self.session is None:
+            return
+        rating = d.typed_rating() if d.isVisible() else None
+        if rating is not None:
+            try:
+                self.session.add_suds(rating, d.t_s)
+            except Exception:  # the stop goes on; the journal has the moment
+                log.exception("the typed SUDS rating could not be saved at the stop")
+        d.rating_entered.disconnect()
+        d.reject()
 
     def mark_phase(self, kind: str) -> None:
         """A treatment button: mark the phase now, or — marked already — offer to move it.
@@ -662,8 +733,10 @@ class RecordPage(QWidget):
             return None
         self.timer.stop()
         typed_note = self._add_typed_at_stop()
+        self._suds_at_stop()
         self.space.setEnabled(False)
         self.undo.setEnabled(False)
+        self.suds_key.setEnabled(False)
         s, self.session = self.session, None
         truth = None
         if s.sensor is not None and s.sensor.simulated:

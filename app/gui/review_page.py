@@ -321,7 +321,7 @@ class ReviewPage(QWidget):
         self.data_btn.setEnabled(rec.status in ("finalised", "recovered"))
         if r is not None:
             self.circumplex.show_session(r, phase_minutes=self.settings.phase_minutes)
-            self.timeline.show_session(r, markers)
+            self.timeline.show_session(r, markers, self.catalog.list_suds(self.session_id))
             self.table.show_review(r)
             demo = " (demo model — not clinically valid)" if r.demo_model else ""
             self.sentence.setText(f"<b>{describe_shift(r.circumplex)}</b>{demo}")

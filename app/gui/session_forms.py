@@ -1,4 +1,5 @@
-"""What the therapist types about a session after it: self-reports, notes and phase markers.
+"""What the therapist types about a session after it: self-reports, GAD-7 and PHQ-9 item by item
+(:mod:`app.gui.questionnaires`), notes and phase markers.
 
 Everything is saved as it is typed: a score when its field is left (so "25" is never stored as the
 "2" typed on the way, and a score outside its range is refused with a message, never changed),
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.questionnaires import QuestionnaireBox
 from core.catalog import Catalog, Marker
 
 PHASES = (("pre", "Before (pre)"), ("post", "After (post)"))
@@ -133,11 +135,18 @@ class SelfReportBox(QGroupBox):
         self.error = QLabel()
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color:#c0392b;")
-        lay = QVBoxLayout(self)
-        lay.addLayout(grid)
-        lay.addWidget(self.error)
-        lay.addWidget(QLabel("Notes"))
-        lay.addWidget(self.notes, 1)
+        # GAD-7 and PHQ-9 item by item (app/gui/questionnaires.py); the GAD-7 total above then
+        # follows the items and is read-only
+        self.questionnaires = QuestionnaireBox(catalog)
+        self.questionnaires.changed.connect(self._questionnaires_changed)
+        left = QVBoxLayout()
+        left.addLayout(grid)
+        left.addWidget(self.error)
+        left.addWidget(QLabel("Notes"))
+        left.addWidget(self.notes, 1)
+        lay = QHBoxLayout(self)
+        lay.addLayout(left, 2)
+        lay.addWidget(self.questionnaires, 3)
 
     def load(self, session_id: int) -> None:
         """Show ``session_id``'s ratings and notes (what was typed for the previous one is saved
@@ -158,6 +167,34 @@ class SelfReportBox(QGroupBox):
             self._loading = False
         self._problems.clear()
         self._show_problems()
+        self.questionnaires.load(session_id)
+        self._gad7_follows_items()
+
+    def _gad7_follows_items(self) -> None:
+        """A phase whose GAD-7 is entered item by item shows the items' total, read-only."""
+        if self.session_id is None:
+            return
+        items = self.catalog.questionnaire_items(self.session_id)
+        reports = self.catalog.self_reports(self.session_id)
+        for phase, row in self.fields.items():
+            field = row["gad7"]
+            by_items = bool(items.get(phase, {}).get("gad7"))
+            field.setReadOnly(by_items)
+            if by_items:
+                sr = reports.get(phase)
+                total = sr.gad7 if sr is not None else None
+                field.setText("" if total is None else str(total))
+                field.setStyleSheet("background:#f0f0f0;")
+                field.setToolTip("GAD-7 is entered item by item: this total follows the items")
+                self._problems.pop((phase, "gad7"), None)
+            elif field.toolTip().startswith("GAD-7 is entered item by item"):
+                field.setStyleSheet("")
+                field.setToolTip("GAD-7: a whole number from 0 to 21; empty: not given")
+        self._show_problems()
+
+    def _questionnaires_changed(self) -> None:
+        self._gad7_follows_items()
+        self.changed.emit()
 
     def values(self, phase: str) -> dict[str, int | None]:
         """The scores stored for ``phase`` (None: not given)."""
@@ -167,7 +204,7 @@ class SelfReportBox(QGroupBox):
 
     def problems(self) -> list[str]:
         """The messages about scores typed but refused (empty when every field is saved)."""
-        return list(self._problems.values())
+        return list(self._problems.values()) + self.questionnaires.problems()
 
     def _score(self, phase: str, col: str) -> int | None:
         """The score typed in one field; raises ValueError with the message for the therapist."""
@@ -223,6 +260,7 @@ class SelfReportBox(QGroupBox):
         for phase, row in self.fields.items():
             for col in row:
                 self._commit(phase, col)
+        self.questionnaires.flush()
         if not self.notes_timer.isActive():
             return
         self.notes_timer.stop()

@@ -1,4 +1,5 @@
-"""Valence and arousal over the session, with the pre/post windows, the markers and a cursor."""
+"""Valence and arousal over the session, with the pre/post windows, the markers, the SUDS ratings
+(read on the right axis, 0–100) and a cursor."""
 
 from __future__ import annotations
 
@@ -16,12 +17,19 @@ from core.timefmt import format_clock, format_clock_tenths
 if TYPE_CHECKING:
     from core.analysis.review import SessionReview
     from core.catalog import Marker
+    from core.clinical import SudsRating
 
 VALENCE_COLOUR = "#1f6fb2"
 AROUSAL_COLOUR = "#c0392b"
 #: shading of the pre and post windows: their palette colours at alpha 40 of 255
 WINDOW_BRUSHES = {"pre": (*rgb(PRE), 40), "post": (*rgb(POST), 40)}
 MARKER_NAMES = {"treatment_start": "Treatment start", "treatment_end": "Treatment end"}
+SUDS_COLOUR = "#7b3fa0"
+
+
+def suds_y(rating: float) -> float:
+    """A SUDS rating 0–100 on the plot's −1 … +1 scale (read off the right axis: 0, 50, 100)."""
+    return float(rating) / 50.0 - 1.0
 
 
 class TimeAxis(pg.AxisItem):
@@ -60,12 +68,27 @@ class TimelineView(QWidget):
             p.getAxis(side).setTextPen(pg.mkPen("#333"))
             p.getAxis(side).setPen(pg.mkPen("#666"))
         p.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen("#999")))
+        # SUDS ratings (0–100) share the plot: the right axis reads them
+        p.showAxis("right")
+        right = p.getAxis("right")
+        right.setTicks([[(suds_y(v), f"{v}") for v in (0, 25, 50, 75, 100)]])
+        right.setLabel("SUDS (0–100)", **{"color": SUDS_COLOUR, "font-size": "9pt"})
+        right.setTextPen(pg.mkPen(SUDS_COLOUR))
+        right.setPen(pg.mkPen("#666"))
+        self.suds_points = pg.ScatterPlotItem(
+            size=11, symbol="d", brush=pg.mkBrush(SUDS_COLOUR), pen=pg.mkPen("w", width=1)
+        )
+        self.suds_points.setZValue(5)
+        p.addItem(self.suds_points)
+        self.suds_labels: list[pg.TextItem] = []
         self.legend = QLabel(
             f"<span style='color:{VALENCE_COLOUR}'>━━</span> valence (unpleasant → pleasant)"
             f"&nbsp;&nbsp;&nbsp;<span style='color:{AROUSAL_COLOUR}'>━━</span> arousal (calm → "
             f"activated)&nbsp;&nbsp;&nbsp;<span style='background:{PRE_TINT}'>&nbsp;&nbsp;&nbsp;</span>"
             f" pre window&nbsp;&nbsp;&nbsp;<span style='background:{POST_TINT}'>&nbsp;&nbsp;&nbsp;</span>"
             " post window&nbsp;&nbsp;&nbsp;gaps: not estimated (no face, lost samples)"
+            f"&nbsp;&nbsp;&nbsp;<span style='color:{SUDS_COLOUR}'>◆</span> SUDS (patient's "
+            "distress 0–100, right scale)"
         )
         self.legend.setStyleSheet("color:#333;")
         self.legend.setWordWrap(True)
@@ -89,8 +112,13 @@ class TimelineView(QWidget):
         lay.addWidget(self.legend)
         lay.addWidget(self.plot_widget, 1)
 
-    def show_session(self, review: SessionReview, markers: Sequence[Marker] = ()) -> None:
-        """Draw the session's estimates, its pre/post windows and its markers."""
+    def show_session(
+        self,
+        review: SessionReview,
+        markers: Sequence[Marker] = (),
+        suds: Sequence[SudsRating] = (),
+    ) -> None:
+        """Draw the session's estimates, its pre/post windows, its markers and SUDS ratings."""
         est = review.estimates
         self.duration = max(float(review.record.duration_s or 0.0), 1e-3)
         if len(est.t_s):
@@ -118,6 +146,7 @@ class TimelineView(QWidget):
             self.plot.addItem(region)
             self.window_items.append(region)
         self.set_markers(markers)
+        self.set_suds(suds)
         self.plot.setXRange(0, self.duration, padding=0.01)
 
     def set_markers(self, markers: Sequence[Marker]) -> None:
@@ -147,6 +176,21 @@ class TimelineView(QWidget):
             )
             self.plot.addItem(line)
             self.marker_items.append(line)
+
+    def set_suds(self, ratings: Sequence[SudsRating]) -> None:
+        """Draw the SUDS ratings as diamonds at their moments, each labelled with its number."""
+        for item in self.suds_labels:
+            self.plot.removeItem(item)
+        self.suds_labels = []
+        rs = sorted(ratings, key=lambda r: r.t_s)
+        self.suds_points.setData(
+            x=[r.t_s for r in rs], y=[suds_y(r.rating) for r in rs], data=[r.rating for r in rs]
+        )
+        for r in rs:
+            label = pg.TextItem(f"SUDS {r.rating}", color=SUDS_COLOUR, anchor=(0.5, 1.15))
+            label.setPos(r.t_s, suds_y(r.rating))
+            self.plot.addItem(label)
+            self.suds_labels.append(label)
 
     def set_cursor(self, t_s: float) -> None:
         """Move the cursor to session time ``t_s`` (s) without emitting ``seek``."""

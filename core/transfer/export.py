@@ -12,7 +12,8 @@ nothing behind)::
                               EDA_uS); one file per sampling rate (a rate shared by two streams
                               with their own clocks: signals_<rate>Hz_<stream>.csv); a lost
                               sample is an empty cell
-    <out>/markers.csv         time_s, kind, label: the session's markers
+    <out>/markers.csv         time_s, kind, label: the session's markers and SUDS ratings
+                              (kind suds, the rating 0-100 as the label)
     <out>/estimates.csv       per analysed frame: time_s, frame, valence, arousal (circumplex
                               scale), estimated, has_face, bio_complete, then every model output
                               (only when the session is analysed)
@@ -22,7 +23,8 @@ nothing behind)::
                               the channels, the TheraScope version and a dictionary of every
                               file's columns
 
-The EDF+ file holds the signals and the markers (as annotations); it is written by
+The EDF+ file holds the signals and the markers with the SUDS ratings (as annotations,
+``suds: 65``); it is written by
 :func:`core.formats.edf.write_edf`, which picks BDF+ when 16 bits would be coarser than a
 channel's known resolution.
 
@@ -55,12 +57,13 @@ from core import __version__
 from core.analysis.physiology import session_physiology as shared_physiology
 from core.analysis.results import SessionEstimates, load_estimates
 from core.catalog import Catalog, Marker, Patient, SessionRecord
+from core.clinical import SudsRating
 from core.config import Settings
 from core.filenames import safe_name_part
 from core.formats.model import Annotation, Channel, guess_kind
 from core.physiology.summary import PhysiologySummary
 from core.recording import SessionData, Signal, open_session
-from core.transfer.markers import marker_text
+from core.transfer.markers import marker_text, with_suds
 
 __all__ = [
     "ESTIMATES_NAME",
@@ -533,6 +536,7 @@ def _write_csv_folder(
     prefer: str | None,
     result: ExportResult,
     progress: Progress,
+    suds: list[SudsRating] | None = None,
 ) -> None:
     """Write every file of the CSV folder into ``tmp``; ``prefer``: the catalog's ``result_dir``
     of the session's latest analysis (:func:`core.analysis.results.load_estimates`)."""
@@ -550,17 +554,18 @@ def _write_csv_folder(
         result.formats[name] = "CSV (UTF-8, comma-separated, one header row)"
     progress(0.6)
 
+    shown = with_suds(markers, suds or [])
     _write_rows_csv(
         tmp / MARKERS_NAME,
         ["time_s", "kind", "label"],
-        [[f"{m.t_s:.6f}", m.kind, m.label] for m in markers],
+        [[f"{m.t_s:.6f}", m.kind, m.label] for m in shown],
     )
-    result.markers = len(markers)
+    result.markers = len(shown)
     result.formats[MARKERS_NAME] = "CSV (UTF-8, comma-separated, one header row)"
     dictionary[MARKERS_NAME] = {
         "time_s": "seconds since the session's start",
-        "kind": "treatment_start, treatment_end or note",
-        "label": "the therapist's text, as written",
+        "kind": "treatment_start, treatment_end, note or suds (a SUDS rating)",
+        "label": "the therapist's text, as written; for suds the rating, 0-100",
     }
 
     est = load_estimates(data.folder, prefer)
@@ -702,6 +707,7 @@ def _write_edf_file(
     markers: list[Marker],
     include_name: bool,
     result: ExportResult,
+    suds: list[SudsRating] | None = None,
 ) -> None:
     from core.formats.edf import write_edf
 
@@ -731,7 +737,9 @@ def _write_edf_file(
                 f"{s.name}: EDF times samples by the nominal {s.rate_hz:g} Hz; the session's "
                 f"clock puts its last sample {drift * 1000:+.1f} ms from there."
             )
-    annotations = [Annotation(m.t_s - t_first, 0.0, marker_text(m)) for m in markers]
+    annotations = [
+        Annotation(m.t_s - t_first, 0.0, marker_text(m)) for m in with_suds(markers, suds or [])
+    ]
     start = _local_start(rec.started_at) + dt.timedelta(seconds=t_first)
     recording = f"TheraScope {rec.uid}" + (" simulated" if rec.simulated else "")
     info = write_edf(
@@ -850,6 +858,7 @@ def export_session(
 
     data = open_session(data_root / rec.folder)
     markers = catalog.list_markers(rec.id)
+    suds = catalog.list_suds(rec.id)  # exported with the markers, kind "suds"
     say(0.1)
     result = ExportResult(uid=rec.uid, format=fmt, path=out, simulated=bool(rec.simulated))
     if rec.simulated:
@@ -875,6 +884,7 @@ def export_session(
                 latest.result_dir if latest else None,
                 result,
                 say,
+                suds,
             )
             catalog.audit("export", "session", rec.id, f"format={fmt}")
             if out.is_dir():
@@ -885,7 +895,7 @@ def export_session(
             raise
         result.files = [out / name for name in result.formats]
     else:
-        _write_edf_file(out, rec, patient, data, markers, include_name, result)
+        _write_edf_file(out, rec, patient, data, markers, include_name, result, suds)
         try:
             catalog.audit("export", "session", rec.id, f"format={fmt}")
         except BaseException:

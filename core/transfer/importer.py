@@ -44,7 +44,7 @@ from core.recording.video_file import VideoFacts, VideoFileError, index_video, s
 from core.recording.video_file import write_index as write_video_index
 from core.security import vault
 from core.storage import explain
-from core.transfer.markers import marker_from_text
+from core.transfer.markers import marker_from_text, suds_from_text
 from core.types import SampleBatch, StreamInfo
 
 log = logging.getLogger(__name__)
@@ -481,6 +481,10 @@ def import_session(
         catalog.audit("import", "session", record.id, f"uid={uid}; format={src['format']}")
         once: set[str] = set()  # treatment start and end are marked once each
         for a in sorted(plan.recording.annotations, key=lambda a: a.onset_s):
+            rating = suds_from_text(a.text)  # a SUDS rating exported by TheraScope
+            if rating is not None:
+                catalog.add_suds(record.id, max(0.0, float(a.onset_s)), rating)
+                continue
             kind, label = marker_from_text(a.text)
             if kind in ("treatment_start", "treatment_end"):
                 if kind in once:

@@ -1,0 +1,105 @@
+"""GAD-7 and PHQ-9 item by item in the session's ratings form (issue 19, item 4), typed into the
+real fields: totals and bands follow as the therapist types, a score outside 0–3 is refused in
+words and nothing is stored, PHQ-9 item 9 above 0 is highlighted, the GAD-7 total above follows
+the items; and SUDS ratings on the review timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLineEdit
+
+from app.gui.questionnaires import FLAG_ROW_STYLE, INVALID_STYLE
+from app.gui.session_forms import SelfReportBox
+from app.gui.timeline_view import TimelineView, suds_y
+from core.catalog import Catalog
+from core.clinical import session_measures
+from tests.core.catalog.test_catalog import _session
+
+
+@pytest.fixture
+def form(qtbot, tmp_path: Path) -> Iterator[tuple[SelfReportBox, Catalog, int]]:
+    cat = Catalog.open(tmp_path / "catalog.sqlite")
+    sid = _session(cat, cat.add_patient("Q-1").id).id
+    cat.set_self_report(sid, "pre", sam_valence=3, gad7=14)  # a total from before v8
+    box = SelfReportBox(cat)
+    qtbot.addWidget(box)
+    box.load(sid)
+    box.show()
+    yield box, cat, sid
+    cat.close()
+
+
+def type_score(qtbot, field: QLineEdit, text: str) -> None:
+    """Click into the field, replace its text, and leave it with Tab (as a therapist does)."""
+    qtbot.mouseClick(field, Qt.MouseButton.LeftButton)
+    field.selectAll()
+    qtbot.keyClick(field, Qt.Key.Key_Backspace)
+    if text:
+        qtbot.keyClicks(field, text)
+    qtbot.keyClick(field, Qt.Key.Key_Tab)
+
+
+def test_gad7_items_score_live_refuse_out_of_range_and_replace_the_old_total(qtbot, form) -> None:
+    box, cat, sid = form
+    gad = box.questionnaires.forms["gad7"]
+    assert gad.totals["pre"].text() == "Total 14 — moderate (total only)"
+    assert box.fields["pre"]["gad7"].text() == "14" and not box.fields["pre"]["gad7"].isReadOnly()
+    for item, score in zip(range(1, 7), (2, 2, 1, 1, 1, 2), strict=True):
+        type_score(qtbot, gad.fields["post"][item], str(score))
+    assert gad.totals["post"].text() == "6 of 7 answered"
+    # out of range: red, a message naming the item, nothing stored, no total yet
+    type_score(qtbot, gad.fields["post"][7], "4")
+    assert gad.fields["post"][7].styleSheet() == INVALID_STYLE
+    assert "GAD-7 item 7 (Feeling afraid" in gad.error.text() and "4 is outside" in gad.error.text()
+    assert "nothing is stored" in gad.error.text() and box.problems()
+    assert 7 not in cat.questionnaire_items(sid)["post"]["gad7"]
+    type_score(qtbot, gad.fields["post"][7], "1")  # 9 + 1 = 10: the moderate cut-off
+    assert gad.error.text() == "" and not box.problems()
+    assert gad.totals["post"].text() == "Total 10 — moderate"
+    assert cat.self_reports(sid)["post"].gad7 == 10
+    post_total = box.fields["post"]["gad7"]
+    assert post_total.isReadOnly() and post_total.text() == "10"  # follows the items
+    type_score(qtbot, gad.fields["post"][7], "0")  # 9: mild, live and stored
+    assert gad.totals["post"].text() == "Total 9 — mild" and post_total.text() == "9"
+    r = session_measures(cat, sid).result("post", "gad7")
+    assert r is not None and (r.total, r.band, r.source) == (9, "mild", "items")
+
+
+def test_phq9_item_9_above_0_is_highlighted_on_screen(qtbot, form) -> None:
+    box, cat, sid = form
+    box.questionnaires.setCurrentIndex(1)
+    phq = box.questionnaires.forms["phq9"]
+    assert not phq.flag.isVisible()
+    for item in range(1, 9):
+        type_score(qtbot, phq.fields["pre"][item], "2")  # 16 so far
+    type_score(qtbot, phq.fields["pre"][9], "1")
+    assert phq.totals["pre"].text() == "Total 17 — moderately severe"
+    assert (
+        phq.flag.isVisible() and "item 9" in phq.flag.text() and "before (pre)" in phq.flag.text()
+    )
+    assert phq.item_labels[9].styleSheet() == FLAG_ROW_STYLE
+    assert box.questionnaires.tabText(1).endswith("⚠")
+    assert session_measures(cat, sid).flagged[0].instrument == "phq9"
+    type_score(qtbot, phq.fields["pre"][9], "0")
+    assert not phq.flag.isVisible() and phq.item_labels[9].styleSheet() == ""
+    assert phq.totals["pre"].text() == "Total 16 — moderately severe"
+    type_score(qtbot, phq.fields["pre"][4], "x")
+    assert "whole number" in phq.error.text()
+    assert cat.questionnaire_items(sid)["pre"]["phq9"][4] == 2  # the stored 2 stays
+
+
+def test_suds_ratings_on_the_review_timeline(qtbot, form) -> None:
+    _box, cat, sid = form
+    cat.add_suds(sid, 12.0, 80)
+    cat.add_suds(sid, 95.5, 30)
+    view = TimelineView()
+    qtbot.addWidget(view)
+    view.set_suds(cat.list_suds(sid))
+    xs, ys = view.suds_points.getData()
+    assert list(xs) == [12.0, 95.5] and list(ys) == [suds_y(80), suds_y(30)]
+    assert [t.toPlainText() for t in view.suds_labels] == ["SUDS 80", "SUDS 30"]
+    assert (suds_y(0), suds_y(50), suds_y(100)) == (-1.0, 0.0, 1.0)
