@@ -23,18 +23,22 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from app.gui.circumplex_view import CircumplexView
 from app.gui.confirm_dialog import TypeToConfirmDialog
+from app.gui.course_export import export_course_report
+from app.gui.course_view import CourseView
 from app.gui.data_export import DataExportButton, export_session_data
 from app.gui.import_dialog import ImportDialog
 from app.gui.patients_page import PatientDialog
 from app.gui.quality_panel import QualityDialog
 from app.gui.report_export import export_session_report
 from app.gui.review_tables import analysis_of, shift_text
+from app.gui.session_compare import SessionCompareDialog
 from app.gui.sortable import SortItem, apply_filter, first_visible_row, make_sortable, row_of
 from app.gui.widgets import heading
 from app.gui.workers import run_job
@@ -200,6 +204,19 @@ class PatientPage(QWidget):
             0, QHeaderView.ResizeMode.ResizeToContents
         )
         self.history = CircumplexView(compact=True)
+        # the course of therapy (issue 19): trends, two sessions side by side, the course report
+        self.trends = CourseView()
+        self.compare_btn = QPushButton("Compare two sessions…")
+        self.compare_btn.setToolTip("Any two sessions side by side: circumplex, tables, physiology")
+        self.compare_btn.clicked.connect(self._compare_clicked)
+        self.compare_dialog: SessionCompareDialog | None = None
+        self.course_btn = QPushButton("Course report…")
+        self.course_btn.setToolTip(
+            "Every session of the patient in one PDF: trends, per-session table, questionnaires"
+        )
+        self.course_btn.clicked.connect(self._course_report_clicked)
+        self.last_course_report: Path | None = None
+        self._course_exports = 0
         self.history.setMinimumSize(280, 280)
         self.status = QLabel()
         QShortcut(QKeySequence("Esc"), self, self.back.emit)
@@ -215,6 +232,7 @@ class PatientPage(QWidget):
         search = QHBoxLayout()
         search.addWidget(QLabel("<b>Sessions</b>"))
         search.addWidget(self.filter, 1)
+        search.addWidget(self.compare_btn)
         actions = QHBoxLayout()
         actions.addWidget(self.review_btn)
         actions.addWidget(self.play_btn)
@@ -240,8 +258,24 @@ class PatientPage(QWidget):
             "<b>Circumplex history</b> — one pre → post arrow per analysed session"
         )
         history_label.setWordWrap(True)
-        rl.addWidget(history_label)
-        rl.addWidget(self.history, 1)
+        history_tab = QWidget()
+        hl = QVBoxLayout(history_tab)
+        hl.setContentsMargins(0, 0, 0, 0)
+        hl.addWidget(history_label)
+        hl.addWidget(self.history, 1)
+        trends_tab = QWidget()
+        tl = QVBoxLayout(trends_tab)
+        tl.setContentsMargins(0, 0, 0, 0)
+        course_row = QHBoxLayout()
+        course_row.addWidget(QLabel("<b>Progress across sessions</b>"), 1)
+        course_row.addWidget(self.course_btn)
+        tl.addLayout(course_row)
+        tl.addWidget(self.trends, 1)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(history_tab, "Circumplex history")
+        self.tabs.addTab(trends_tab, "Progress trends")
+        self.tabs.currentChanged.connect(lambda _i: self._load_trends())
+        rl.addWidget(self.tabs, 1)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
         split.addWidget(right)
@@ -265,15 +299,17 @@ class PatientPage(QWidget):
         """Forget what belongs to the patient shown before: the last report, the status line,
         the filter, the selection and any dialog about that patient."""
         self.last_report = None
+        self.last_course_report = None
         self.last_patient_export = None
         self.status.setText("")
         self.filter.clear()
         self.table.clearSelection()
-        for dlg in (self.quality_dialog, self.confirm_dialog):
+        for dlg in (self.quality_dialog, self.confirm_dialog, self.compare_dialog):
             if dlg is not None:
                 dlg.reject()
         self.quality_dialog = None
         self.confirm_dialog = None
+        self.compare_dialog = None
 
     def refresh(self) -> None:
         if self.patient_id is None:
@@ -346,6 +382,7 @@ class PatientPage(QWidget):
                 )
         self.history.show_arrows(arrows, ordered=True)
         self._fill_reports()
+        self._load_trends()
 
     def _fill_reports(self) -> None:
         rows = []
@@ -391,6 +428,9 @@ class PatientPage(QWidget):
         self.report_btn.setEnabled(has and self._exports == 0)
         self.data_btn.setEnabled(has and self._data_exports == 0)
         self.delete_session_btn.setEnabled(has)
+        finished = [r for r in self.sessions if r.status != "recording"]
+        self.compare_btn.setEnabled(len(finished) >= 2)
+        self.course_btn.setEnabled(bool(self.sessions) and self._course_exports == 0)
 
     def _session_or_selected(self, session_id: int | None) -> SessionRecord | None:
         """The session ``session_id`` (e.g. from the review screen), else the selected one."""
@@ -489,6 +529,74 @@ class PatientPage(QWidget):
             self._exports += 1
             self._update_buttons()
             self.status.setText("Building the report…")
+
+    # --- the course of therapy -------------------------------------------------------------
+
+    def _load_trends(self) -> None:
+        """Compute and plot the trends while their tab is shown (in the background)."""
+        if self.patient_id is not None and self.tabs.currentWidget() is not self.tabs.widget(0):
+            self.trends.load(self.catalog, self.data_root, self.patient_id)
+
+    def show_trends(self) -> None:
+        """Show the "Progress trends" tab."""
+        self.tabs.setCurrentIndex(1)
+
+    def _compare_clicked(self) -> None:
+        """ "Compare two sessions…": the selected session beside the one before it."""
+        self.compare_sessions()
+
+    def compare_sessions(self, right_id: int | None = None, left_id: int | None = None) -> None:
+        """Open two sessions side by side (default: the selected one and the one before it)."""
+        if self.patient_id is None:
+            return
+        sel = self.selected_session()
+        right = right_id if right_id is not None else sel.id if sel is not None else None
+        if self.compare_dialog is not None:
+            self.compare_dialog.reject()
+        try:
+            dlg = SessionCompareDialog(
+                self.catalog, self.data_root, self.patient_id, right, left_id, parent=self
+            )
+        except ValueError as e:
+            QMessageBox.information(self, "Compare two sessions", str(e))
+            return
+        dlg.finished.connect(lambda _r: dlg.deleteLater())
+        self.compare_dialog = dlg
+        dlg.open()
+
+    def _course_report_clicked(self) -> None:
+        """ "Course report…": every session of the patient in one PDF."""
+        self.export_course(None)
+
+    def export_course(self, path: str | None = None, include_name: bool | None = None) -> None:
+        """Ask where (unless ``path``) and build the course report in the background."""
+        if self.patient_id is None:
+            return
+        patient_id = self.patient_id
+
+        def ended() -> bool:
+            self._course_exports -= 1
+            self._update_buttons()
+            return self.patient_id == patient_id
+
+        def done(result: Path) -> None:
+            self.message.emit(f"Course report saved: {result}")
+            if ended():
+                self.status.setText(f"Course report saved: {result}")
+                self.last_course_report = result
+
+        def failed(msg: str) -> None:
+            if ended():
+                self.status.setText("")
+            self.message.emit("Course report not saved")
+            QMessageBox.warning(self, "Course report not saved", msg)
+
+        if export_course_report(
+            self, self.catalog, self.data_root, patient_id, done, failed, path, include_name
+        ):
+            self._course_exports += 1
+            self._update_buttons()
+            self.status.setText("Building the course report…")
 
     # --- recordings in, data out -----------------------------------------------------------
 

@@ -1,0 +1,85 @@
+"""The course of therapy on the patient page, clicked as the therapist does: the "Progress trends"
+tab plots the computed trends, "Course report…" writes the PDF in the background, "Compare two
+sessions…" opens any two sessions side by side with the review's own widgets."""
+
+from __future__ import annotations
+
+from pypdf import PdfReader
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
+
+from app.gui.session_compare import NOT_ANALYSED
+from core.analysis.course import estimate_text, patient_course
+from core.config import Settings
+from core.report.course import TITLE
+from tests.app.course_data import build_course
+from tests.app.review_data import record_short
+
+
+def _open_trends(win, qtbot, patient_id: int) -> None:  # type: ignore[no-untyped-def]
+    win.show_patient(patient_id)
+    bar = win.patient.tabs.tabBar()
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(1).center())
+    assert win.patient.tabs.currentIndex() == 1
+    qtbot.waitUntil(lambda: win.patient.trends.course is not None, timeout=60000)
+
+
+def test_trends_course_report_and_compare(win, qtbot, monkeypatch, app_env):  # type: ignore[no-untyped-def]
+    fx = build_course(win.catalog, win.data_root, "T-3")
+    win.show_patients()
+    _open_trends(win, qtbot, fx.patient_id)
+    view = win.patient.trends
+    course = patient_course(win.catalog, win.data_root, fx.patient_id, Settings())
+    for key in ("valence", "arousal", "hr_bpm", "rmssd_ms", "eda_tonic_us", "gad7"):
+        for phase in ("pre", "post"):
+            want = [(s.number, v) for s, v in course.trend(key, phase)]
+            assert len(want) == 3 and view.points(key, phase) == want, (key, phase)
+    assert view.banner.isVisible() and "DEMO MODEL" in view.banner.text()
+    assert "SIMULATED DATA" in view.banner.text()
+
+    out = app_env / "course.pdf"
+    offered: list[str] = []
+
+    def answer(parent, caption, default, filt):  # type: ignore[no-untyped-def]  # noqa: ANN001
+        offered.append(default)
+        return str(out), "PDF (*.pdf)"
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", answer)
+    qtbot.mouseClick(win.patient.course_btn, Qt.MouseButton.LeftButton)
+    assert offered and offered[0].endswith("TheraScope_T-3_course.pdf")
+    qtbot.waitUntil(lambda: win.patient.last_course_report == out, timeout=60000)
+    assert win.patient.course_btn.isEnabled()
+    assert str(out) in win.patient.status.text()
+    text = " ".join(" ".join((p.extract_text() or "").split()) for p in PdfReader(out).pages)
+    assert TITLE in text and "Patient code T-3" in text
+    for s in course.sessions:
+        assert estimate_text(s.estimate("valence", "post"), True) in text
+
+    # "Compare two sessions…" beside the sessions list (one patient built for both: fast)
+    plain = record_short(win.catalog, win.data_root, fx.patient_id, 4.0)  # not analysed
+    win.patient.refresh()
+    page = win.patient
+    page.select_session(fx.sessions[2].id)
+    qtbot.mouseClick(page.compare_btn, Qt.MouseButton.LeftButton)
+    dlg = page.compare_dialog
+    assert dlg is not None and dlg.isVisible()
+    # the selected session on the right, the one before it on the left
+    assert (dlg.left.session_id, dlg.right.session_id) == (fx.sessions[1].id, fx.sessions[2].id)
+    for side, s in ((dlg.left, course.sessions[1]), (dlg.right, course.sessions[2])):
+        assert side.review is not None and side.circumplex.isVisible()
+        for phase in ("pre", "post"):
+            cell = side.table.cell_text("Valence, mean ± SD", phase)
+            assert cell.replace("−", "-") == estimate_text(s.estimate("valence", phase), True)
+        assert "DEMO MODEL" in side.info.text()
+        qtbot.waitUntil(lambda side=side: side.physiology.summary is not None, timeout=60000)
+        assert (
+            side.physiology.cell_text("Heart rate (bpm)", "pre")
+            == f"{s.value('hr_bpm', 'pre'):.1f}"
+        )
+    # the left side switched to the session not analysed: no estimate, its physiology still
+    dlg.left.chooser.setCurrentIndex(dlg.left.chooser.findData(plain.id))
+    assert dlg.left.review is None and dlg.left.not_analysed.isVisible()
+    assert not dlg.left.circumplex.isVisible() and NOT_ANALYSED in dlg.left.not_analysed.text()
+    qtbot.waitUntil(lambda: not dlg.left.physiology.busy, timeout=60000)
+    qtbot.keyClick(dlg, Qt.Key.Key_Escape)
+    assert not dlg.isVisible()
