@@ -154,10 +154,11 @@ def train_family_command(args: argparse.Namespace, trials: list[Any], cache: Pat
             inputs.bio_samples,
         )
         print(f"{len(unlabelled)} unlabelled segments from recorded sessions", file=sys.stderr)
+    dataset = SequenceDataset(seqs, to_training_scale(seqs.targets))
     model, hist = train_family(
         config,
         tc,
-        SequenceDataset(seqs, to_training_scale(seqs.targets)),
+        dataset,
         unlabelled=unlabelled,
         progress=progress,
     )
@@ -181,6 +182,7 @@ def train_family_command(args: argparse.Namespace, trials: list[Any], cache: Pat
         "units": dict(scaling.units),
         "data_fingerprint": data_fingerprint(trials),
         "training_data": data,
+        "outputs_trained": dataset.outputs_trained,
         "provenance": provenance,
         "training": {"epochs": tc.epochs, "lr": tc.lr, "batch_size": tc.batch_size},
         "history": hist,

@@ -268,14 +268,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     per_trial = [int(n) for n in samples.frames_per_trial()]
     print(trial_weighting(per_trial), file=sys.stderr)
-    model, hist = train(
-        mc, tc, dataset_of(samples), _progress, work_dir=Path(args.out).with_suffix(".work")
-    )
+    dataset = dataset_of(samples)
+    model, hist = train(mc, tc, dataset, _progress, work_dir=Path(args.out).with_suffix(".work"))
     print(file=sys.stderr)
     meta = {
         "scaling": {"signals": ["ECG", "EDA"], **scaling.to_dict(), "rate_hz": 128.0},
         "units": dict(scaling.units),  # ECG mV, EDA µS: what the loader converted to
         "data_fingerprint": data_fingerprint(trials),
+        "outputs_trained": dataset.outputs_trained,
         "training_data": (
             f"AMIGOS at {args.amigos}, {len(trials)} trials ("
             + ("short and long videos" if args.include_long_videos else "the 16 short videos")

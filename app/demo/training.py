@@ -175,7 +175,7 @@ def train_demo_model(
             "data_fingerprint": f"demo-plan:{plan.sessions}:{plan.frames_per_s}:{plan.camera}",
             "history": hist,
             "code_version": __version__,
-            "labels_trained": ["valence", "arousal"],
+            "outputs_trained": ds.outputs_trained,  # valence and arousal: the scenarios' labels
             FACE_STAGE_KEY: face_stage(plan.face_detector, plan.face_size),
         }
         return save_checkpoint(out, model, mc, meta)

@@ -36,6 +36,7 @@ from app.gui.analysis_panel import (
 from app.gui.circumplex_view import CircumplexView
 from app.gui.data_export import DataExportButton, export_session_data
 from app.gui.figure_export import save_figure
+from app.gui.outputs_view import OutputsView
 from app.gui.physiology_table import PhysiologyTable
 from app.gui.quality_panel import QualityPanel, verdict_icon
 from app.gui.report_export import export_session_report
@@ -175,6 +176,8 @@ class ReviewPage(QWidget):
         self.tabs.addTab(self.markers, "Markers")
         self.physiology = PhysiologyTable()
         self.tabs.addTab(self.physiology, "Physiology")
+        self.outputs = OutputsView()  # liking and the seven emotions
+        self.tabs.addTab(self.outputs, "Liking && emotions")
         self.tabs.addTab(self.details, "Analysis")
         self.quality = QualityPanel()
         self.tabs.addTab(self.quality, "Data quality")
@@ -326,8 +329,10 @@ class ReviewPage(QWidget):
             demo = " (demo model — not clinically valid)" if r.demo_model else ""
             self.sentence.setText(f"<b>{describe_shift(r.circumplex)}</b>{demo}")
             self.details.setText(analysis_details(r))
+            self.outputs.show_review(r)
         else:
             self.details.setText("Not analysed yet.")
+            self.outputs.clear()
         self.panel.set_running(self.runner.running, running_here, analysed=r is not None)
         if not self.runner.running:
             self.panel.progress.setValue(0)
@@ -369,6 +374,7 @@ class ReviewPage(QWidget):
             self.slider.blockSignals(False)
         self.markers.cursor_s = self.t
         self.timeline.set_cursor(self.t)
+        self.outputs.set_cursor(self.t)
         self.time_label.setText(f"{format_clock(self.t)} / {format_clock(self.duration)}")
         r = self.review
         if r is not None and len(r.estimates.t_s):

@@ -54,6 +54,7 @@ from core.analysis.sequences import (
     sequence_crop_index,
 )
 from core.machine import cpu_description, file_sha256
+from core.models.outputs import trained_outputs
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,8 @@ def checkpoint_identity(path: Path, metadata: dict[str, Any], config: Any) -> Ch
         "signals": list(config.signals),
         "training_data": str(metadata.get("training_data", "")),
         "created_at": str(metadata.get("created_at", "")),
+        "outputs_trained": trained_outputs(metadata)[0],
+        "outputs_basis": trained_outputs(metadata)[1],
     }
 
 

@@ -85,6 +85,8 @@ class CheckpointIdentity(TypedDict, total=False):
     signals: list[str]
     training_data: str
     created_at: str
+    outputs_trained: list[str]
+    outputs_basis: str
 
 
 class AnalysisCounts(TypedDict, total=False):
@@ -182,6 +184,22 @@ class SessionEstimates:
     def demo_model(self) -> bool:
         """Whether the estimates come from the demo model (not clinically valid)."""
         return bool(self.info.get("checkpoint", {}).get("demo", False))
+
+    @property
+    def outputs_trained(self) -> tuple[list[str], str]:
+        """The outputs the checkpoint learned, and how that is known (words): as recorded with
+        the analysis (:func:`core.models.outputs.trained_outputs`). An analysis stored before
+        this was recorded: valence and arousal only (conservatively; its other outputs are never
+        shown as estimates; analyse again to show those the checkpoint records)."""
+        ck = self.info.get("checkpoint", {})
+        names = ck.get("outputs_trained")
+        if isinstance(names, list) and all(isinstance(n, str) for n in names):
+            return list(names), str(ck.get("outputs_basis", ""))
+        # as core.models.outputs.CONSERVATIVE (not imported: core.models imports torch)
+        return ["valence", "arousal"], (
+            "this analysis was made before TheraScope recorded which outputs a model learned, so "
+            "only valence and arousal are taken as learned; analyse again to show the others"
+        )
 
 
 def new_generation_id() -> str:

@@ -34,7 +34,7 @@ from core.models.avigas import CURRICULUM, AViGaSConfig
 from core.models.deepvanet import DeepVANet, adaboost_weights
 from core.models.families import build
 from core.models.mvp_transformer import MVPTransformer, mvp_loss, mvp_mask
-from core.models.outputs import N_RATINGS, from_training_scale
+from core.models.outputs import N_RATINGS, from_training_scale, labelled_outputs
 from core.models.runtime import autocast, faces_to_input, pick_device
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,12 @@ class SequenceDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
 
     def __len__(self) -> int:
         return len(self.samples)
+
+    @property
+    def outputs_trained(self) -> list[str]:
+        """The outputs a model trained on these samples learns (at least one label known): the
+        checkpoint's ``outputs_trained``."""
+        return labelled_outputs(self.targets)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return (

@@ -37,7 +37,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from core.models import BMMNConfig, build_model
 from core.models.bio import BioAutoEncoder
-from core.models.outputs import from_training_scale
+from core.models.outputs import from_training_scale, labelled_outputs
 from core.models.runtime import autocast, faces_to_input, pick_device
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,12 @@ class FrameDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
 
     def __len__(self) -> int:
         return len(self.targets)
+
+    @property
+    def outputs_trained(self) -> list[str]:
+        """The outputs a model trained on these samples learns (at least one label known): the
+        checkpoint's ``outputs_trained``."""
+        return labelled_outputs(self.targets)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         face = torch.from_numpy(np.array(self.faces[i], dtype=np.uint8, copy=True))

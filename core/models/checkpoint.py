@@ -27,6 +27,12 @@ the rest):
   ``units``, else its ``scaling["units"]``, else TheraScope's (ECG mV, EDA µS), the only units this
   version's data paths deliver. The analysis refuses a checkpoint that records no units (one
   written before they were recorded)
+* ``outputs_trained``: the outputs the model learned (those with at least one label in its
+  training data, :func:`core.models.outputs.labelled_outputs`), in output order; checked when
+  written (the demo model's earlier ``labels_trained`` is copied here). Readers take it through
+  :func:`core.models.outputs.trained_outputs`, which decides for a checkpoint without it (AMIGOS
+  training data: all ten; otherwise valence and arousal only); outputs a model did not learn are
+  never shown as its estimates
 * ``data_fingerprint``: identifies the training data (e.g. a hash of the sample index)
 * ``metrics``: evaluation results, e.g. per-label accuracy / F1
 * ``provenance``: where the weights come from, ``{"fine_tuning": {"data": ..., "fingerprint":
@@ -52,6 +58,7 @@ from torch import Tensor, nn
 import core
 from core.models.bmmn import BMMN, OUTPUT_NAMES, BMMNConfig
 from core.models.families import AnyConfig, config_from_dict, family, family_of, inputs_of
+from core.models.outputs import TRAINED_KEY, ordered_outputs
 from core.models.units import default_units
 
 FORMAT = "therascope-bmmn"
@@ -140,7 +147,8 @@ def save_checkpoint(
     metadata
         Caller's metadata (``scaling``, ``data_fingerprint``, ``metrics``, …; plain types and
         tensors only). Keys derived from ``config`` are always written from ``config``;
-        ``units`` is filled in when not given (module docstring).
+        ``units`` is filled in when not given (module docstring); ``outputs_trained`` is checked
+        (ValueError: an unknown output).
 
     Returns
     -------
@@ -151,6 +159,10 @@ def save_checkpoint(
         scaling = metadata.get("scaling")
         stated = scaling.get("units") if isinstance(scaling, Mapping) else None
         metadata = {**metadata, "units": dict(stated or default_units(config.signals))}
+    stated_outputs = metadata.get(TRAINED_KEY, metadata.get("labels_trained"))
+    if stated_outputs is not None:  # refused here when wrong, rather than misread later
+        checked = ordered_outputs(stated_outputs, f"metadata {TRAINED_KEY}")
+        metadata = {**metadata, TRAINED_KEY: checked}
     inner = _unwrap(model)
     built = getattr(inner, "config", None)
     if built is not None and (

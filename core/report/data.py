@@ -13,7 +13,9 @@ import numpy as np
 
 from core import __version__
 from core.analysis.circumplex import SessionCircumplex
+from core.analysis.model_outputs import OutputsSummary
 from core.analysis.results import AnalysisInfo
+from core.clinical import SessionMeasures
 from core.physiology.summary import PhysiologySummary
 from core.quality.session import QualitySummary
 from core.quality.text import VERDICT_WORDS
@@ -45,6 +47,8 @@ class ReportAnalysis:
         (:class:`core.analysis.results.SessionEstimates` ``info``: checkpoint, inputs, device,
         precision, counts, spans, frames_per_s, …)
     demo_model : bool — made by the demo model: a banner on every page
+    model_outputs : OutputsSummary or None — liking and the seven emotions
+        (:func:`core.analysis.model_outputs.summarise_outputs`); None: the section is left out
     """
 
     circumplex: SessionCircumplex
@@ -53,6 +57,7 @@ class ReportAnalysis:
     arousal: np.ndarray
     info: AnalysisInfo = field(default_factory=AnalysisInfo)
     demo_model: bool = False
+    model_outputs: OutputsSummary | None = None
 
 
 class ReportQuality(TypedDict, total=False):
@@ -106,6 +111,8 @@ class ReportData:
     analysis : ReportAnalysis or None — the model's estimates; None: not analysed yet
     self_reports : dict — ``{"pre"|"post": {"sam_valence", "sam_arousal", "gad7"}}`` (int or
         None each; phases never entered absent)
+    measures : SessionMeasures or None — GAD-7 and PHQ-9 item by item and the SUDS ratings
+        (:func:`core.clinical.session_measures`; :mod:`core.report.clinical` prints them)
     """
 
     clinic_name: str
@@ -134,6 +141,7 @@ class ReportData:
     app_version: str = __version__
     analysis: ReportAnalysis | None = None
     self_reports: dict[str, dict[str, int | None]] = field(default_factory=dict)
+    measures: SessionMeasures | None = None
 
 
 def quality_verdict_text(summary: QualitySummary) -> str:

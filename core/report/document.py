@@ -51,6 +51,7 @@ from core.report.blocks import (
     styles,
     table,
 )
+from core.report.clinical import ITEM9_BANNER, ITEM9_COLOUR, clinical_section, item9_flagged
 from core.report.data import (
     DEMO_BANNER,
     DISCLAIMER,
@@ -282,19 +283,25 @@ def _details(data: ReportData, st: dict[str, Any], width: float) -> list[Any]:
     from reportlab.platypus import CondPageBreak, Paragraph
 
     from core.report.analysis import model_quality, quadrant_shares, self_vs_model, timeline
+    from core.report.model_outputs import outputs_section
 
     compact = data.analysis is not None
     # notes too long for page 1: whole here
     notes = notes_section(data, st) if page_one_notes(data, compact)[1] else []
     if data.analysis is None:
         return (
-            _quality_devices_markers(data, st, width) + _physiology_charts(data, st, width) + notes
+            clinical_section(data.measures, st, width)
+            + _quality_devices_markers(data, st, width)
+            + _physiology_charts(data, st, width)
+            + notes
         )
     physiology = _physiology(data, st, width) + [Paragraph(_PHYSIOLOGY_NOTE, st["small"])]
     return (
         timeline(data, st, width)
+        + outputs_section(data, st, width)
         + quadrant_shares(data, st, width)
         + self_vs_model(data, st, width)
+        + clinical_section(data.measures, st, width)
         + [CondPageBreak(220)]
         + physiology
         + _physiology_charts(data, st, width)
@@ -311,6 +318,8 @@ def _banners(data: ReportData) -> list[tuple[str, str]]:
         out.append((SIMULATED_BANNER, "#c62828"))
     if data.analysis is not None and data.analysis.demo_model:
         out.append((DEMO_BANNER, "#b45309"))
+    if item9_flagged(data.measures):  # core/report/clinical.py
+        out.append((ITEM9_BANNER, ITEM9_COLOUR))
     return out
 
 

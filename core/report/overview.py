@@ -24,6 +24,7 @@ from core.faces.track import detector_note
 from core.physiology.summary import METRICS, PhysiologySummary, describe_change
 from core.quality.text import VERDICT_WORDS
 from core.report.data import NOT_ANALYSED, NOT_MEASURED, ReportData, format_value
+from core.report.model_outputs import outputs_lines
 from core.report.session import report_data_for
 from core.timefmt import format_clock
 
@@ -162,6 +163,8 @@ def _analysis_dict(data: ReportData) -> dict[str, Any] | None:
         "created_at": info.get("created_at"),
         "demo_model": a.demo_model,
         "windows": windows,
+        # liking and the seven emotions; None and a reason for those the model did not learn
+        "outputs": a.model_outputs.to_dict() if a.model_outputs is not None else None,
         "note": a.circumplex.note,
         "sentence": describe_shift(a.circumplex),
     }
@@ -349,6 +352,7 @@ def _analysis_lines(a: dict[str, Any] | None) -> list[str]:
             f"    frames estimated: {w['n_estimated']} of {w['n_frames']}",
         ]
     out.append(f"  {a['sentence']}")
+    out += outputs_lines(a.get("outputs"))
     return out
 
 

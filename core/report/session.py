@@ -6,9 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
+from core.analysis.model_outputs import summarise_outputs
 from core.analysis.physiology import session_physiology
 from core.analysis.review import review_of
 from core.catalog import Catalog
+from core.clinical import session_measures
 from core.config import Settings
 from core.quality.session import fresh_quality
 from core.recording import open_session
@@ -87,6 +89,7 @@ def report_data_for(
             arousal=est.arousal,
             info=est.info.copy(),
             demo_model=review.demo_model,
+            model_outputs=summarise_outputs(est, review.windows),
         )
     self_reports = {
         phase: {"sam_valence": r.sam_valence, "sam_arousal": r.sam_arousal, "gad7": r.gad7}
@@ -117,6 +120,7 @@ def report_data_for(
         eda_us=series["eda"],
         analysis=analysis,
         self_reports=self_reports,
+        measures=session_measures(catalog, session_id),
     )
 
 
