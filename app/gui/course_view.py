@@ -12,6 +12,7 @@ same), computed in a worker thread: the physiology reads every session's ECG and
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from shiboken6 import isValid
 from app.gui.workers import Job, run_job
 from core.analysis.course import PatientCourse, TrendMeasure, patient_course, trend_measure
 from core.catalog import Catalog
+from core.clinical import PHQ9
 from core.config import Settings
 from core.timefmt import format_local_time
 
@@ -63,6 +65,7 @@ class CourseView(QWidget):
         self.banner.setVisible(False)
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.TextFormat.RichText)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
         self.graphics.setMinimumHeight(300)
@@ -163,7 +166,14 @@ class CourseView(QWidget):
             f"pre and post: each session's windows (treatment markers, else the first and last "
             f"{course.phase_minutes:g} min)."
         )
-        self.status.setText(" ".join(notes))
+        flagged = [str(s.number) for s in course.sessions if s.flagged]
+        text = html.escape(" ".join(notes))
+        if flagged:
+            text = (
+                f"<b style='color:#c62828'>{html.escape(PHQ9.flag_text)} (session "
+                f"{', '.join(flagged)}).</b><br>{text}"
+            )
+        self.status.setText(text)
 
     def _plot(self, course: PatientCourse, m: TrendMeasure, row: int, col: int) -> pg.PlotItem:
         p: pg.PlotItem = self.graphics.addPlot(row=row, col=col)

@@ -11,8 +11,11 @@ For every session of the patient (oldest first) :func:`patient_course` gathers:
 - the physiology of the same windows (:func:`core.analysis.physiology.session_physiology`): heart
   rate, RMSSD, EDA tonic level and SCR rate, computed afresh from the recorded signals as the
   session report does;
-- the patient's own ratings: SAM valence and arousal (1–9) and the GAD-7 total before and after,
-  as stored with the session's self-reports; PHQ-9 and SUDS where entered.
+- the patient's own ratings: SAM valence and arousal (1–9) before and after, as stored with the
+  session's self-reports; GAD-7 and PHQ-9 before and after as :mod:`core.clinical` scores them
+  (the total of a complete questionnaire, or a GAD-7 total entered alone; an incomplete one has
+  no total, and says so); SUDS ratings during the session (the trends take the first and the
+  last).
 
 A session without an analysis (or whose stored analysis cannot be read) is ``"not analysed"``:
 its valence and arousal are ``None``, never numbers; its physiology and ratings are still shown.
@@ -35,6 +38,7 @@ import numpy as np
 from core.analysis.circumplex import PhaseStats, quadrant_label
 from core.analysis.review import review_of
 from core.catalog import Catalog, SessionRecord
+from core.clinical import QuestionnaireResult, instrument, session_measures
 from core.config import Settings
 from core.physiology.summary import METRICS, PhysiologySummary
 
@@ -139,7 +143,10 @@ class SessionCourse:
     quadrants : dict — phase → quadrant label of the window's mean ("" when not analysed)
     physiology : PhysiologySummary or None — None when it could not be computed
         (``physiology_note`` says why)
-    ratings : dict — phase → {"sam_valence", "sam_arousal", "gad7", "phq9"} (int or None)
+    ratings : dict — phase → {"sam_valence", "sam_arousal", "gad7", "phq9"} (int or None: a
+        questionnaire's total only when complete, or a GAD-7 total entered alone)
+    questionnaires : dict — phase → instrument key (``gad7``, ``phq9``) →
+        :class:`core.clinical.QuestionnaireResult` (bands, incomplete ones, the PHQ-9 item 9 flag)
     suds : list of (t_s, rating) — SUDS ratings during the session, in time order
     """
 
@@ -159,7 +166,22 @@ class SessionCourse:
     physiology: PhysiologySummary | None = None
     physiology_note: str = ""
     ratings: dict[str, dict[str, int | None]] = field(default_factory=dict)
+    questionnaires: dict[str, dict[str, QuestionnaireResult]] = field(default_factory=dict)
     suds: list[tuple[float, int]] = field(default_factory=list)
+
+    @property
+    def flagged(self) -> bool:
+        """PHQ-9 item 9 (thoughts of self-harm) was answered above 0 in either phase."""
+        return any(q.flagged for by in self.questionnaires.values() for q in by.values())
+
+    def questionnaire_text(self, key: str, phase: str) -> str:
+        """``"12 (moderate)"``, ``"incomplete (6 of 9 items)"`` or "—" (not entered)."""
+        q = self.questionnaires.get(phase, {}).get(key)
+        if q is None:
+            return "—"
+        if q.total is None:
+            return f"incomplete ({q.n_answered} of {instrument(key).n_items} items)"
+        return f"{q.total} ({q.band})"
 
     @property
     def analysed(self) -> bool:
@@ -248,16 +270,20 @@ class PatientCourse:
         return any(s.value(key, p) is not None for s in self.sessions for p in PHASES)
 
 
-def _ratings(catalog: Catalog, session_id: int) -> dict[str, dict[str, int | None]]:
-    out: dict[str, dict[str, int | None]] = {}
-    for phase, r in catalog.self_reports(session_id).items():
-        out[phase] = {
-            "sam_valence": r.sam_valence,
-            "sam_arousal": r.sam_arousal,
-            "gad7": r.gad7,
-            "phq9": None,
+def _ratings(catalog: Catalog, s: SessionCourse) -> None:
+    """SAM from the self-reports; GAD-7, PHQ-9 and SUDS as :mod:`core.clinical` reads them."""
+    reports = catalog.self_reports(s.session_id)
+    measures = session_measures(catalog, s.session_id)
+    s.questionnaires = measures.questionnaires
+    s.suds = [(float(r.t_s), int(r.rating)) for r in measures.suds]
+    for phase in PHASES:
+        r = reports.get(phase)
+        qs = s.questionnaires.get(phase, {})
+        s.ratings[phase] = {
+            "sam_valence": getattr(r, "sam_valence", None),
+            "sam_arousal": getattr(r, "sam_arousal", None),
+            **{k: (q.total if (q := qs.get(k)) is not None else None) for k in ("gad7", "phq9")},
         }
-    return out
 
 
 def _physiology(
@@ -296,8 +322,8 @@ def session_course(
         duration_s=rec.duration_s,
         state=RECORDING if rec.status == "recording" else NOT_ANALYSED,
         simulated=bool(rec.simulated),
-        ratings=_ratings(catalog, rec.id),
     )
+    _ratings(catalog, s)
     s.valence = {p: None for p in PHASES}
     s.arousal = {p: None for p in PHASES}
     if s.state == RECORDING:

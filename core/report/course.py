@@ -16,6 +16,7 @@ version, generation time and "Decision support only — not a diagnosis" on ever
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from core.analysis.course import (
     trend_measure,
 )
 from core.catalog import Catalog
+from core.clinical import PHQ9
 from core.config import Settings
 from core.physiology.summary import SCR_RULE
 from core.report.blocks import (
@@ -53,6 +55,10 @@ from core.report.times import local_time
 from core.timefmt import format_duration, now_local
 
 TITLE = "TheraScope course report"
+#: a cell of numbers only (printed plain, right-aligned; anything else wraps)
+_NUMBERS = re.compile(r"[-+0-9. /—]*")
+#: after a PHQ-9 score whose item 9 was answered above 0 (printed in red, explained under the table)
+FLAG_MARK = "[item 9 above 0]"
 DEMO_ROW = "demo model"
 SIMULATED_ROW = "simulated"
 
@@ -233,13 +239,43 @@ PHYSIOLOGY_KEYS = ("hr_bpm", "rmssd_ms", "eda_tonic_us", "scr_per_min")
 RATING_KEYS = ("gad7", "phq9", "sam_valence", "sam_arousal", "suds")
 
 
+def _questionnaire_cell(s: SessionCourse, key: str) -> str:
+    """``"before: 15 (severe)\nafter: 12 (moderate)"`` (phases entered only), PHQ-9 item 9
+    above 0 marked; "—" when neither phase was entered."""
+    lines = []
+    for phase, word in (("pre", "before"), ("post", "after")):
+        text = s.questionnaire_text(key, phase)
+        if text == NOT_MEASURED:
+            continue
+        q = s.questionnaires.get(phase, {}).get(key)
+        lines.append(f"{word}: {text}" + (f" {FLAG_MARK}" if q is not None and q.flagged else ""))
+    return "\n".join(lines) or NOT_MEASURED
+
+
+def _suds_cell(s: SessionCourse) -> str:
+    if not s.suds:
+        return NOT_MEASURED
+    return (
+        f"{s.suds[0][1]} / {s.suds[-1][1]}\n({len(s.suds)} rating{'s' if len(s.suds) > 1 else ''})"
+    )
+
+
 def measure_rows(course: PatientCourse, keys: tuple[str, ...]) -> list[list[str]]:
-    """A table of ``keys`` per session, each cell "pre / post"."""
+    """A table of ``keys`` per session, each cell "pre / post" (GAD-7 and PHQ-9: each phase with
+    its severity band; SUDS: first / last rating and how many)."""
     ms = [trend_measure(k) for k in keys]
     head = ["No.", "Date", *(m.title.replace(" (", "\n(") for m in ms)]
     rows = [head]
     for s in course.sessions:
-        rows.append([str(s.number), _date(s), *(_pair(s, m) for m in ms)])
+        cells = []
+        for m in ms:
+            if m.key in ("gad7", "phq9"):
+                cells.append(_questionnaire_cell(s, m.key))
+            elif m.key == "suds":
+                cells.append(_suds_cell(s))
+            else:
+                cells.append(_pair(s, m))
+        rows.append([str(s.number), _date(s), *cells])
     return rows
 
 
@@ -262,18 +298,28 @@ def _charts(
 
 
 def _table(
-    rows: list[list[str]], width: float, st: dict[str, Any], first: tuple[float, ...]
+    rows: list[list[str]],
+    width: float,
+    st: dict[str, Any],
+    first: tuple[float, ...],
+    rest: tuple[float, ...] | None = None,
 ) -> Any:
-    rest = (1.0 - sum(first)) / max(len(rows[0]) - len(first), 1)
-    widths = [f * width for f in first] + [rest * width] * (len(rows[0]) - len(first))
-    # header cells and the text columns wrap; the numbers stay plain (right-aligned)
-    cells: list[list[Any]] = [
-        [
-            para(multiline(c), st["cell"]) if i == 0 or j < len(first) else c
-            for j, c in enumerate(row)
-        ]
-        for i, row in enumerate(rows)
-    ]
+    """``first``: the text columns' shares of ``width``; ``rest``: the other columns' (default:
+    equal). Header cells, text columns and cells with words wrap (the flag in red); plain
+    numbers ("94.8 / 72.1", "—") stay plain, right-aligned."""
+    n_rest = len(rows[0]) - len(first)
+    shares = rest or (((1.0 - sum(first)) / max(n_rest, 1),) * n_rest)
+    widths = [f * width for f in (*first, *shares)]
+
+    def cell(i: int, j: int, c: str) -> Any:
+        if i == 0 or j < len(first) or not _NUMBERS.fullmatch(c):
+            text = multiline(c).replace(
+                escape(FLAG_MARK), f"<font color='#c62828'><b>{escape(FLAG_MARK)}</b></font>"
+            )
+            return para(text, st["cell"])
+        return c
+
+    cells = [[cell(i, j, c) for j, c in enumerate(row)] for i, row in enumerate(rows)]
     return table(cells, widths, align_right_from=len(first))
 
 
@@ -334,12 +380,26 @@ def _story(data: CourseReportData, st: dict[str, Any], width: float) -> list[Any
     out += _charts(data, PHYSIOLOGY_KEYS, st, width)
     out.append(CondPageBreak(160))
     out.append(Paragraph("Questionnaires and self-ratings per session", st["h2"]))
-    out.append(_table(measure_rows(c, RATING_KEYS), width, st, (0.06, 0.14)))
+    rating_widths = (0.22, 0.22, 0.1, 0.1, 0.17)
+    out.append(_table(measure_rows(c, RATING_KEYS), width, st, (0.06, 0.13), rating_widths))
+    flagged = [str(s.number) for s in c.sessions if s.flagged]
+    if flagged:
+        out.append(
+            Paragraph(
+                f"<font color='#c62828'><b>{escape(PHQ9.flag_text)} (session "
+                f"{', '.join(flagged)}).</b></font>",
+                st["body"],
+            )
+        )
     out.append(
         Paragraph(
-            "Each cell: before / after the session (SUDS: the session's first / last rating). "
-            f"{NOT_MEASURED} = not entered. GAD-7 severity cut-offs 5, 10, 15 and PHQ-9 cut-offs "
-            "5, 10, 15, 20 are drawn as dotted lines.",
+            escape(
+                "GAD-7 (Spitzer et al. 2006) and PHQ-9 (Kroenke et al. 2001): total and severity "
+                "band before and after the session; a questionnaire with items missing has no "
+                "total. SAM: before / after (1–9). SUDS: the session's first / last rating "
+                f"(0–100). {NOT_MEASURED} = not entered. On the charts the published cut-offs "
+                "(GAD-7 5, 10, 15; PHQ-9 5, 10, 15, 20) are dotted lines."
+            ),
             st["small"],
         )
     )

@@ -24,6 +24,12 @@ SHIFTS = (0.0, 0.3, 0.6)
 GAD7 = ((15, 12), (12, 9), (9, 5))
 SAM_VALENCE = ((3, 5), (4, 6), (5, 7))
 SECONDS = 33.0
+#: PHQ-9 before each session, item by item (session 1: item 9 above 0, flagged)
+PHQ9_PRE = ((2, 2, 1, 2, 1, 1, 1, 1, 1), (1, 1, 1, 1, 1, 1, 1, 1, 0), (1, 1, 0, 1, 0, 0, 1, 0, 0))
+#: session 3's GAD-7 before, item by item (sums to its total in GAD7)
+GAD7_ITEMS_3 = (2, 2, 1, 1, 1, 1, 1)
+#: SUDS during each session: (t_s, rating)
+SUDS = (((2.0, 80), (30.0, 50)), ((2.0, 70), (15.0, 60), (30.0, 40)), ((2.0, 60), (30.0, 30)))
 
 
 @dataclass
@@ -48,7 +54,7 @@ def build_course(catalog: Catalog, data_root: Path, code: str = "C-3") -> Course
     """The patient ``code`` with three analysed sessions and their ratings (a few seconds)."""
     p = catalog.add_patient(code)
     recs, ests = [], []
-    for shift, gad, sam in zip(SHIFTS, GAD7, SAM_VALENCE, strict=True):
+    for shift, gad, sam, phq, suds in zip(SHIFTS, GAD7, SAM_VALENCE, PHQ9_PRE, SUDS, strict=True):
         rec = record_short(catalog, data_root, p.id, SECONDS)
         est = shifted_estimates(float(rec.duration_s or SECONDS), shift)
         save_estimates(data_root / rec.folder, est)
@@ -57,6 +63,12 @@ def build_course(catalog: Catalog, data_root: Path, code: str = "C-3") -> Course
         record_review(catalog, review)
         for phase, g, v in (("pre", gad[0], sam[0]), ("post", gad[1], sam[1])):
             catalog.set_self_report(rec.id, phase, sam_valence=v, sam_arousal=9 - v, gad7=g)
+        catalog.set_questionnaire(rec.id, "pre", "phq9", dict(enumerate(phq, start=1)))
+        for t_s, rating in suds:
+            catalog.add_suds(rec.id, t_s, rating)
+        if len(recs) == 2:  # the third session: GAD-7 before item by item, PHQ-9 after half-done
+            catalog.set_questionnaire(rec.id, "pre", "gad7", dict(enumerate(GAD7_ITEMS_3, 1)))
+            catalog.set_questionnaire(rec.id, "post", "phq9", {1: 1, 2: 0, 3: 1})
         recs.append(catalog.get_session(rec.id))
         ests.append(est)
     return CourseFixture(catalog, data_root, p.id, recs, ests)

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from app.gui.session_compare import NOT_ANALYSED
 from core.analysis.course import estimate_text, patient_course
+from core.clinical import PHQ9
 from core.config import Settings
 from core.report.course import TITLE
 from tests.app.course_data import build_course
@@ -36,6 +37,9 @@ def test_trends_course_report_and_compare(win, qtbot, monkeypatch, app_env):  # 
             assert len(want) == 3 and view.points(key, phase) == want, (key, phase)
     assert view.banner.isVisible() and "DEMO MODEL" in view.banner.text()
     assert "SIMULATED DATA" in view.banner.text()
+    for key in ("phq9", "suds"):  # entered item by item / during the sessions: plotted too
+        assert view.points(key, "pre") == [(s.number, v) for s, v in course.trend(key, "pre")]
+    assert f"{PHQ9.flag_text} (session 1)" in view.status.text()
 
     out = app_env / "course.pdf"
     offered: list[str] = []

@@ -19,7 +19,9 @@ from core.catalog import Catalog
 from core.config import Settings
 from tests.app.course_data import (
     GAD7,
+    PHQ9_PRE,
     SAM_VALENCE,
+    SUDS,
     CourseFixture,
     course_folder,  # noqa: F401 — the fixture
     course_of,
@@ -43,8 +45,8 @@ def test_trends_equal_hand_computed_values(built: tuple[Path, CourseFixture]) ->
     assert [s.session_id for s in course.sessions] == [r.id for r in fx.sessions]
     assert all(s.state == ANALYSED and s.demo_model for s in course.sessions)
     assert course.demo_model and course.simulated
-    for s, rec, est, gad, sam in zip(
-        course.sessions, fx.sessions, fx.estimates, GAD7, SAM_VALENCE, strict=True
+    for s, rec, est, gad, sam, phq, suds in zip(
+        course.sessions, fx.sessions, fx.estimates, GAD7, SAM_VALENCE, PHQ9_PRE, SUDS, strict=True
     ):
         hand = hand_window_stats(est, float(rec.duration_s or 0.0))
         phys = hand_physiology(root, rec)
@@ -66,12 +68,21 @@ def test_trends_equal_hand_computed_values(built: tuple[Path, CourseFixture]) ->
         assert s.value("sam_valence", "pre") == sam[0]
         assert s.value("sam_arousal", "post") == 9 - sam[1]
         assert s.change("gad7") == gad[1] - gad[0]
-        assert s.value("phq9", "pre") is None and s.value("suds", "pre") is None
+        assert s.value("phq9", "pre") == sum(phq)
+        assert s.value("suds", "pre") == suds[0][1] and s.value("suds", "post") == suds[-1][1]
+        assert s.suds == [(t, r) for t, r in suds]
+        assert s.flagged == (phq[8] > 0)
+    third = course.sessions[2]
+    assert third.questionnaires["pre"]["gad7"].source == "items"  # the items' sum: 9
+    assert third.value("phq9", "post") is None  # 3 of 9 items: no total, said in words
+    assert third.questionnaire_text("phq9", "post") == "incomplete (3 of 9 items)"
+    assert third.questionnaire_text("gad7", "pre") == "9 (mild)"
+    assert course.sessions[0].questionnaire_text("gad7", "pre") == "15 (severe)"
     # the estimates move towards pleasant and calm each week: the trend says so
     post_v = [v for _, v in course.trend("valence", "post")]
     pre_a = [v for _, v in course.trend("arousal", "pre")]
     assert post_v == sorted(post_v) and pre_a == sorted(pre_a, reverse=True)
-    assert course.has("gad7") and not course.has("phq9")
+    assert course.has("gad7") and course.has("phq9") and course.has("suds")
 
 
 def test_a_session_not_analysed_shows_no_estimate(

@@ -11,6 +11,7 @@ import pytest
 from pypdf import PdfReader
 
 from core.analysis.course import estimate_text, format_trend_value, patient_course, trend_measure
+from core.clinical import PHQ9
 from core.config import Settings
 from core.report.course import TITLE, export_course_report
 from core.report.data import DEMO_BANNER, SIMULATED_BANNER
@@ -64,8 +65,15 @@ def test_course_pdf_prints_the_computed_trends(course_folder: Path, tmp_path: Pa
             pair = f"{format_trend_value(s.value(key, 'pre'), m)} / "
             pair += format_trend_value(s.value(key, "post"), m)
             assert pair in text, (key, pair)
-    for gad in GAD7:
-        assert f"{gad[0]} / {gad[1]}" in text
+    for s in course.sessions[:3]:
+        gad = f"before: {s.questionnaire_text('gad7', 'pre')} after: "
+        assert gad + s.questionnaire_text("gad7", "post") in text
+        assert f"before: {s.questionnaire_text('phq9', 'pre')}" in text
+        assert f"{s.suds[0][1]} / {s.suds[-1][1]} ({len(s.suds)} ratings)" in text
+    assert [s.value("gad7", "pre") for s in course.sessions[:3]] == [g[0] for g in GAD7]
+    assert "before: 12 (moderate) [item 9 above 0]" in text  # PHQ-9 item 9 in session 1
+    assert f"{PHQ9.flag_text} (session 1)" in text
+    assert "after: incomplete (3 of 9 items)" in text
     # the sentence compares the first and last analysed sessions' post windows
     first, third = course.sessions[0], course.sessions[2]
     dv = (third.value("valence", "post") or 0.0) - (first.value("valence", "post") or 0.0)
