@@ -6,9 +6,11 @@ Runs against a fresh temporary data folder: the empty patient list (its welcome 
 patient dialog, the patient's empty page, the set-up screen, a simulated session recorded in real
 time (with treatment markers and a typed marker), the session's review before the analysis, the
 analysis ("Analyse now", with the settings' model: the demo model by default), every tab of the
-review, playback, the patient's history, the dialogs (data quality, delete session, archive,
-delete patient, settings, Help's shortcuts, data locations, self-test, About), the cohort, the PDF
-report (its pages as PNGs when ``pdftoppm`` is installed). ``--sizes`` saves every screen again
+review (liking and the emotions: "not estimated by this model" for the demo model), playback,
+the patient's history, the dialogs (data quality, delete session, archive, delete patient,
+settings, Help's shortcuts, data locations, self-test, About), the cohort, the PDF
+report (its pages as PNGs when ``pdftoppm`` is installed), then two more sessions for the
+course of therapy: the patient's progress trends, two sessions compared and the course report. ``--sizes`` saves every screen again
 as it looks on a 1366×768 and a 1024×640 display. Use it under Xvfb (or QT_QPA_PLATFORM=offscreen)
 to look at what a therapist sees.
 """
@@ -90,6 +92,59 @@ def import_recording(win: Any, patient_id: int, pump: Any, shot: Any, tmp: Path)
     QTimer.singleShot(300, grab_menu)
     win.patient.data_btn.click()
     pump(0.5)
+
+
+def course_of_therapy(win: Any, patient_id: int, pump: Any, shot: Any, out: Path) -> None:
+    """Two more sessions (simulated, virtual clock, analysed through the review's "Analyse now"
+    with GAD-7, PHQ-9 and SUDS entered), then the patient's "Progress trends" tab, "Compare two
+    sessions…" and the course report (its pages as PNGs when ``pdftoppm`` is installed)."""
+    from app.demo.simulation import record_simulated
+
+    for k, (scenario, gad, phq) in enumerate(
+        (("anxious_to_calm", (12, 9), 1), ("anxious_to_calm", (9, 6), 0)), start=1
+    ):
+        rec = record_simulated(
+            win.catalog, win.data_root, patient_id, 45.0, scenario=scenario, seed=k,
+            with_markers=True,
+        )  # fmt: skip
+        for phase, g in zip(("pre", "post"), gad, strict=True):
+            win.catalog.set_self_report(rec.id, phase, sam_valence=3 + k, sam_arousal=7 - k, gad7=g)
+        items = dict(enumerate((2, 1, 1, 1, 1, 1, 1, 0, phq), start=1))
+        win.catalog.set_questionnaire(rec.id, "pre", "phq9", items)
+        for t_s, rating in ((5.0, 80 - 10 * k), (40.0, 50 - 10 * k)):
+            win.catalog.add_suds(rec.id, t_s, rating)
+        win.show_review(rec.id)
+        win.review.analyse()
+        for _ in range(1200):
+            pump(0.1)
+            if win.review.review is not None and not win.review.runner.running:
+                break
+    win.show_patient(patient_id)
+    win.patient.show_trends()
+    for _ in range(600):
+        pump(0.1)
+        if win.patient.trends.course is not None and not win.patient.trends.busy:
+            break
+    shot("21-patient-trends")
+    win.patient.table.selectRow(0)
+    win.patient.compare_btn.click()
+    dlg = win.patient.compare_dialog
+    for _ in range(300):
+        pump(0.1)
+        if not (dlg.left.physiology.busy or dlg.right.physiology.busy):
+            break
+    shot("22-compare-sessions", dlg)
+    dlg.reject()
+    pdf = out / "course.pdf"
+    win.patient.export_course(str(pdf), include_name=False)
+    for _ in range(600):
+        pump(0.1)
+        if win.patient.last_course_report:
+            break
+    print("course report", win.patient.last_course_report)
+    if shutil.which("pdftoppm") and pdf.exists():
+        subprocess.run(["pdftoppm", "-png", "-r", "70", str(pdf), str(out / "course")])
+        print("course pages", sorted(x.name for x in out.glob("course-*.png")))
 
 
 def first_account(root: Path, pump: Any, out: Path) -> Any:
@@ -242,6 +297,8 @@ def main() -> int:
         win.review.tabs.setCurrentIndex(i)
         tab = "".join(c for c in win.review.tabs.tabText(i).lower() if c.isalnum() or c == " ")
         shot(f"07-review-{i + 1}-{'-'.join(tab.split())}")
+    # which of liking and the seven emotions the model estimates (the demo model: none)
+    print("liking & emotions:", win.review.outputs.intro.text().split("<br>")[0])
     win.review.tabs.setCurrentIndex(0)
     win.show_playback(sid)
     win.playback.seek(win.playback.duration * 0.4)
@@ -281,6 +338,7 @@ def main() -> int:
     if shutil.which("pdftoppm") and pdf.exists():
         subprocess.run(["pdftoppm", "-png", "-r", "70", str(pdf), str(args.out / "report")])
         print("report pages", sorted(x.name for x in args.out.glob("report-*.png")))
+    course_of_therapy(win, p.id, pump, shot, args.out)
     if args.sizes:
         screens: list[tuple[str, Callable[[], object]]] = [
             ("patients", win.show_patients),
