@@ -16,6 +16,8 @@ call :func:`export_patient`. The zip holds::
     sessions/<uid>/analysis/…       the current analysis: estimates.npz and analysis.json
     sessions/<uid>/markers.json     the markers
     sessions/<uid>/self_reports.json  the patient's ratings (SAM, GAD-7) before and after
+    sessions/<uid>/questionnaires.json  GAD-7 and PHQ-9 item by item, scored (core.clinical)
+    sessions/<uid>/suds.json        the SUDS ratings with their session times
     sessions/<uid>/reports.json     the PDF reports exported (when, pages, name printed or not)
     sessions/<uid>/reports/*.pdf    PDFs kept inside the session folder, if any (those saved
                                     elsewhere are the clinic's copies and are not reached)
@@ -57,6 +59,7 @@ from core.analysis.results import (
     published_generation,
 )
 from core.catalog import AuditEntry, Catalog, Patient, SessionRecord
+from core.clinical import session_questionnaires
 from core.config import Settings
 from core.security import vault
 from core.transfer.export import export_session
@@ -291,6 +294,8 @@ def _add_session(
     writer.add_json([_row(m) for m in catalog.list_markers(rec.id)], f"{base}/markers.json")
     reports = catalog.self_reports(rec.id)
     writer.add_json([_row(r) for r in reports.values()], f"{base}/self_reports.json")
+    writer.add_json(_questionnaires(catalog, rec.id), f"{base}/questionnaires.json")
+    writer.add_json([_row(r) for r in catalog.list_suds(rec.id)], f"{base}/suds.json")
     writer.add_json([_row(r) for r in catalog.list_reports(rec.id)], f"{base}/reports.json")
     for path in sorted(folder.rglob("*.pdf")):
         if path.is_file():
@@ -322,6 +327,23 @@ def _analysis_files(catalog: Catalog, rec: SessionRecord, folder: Path) -> list[
     if gen is not None and (adir / CURRENT_NAME).is_file():
         found.append(adir / CURRENT_NAME)
     return found
+
+
+def _questionnaires(catalog: Catalog, session_id: int) -> list[dict[str, Any]]:
+    """Each questionnaire of each phase as entered, with its total, band and source."""
+    return [
+        {
+            "phase": r.phase,
+            "instrument": r.instrument,
+            "answers": {str(i): v for i, v in r.answers.items()},
+            "total": r.total,
+            "band": r.band,
+            "source": r.source,
+            "flagged": r.flagged,
+        }
+        for by in session_questionnaires(catalog, session_id).values()
+        for r in by.values()
+    ]
 
 
 def _row(record: Any) -> dict[str, Any]:
