@@ -121,6 +121,9 @@ class Settings:
     camera_source : str — the camera used last: ``"sim"``, ``"none"`` or an OpenCV index/path
     lock_minutes : float — the window locks after this long without input (never while a
         session is recorded); 0: never
+    lsl_network : bool — Lab Streaming Layer streams are found (and TheraScope's marker stream is
+        offered) on the local network; off: on this computer only (applies at the next start)
+    lsl_markers : bool — publish the session's markers as an LSL stream while recording
     """
 
     bio_rate_hz: float = 800.0
@@ -142,6 +145,8 @@ class Settings:
     # settings added later go last: a settings file keeps its keys in the order first written
     face_detector: str = "model"
     lock_minutes: float = 10.0
+    lsl_network: bool = False
+    lsl_markers: bool = True
 
     @classmethod
     def load(cls, path: Path | None = None) -> Settings:

@@ -1,8 +1,10 @@
 """``therascope devices`` and ``therascope record --sensor …``: real sensors from the command line.
 
-``devices`` scans for Bluetooth sensors (name, address, signal, the profile TheraScope knows it by)
-and lists the cameras OpenCV can open. ``record`` with ``--sensor ADDRESS`` records from a BLE
-sensor (the profile is found by a scan unless given) and a camera (``--camera INDEX|PATH|none``),
+``devices`` scans for Bluetooth sensors (name, address, signal, the profile TheraScope knows it by),
+lists the Lab Streaming Layer ECG/EDA streams on this computer (or the local network, as set in
+Settings) and the cameras OpenCV can open. ``record`` with ``--sensor ADDRESS`` records from a BLE
+sensor (the profile is found by a scan unless given), with ``--lsl NAME`` from an LSL stream (its
+name, type or source id), and a camera (``--camera INDEX|PATH|none``),
 in real time, until ``--duration`` ends or Ctrl+C; link losses and reconnections are printed as
 they happen and stored with the session.
 """
@@ -39,6 +41,19 @@ def cmd_devices(args: argparse.Namespace) -> int:
     for r in known:
         kind = titles.get(r.profile or "", "not a supported sensor")
         print(f"  {r.address:<20} {r.rssi:>4} dBm  {kind:<28} {r.name or ''}")
+    from core.config import Settings
+    from devices.lsl.sensor import find_streams
+
+    network = Settings.load().lsl_network
+    try:
+        streams = find_streams(1.5, network=network)
+    except Exception as e:  # no liblsl here: say so and go on
+        print(str(e) if getattr(e, "expected", False) else f"LSL: {e}", file=sys.stderr)
+        streams = []
+    where = "the local network" if network else "this computer"
+    print(f"Lab Streaming Layer ECG/EDA streams on {where} ({len(streams)}):")
+    for ref in streams:
+        print(f"  {ref.source_id or ref.name:<30} {ref.title}")
     cams = list_cameras()
     print(f"Cameras ({len(cams)}):")
     for c in cams:
@@ -72,16 +87,35 @@ def record_real(args: argparse.Namespace, cat: Any, root: Any, patient_id: int) 
 
     duration_s = session_seconds(args.duration)
     settings = Settings.load()
-    transport = BleTransport()
+    transport = BleTransport() if not getattr(args, "lsl", None) else None
     session = None
+    markers = None
     try:
-        profile: str | None = args.profile or None
-        name: str | None = None
-        if profile is None:
-            profile, name = _profile_of(transport, args.sensor, 5.0)
-        sensor = BleSensor(args.sensor, make_driver(profile), transport=transport, name=name)
-        sensor.connect()
-        print(f"connected to {sensor.name} (battery {sensor.battery_percent} %)", file=sys.stderr)
+        sensor: Any
+        if transport is None:
+            from devices.lsl.channels import ChannelError
+            from devices.lsl.sensor import LslError, LslSensor
+
+            sensor = LslSensor(args.lsl, network=settings.lsl_network)
+            try:
+                sensor.connect()
+            except (LslError, ChannelError) as err:
+                raise SystemExit(str(err)) from None
+            info = sensor.streams[0]
+            print(
+                f"connected to {sensor.name}: {'/'.join(info.channels)} {info.rate_hz:g} Hz",
+                file=sys.stderr,
+            )
+        else:
+            profile: str | None = args.profile or None
+            name: str | None = None
+            if profile is None:
+                profile, name = _profile_of(transport, args.sensor, 5.0)
+            sensor = BleSensor(args.sensor, make_driver(profile), transport=transport, name=name)
+            sensor.connect()
+            print(
+                f"connected to {sensor.name} (battery {sensor.battery_percent} %)", file=sys.stderr
+            )
         camera = None
         if args.no_video or str(args.camera).lower() == "none":
             camera = None
@@ -100,6 +134,10 @@ def record_real(args: argparse.Namespace, cat: Any, root: Any, patient_id: int) 
             consent_note="consent given (command line)",
             settings=settings,
         )
+        if settings.lsl_markers:  # LabRecorder can store the markers beside its streams
+            from devices.lsl.markers import publish_session_markers
+
+            markers = publish_session_markers(session, settings.lsl_network)
         seen = 0
         end = time.monotonic() + duration_s
         try:
@@ -126,7 +164,10 @@ def record_real(args: argparse.Namespace, cat: Any, root: Any, patient_id: int) 
     finally:
         if session is not None:
             session.stop(status="failed")
-        transport.stop()
+        if transport is not None:
+            transport.stop()
+        if markers is not None:
+            markers.close()
 
 
 def add_device_commands(sub: Any) -> None:

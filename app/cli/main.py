@@ -149,9 +149,10 @@ def cmd_record(args: argparse.Namespace) -> int:
 
     if not args.consent:
         raise SystemExit("Recording needs the patient's consent: add --consent once it is given")
-    if not args.simulate and not args.sensor:
+    if not args.simulate and not args.sensor and not args.lsl:
         raise SystemExit(
-            "Name the sensor (--sensor ADDRESS; `therascope devices` lists them) or add --simulate"
+            "Name the sensor (--sensor ADDRESS or --lsl STREAM; `therascope devices` lists them) "
+            "or add --simulate"
         )
     if not 0.0 <= args.drop_prob < 1.0:
         raise SystemExit("--drop-prob is a probability: 0 ≤ p < 1")
@@ -162,7 +163,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     if not args.simulate:
         from app.cli.devices import record_real
 
-        return record_real(args, cat, root, patient.id)
+        return record_real(args, cat, root, patient.id)  # --sensor or --lsl
     settings = Settings.load()
     if args.no_video:
         settings.camera_fps = 0
@@ -445,6 +446,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=SESSION_SECONDS, default=120.0, help="seconds (1–86400)")
     p.add_argument("--simulate", action="store_true", help="simulated sensor and camera")
     p.add_argument("--sensor", help="Bluetooth address of the sensor to record from")
+    p.add_argument(
+        "--lsl",
+        metavar="NAME",
+        help="record a Lab Streaming Layer stream (its name, type or source id; OpenSignals: "
+        "OpenSignals or the device's MAC address)",
+    )
     p.add_argument(
         "--profile",
         choices=["polar_h10", "bitalino", "therascope_open_v1"],

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from app.gui.live_view import LiveSignalsView
 from app.gui.widgets import StatusLight, VideoView, unit_label
@@ -188,6 +189,8 @@ class DeviceSetup(QWidget):
         self.scan_btn.clicked.connect(self.scan)
         self.scan_status = QLabel()
         self.scan_status.setWordWrap(True)
+        self.lsl_status = QLabel()  # Lab Streaming Layer streams, found along with the scan
+        self.lsl_status.setWordWrap(True)
         self.connect_btn = QPushButton("Connect and test signal")
         self.connect_btn.clicked.connect(self.connect_sensor)
         self.sensor_state = QLabel("Not connected")
@@ -198,7 +201,10 @@ class DeviceSetup(QWidget):
         self.sensor_box = QGroupBox("Bio-sensor (ECG and EDA)")
         g = QGridLayout(self.sensor_box)
         g.addWidget(self.sensor_combo, 0, 0, 1, 2)
-        g.addWidget(self.scan_status, 1, 0)
+        found = QVBoxLayout()
+        found.addWidget(self.scan_status)
+        found.addWidget(self.lsl_status)
+        g.addLayout(found, 1, 0)
         g.addWidget(self.scan_btn, 1, 1, Qt.AlignmentFlag.AlignTop)
         g.addWidget(self.connect_btn, 2, 1)
         g.addWidget(self.sensor_state, 2, 0)
@@ -376,6 +382,60 @@ class DeviceSetup(QWidget):
             self._update_buttons()
 
         run_job(lambda _p: transport.scan(4.0), done, failed)
+        self.scan_lsl()
+
+    # ---- Lab Streaming Layer -------------------------------------------------------------------
+    def scan_lsl(self) -> None:
+        """Look for LSL ECG/EDA streams (OpenSignals…) in the background and list them."""
+        if "lsl" in self.busy:
+            return
+        self.busy.add("lsl")
+        where = "the local network" if self.settings.lsl_network else "this computer"
+        self.lsl_status.setText(f"Looking for Lab Streaming Layer streams on {where}…")
+        gen, network = self._gen, self.settings.lsl_network
+
+        def work(_p: Callable[[float], None]) -> list[Any]:
+            from devices.lsl.sensor import find_streams
+
+            return find_streams(1.0, network=network)
+
+        def done(found: list[Any]) -> None:
+            if not isValid(self.sensor_combo):
+                return  # the screen was closed while the search ran
+            self.busy.discard("lsl")
+            if gen == self._gen:
+                self._show_lsl(found, where)
+            self._update_buttons()
+
+        def failed(msg: str) -> None:
+            if not isValid(self.lsl_status):
+                return
+            self.busy.discard("lsl")
+            self.lsl_status.setText(msg.strip() or "Lab Streaming Layer could not be searched.")
+            self._update_buttons()
+
+        run_job(work, done, failed)
+
+    def _show_lsl(self, found: list[Any], where: str) -> None:
+        keep = self.sensor_combo.currentData()
+        self.sensor_combo.blockSignals(True)
+        for i in reversed(range(self.sensor_combo.count())):
+            if self.sensor_combo.itemData(i)[0] == "lsl":
+                self.sensor_combo.removeItem(i)
+        for ref in found:
+            self.sensor_combo.addItem(f"LSL stream: {ref.title}", ("lsl", ref.uid, ref))
+        for i in range(self.sensor_combo.count()):
+            if self.sensor_combo.itemData(i) == keep:
+                self.sensor_combo.setCurrentIndex(i)
+        self.sensor_combo.blockSignals(False)
+        n = len(found)
+        self.lsl_status.setText(
+            f"{n} Lab Streaming Layer stream{'s' if n != 1 else ''} (ECG/EDA) on {where}."
+            if n
+            else f"No Lab Streaming Layer ECG/EDA stream on {where}."
+        )
+        if self.sensor_combo.currentData() != keep:
+            self._sensor_choice_changed()
 
     def _show_scan(self, found: list[Any]) -> None:
         known = [r for r in found if r.profile]
@@ -417,6 +477,9 @@ class DeviceSetup(QWidget):
             sensor.start(preview, lambda e: None)
             self._sensor_ready(sensor, preview)
             return
+        if d[0] == "lsl":
+            self._connect_lsl(d[2], gen, d)
+            return
         _, address, profile, name = d
         self.busy.add("connect")
         self.sensor_state.setText(f"Connecting to {name}…")
@@ -451,6 +514,46 @@ class DeviceSetup(QWidget):
             self.busy.discard("connect")
             self.sensor_error = msg
             self.sensor_state.setText(msg.strip() or "Could not connect to the sensor.")
+            self.sensor_light.set("red", "not connected")
+            self.signal_level = "red"
+            self._update_buttons()
+            self.changed.emit()
+
+        run_job(work, done, failed)
+
+    def _connect_lsl(self, ref: Any, gen: int, d: Any) -> None:
+        self.busy.add("connect")
+        self.sensor_state.setText(f"Connecting to the LSL stream {ref.name}…")
+        self.sensor_light.set("grey", "connecting…")
+        self._update_buttons()
+        network = self.settings.lsl_network
+
+        def work(_p: Callable[[float], None]) -> tuple[BioSensor, SignalPreview]:
+            from devices.lsl.sensor import LslSensor
+
+            sensor = LslSensor(ref, network=network)
+            try:
+                sensor.connect()
+                preview = SignalPreview(list(sensor.streams))
+                sensor.preview(preview)
+            except BaseException:
+                sensor.stop()
+                raise
+            return sensor, preview
+
+        def done(result: tuple[BioSensor, SignalPreview]) -> None:
+            self.busy.discard("connect")
+            sensor, preview = result
+            if gen != self._gen or self.sensor_combo.currentData() != d:
+                sensor.stop()
+            else:
+                self._sensor_ready(sensor, preview)
+            self._update_buttons()
+
+        def failed(msg: str) -> None:
+            self.busy.discard("connect")
+            self.sensor_error = msg
+            self.sensor_state.setText(msg.strip() or "Could not open the LSL stream.")
             self.sensor_light.set("red", "not connected")
             self.signal_level = "red"
             self._update_buttons()
@@ -694,6 +797,8 @@ class DeviceSetup(QWidget):
         kind = self.sensor_kind()
         if kind == "ble" and self.sensor is None:
             out.append("the Bluetooth sensor is not connected (press Connect and test signal)")
+        elif kind == "lsl" and self.sensor is None:
+            out.append("the LSL stream is not connected (press Connect and test signal)")
         elif self.sensor is not None and self.signal_level == "red":
             out.append("the sensor's signal is poor (see the Signal light)")
         elif self.sensor is not None and self.signal_level == "amber":
@@ -718,6 +823,11 @@ class DeviceSetup(QWidget):
                 "The Bluetooth sensor is not connected any more (switched off or out of range?). "
                 "Check it and press Test again."
             )
+        if self.sensor_kind() == "lsl" and self.sensor is None:
+            return "Connect the LSL stream first (Connect and test signal)."
+        lsl = self.sensor_kind() == "lsl"
+        if lsl and self.sensor is not None and self.sensor.link_state != "connected":
+            return "The LSL stream is gone (has its program stopped?). Press Test again."
         if self.sensor_kind() == "none":
             return "Choose a bio-sensor."
         return None
@@ -740,7 +850,7 @@ class DeviceSetup(QWidget):
         if kind == "sim" or cam_choice[0] == "sim":
             assert self.sim_factory is not None
             sim = self.sim_factory(self.scenario, seed)
-        if kind == "ble":
+        if kind in ("ble", "lsl"):
             sensor, self.sensor = self.sensor, None
             assert sensor is not None  # blocking_problem() says so otherwise
             sensor.preview(None)

@@ -359,6 +359,10 @@ class RecordPage(QWidget):
             self.session = None
             self.devices.reset(str(self.scenario.currentData()), auto_find=False)
             return
+        if self.settings.lsl_markers:  # LabRecorder can store the markers beside its streams
+            from devices.lsl.markers import publish_session_markers
+
+            publish_session_markers(self.session, self.settings.lsl_network)
         rec = self.session.recorder
         chans = [
             (s.name, ch, s.units[i])

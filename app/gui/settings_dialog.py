@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -164,6 +165,22 @@ class SettingsDialog(QDialog):
         self.clinic.setPlaceholderText("printed on reports")
         self.therapist = QLineEdit(settings.therapist_name)
         self.therapist.setPlaceholderText("printed on page 1 of reports")
+        # Lab Streaming Layer: machine-only discovery unless widened here (resources/lsl/)
+        self.lsl_network = QCheckBox(
+            "Find streams on the local network (applies at the next start)"
+        )
+        self.lsl_network.setChecked(settings.lsl_network)
+        self.lsl_network.setToolTip(
+            "Off: TheraScope looks for LSL streams (OpenSignals…) on this computer only, and its "
+            "marker stream stays here. On: other computers on the network are searched and can "
+            "see the marker stream (named after the session, never the patient)"
+        )
+        self.lsl_markers = QCheckBox("Publish the session's markers while recording")
+        self.lsl_markers.setChecked(settings.lsl_markers)
+        self.lsl_markers.setToolTip("So that LabRecorder stores them beside other LSL streams")
+        lsl = QVBoxLayout()
+        lsl.addWidget(self.lsl_network)
+        lsl.addWidget(self.lsl_markers)
         ck_row = QHBoxLayout()
         ck_row.addWidget(self.checkpoint, 1)
         ck_row.addWidget(self.choose)
@@ -194,6 +211,7 @@ class SettingsDialog(QDialog):
         form.addRow("Near-neutral radius", self.radius)
         form.addRow("Pre/post windows", self.minutes)
         form.addRow("Lock when idle", self.lock)
+        form.addRow("Lab Streaming Layer", lsl)
         form.addRow("Clinic name", self.clinic)
         form.addRow("Therapist name", self.therapist)
         buttons = QDialogButtonBox(
@@ -295,6 +313,8 @@ class SettingsDialog(QDialog):
         new.neutral_radius = float(self.radius.value())
         new.phase_minutes = float(self.minutes.value())
         new.lock_minutes = float(self.lock.value())
+        new.lsl_network = self.lsl_network.isChecked()
+        new.lsl_markers = self.lsl_markers.isChecked()
         new.clinic_name = self.clinic.text().strip()
         new.therapist_name = self.therapist.text().strip()
         return new

@@ -11,8 +11,9 @@ pushes it, or stamps each sample when it is taken), so the same envelope and the
 Counters:
 
 * with a counter channel (OpenSignals sends ``nSeq``) a jump of the counter is that many lost
-  samples. A counter that wraps (BITalino's 4-bit nSeq) tells the loss only modulo its period;
-  whole periods lost are then told by the lower envelope, as for the BLE BITalino;
+  samples. A counter that wraps (BITalino's 4-bit nSeq: its period is learnt at the first wrap)
+  tells the loss only modulo its period; whole periods lost are told by the time stamps (the
+  step from the last sample placed, to the nearest period);
 * without one, lost samples are gaps in the time stamps at the nominal rate. A run of samples
   whose stamps follow each other at the nominal period is one *packet*; at each packet the lower
   envelope (:class:`~devices.timebase.HostTimebase`) bounds the counter its last sample can have.
@@ -90,6 +91,7 @@ class LslAligner:
         self._held_since = 0
         self._excess = 0.0
         self._held_restart_done = False
+        self._last_stamp: int | None = None  # time stamp of the newest placed sample
 
     # ---- input -----------------------------------------------------------------------------------
     def restart(self) -> None:
@@ -163,9 +165,16 @@ class LslAligner:
     @property
     def _quantum(self) -> int | None:
         """Whole samples the evidence of time is counted in (None: the counter says it all)."""
-        if not self.counter:
-            return 1
-        return self.modulus  # a wrapping counter hides whole periods; a plain one hides nothing
+        return None if self.counter else 1
+
+    def _whole_wraps(self, told: int, first_ns: int) -> int:
+        """Whole counter periods lost besides ``told`` samples, from the time stamps: the step
+        from the last placed sample's stamp to this packet's first, to the nearest period (a
+        stamp late by less than half a period cannot mislead it)."""
+        if self.modulus is None or self._last_stamp is None:
+            return 0
+        gap = (first_ns - self._last_stamp) / self.period_ns - 1.0
+        return max(0, int(math.floor((gap - told) / self.modulus + 0.5)))
 
     def _packet(
         self, samples: np.ndarray, arrival_ns: int, seq: tuple[int, int] | None, first_ns: int
@@ -208,6 +217,8 @@ class LslAligner:
                 return out + self._resolve()  # on time: nothing lost beyond what was told
             return out
         x = self._told_loss(seq[0]) if seq is not None and self.last_seq is not None else 0
+        if seq is not None:
+            x += self._whole_wraps(x, first_ns) * (self.modulus or 0)
         origin = self.end + x
         p = _Packet(0, n, bound, arrival_ns, samples, last_seq, first_ns)
         quantum = self._quantum
@@ -294,6 +305,7 @@ class LslAligner:
             self.last_seq = p.last_seq
         if observe:
             self.timebase.observe(self.end - 1, p.arrival_ns)
+        self._last_stamp = p.arrival_ns
         return [SampleBatch(self.stream_id, first, p.samples, p.arrival_ns)]
 
 

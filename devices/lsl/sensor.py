@@ -108,7 +108,12 @@ def find_streams(
     every : bool — also streams that do not look like ECG/EDA (with ``query`` they always count)
     """
     pylsl = load_pylsl(network)
-    infos = pylsl.resolve_streams(wait_time=float(wait_s))
+    if query is not None:  # returns as soon as one is found
+        v = _q(query)
+        pred = f"name='{v}' or type='{v}' or source_id='{v}' or uid='{v}'"
+        infos = pylsl.resolve_bypred(pred, 1, float(wait_s))
+    else:
+        infos = pylsl.resolve_streams(wait_time=float(wait_s))
     cf_string = 3  # liblsl's cft_string: text streams (markers) are never signals
     out = []
     for info in infos:

@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stamps", choices=["sample", "push"], default="sample")
     ap.add_argument("--grid-start", type=float, default=0.0, help="grid start on LSL's clock")
     ap.add_argument("--wait-consumer", type=float, default=10.0)
+    ap.add_argument("--settle", type=float, default=0.5, help="wait after a consumer came (s)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--report", type=Path)
     a = ap.parse_args(argv)
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     deadline = time.monotonic() + a.wait_consumer
     while not outlet.have_consumers() and time.monotonic() < deadline:
         time.sleep(0.005)
+    time.sleep(a.settle)  # a consumer asking for the description is not yet one that subscribed
     t0 = a.grid_start or pylsl.local_clock()
     k_next = max(0, int(math.ceil((pylsl.local_clock() - t0) * a.rate)))
     k_first, pushed, dropped = k_next, 0, 0

@@ -1,0 +1,180 @@
+"""A real LSL outlet in another process, on loopback with the machine-only configuration
+(``resources/lsl/lsl_api.cfg``): drops and jitter counted exactly, the session's marker stream read
+back by an inlet, and a stream that comes back after its outlet restarted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.catalog import Catalog
+from core.config import Settings
+from core.recording.reader import open_session
+from core.recording.session import RecordingSession
+from core.types import DeviceEvent, SampleBatch
+from devices.lsl.config import MACHINE_CONFIG, applied_config, load_pylsl
+from devices.lsl.markers import publish_session_markers, stream_name
+from devices.lsl.sensor import LslSensor, ReconnectPolicy, find_streams
+from devices.lsl.synthetic import EDA_WRAP, grid_index
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+class Outlet:
+    """The synthetic outlet (devices.lsl.synthetic) in a process of its own."""
+
+    def __init__(self, tmp: Path, tag: str, *args: str) -> None:
+        self.report = tmp / f"{tag}.json"
+        cmd = [sys.executable, "-m", "devices.lsl.synthetic", "--report", str(self.report)]
+        self.proc = subprocess.Popen(
+            [*cmd, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
+
+    def result(self, timeout: float = 30.0) -> dict[str, float]:
+        self.proc.wait(timeout)
+        return json.loads(self.report.read_text())  # type: ignore[no-any-return]
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def outlets(tmp_path: Path) -> Iterator[list[Outlet]]:
+    made: list[Outlet] = []
+    yield made
+    for o in made:
+        o.kill()
+
+
+@pytest.fixture
+def cat(tmp_path: Path) -> Iterator[Catalog]:
+    c = Catalog.open(tmp_path / "catalog.sqlite")
+    yield c
+    c.close()
+
+
+def _grid_offsets(batches: list[SampleBatch]) -> set[int]:
+    """Counter − grid number (mod EDA_WRAP) of every stored sample: one value when each is in
+    its place."""
+    out: set[int] = set()
+    for b in batches:
+        c = np.arange(b.first_counter, b.end_counter)
+        out |= set(((c - grid_index(b.samples[:, 1])) % EDA_WRAP).tolist())
+    return out
+
+
+@pytest.mark.parametrize("counter", [True, False], ids=["nseq", "timestamps"])
+def test_drops_and_jitter_stored_plus_lost_is_sent(
+    tmp_path: Path, outlets: list[Outlet], counter: bool
+) -> None:
+    sid = f"drops-{counter}-{time.monotonic_ns()}"
+    args = ["--seconds", "1.5", "--source-id", sid, "--drop", "0.08", "--jitter", "0.006"]
+    outlets.append(Outlet(tmp_path, "a", *args, *(["--counter"] if counter else [])))
+    found = find_streams(5.0, query=sid)
+    assert [r.source_id for r in found] == [sid]
+    assert applied_config() == MACHINE_CONFIG  # loopback only, in every test
+    sensor = LslSensor(found[0])
+    sensor.connect()
+    assert sensor.streams[0].channels == ("ECG", "EDA")
+    assert sensor.streams[0].units == ("mV", "uS") and sensor.plan is not None
+    assert (sensor.plan.counter is not None) == counter
+    got: list[SampleBatch] = []
+    events: list[DeviceEvent] = []
+    sensor.start(got.append, events.append)
+    rep = outlets[0].result()
+    time.sleep(0.3)
+    sensor.stop()
+    stats = sensor.stats()
+    stored = sum(b.n for b in got)
+    assert rep["dropped"] > 0 and stored == rep["pushed"]
+    assert stored + stats["lost_samples"] == rep["grid_samples"]
+    assert len(_grid_offsets(got)) == 1  # every sample under its own counter
+    assert events[0].kind == "sensor_connected" and events[-1].kind == "sensor_stats"
+
+
+def test_a_stream_whose_outlet_restarts_is_reconnected(
+    tmp_path: Path, outlets: list[Outlet]
+) -> None:
+    pylsl = load_pylsl()
+    sid = f"restart-{time.monotonic_ns()}"
+    grid = f"{pylsl.local_clock() + 0.3:.6f}"
+    common = ["--source-id", sid, "--counter", "--grid-start", grid, "--jitter", "0.004"]
+    outlets.append(Outlet(tmp_path, "first", "--seconds", "1.0", *common))
+    sensor = LslSensor(
+        sid, policy=ReconnectPolicy(first_delay_s=0.1, max_delay_s=0.3, resolve_s=0.5)
+    )
+    sensor.connect()
+    got: list[SampleBatch] = []
+    events: list[DeviceEvent] = []
+    sensor.start(got.append, events.append)
+    first = outlets[0].result()
+    time.sleep(0.8)  # the outlet is gone: the stream is lost
+    outlets.append(Outlet(tmp_path, "second", "--seconds", "1.0", *common))
+    second = outlets[1].result()
+    time.sleep(0.3)
+    sensor.stop()
+    kinds = [e.kind for e in events]
+    assert kinds.count("disconnected") >= 1 and "reconnected" in kinds
+    assert sensor.reconnects >= 1 and sensor.link_state == "closed"
+    stored = sum(b.n for b in got)
+    assert stored == first["pushed"] + second["pushed"]
+    # the outage is a gap on the grid; the second outlet's samples are placed by time alone,
+    # on their own grid positions to within a sample
+    gap = second["first"] - first["last"] - 1
+    assert abs(sensor.stats()["lost_samples"] - gap) <= 1
+    assert max(_grid_offsets(got)) - min(_grid_offsets(got)) <= 1
+
+
+def test_session_markers_reach_an_lsl_inlet_on_time(
+    tmp_path: Path, outlets: list[Outlet], cat: Catalog
+) -> None:
+    root = tmp_path
+    pylsl = load_pylsl()
+    sid = f"markers-{time.monotonic_ns()}"
+    outlets.append(Outlet(tmp_path, "m", "--seconds", "2", "--source-id", sid, "--counter"))
+    sensor = LslSensor(sid)
+    sensor.connect()
+    patient = cat.add_patient("LSL-7")
+    session = RecordingSession.start(
+        cat, root, patient.id, sensor, None, consent=True, settings=Settings()
+    )
+    outlet = publish_session_markers(session)
+    assert outlet is not None
+    name = stream_name(session.record.uid)
+    assert "LSL-7" not in name and session.record.uid in name
+    found = pylsl.resolve_bypred(f"name='{name}'", 1, 5.0)
+    assert len(found) == 1 and found[0].type() == "Markers"
+    inlet = pylsl.StreamInlet(found[0], processing_flags=pylsl.proc_clocksync)
+    inlet.open_stream(5.0)
+    time.sleep(0.3)
+    marks = [session.add_marker("treatment_start"), session.add_marker("note", "calmer now")]
+    time.sleep(0.5)
+    marks.append(session.add_marker("treatment_end", t_s=session.elapsed_s() - 0.25))
+    received = []
+    deadline = time.monotonic() + 5.0
+    while len(received) < 3 and time.monotonic() < deadline:
+        sample, ts = inlet.pull_sample(timeout=0.5)
+        if sample is not None:
+            received.append((sample[0], ts))
+    outlets[0].result()
+    rec = session.stop()
+    assert [r[0] for r in received] == [f"{m.kind} #{m.id}" for m in marks]
+    assert "calmer" not in " ".join(r[0] for r in received)  # a note's text stays in the catalog
+    offset_s = sensor.clock_offset_ns / 1e9  # host clock − LSL clock
+    for m, (_, ts) in zip(marks, received, strict=True):
+        host_s = session.t0_ns / 1e9 + m.t_s
+        assert abs((ts + offset_s) - host_s) < 0.002  # within 2 ms of the marker's own time
+    data = open_session(root / rec.folder)
+    bio = data.streams[sensor.streams[0].name]
+    assert bio.n_received > 1000 and bio.info.units == ("mV", "uS")
+    assert data.manifest["devices"]["sensor"]["lsl"]["source_id"] == sid
