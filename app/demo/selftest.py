@@ -363,6 +363,13 @@ class _Run:
             raise StepFailed(f"{self.work} is still there")
         return f"{self.work} removed"
 
+    def abandon(self) -> None:
+        """The clean-up after an interruption (Ctrl+C), as far as it goes, without a word."""
+        try:
+            self.clean_up()
+        except Exception:  # the interruption is what the caller hears about
+            log.info("self-test: the clean-up after an interruption failed", exc_info=True)
+
 
 def _words(exc: BaseException, step: str) -> str:
     """Why a step failed, in one line."""
@@ -445,6 +452,9 @@ def run_selftest(
             log.info("self-test step %r failed", step.name, exc_info=True)
             step.state, step.detail = "failed", _words(exc, step.name)
             broken = True
+        except BaseException:  # Ctrl+C: the temporary folder goes all the same, then it stops
+            run.abandon()
+            raise
         step.seconds = time.perf_counter() - t0
         tell(step)
     if check_environment and not result.stopped:

@@ -74,3 +74,18 @@ def test_self_test_does_not_start_while_recording(win, qtbot, monkeypatch):
     dlg.start()
     assert not dlg.running
     assert "being recorded" in dlg.error.text()
+
+
+def test_stop_closes_the_dialog_once_the_temporary_folder_is_gone(win, qtbot, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(win.data_root.parent))
+    dlg = SelfTestDialog(win.data_root, win)
+    qtbot.addWidget(dlg)
+    dlg.open()
+    dlg.start()
+    qtbot.waitUntil(lambda: dlg.table.item(0, 1).text() == "✓ passed", timeout=60_000)
+    qtbot.mouseClick(dlg.close_btn, Qt.MouseButton.LeftButton)  # "Stop"
+    assert dlg.isVisible() and "Stopping" in dlg.summary.text()  # until the clean-up is done
+    qtbot.waitUntil(lambda: not dlg.isVisible(), timeout=60_000)
+    assert dlg.outcome is not None and dlg.outcome.stopped
+    assert dlg.outcome.steps[-1].passed  # the clean-up
+    assert not [p for p in win.data_root.parent.iterdir() if p.name.startswith("therascope-self")]
