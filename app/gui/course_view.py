@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 from shiboken6 import isValid
 
 from app.gui.workers import Job, run_job
@@ -27,11 +28,14 @@ from core.analysis.course import PatientCourse, TrendMeasure, patient_course, tr
 from core.catalog import Catalog
 from core.clinical import PHQ9
 from core.config import Settings
-from core.timefmt import format_local_time
 
 PRE_COLOUR = "#7a8fa6"
 POST_COLOUR = "#1f5fa8"
 COMPUTING = "Computing the trends…"
+#: height of one row of plots (px): the area scrolls below that
+PLOT_HEIGHT = 170
+#: the plots' area needs this width (px) for two columns side by side; narrower: one column
+TWO_COLUMNS_FROM = 440
 #: the plots, two per row; PHQ-9 and SUDS replace SAM arousal and SAM valence when entered
 BASE_KEYS = ("valence", "arousal", "hr_bpm", "rmssd_ms", "eda_tonic_us", "scr_per_min", "gad7")
 #: fixed value ranges; the physiology is fitted to the data
@@ -68,7 +72,11 @@ class CourseView(QWidget):
         self.status.setTextFormat(Qt.TextFormat.RichText)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
-        self.graphics.setMinimumHeight(300)
+        # plots stay large enough to read: the area scrolls instead of squeezing them
+        self.plot_area = QScrollArea()
+        self.plot_area.setWidgetResizable(True)
+        self.plot_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.plot_area.setWidget(self.graphics)
         self.legend = QLabel(
             f"<span style='color:{PRE_COLOUR}'>○</span> before (pre window) → "
             f"<span style='color:{POST_COLOUR}'>●</span> after (post window) · bars: ±1 SD of "
@@ -82,9 +90,10 @@ class CourseView(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.banner)
         lay.addWidget(self.legend)
-        lay.addWidget(self.graphics, 1)
+        lay.addWidget(self.plot_area, 1)
         lay.addWidget(self.status)
         self._key: tuple[Any, ...] | None = None
+        self._columns = 2
         self._job: Job | None = None
 
     @property
@@ -146,8 +155,10 @@ class CourseView(QWidget):
         words = []
         if course.demo_model:
             words.append("DEMO MODEL — the estimates are not clinically valid")
-        if course.simulated:
-            words.append("SIMULATED DATA — sessions recorded from simulated devices")
+        n_sim = sum(s.simulated for s in course.sessions)
+        if n_sim:
+            some = "" if n_sim == len(course.sessions) else f"{n_sim} of {len(course.sessions)} "
+            words.append(f"SIMULATED DATA — {some}sessions recorded from simulated devices")
         self.banner.setText(
             "<b style='color:#b45309'>" + "<br>".join(words) + "</b>" if words else ""
         )
@@ -155,8 +166,11 @@ class CourseView(QWidget):
         if not course.sessions:
             self.status.setText("No sessions yet: the trends start with the first session.")
             return
-        for i, k in enumerate(plot_keys(course)):
-            self.plots[k] = self._plot(course, trend_measure(k), i // 2, i % 2)
+        keys = plot_keys(course)
+        cols = self._columns = self._fitting_columns()
+        for i, k in enumerate(keys):
+            self.plots[k] = self._plot(course, trend_measure(k), i // cols, i % cols)
+        self.graphics.setMinimumHeight(PLOT_HEIGHT * -(-len(keys) // cols))
         notes = []
         not_analysed = [str(s.number) for s in course.sessions if not s.analysed]
         if not_analysed:
@@ -175,6 +189,15 @@ class CourseView(QWidget):
             )
         self.status.setText(text)
 
+    def _fitting_columns(self) -> int:
+        """Two columns of plots where they are readable side by side, else one."""
+        return 2 if self.plot_area.viewport().width() >= TWO_COLUMNS_FROM else 1
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 — Qt's name
+        super().resizeEvent(event)
+        if self.course is not None and self._fitting_columns() != self._columns:
+            self.show_course(self.course)
+
     def _plot(self, course: PatientCourse, m: TrendMeasure, row: int, col: int) -> pg.PlotItem:
         p: pg.PlotItem = self.graphics.addPlot(row=row, col=col)
         p.setTitle(m.title, size="9pt", color="#222")
@@ -187,21 +210,12 @@ class CourseView(QWidget):
             ax.setPen(pg.mkPen("#666"))
             ax.setTextPen(pg.mkPen("#333"))
         sessions = course.sessions
-        few = len(sessions) <= 6
+        # the session numbers of the sessions table (its dates beside them there)
+        step = len(sessions) // 12 + 1
         p.getAxis("bottom").setTicks(
-            [
-                [
-                    (
-                        i,
-                        f"{s.number} · {format_local_time(s.started_at)[5:10]}"
-                        if few
-                        else str(s.number),
-                    )
-                    for i, s in enumerate(sessions)
-                    if few or len(sessions) <= 12 or i % (len(sessions) // 12 + 1) == 0
-                ]
-            ]
+            [[(i, str(s.number)) for i, s in enumerate(sessions) if i % step == 0]]
         )
+        p.setLabel("bottom", "session", **{"color": "#555", "font-size": "8pt"})
         dx = 0.15
         pre_x, pre_y, post_x, post_y = [], [], [], []
         for i, s in enumerate(sessions):

@@ -76,9 +76,9 @@ class SessionColumn(QWidget):
         lay.addWidget(self.chooser)
         lay.addWidget(self.info)
         lay.addWidget(self.not_analysed)
-        lay.addWidget(self.circumplex, 3)
-        lay.addWidget(self.table, 2)
-        lay.addWidget(self.physiology, 2)
+        lay.addWidget(self.circumplex, 4)
+        lay.addWidget(self.table, 4)
+        lay.addWidget(self.physiology, 3)
         self.chooser.currentIndexChanged.connect(self._chosen)
 
     @property
