@@ -233,8 +233,6 @@ class _Run:
         )
 
     def analyse(self) -> str:
-        from core.analysis.engine import AnalysisCancelled
-        from core.analysis.review import analyse_and_review
         from core.learning.demo_model import find_demo_checkpoint
 
         assert self.catalog is not None and self.root is not None and self.session is not None
@@ -244,6 +242,9 @@ class _Run:
                 "the demo model is missing from this installation (demo-bmmn-bae2.pt); "
                 "reinstall TheraScope"
             )
+        from core.analysis.engine import AnalysisCancelled  # torch: once there is a model
+        from core.analysis.review import analyse_and_review
+
         try:
             r = analyse_and_review(
                 self.catalog,
