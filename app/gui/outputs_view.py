@@ -175,21 +175,18 @@ class OutputsView(QWidget):
         self.summary = s
         self._empty_grid()
         self.demo.setVisible(s.demo_model)
-        learned = list(s.learned)
+        learned, basis = html.escape(words(s.learned)), html.escape(s.basis)
         if s.estimated:
-            lead = (
+            self.intro.setText(
                 "The model's outputs beyond valence and arousal, per analysed frame, with their "
-                "means in the pre and post windows (shaded). Gaps: no estimate."
+                "means in the pre and post windows (shaded). Gaps: no estimate.<br>"
+                f"<span style='color:#555'>The model learned {learned} ({basis}).</span>"
             )
         else:
-            lead = (
-                f"This model learned {html.escape(words(learned))} only: liking and the seven "
-                f"emotions are <b>{NOT_ESTIMATED}</b>."
+            self.intro.setText(
+                f"This model learned {learned} only ({basis}): liking and the seven emotions are "
+                f"<b>{NOT_ESTIMATED}</b>."
             )
-        self.intro.setText(
-            f"{lead}<br><span style='color:#555'>The model learned "
-            f"{html.escape(words(learned))} ({html.escape(s.basis)}).</span>"
-        )
         if not s.estimated:  # no figures at all: no column headings either
             for i, o in enumerate(s.outputs):
                 self._add_row(i, o, 1.0)

@@ -3,7 +3,8 @@
 Not analysed yet: the patient's ratings, notes, markers and "Analyse now". Analysed: the circumplex
 (pre and post with their spread, the course coloured by time, the arrow, the patient's own
 ratings), the valence/arousal timeline with windows and markers, the video at the cursor on one
-slider, the pre/post numbers beside the patient's ratings, and a plain-language sentence.
+slider, the pre/post numbers beside the patient's ratings, and a plain-language sentence; the
+"Liking & emotions" tab (:mod:`app.gui.outputs_view`) gives the model's other outputs.
 """
 
 from __future__ import annotations
