@@ -181,20 +181,28 @@ class CourseView(QWidget):
             f"{course.phase_minutes:g} min)."
         )
         flagged = [str(s.number) for s in course.sessions if s.flagged]
-        text = html.escape(" ".join(notes))
+        text = html.escape(" ".join(notes), quote=False)
         if flagged:
             text = (
-                f"<b style='color:#c62828'>{html.escape(PHQ9.flag_text)} (session "
+                f"<b style='color:#c62828'>{html.escape(PHQ9.flag_text, quote=False)} (session "
                 f"{', '.join(flagged)}).</b><br>{text}"
             )
         self.status.setText(text)
+        self._fit_status()
 
     def _fitting_columns(self) -> int:
         """Two columns of plots where they are readable side by side, else one."""
         return 2 if self.plot_area.viewport().width() >= TWO_COLUMNS_FROM else 1
 
+    def _fit_status(self) -> None:
+        """The note under the plots keeps the height its wrapped lines need (a word-wrapped
+        label in a layout is otherwise given one line's height and cut)."""
+        width = self.status.width() or self.width()
+        self.status.setMinimumHeight(max(self.status.heightForWidth(width), 0))
+
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 — Qt's name
         super().resizeEvent(event)
+        self._fit_status()
         if self.course is not None and self._fitting_columns() != self._columns:
             self.show_course(self.course)
 

@@ -13,7 +13,7 @@ import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -175,7 +175,15 @@ class SessionCompareDialog(QDialog):
         bottom.addWidget(buttons)
         lay.addLayout(bottom)
         QShortcut(QKeySequence("Esc"), self, self.reject)
-        self.resize(1200, 860)
+        # as large as helps, never larger than the screen (1024×640 displays too)
+        screen = (
+            parent.screen() if parent is not None else None
+        ) or QGuiApplication.primaryScreen()
+        avail = screen.availableGeometry() if screen is not None else None
+        w, h = 1200, 860
+        if avail is not None:
+            w, h = min(w, avail.width() - 24), min(h, avail.height() - 40)
+        self.resize(w, h)
 
     def wait(self) -> None:
         """Wait for the physiology still being computed (before closing in tests)."""

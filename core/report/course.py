@@ -431,8 +431,11 @@ def _story(data: CourseReportData, st: dict[str, Any], width: float) -> list[Any
 
 def _banners(data: CourseReportData) -> list[tuple[str, str]]:
     out = []
-    if data.course.simulated:
+    n_sim, n = sum(s.simulated for s in data.course.sessions), len(data.course.sessions)
+    if n_sim == n:
         out.append((SIMULATED_BANNER, "#c62828"))
+    elif n_sim:
+        out.append((f"SIMULATED DATA — {n_sim} of {n} sessions not real recordings", "#c62828"))
     if data.course.demo_model:
         out.append((DEMO_BANNER, "#b45309"))
     return out

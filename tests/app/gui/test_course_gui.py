@@ -14,6 +14,7 @@ from core.clinical import PHQ9
 from core.config import Settings
 from core.report.course import TITLE
 from tests.app.course_data import build_course
+from tests.app.gui.layout_check import clipped_texts
 from tests.app.review_data import record_short
 
 
@@ -40,6 +41,7 @@ def test_trends_course_report_and_compare(win, qtbot, monkeypatch, app_env):  # 
     for key in ("phq9", "suds"):  # entered item by item / during the sessions: plotted too
         assert view.points(key, "pre") == [(s.number, v) for s, v in course.trend(key, "pre")]
     assert f"{PHQ9.flag_text} (session 1)" in view.status.text()
+    assert clipped_texts(win.patient) == []
 
     out = app_env / "course.pdf"
     offered: list[str] = []
@@ -80,6 +82,10 @@ def test_trends_course_report_and_compare(win, qtbot, monkeypatch, app_env):  # 
             side.physiology.cell_text("Heart rate (bpm)", "pre")
             == f"{s.value('hr_bpm', 'pre'):.1f}"
         )
+    dlg.resize(1000, 600)  # as on a 1024×640 display: nothing cut off
+    qtbot.waitUntil(lambda: dlg.width() == 1000)
+    qtbot.wait(50)
+    assert clipped_texts(dlg) == []
     # the left side switched to the session not analysed: no estimate, its physiology still
     dlg.left.chooser.setCurrentIndex(dlg.left.chooser.findData(plain.id))
     assert dlg.left.review is None and dlg.left.not_analysed.isVisible()
