@@ -125,6 +125,8 @@ class CourseView(QWidget):
         if key == self._key:
             return
         self._key = key
+        if self.course is not None and self.course.patient_id != patient_id:
+            self.clear()  # another patient's trends are never shown meanwhile
         self.status.setText(COMPUTING)
 
         def done(course: PatientCourse, key: tuple[Any, ...] = key) -> None:
@@ -140,6 +142,15 @@ class CourseView(QWidget):
         self._job = run_job(
             lambda _p: patient_course(catalog, data_root, patient_id, settings), done, failed
         )
+
+    def clear(self) -> None:
+        """Show nothing (no patient's course)."""
+        self.course = None
+        self.graphics.clear()
+        self.plots = {}
+        self.scatter = {}
+        self.banner.setVisible(False)
+        self.status.setText("")
 
     def wait(self) -> None:
         """Wait for a computation still running (the window is closing)."""

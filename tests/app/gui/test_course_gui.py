@@ -93,3 +93,10 @@ def test_trends_course_report_and_compare(win, qtbot, monkeypatch, app_env):  # 
     qtbot.waitUntil(lambda: not dlg.left.physiology.busy, timeout=60000)
     qtbot.keyClick(dlg, Qt.Key.Key_Escape)
     assert not dlg.isVisible()
+
+    # another patient: the first one's trends go at once, the new patient's come
+    other = win.catalog.add_patient("O-1")
+    win.show_patient(other.id)
+    assert win.patient.tabs.currentIndex() == 1 and view.course is None and not view.plots
+    qtbot.waitUntil(lambda: view.course is not None, timeout=60000)
+    assert view.course.patient_id == other.id and "No sessions yet" in view.status.text()
