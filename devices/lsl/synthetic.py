@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stamps", choices=["sample", "push"], default="sample")
     ap.add_argument("--grid-start", type=float, default=0.0, help="grid start on LSL's clock")
     ap.add_argument("--wait-consumer", type=float, default=10.0)
-    ap.add_argument("--settle", type=float, default=0.5, help="wait after a consumer came (s)")
+    ap.add_argument("--settle", type=float, default=0.3, help="wait after a consumer came (s)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--report", type=Path)
     a = ap.parse_args(argv)

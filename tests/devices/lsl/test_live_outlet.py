@@ -73,33 +73,34 @@ def _grid_offsets(batches: list[SampleBatch]) -> set[int]:
     return out
 
 
-@pytest.mark.parametrize("counter", [True, False], ids=["nseq", "timestamps"])
-def test_drops_and_jitter_stored_plus_lost_is_sent(
-    tmp_path: Path, outlets: list[Outlet], counter: bool
-) -> None:
-    sid = f"drops-{counter}-{time.monotonic_ns()}"
-    args = ["--seconds", "1.5", "--source-id", sid, "--drop", "0.08", "--jitter", "0.006"]
-    outlets.append(Outlet(tmp_path, "a", *args, *(["--counter"] if counter else [])))
-    found = find_streams(5.0, query=sid)
-    assert [r.source_id for r in found] == [sid]
+def test_drops_and_jitter_stored_plus_lost_is_sent(tmp_path: Path, outlets: list[Outlet]) -> None:
+    # two outlets at once: one sends OpenSignals' nSeq counter, the other only time stamps
+    runs = {}
+    for counter in (True, False):
+        sid = f"drops-{counter}-{time.monotonic_ns()}"
+        args = ["--seconds", "1.5", "--source-id", sid, "--drop", "0.08", "--jitter", "0.006"]
+        outlets.append(Outlet(tmp_path, sid, *args, *(["--counter"] if counter else [])))
+        found = find_streams(5.0, query=sid)
+        assert [r.source_id for r in found] == [sid]
+        sensor = LslSensor(found[0])
+        sensor.connect()
+        assert sensor.streams[0].channels == ("ECG", "EDA")
+        assert sensor.streams[0].units == ("mV", "uS") and sensor.plan is not None
+        assert (sensor.plan.counter is not None) == counter
+        got: list[SampleBatch] = []
+        events: list[DeviceEvent] = []
+        sensor.start(got.append, events.append)
+        runs[counter] = (sensor, got, events, outlets[-1])
     assert applied_config() == MACHINE_CONFIG  # loopback only, in every test
-    sensor = LslSensor(found[0])
-    sensor.connect()
-    assert sensor.streams[0].channels == ("ECG", "EDA")
-    assert sensor.streams[0].units == ("mV", "uS") and sensor.plan is not None
-    assert (sensor.plan.counter is not None) == counter
-    got: list[SampleBatch] = []
-    events: list[DeviceEvent] = []
-    sensor.start(got.append, events.append)
-    rep = outlets[0].result()
-    time.sleep(0.3)
-    sensor.stop()
-    stats = sensor.stats()
-    stored = sum(b.n for b in got)
-    assert rep["dropped"] > 0 and stored == rep["pushed"]
-    assert stored + stats["lost_samples"] == rep["grid_samples"]
-    assert len(_grid_offsets(got)) == 1  # every sample under its own counter
-    assert events[0].kind == "sensor_connected" and events[-1].kind == "sensor_stats"
+    for sensor, got, events, outlet in runs.values():
+        rep = outlet.result()
+        time.sleep(0.3)
+        sensor.stop()
+        stored = sum(b.n for b in got)
+        assert rep["dropped"] > 0 and stored == rep["pushed"]
+        assert stored + sensor.stats()["lost_samples"] == rep["grid_samples"]
+        assert len(_grid_offsets(got)) == 1  # every sample under its own counter
+        assert events[0].kind == "sensor_connected" and events[-1].kind == "sensor_stats"
 
 
 def test_a_stream_whose_outlet_restarts_is_reconnected(
@@ -109,7 +110,7 @@ def test_a_stream_whose_outlet_restarts_is_reconnected(
     sid = f"restart-{time.monotonic_ns()}"
     grid = f"{pylsl.local_clock() + 0.3:.6f}"
     common = ["--source-id", sid, "--counter", "--grid-start", grid, "--jitter", "0.004"]
-    outlets.append(Outlet(tmp_path, "first", "--seconds", "1.0", *common))
+    outlets.append(Outlet(tmp_path, "first", "--seconds", "0.6", *common))
     sensor = LslSensor(
         sid, policy=ReconnectPolicy(first_delay_s=0.1, max_delay_s=0.3, resolve_s=0.5)
     )
@@ -118,8 +119,8 @@ def test_a_stream_whose_outlet_restarts_is_reconnected(
     events: list[DeviceEvent] = []
     sensor.start(got.append, events.append)
     first = outlets[0].result()
-    time.sleep(0.8)  # the outlet is gone: the stream is lost
-    outlets.append(Outlet(tmp_path, "second", "--seconds", "1.0", *common))
+    time.sleep(0.5)  # the outlet is gone: the stream is lost
+    outlets.append(Outlet(tmp_path, "second", "--seconds", "0.6", *common))
     second = outlets[1].result()
     time.sleep(0.3)
     sensor.stop()
@@ -141,7 +142,7 @@ def test_session_markers_reach_an_lsl_inlet_on_time(
     root = tmp_path
     pylsl = load_pylsl()
     sid = f"markers-{time.monotonic_ns()}"
-    outlets.append(Outlet(tmp_path, "m", "--seconds", "2", "--source-id", sid, "--counter"))
+    outlets.append(Outlet(tmp_path, "m", "--seconds", "1.5", "--source-id", sid, "--counter"))
     sensor = LslSensor(sid)
     sensor.connect()
     patient = cat.add_patient("LSL-7")
