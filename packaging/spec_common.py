@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from PyInstaller.utils.hooks import collect_data_files, copy_metadata
+from PyInstaller.utils.hooks import collect_data_files, collect_dynamic_libs, copy_metadata
 
 
-def collect(src: Path) -> tuple[list[str], list[tuple[str, str]], list[str]]:
-    """(hiddenimports, datas, excludes) for the source tree ``src``."""
+def collect(
+    src: Path,
+) -> tuple[list[str], list[tuple[str, str]], list[tuple[str, str]], list[str]]:
+    """(hiddenimports, datas, binaries, excludes) for the source tree ``src``."""
     not_shipped = {"tests", "tools", "benchmarks", "packaging", "build", "dist"}
     top_level = sorted(
         d.name
@@ -114,8 +116,15 @@ def collect(src: Path) -> tuple[list[str], list[tuple[str, str]], list[str]]:
         "PySide6.QtSql",
         "PySide6.QtTest",
         "PySide6.QtNetwork",
-        "PySide6.QtOpenGLWidgets",
         "PyQt5",
         "PyQt6",
     ]
-    return hiddenimports, datas, excludes
+    # pyqtgraph imports these by name (importlib), which the analysis cannot see; without
+    # QtOpenGL `import pyqtgraph` fails in the bundle
+    hiddenimports += ["PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets", "PySide6.QtSvg"]
+    # torchvision >= 0.29 loads its operators from _C_stable.so / image_stable.so, which the
+    # torchvision hook (looking for _C) misses: without them `import torchvision` fails
+    binaries: list[tuple[str, str]] = []
+    with contextlib.suppress(Exception):  # not installed in this flavour
+        binaries += collect_dynamic_libs("torchvision")
+    return hiddenimports, datas, binaries, excludes

@@ -103,7 +103,7 @@ def _licence_files(dist: metadata.Distribution) -> list[tuple[str, str]]:
             if s in seen:
                 continue
             try:
-                text = f.read_text(encoding="utf-8", errors="replace")
+                text = Path(str(f.locate())).read_text(encoding="utf-8", errors="replace")
             except (OSError, UnicodeDecodeError):
                 continue
             if text and text.strip():
