@@ -66,10 +66,12 @@ class LslStreamRef:
 
     @property
     def title(self) -> str:
-        """``name (type, rate Hz, host)`` for lists."""
+        """``name [source id] (type, rate Hz, channels, host)`` for lists."""
         kind = "OpenSignals device " + self.type if _MAC.match(self.type) else self.type
+        sid = f" [{self.source_id}]" if self.source_id and self.source_id != self.name else ""
         return (
-            f"{self.name} ({kind}, {self.rate_hz:g} Hz, {self.channel_count} ch, {self.hostname})"
+            f"{self.name}{sid} ({kind}, {self.rate_hz:g} Hz, {self.channel_count} ch, "
+            f"{self.hostname})"
         )
 
     def matches(self, query: str) -> bool:
