@@ -24,12 +24,18 @@ from types import ModuleType
 
 log = logging.getLogger(__name__)
 
-#: the folder holding the two configuration files
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "resources" / "lsl"
+
+def _shipped(name: str) -> Path:
+    """A file of the shipped ``resources/lsl/`` folder (found by importlib, wherever installed)."""
+    import importlib.resources
+
+    return Path(str(importlib.resources.files("resources").joinpath("lsl").joinpath(name)))
+
+
 #: discovery and outlets on this machine only (the default; tests and benchmarks)
-MACHINE_CONFIG = CONFIG_DIR / "lsl_api.cfg"
+MACHINE_CONFIG = _shipped("lsl_api.cfg")
 #: discovery on the local network (Settings → Lab Streaming Layer on the local network)
-NETWORK_CONFIG = CONFIG_DIR / "lsl_api_network.cfg"
+NETWORK_CONFIG = _shipped("lsl_api_network.cfg")
 ENV = "LSLAPICFG"
 
 _lock = threading.Lock()
