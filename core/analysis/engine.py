@@ -60,6 +60,12 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
 
+#: on the optimised CPU runtime the CPU default analyses sessions up to this long whole (at 4
+#: frames/s), longer ones in the comparison windows: the measured rate
+#: (benchmarks/analysis_throughput.py, README "Analysis") makes a 90-minute session about as
+#: long to analyse whole as torch's two 15-minute windows were
+OPTIMISED_SESSION_MINUTES = 90.0
+
 
 class AnalysisError(ValueError):
     """The session cannot be analysed with this checkpoint (the message says why, plainly)."""
@@ -75,14 +81,17 @@ class AnalysisOptions:
 
     Parameters
     ----------
-    device : str — ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``…
+    device : str — ``"auto"`` (CUDA, else Apple's MPS, else the optimised CPU runtime:
+        :func:`core.inference.select.plan_inference`), ``"cpu"`` (torch, the reference),
+        ``"cuda"``, ``"cuda:1"``, ``"mps"``…
     frames_per_s : float, optional — analysed frames per second; None: every frame on CUDA,
         ``cpu_frames_per_s`` on the CPU
     cpu_frames_per_s : float — the CPU's default analysis rate (frames/s)
     scope : str — ``"session"`` (all of it), ``"phases"`` (the two comparison windows) or
         ``"auto"`` (the whole session on CUDA or when it is at most ``auto_session_minutes``
-        long, else the phases)
+        long — ``optimised_session_minutes`` on the optimised CPU runtime — else the phases)
     auto_session_minutes : float — see ``scope``
+    optimised_session_minutes : float — see ``scope``
     phase_minutes : float — comparison window length without phase markers (min)
     batch_size : int — frames per model call
     amp : str — ``"auto"`` (bf16 on CUDA), ``"bf16"`` or ``"off"``
@@ -94,6 +103,11 @@ class AnalysisOptions:
         (:func:`core.faces.detect.make_detector`: ``"haar"``, ``"mtcnn"``…); None: the one the
         checkpoint's training crops were made with (:func:`core.faces.track.trained_detector`),
         so analysis crops are made as the model learnt them. The analysis records which ran.
+    int8 : str — on the optimised CPU runtime: ``"auto"`` (int8 where its accuracy check on
+        simulated sessions accepted it, else fp32), ``"on"`` (int8 regardless: timing only),
+        ``"off"`` (fp32)
+    cache_dir : str, optional — where the optimised runtime's exports are cached (None: the
+        user's cache folder, :func:`core.inference.cache.cache_root`)
     """
 
     device: str = "auto"
@@ -101,6 +115,7 @@ class AnalysisOptions:
     cpu_frames_per_s: float = 4.0
     scope: str = "auto"
     auto_session_minutes: float = 40.0
+    optimised_session_minutes: float = OPTIMISED_SESSION_MINUTES
     phase_minutes: float = 15.0
     batch_size: int = 128
     amp: str = "auto"
@@ -108,6 +123,8 @@ class AnalysisOptions:
     chunk: int = 128
     every_frame: bool = False
     face_detector: str | None = None
+    int8: str = "auto"
+    cache_dir: str | None = None
 
 
 def describe_device(device: Any) -> str:
@@ -176,13 +193,18 @@ def _check_inputs(config: Any, rates: dict[str, float], has_video: bool) -> None
 
 
 def _spans(
-    opts: AnalysisOptions, on_cuda: bool, duration_s: float, markers: list[tuple[float, str]]
+    opts: AnalysisOptions,
+    on_cuda: bool,
+    duration_s: float,
+    markers: list[tuple[float, str]],
+    optimised: bool = False,
 ) -> list[tuple[float, float]] | None:
     from core.physiology.summary import phase_windows
 
     scope = opts.scope
     if scope == "auto":
-        short = duration_s <= opts.auto_session_minutes * 60.0
+        whole = opts.optimised_session_minutes if optimised else opts.auto_session_minutes
+        short = duration_s <= whole * 60.0
         scope = "session" if on_cuda or short else "phases"
     if scope == "session":
         return None
@@ -192,6 +214,55 @@ def _spans(
     if markers:  # the therapist's phases too, so editing markers later needs no new analysis
         spans += [(w.start_s, w.end_s) for w in phase_windows(duration_s, markers)]
     return spans
+
+
+def _optimised_model(
+    plan: Any,
+    checkpoint: Path,
+    model: Any,
+    cfg: Any,
+    meta: dict[str, Any],
+    opts: AnalysisOptions,
+    runtime: dict[str, Any],
+    progress: Progress | None,
+) -> Any:
+    """The optimised CPU runtime's compiled network when the plan asks for it, else None (also
+    when it fails: torch runs, and ``runtime`` records why)."""
+    if not plan.optimised:
+        return None
+    from core.inference.select import load_optimised
+
+    try:
+        opt = load_optimised(
+            file_sha256(Path(checkpoint)),
+            model,
+            cfg,
+            meta,
+            int8=opts.int8,
+            cache_root=Path(opts.cache_dir) if opts.cache_dir else None,
+            progress=(lambda text: progress(0.0, text)) if progress else None,
+        )
+    except Exception as exc:  # any failure of the optimised path: torch, recorded and said
+        _fall_back(runtime, "preparing", exc)
+        return None
+    runtime.update(
+        engine=opt.runtime,
+        precision=opt.precision,
+        int8=opt.int8_note,
+        export=opt.export_note,
+    )
+    return opt
+
+
+def _fall_back(runtime: dict[str, Any], stage: str, exc: BaseException) -> None:
+    """Record that the optimised runtime failed and torch runs instead."""
+    msg = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+    log.warning("optimised CPU runtime failed while %s (%s); torch runs instead", stage, msg)
+    runtime.update(
+        engine="torch",
+        precision="fp32",
+        fallback=f"the optimised CPU runtime failed while {stage} ({msg}); torch ran instead",
+    )
 
 
 def _producer(
@@ -243,17 +314,21 @@ def analyse_session(
     from core import __version__
     from core.faces.detect import make_detector
     from core.faces.track import CropPolicy, FaceTracker, tracker_for, trained_detector
+    from core.inference.select import plan_inference
     from core.models.checkpoint import load_any_checkpoint
     from core.models.families import family_of, inputs_of
-    from core.models.runtime import autocast, faces_to_input, pick_device
+    from core.models.runtime import autocast, faces_to_input
     from core.recording.reader import open_session
 
     opts = options or AnalysisOptions()
     t_start = time.perf_counter()
-    device = pick_device(opts.device)
+    plan_inference(opts.device)  # a device this computer lacks: refused before any work
     model, cfg, meta = load_any_checkpoint(checkpoint, map_location="cpu")
     inputs = inputs_of(cfg)
     sequence = inputs.kind == "sequence"  # DeepVANet, Transformer, AViGaS: core.analysis.sequences
+    plan = plan_inference(opts.device, frame_model=not sequence)
+    device = plan.device
+    runtime: dict[str, Any] = {"engine": "torch", "reason": plan.reason}
     trained = trained_detector(meta)  # the detector the model's training crops came from
     data = open_session(Path(folder))
     video = data.video(verify=False)
@@ -277,6 +352,7 @@ def analyse_session(
                     "checkpoint (Settings → model)."
                 ) from None
         on_cuda = device.type == "cuda"
+        optimised = _optimised_model(plan, checkpoint, model, cfg, meta, opts, runtime, progress)
         every = on_cuda or opts.every_frame  # every frame, of the whole session by default
         if opts.every_frame:
             frames_per_s = None
@@ -286,7 +362,7 @@ def analyse_session(
             cap = anchor_rate_cap(inputs)
             frames_per_s = cap if frames_per_s is None else min(frames_per_s, cap)
         duration = data.duration_s
-        spans = _spans(opts, every, duration, markers or [])
+        spans = _spans(opts, every, duration, markers or [], optimised is not None)
         if video is not None and len(video):
             all_t = (video.timestamps_ns - data.t0_ns) / 1e9
             frame_ids = video.frame_indices
@@ -379,6 +455,15 @@ def analyse_session(
                 t1 = time.perf_counter()
                 usable = (c.has_face if use_face else np.ones(len(ok), bool)) & ok
                 idx = np.flatnonzero(usable)
+                if optimised is not None and len(idx):
+                    try:  # the optimised runtime batches itself
+                        outputs[done + idx] = optimised(
+                            c.crops[idx] if use_face else None, win[idx] if use_bio else None
+                        )
+                        idx = idx[:0]
+                    except Exception as exc:  # torch takes over, and the analysis says so
+                        _fall_back(runtime, "running", exc)
+                        optimised = None
                 for b in range(0, len(idx), opts.batch_size):
                     j = idx[b : b + opts.batch_size]
                     face_t = (
@@ -432,6 +517,8 @@ def analyse_session(
     est_mask = np.all(np.isfinite(outputs), axis=1)
     outputs[est_mask] = from_training_scale(outputs[est_mask])
     prec = "bf16" if (opts.amp == "bf16" or (opts.amp == "auto" and on_cuda)) else "fp32"
+    if runtime["engine"] != "torch":
+        prec = str(runtime["precision"])
     wall = time.perf_counter() - t_start
     counts: AnalysisCounts = {
         "frames_stored": int(len(all_t)),
@@ -448,8 +535,10 @@ def analyse_session(
         "inputs": modality_label(cfg.modalities, cfg.signals)
         + (f" — {describe_sampling(inputs, frames_per_s)}" if sequence else ""),
         "output_names": list(meta.get("output_names", [])),
-        "device": describe_device(device),
+        "device": describe_device(device)
+        + (f" — {runtime['engine']}" if runtime["engine"] != "torch" else ""),
         "precision": prec,
+        "runtime": runtime,
         "options": asdict(opts),
         "frames_per_s": frames_per_s,
         "face_detector": tracker.describe() if tracker is not None else None,

@@ -118,7 +118,10 @@ class AnalysisInfo(TypedDict, total=False):
     older file (readers use ``.get``). ``spans``: the ``[start_s, end_s]`` parts analysed (None:
     the whole session); ``frames_per_s``: the analysis rate (None: every stored frame);
     ``options``: :class:`core.analysis.engine.AnalysisOptions` as a dict; ``generation``: the
-    generation the file belongs to (``gen-<id>``; set when stored, absent in the older layout).
+    generation the file belongs to (``gen-<id>``; set when stored, absent in the older layout);
+    ``runtime``: what ran the model and why (``engine``: ``"torch"`` or the optimised runtime,
+    ``reason``, and there ``precision``, ``int8``, ``export``; ``fallback`` when it failed and
+    torch ran instead).
     """
 
     format_version: int
@@ -138,6 +141,7 @@ class AnalysisInfo(TypedDict, total=False):
     counts: AnalysisCounts
     timings_s: AnalysisTimings
     generation: str
+    runtime: dict[str, Any]
 
 
 @dataclass
