@@ -12,7 +12,9 @@ that arrived with the least latency. Three uses:
 * a device that restarts its counter (new acquisition after a reconnect, a clock reset) is
   placed back on the stream's counter grid by the same bound;
 * a device clock that jumped (Polar H10) is told from lost frames: its step disagrees with the
-  bound by more than latency can explain.
+  bound by more than latency can explain;
+* a stream with no counter at all (an LSL stream without nSeq, :mod:`devices.lsl.aligner`) has
+  its lost samples bounded by the same envelope over its time stamps.
 
 The lower envelope needs one packet near the latency floor; :class:`HeldRun` therefore holds a
 few packets (a fraction of a second) before the decision is made. Samples are never interpolated:
