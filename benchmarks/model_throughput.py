@@ -42,6 +42,17 @@ per-call weight conversion). The DataLoader shuffles and drops the last partial 
 timed batch has ``--batch`` samples; its workers are persistent.
 
 Goals from issue 3 (on one H100): inference ≥ 10,000 frames/s, training ≥ 3,000 samples/s.
+
+``--runtimes torch,openvino,openvino-int8[,onnxruntime,onnxruntime-int8]`` instead compares
+inference runtimes on the CPU, side by side in one run, on ResNet-50 BMMN-BAE-2 (random init) and
+the demo model (``--runtime-models``): torch (the reference) against the exported network
+(``core.inference``: fp32, and int8 calibrated on simulated frames) run by OpenVINO — and by
+ONNX Runtime when it is installed (not a dependency; for the comparison that chose OpenVINO).
+Inputs are uint8 crops and scaled windows in memory (the analysis's model stage without the
+windows' cutting); batch sizes from ``--runtime-batches``; ``--rounds`` interleaves every runtime
+round by round, so load from other work weighs on each alike (the load average is printed).
+Goals from issue 21 (2 CPU cores): ResNet-50 ≥ 30 frames/s end to end in the analysis, the demo
+model ≥ 200 frames/s model stage.
 """
 
 from __future__ import annotations
@@ -404,6 +415,118 @@ def format_line(res: dict[str, Any], on_cuda: bool) -> str:
     )
 
 
+def compare_runtimes(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """torch against the exported network's runtimes (module docstring), interleaved."""
+    from core.inference import cache as cache_mod
+    from core.inference.export import graph_inputs
+    from core.inference.runner import CompiledNetwork, threads
+    from core.learning.demo_model import SHIPPED
+    from core.machine import file_sha256
+    from core.models.checkpoint import load_any_checkpoint, save_checkpoint
+
+    runtimes = [r.strip() for r in args.runtimes.split(",") if r.strip()]
+    batches = [int(b) for b in args.runtime_batches.split(",")]
+    torch.set_num_threads(threads())
+    tmp = Path(tempfile.mkdtemp(prefix="therascope-rt-"))
+    print("TheraScope inference runtimes on the CPU (issue 21)")
+    print(f"machine: {cpu_name()}, {os.cpu_count()} logical cores; torch {torch.__version__}")
+    nets: dict[str, dict[str, Any]] = {}
+    for name in [m.strip() for m in args.runtime_models.split(",") if m.strip()]:
+        if name == "demo":
+            ck = SHIPPED
+        else:
+            torch.manual_seed(0)
+            cfg0 = BMMNConfig(variant="bae2", backbone=name, backbone_weights="none")
+            ck = save_checkpoint(
+                tmp / f"{name}.pt",
+                build_model(cfg0),
+                cfg0,
+                {"scaling": {"mean": {"ecg": 0.0, "gsr": 5.0}, "std": {"ecg": 0.3, "gsr": 3.0}}},
+            )
+        model, cfg, meta = load_any_checkpoint(ck)
+        t = time.perf_counter()
+        ex = cache_mod.prepare(file_sha256(ck), model, cfg, meta, tmp / "cache")
+        print(f"{name}: export ready in {time.perf_counter() - t:.1f} s; {ex.int8_check.reason}")
+        run: dict[str, Any] = {"torch": model.eval()}
+        names = graph_inputs(cfg)
+        for rt in runtimes:
+            if rt.startswith("openvino"):
+                path = ex.int8 if rt.endswith("int8") else ex.fp32
+                if path is not None:
+                    run[rt] = CompiledNetwork(path, names, batch=max(batches))
+            elif rt.startswith("onnxruntime"):
+                try:
+                    import onnxruntime as ort
+                except ImportError:
+                    print(f"{rt}: onnxruntime is not installed; skipped")
+                    continue
+                so = ort.SessionOptions()
+                so.intra_op_num_threads = threads()
+                path = ex.int8 if rt.endswith("int8") else ex.fp32
+                if path is not None:
+                    run[rt] = ort.InferenceSession(
+                        str(path), so, providers=["CPUExecutionProvider"]
+                    )
+        nets[name] = {"cfg": cfg, "run": run, "names": names}
+    results: list[dict[str, Any]] = []
+    rng = np.random.default_rng(0)
+    for rnd in range(args.rounds):
+        for name, d in nets.items():
+            cfg = d["cfg"]
+            for b in batches:
+                faces = rng.integers(0, 256, (b, cfg.face_size, cfg.face_size, 3), dtype=np.uint8)
+                bio = rng.standard_normal((b, len(cfg.signals), cfg.bio_window), dtype=np.float32)
+                for rt in runtimes:
+                    fn = d["run"].get(rt)
+                    if fn is None:
+                        continue
+                    step = _runtime_step(rt, fn, faces, bio, d["names"])
+                    step()  # warm-up (OpenVINO compiles for this batch shape)
+                    load = os.getloadavg()[0]
+                    n, t0 = 0, time.perf_counter()
+                    while True:
+                        step()
+                        n += b
+                        if time.perf_counter() - t0 >= args.seconds:
+                            break
+                    fps = n / (time.perf_counter() - t0)
+                    res = {"model": name, "runtime": rt, "batch": b, "round": rnd + 1,
+                           "frames_per_s": fps, "load": load}  # fmt: skip
+                    results.append(res)
+                    print(
+                        f"round {rnd + 1} {name:<9} {rt:<17} batch {b:>3}: {fps:8.1f} frames/s"
+                        f"  (load {load:.1f})",
+                        flush=True,
+                    )
+    print("median frames/s over rounds:")
+    keys = sorted({(r["model"], r["batch"], r["runtime"]) for r in results})
+    for model_name, b, rt in keys:
+        v = sorted(r["frames_per_s"] for r in results
+                   if (r["model"], r["batch"], r["runtime"]) == (model_name, b, rt))  # fmt: skip
+        base = sorted(r["frames_per_s"] for r in results
+                      if (r["model"], r["batch"], r["runtime"]) == (model_name, b, "torch"))  # fmt: skip
+        ratio = f"  {v[len(v) // 2] / base[len(base) // 2]:.1f}× torch" if base else ""
+        print(f"  {model_name:<9} batch {b:>3} {rt:<17} {v[len(v) // 2]:8.1f}{ratio}")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (other work on the machine)")
+    return results
+
+
+def _runtime_step(rt: str, fn: Any, faces: np.ndarray, bio: np.ndarray, names: list[str]) -> Any:
+    if rt == "torch":
+        face_t = torch.from_numpy(faces)
+        bio_t = torch.from_numpy(bio)
+
+        def torch_step() -> None:
+            with torch.inference_mode():
+                fn(faces_to_input(face_t, torch.device("cpu")), bio_t)
+
+        return torch_step
+    if rt.startswith("onnxruntime"):
+        feed = {k: v for k, v in (("face", faces), ("bio", bio)) if k in names}
+        return lambda: fn.run(None, feed)
+    return lambda: fn(faces if "face" in names else None, bio if "bio" in names else None)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda[:i]")
@@ -442,7 +565,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--family-size", choices=("paper", "small"), default="paper")
     ap.add_argument("--family-batch", type=int, default=32, help="batch of the other families")
     ap.add_argument("--json", type=Path, default=None, help="save the results here")
+    ap.add_argument("--runtimes", default="", help="compare CPU runtimes (see above) instead")
+    ap.add_argument("--runtime-models", default="resnet50,demo", help="resnet50, resnet18, demo")
+    ap.add_argument("--runtime-batches", default="16", help="comma list of batch sizes")
+    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds (--runtimes)")
     args = ap.parse_args(argv)
+    if args.runtimes:
+        out = compare_runtimes(args)
+        if args.json is not None:
+            args.json.write_text(json.dumps(out, indent=2) + "\n")
+        return 0
     if args.batch < 1 or args.seconds <= 0 or args.iters < 0:
         ap.error("--batch and --seconds must be positive, --iters non-negative")
     names = (

@@ -29,12 +29,18 @@ def describe_analysis_device(spec: str) -> str:
     the first time: imports torch)."""
     if spec not in _device_cache:
         from core.analysis.engine import describe_device
-        from core.models.runtime import pick_device
+        from core.inference.select import plan_inference
 
         try:
-            _device_cache[spec] = describe_device(pick_device(spec))
+            plan = plan_inference(spec)
         except RuntimeError as e:  # CUDA chosen in the settings, none here
             return f"not available — {e}"
+        text = describe_device(plan.device)
+        if plan.optimised:
+            text += " — the optimised CPU runtime (OpenVINO), as there is no GPU"
+        else:
+            text += f" ({plan.reason.removeprefix('auto: ')})"
+        _device_cache[spec] = text
     return _device_cache[spec]
 
 
@@ -252,7 +258,7 @@ class AnalysePanel(QWidget):
             return
         self.device.setText(f"Runs on: {device}")
         on_cuda = device.startswith("cuda")
-        n = frames_to_analyse(rec, settings, on_cuda, windows)
+        n = frames_to_analyse(rec, settings, on_cuda, windows, optimised="OpenVINO" in device)
         how = "every frame" if on_cuda else f"{settings.analysis_frames_per_s:g} frames per second"
         self.amount.setText(
             f"Frames to analyse: about {n:,} ({how} of a {format_clock(rec.duration_s)} session)"

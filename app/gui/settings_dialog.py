@@ -41,9 +41,15 @@ FACE_DETECTORS = (
     ("mtcnn", "MTCNN (tilted and turned heads, low light; slower on the CPU)"),
 )
 DEVICES = (
-    ("auto", "Automatic (the GPU when there is one)"),
-    ("cpu", "CPU"),
+    ("auto", "Automatic (recommended)"),
+    ("cpu", "CPU, torch (the reference; slower)"),
     ("cuda", "GPU (CUDA)"),
+    ("mps", "Apple GPU (MPS)"),
+)
+#: what "Automatic" does (core.inference.select.plan_inference)
+AUTO_DEVICE_NOTE = (
+    "Automatic uses a CUDA GPU, else an Apple GPU, else the optimised CPU runtime (OpenVINO; "
+    "int8 where its accuracy check holds); each analysis records which ran and why."
 )
 
 
@@ -140,6 +146,11 @@ class SettingsDialog(QDialog):
             self.device.addItem(settings.analysis_device, settings.analysis_device)
             i = self.device.count() - 1
         self.device.setCurrentIndex(i)
+        self.device_note = QLabel()
+        self.device_note.setWordWrap(True)
+        self.device_note.setTextFormat(Qt.TextFormat.PlainText)
+        self.device.currentIndexChanged.connect(lambda _i: self.show_device_note())
+        self.show_device_note()
         self.detector = QComboBox()
         for key, name in FACE_DETECTORS:
             self.detector.addItem(name, key)
@@ -206,6 +217,7 @@ class SettingsDialog(QDialog):
         form.addRow("Backup", self.backup)
         form.addRow("Model", model)
         form.addRow("Analysis runs on", self.device)
+        form.addRow("", self.device_note)
         form.addRow("Analysis rate (CPU)", self.rate)
         form.addRow("Face detector", self.detector)
         form.addRow("Near-neutral radius", self.radius)
@@ -225,6 +237,15 @@ class SettingsDialog(QDialog):
         self._asked: Path | None = None
         self.job: Job | None = None
         self.show_provenance()
+
+    def show_device_note(self) -> None:
+        """What the chosen device setting runs on here, once known (never imports torch)."""
+        from app.gui.analysis_panel import cached_analysis_device
+
+        spec = str(self.device.currentData())
+        known = cached_analysis_device(spec)
+        now = f"Here: {known}." if known else "Here: shown once an analysis has looked."
+        self.device_note.setText((AUTO_DEVICE_NOTE + " " if spec == "auto" else "") + now)
 
     @staticmethod
     def _spin(lo: float, hi: float, step: float, value: float, suffix: str) -> QDoubleSpinBox:

@@ -32,15 +32,21 @@ def measured_rate(catalog: Catalog, data_root: Path, device_kind: str) -> float 
     return None
 
 
-def frames_to_analyse(rec: SessionRecord, settings: Settings, on_cuda: bool, windows: Any) -> int:
+def frames_to_analyse(
+    rec: SessionRecord, settings: Settings, on_cuda: bool, windows: Any, optimised: bool = False
+) -> int:
     """About how many frames the engine will analyse (its default scope: every frame on CUDA;
     on the CPU ``analysis_frames_per_s`` over the session, or over the pre/post windows when the
-    session is longer than 40 min)."""
+    session is longer than 40 min — than :data:`~core.analysis.engine.OPTIMISED_SESSION_MINUTES`
+    with the optimised CPU runtime, ``optimised``)."""
+    from core.analysis.engine import OPTIMISED_SESSION_MINUTES
+
     video = (rec.quality or {}).get("video") or {}
     stored = int(video.get("frames", 0))
     duration = float(rec.duration_s or 0.0)
     if on_cuda:
         return stored
-    span = duration if duration <= 40 * 60 else sum(w.end_s - w.start_s for w in windows)
+    whole = (OPTIMISED_SESSION_MINUTES if optimised else 40.0) * 60.0
+    span = duration if duration <= whole else sum(w.end_s - w.start_s for w in windows)
     n = math.ceil(span * settings.analysis_frames_per_s)
     return min(n, stored) if stored else n
