@@ -35,10 +35,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.resources import resource_path
+
 if TYPE_CHECKING:
     import torch
 
-WEIGHTS_FILE = Path(__file__).resolve().parents[2] / "resources" / "models" / "faces" / "mtcnn.pt"
+WEIGHTS_FILE = resource_path("models", "faces", "mtcnn.pt")
 #: SHA-256 of the shipped weights file (``tools/vendor_face_weights.py`` prints it).
 WEIGHTS_SHA256 = "21fc591ed3ef9375af24d91998862945ce819446da807c3fc54bc6c7c14936e3"
 

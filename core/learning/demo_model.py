@@ -19,10 +19,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from core.resources import resource_path
+
 log = logging.getLogger(__name__)
 
 DEMO_LABEL = "TheraScope demo model — simulated training data, not clinically valid"
-SHIPPED = Path(__file__).resolve().parents[2] / "resources" / "models" / "demo-bmmn-bae2.pt"
+SHIPPED = resource_path("models", "demo-bmmn-bae2.pt")
 
 
 def built_demo_path(data_root: Path | None = None) -> Path:

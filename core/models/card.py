@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from core.resources import package_path
 
 #: the model card shipped beside the model code
-MODEL_CARD = Path(__file__).with_name("MODEL_CARD.md")
+MODEL_CARD = package_path("core.models", "MODEL_CARD.md")
 
 
 def model_card() -> str:

@@ -19,12 +19,13 @@ from core.models.bmmn import BMMNConfig, build_model
 from core.models.deepvanet import DeepVANetConfig, build_deepvanet
 from core.models.heads import ModelInputs
 from core.models.mvp_transformer import MVPTransformerConfig, build_transformer
+from core.resources import package_path
 
 FAMILIES = ("bmmn", "deepvanet", "transformer", "avigas")
 
 AnyConfig = BMMNConfig | DeepVANetConfig | MVPTransformerConfig | AViGaSConfig
 
-_CARDS = Path(__file__).with_name("cards")
+_CARDS = package_path("core.models", "cards")
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ _REGISTRY = {
         "BMMN-BAE (BMMN, BAE-1, BAE-2)",
         "000 Comas, Aspandi, Binefa, FG 2020",
         BMMNConfig,
-        Path(__file__).with_name("MODEL_CARD.md"),
+        package_path("core.models", "MODEL_CARD.md"),
     ),
     "deepvanet": Family(
         "deepvanet",

@@ -36,16 +36,16 @@ import logging
 import threading
 import unicodedata
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
 from core.report.rtl import base_is_rtl, display_order, has_rtl, shape, visual
+from core.resources import resource_path
 
 log = logging.getLogger(__name__)
 
 #: The shipped font files (and their licences, README.md).
-FONT_DIR = Path(__file__).resolve().parents[2] / "resources" / "fonts"
+FONT_DIR = resource_path("fonts")
 #: The report's own font, and its bold face (standard PDF fonts: no file, WinAnsi encoding).
 PRIMARY, PRIMARY_BOLD = "Helvetica", "Helvetica-Bold"
 #: Code points from here on (emoji, pictographs) try :data:`EMOJI_FONT` first.
