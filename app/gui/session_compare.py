@@ -142,10 +142,10 @@ class SessionCompareDialog(QDialog):
         code = p.code if p is not None else "?"
         self.setWindowTitle(f"Compare two sessions — patient {code}")
         recs = sorted(
-            (r for r in catalog.list_sessions(patient_id=patient_id) if r.status != "recording"),
-            key=lambda r: (r.started_at, r.id),
+            catalog.list_sessions(patient_id=patient_id), key=lambda r: (r.started_at, r.id)
         )
-        numbered = [(i, r) for i, r in enumerate(recs, start=1)]
+        # numbered as in the sessions table (every session counts); one still recording is left out
+        numbered = [(i, r) for i, r in enumerate(recs, start=1) if r.status != "recording"]
         if len(numbered) < 2:
             raise ValueError("Two finished sessions are needed to compare.")
         ids = [r.id for _, r in numbered]
