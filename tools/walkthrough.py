@@ -278,15 +278,27 @@ def main() -> int:
     win.record.start_recording()
     pump(args.record_seconds / 3)
     win.record.mark_phase("treatment_start")
+    # S: the SUDS entry for this moment, then the rating saved (shown beside heart rate and EDA)
+    suds = win.record.ask_suds()
+    if suds is not None:
+        suds.field.setText("70")
+        shot("05a-suds-entry", suds)
+        suds.save()
     win.record.marker_edit.setText("patient describes a panic episode")
     win.record.marker_edit.returnPressed.emit()
     pump(args.record_seconds / 3)
     win.record.mark_phase("treatment_end")
+    win.record.add_suds(35)
     pump(args.record_seconds / 3)
     shot("05-recording")
     sid = win.record.stop_recording()
     pump(0.5)
     shot("06-review-not-analysed")
+    # GAD-7 and PHQ-9 item by item before and after (PHQ-9 item 9 above 0: highlighted)
+    for phase, gad, phq in (("pre", 2, 2), ("post", 1, 1)):
+        win.catalog.set_questionnaire(sid, phase, "gad7", dict.fromkeys(range(1, 8), gad))
+        win.catalog.set_questionnaire(sid, phase, "phq9", dict.fromkeys(range(1, 10), phq))
+    win.review.self_report.load(sid)
     win.review.analyse()  # "Analyse now"
     for _ in range(1200):
         pump(0.1)
@@ -297,6 +309,10 @@ def main() -> int:
         win.review.tabs.setCurrentIndex(i)
         tab = "".join(c for c in win.review.tabs.tabText(i).lower() if c.isalnum() or c == " ")
         shot(f"07-review-{i + 1}-{'-'.join(tab.split())}")
+    win.review.tabs.setCurrentWidget(win.review.self_report)
+    q = win.review.self_report.questionnaires
+    q.setCurrentWidget(q.pages["phq9"])  # PHQ-9 item by item
+    shot("07b-review-phq9-items")
     # which of liking and the seven emotions the model estimates (the demo model: none)
     print("liking & emotions:", win.review.outputs.intro.text().split("<br>")[0])
     win.review.tabs.setCurrentIndex(0)
