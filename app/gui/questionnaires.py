@@ -129,8 +129,8 @@ class InstrumentForm(QWidget):
         ref.setWordWrap(True)
         ref.setStyleSheet("color:#666; font-size:10px;")
         lay = QVBoxLayout(self)
+        lay.addWidget(self.flag)  # above the items: seen without scrolling
         lay.addLayout(grid)
-        lay.addWidget(self.flag)
         lay.addWidget(self.error)
         lay.addWidget(ref)
         lay.addStretch(1)
@@ -257,6 +257,7 @@ class QuestionnaireBox(QTabWidget):
         super().__init__(parent)
         self.catalog = catalog
         self.forms: dict[str, InstrumentForm] = {}
+        self.pages: dict[str, QScrollArea] = {}  # each form's tab (other tabs may come first)
         for key, inst in INSTRUMENTS.items():
             form = InstrumentForm(catalog, inst)
             form.changed.connect(self._form_changed)
@@ -264,7 +265,9 @@ class QuestionnaireBox(QTabWidget):
             self.forms[key] = form
             scroll = QScrollArea()
             scroll.setWidgetResizable(True)
+            scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             scroll.setWidget(form)
+            self.pages[key] = scroll
             self.addTab(scroll, f"{inst.name} item by item")
 
     def load(self, session_id: int) -> None:
@@ -279,7 +282,8 @@ class QuestionnaireBox(QTabWidget):
 
     def _mark_tabs(self) -> None:
         """A flagged questionnaire's tab reads "PHQ-9 item by item ⚠" in red."""
-        for i, form in enumerate(self.forms.values()):
+        for key, form in self.forms.items():
+            i = self.indexOf(self.pages[key])
             on = any((r := form.live_result(p)) is not None and r.flagged for p in PHASES)
             self.setTabText(i, f"{form.inst.name} item by item" + (" ⚠" if on else ""))
             self.tabBar().setTabTextColor(i, Qt.GlobalColor.red if on else Qt.GlobalColor.black)

@@ -135,18 +135,16 @@ class SelfReportBox(QGroupBox):
         self.error = QLabel()
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color:#c0392b;")
-        # GAD-7 and PHQ-9 item by item (app/gui/questionnaires.py); the GAD-7 total above then
-        # follows the items and is read-only
+        # GAD-7 and PHQ-9 item by item (app/gui/questionnaires.py) in tabs beside the notes, at
+        # full width; the GAD-7 total above then follows the items and is read-only
         self.questionnaires = QuestionnaireBox(catalog)
         self.questionnaires.changed.connect(self._questionnaires_changed)
-        left = QVBoxLayout()
-        left.addLayout(grid)
-        left.addWidget(self.error)
-        left.addWidget(QLabel("Notes"))
-        left.addWidget(self.notes, 1)
-        lay = QHBoxLayout(self)
-        lay.addLayout(left, 2)
-        lay.addWidget(self.questionnaires, 3)
+        self.questionnaires.insertTab(0, self.notes, "Notes")
+        self.questionnaires.setCurrentIndex(0)
+        lay = QVBoxLayout(self)
+        lay.addLayout(grid)
+        lay.addWidget(self.error)
+        lay.addWidget(self.questionnaires, 1)
 
     def load(self, session_id: int) -> None:
         """Show ``session_id``'s ratings and notes (what was typed for the previous one is saved

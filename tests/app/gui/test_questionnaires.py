@@ -71,7 +71,7 @@ def test_gad7_items_score_live_refuse_out_of_range_and_replace_the_old_total(qtb
 
 def test_phq9_item_9_above_0_is_highlighted_on_screen(qtbot, form) -> None:
     box, cat, sid = form
-    box.questionnaires.setCurrentIndex(1)
+    box.questionnaires.setCurrentWidget(box.questionnaires.pages["phq9"])
     phq = box.questionnaires.forms["phq9"]
     assert not phq.flag.isVisible()
     for item in range(1, 9):
@@ -82,7 +82,7 @@ def test_phq9_item_9_above_0_is_highlighted_on_screen(qtbot, form) -> None:
         phq.flag.isVisible() and "item 9" in phq.flag.text() and "before (pre)" in phq.flag.text()
     )
     assert phq.item_labels[9].styleSheet() == FLAG_ROW_STYLE
-    assert box.questionnaires.tabText(1).endswith("⚠")
+    assert box.questionnaires.tabText(2) == "PHQ-9 item by item ⚠"  # after Notes and GAD-7
     assert session_measures(cat, sid).flagged[0].instrument == "phq9"
     type_score(qtbot, phq.fields["pre"][9], "0")
     assert not phq.flag.isVisible() and phq.item_labels[9].styleSheet() == ""
