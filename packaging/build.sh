@@ -25,7 +25,7 @@ while [[ $# -gt 0 ]]; do
         --flavour=*) FLAVOUR="${1#*=}"; shift ;;
         --worktree) SOURCE=worktree; shift ;;
         --fresh-venv) FRESH=1; shift ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) echo "build.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Test a built bundle the way a clinic gets it (packaging/README.md, "Testing a bundle"):
 #
-#   bash packaging/test_bundle.sh [BUNDLE.tar.gz] [--out DIR] [--keep]
+#   bash packaging/test_bundle.sh [BUNDLE.tar.gz] [--out DIR] [--keep] [--drop-caches]
 #
 # 1. unpacks the tar.gz into a fresh temporary folder outside the source tree;
 # 2. runs everything from there in an `env -i` environment whose PATH holds the system's tools
@@ -12,6 +12,8 @@
 #    THERASCOPE_READY_SIGNAL is set), a screenshot of the window (THERASCOPE_SCREENSHOT) and, under
 #    Xvfb, of the whole screen; checks that the running process loaded no file from a Python
 #    installation or the source tree (/proc/PID/maps).
+# --drop-caches (root) empties the kernel's page cache before the offscreen and the Xvfb start, so
+# they read the bundle from disk: a true cold start (it slows other programs on the machine a bit).
 # Not part of the pytest suite (minutes, and a multi-GB bundle). Exit status 0 only if every step
 # passed; the figures and screenshots are in --out (default packaging/dist/test-NAME/).
 set -uo pipefail
@@ -21,11 +23,13 @@ ROOT="$(cd "$HERE/.." && pwd)"
 TARBALL=""
 OUT=""
 KEEP=0
+DROP=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --out) OUT="$2"; shift 2 ;;
         --keep) KEEP=1; shift ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        --drop-caches) DROP=1; shift ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) TARBALL="$1"; shift ;;
     esac
 done
@@ -145,18 +149,26 @@ gui_run() {
     if [[ -s "$shot" ]]; then pass "$label: window screenshot $shot"; else fail "shot-$label" "$label: no window screenshot"; fi
 }
 
+maybe_drop_caches() {
+    if [[ "$DROP" == 1 ]]; then
+        sync && echo 3 > /proc/sys/vm/drop_caches && echo "  (page cache dropped: a cold start from disk)"
+    fi
+}
+
 xvfb_screenshot() {
-    # the whole X screen, as the user would see it (ImageMagick reads the root window)
-    if command -v convert >/dev/null && DISPLAY="$DISPLAY_NUM" convert x:root "$1" 2>/dev/null; then
+    # the whole X screen, as the user would see it (xwd from x11-apps, netpbm to make a PNG)
+    if command -v xwd >/dev/null && command -v xwdtopnm >/dev/null && command -v pnmtopng >/dev/null \
+        && xwd -root -silent -display "$DISPLAY_NUM" | xwdtopnm 2>/dev/null | pnmtopng > "$1" 2>/dev/null \
+        && [[ -s "$1" ]]; then
         pass "xvfb: screen screenshot $1"
-    elif command -v xwd >/dev/null && command -v convert >/dev/null; then
-        DISPLAY="$DISPLAY_NUM" xwd -root -silent | convert xwd:- "$1" && pass "xvfb: screen screenshot $1"
     else
-        echo "  (no screen screenshot: install x11-apps and imagemagick)"
+        rm -f "$1"
+        echo "  (no screen screenshot: apt-get install x11-apps netpbm)"
     fi
 }
 
 echo "== GUI offscreen"
+maybe_drop_caches
 gui_run offscreen QT_QPA_PLATFORM=offscreen
 echo "== GUI offscreen, second start (files in the page cache)"
 gui_run offscreen-warm QT_QPA_PLATFORM=offscreen
@@ -167,12 +179,16 @@ if ! command -v Xvfb >/dev/null || [[ ! -e /usr/lib/x86_64-linux-gnu/libxcb-curs
     apt-get install -y -qq xvfb libxcb-cursor0 >/dev/null 2>&1 \
         || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq xvfb libxcb-cursor0 >/dev/null 2>&1; }
 fi
+if ! command -v xwd >/dev/null || ! command -v pnmtopng >/dev/null; then
+    apt-get install -y -qq x11-apps netpbm >/dev/null 2>&1 || true   # the screen screenshot only
+fi
 for n in $(seq 90 120); do [[ -e /tmp/.X11-unix/X$n || -e /tmp/.X$n-lock ]] || break; done
 DISPLAY_NUM=":$n"
 Xvfb "$DISPLAY_NUM" -screen 0 1280x800x24 -nolisten tcp > "$OUT/xvfb.log" 2>&1 &
 XVFB_PID=$!
 for _ in $(seq 1 50); do [[ -e /tmp/.X11-unix/X$n ]] && break; sleep 0.1; done
 if [[ -e /tmp/.X11-unix/X$n ]]; then
+    maybe_drop_caches
     gui_run xvfb QT_QPA_PLATFORM=xcb DISPLAY="$DISPLAY_NUM"
 else
     fail "xvfb" "Xvfb did not start ($OUT/xvfb.log)"
