@@ -432,6 +432,7 @@ class ReviewPage(QWidget):
             self.review.self_reports = self.catalog.self_reports(self.session_id)
             self.circumplex.show_session(self.review, phase_minutes=self.settings.phase_minutes)
             self.table.show_review(self.review)
+            self.timeline.set_suds(self.catalog.list_suds(self.session_id))  # corrected, deleted
             self.seek(self.t)
 
     def _markers_changed(self) -> None:
