@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.questionnaires import QuestionnaireBox
+from app.gui.suds_entry import SudsEditor
 from core.catalog import Catalog, Marker
 
 PHASES = (("pre", "Before (pre)"), ("post", "After (post)"))
@@ -141,6 +142,10 @@ class SelfReportBox(QGroupBox):
         self.questionnaires.changed.connect(self._questionnaires_changed)
         self.questionnaires.insertTab(0, self.notes, "Notes")
         self.questionnaires.setCurrentIndex(0)
+        # the SUDS ratings taken while recording (S): a value corrected, a rating deleted
+        self.suds = SudsEditor(catalog)
+        self.suds.changed.connect(self.changed.emit)
+        self.questionnaires.addTab(self.suds, "SUDS ratings")
         lay = QVBoxLayout(self)
         lay.addLayout(grid)
         lay.addWidget(self.error)
@@ -166,6 +171,7 @@ class SelfReportBox(QGroupBox):
         self._problems.clear()
         self._show_problems()
         self.questionnaires.load(session_id)
+        self.suds.load(session_id)
         self._gad7_follows_items()
 
     def _gad7_follows_items(self) -> None:

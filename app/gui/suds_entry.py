@@ -1,4 +1,5 @@
-"""The SUDS entry opened by S while recording (issue 19, item 3).
+"""The SUDS entry opened by S while recording (issue 19, item 3), and the session's SUDS ratings
+afterwards (:class:`SudsEditor`, in the ratings tab: a value corrected, a rating deleted).
 
 A small window, not modal: the recording, its clock and its buttons go on behind it. The rating
 belongs to the moment S was pressed (shown in the window), not to when the number was typed. A
@@ -10,16 +11,22 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from core.clinical import SUDS_MAX, SUDS_MIN, check_suds
+from core.catalog import Catalog
+from core.clinical import SUDS_MAX, SUDS_MIN, SudsRating, check_suds
 from core.timefmt import format_clock
 
 INVALID_STYLE = "border:1px solid #c0392b; background:#fdecea; font-size:22px;"
@@ -111,3 +118,113 @@ class SudsDialog(QDialog):
             return
         self.rating_entered.emit(rating, self.t_s)
         self.accept()
+
+
+class SudsEditor(QWidget):
+    """A session's SUDS ratings after the recording: time and value; the value can be corrected
+    (0–100, anything else refused with a message and the stored value kept), a rating deleted
+    (asks first). Their moments stay where S was pressed."""
+
+    changed = Signal()
+
+    def __init__(self, catalog: Catalog, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.catalog = catalog
+        self.session_id: int | None = None
+        self.ratings: list[SudsRating] = []
+        self._loading = False
+        self.table = QTableWidget(0, 2)
+        self.table.setHorizontalHeaderLabels(["Session time", f"SUDS ({SUDS_MIN}–{SUDS_MAX})"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        hh.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.itemChanged.connect(self._edited)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.empty = QLabel("No SUDS ratings in this session (press S while recording).")
+        self.empty.setStyleSheet("color:#777;")
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color:#c0392b;")
+        self.delete_btn = QPushButton("Delete")
+        self.delete_btn.setToolTip("Delete the selected SUDS rating (asks first)")
+        self.delete_btn.clicked.connect(self.delete_selected)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Double-click a value to correct it."))
+        bar.addStretch(1)
+        bar.addWidget(self.delete_btn)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.empty)
+        lay.addWidget(self.table, 1)
+        lay.addWidget(self.error)
+        lay.addLayout(bar)
+
+    def load(self, session_id: int) -> None:
+        self.session_id = session_id
+        self.ratings = self.catalog.list_suds(session_id)
+        self._loading = True
+        try:
+            self.table.setRowCount(len(self.ratings))
+            for i, r in enumerate(self.ratings):
+                t = QTableWidgetItem(format_clock(r.t_s))
+                t.setFlags(t.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                self.table.setItem(i, 0, t)
+                v = QTableWidgetItem(str(r.rating))
+                v.setData(Qt.ItemDataRole.UserRole, r.id)
+                v.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(i, 1, v)
+            self.table.clearSelection()
+        finally:
+            self._loading = False
+        self.empty.setVisible(not self.ratings)
+        self.error.clear()
+        self._selection_changed()
+
+    def _selection_changed(self) -> None:
+        self.delete_btn.setEnabled(self._selected() is not None)
+
+    def _selected(self) -> SudsRating | None:
+        rows = {i.row() for i in self.table.selectedIndexes()}
+        return self.ratings[min(rows)] if rows and min(rows) < len(self.ratings) else None
+
+    def _edited(self, item: QTableWidgetItem) -> None:
+        if self._loading or item.column() != 1 or self.session_id is None:
+            return
+        rid = int(item.data(Qt.ItemDataRole.UserRole))
+        old = next(r for r in self.ratings if r.id == rid)
+        try:
+            value = parse_suds(item.text())
+            self.catalog.update_suds(rid, value)
+        except (ValueError, KeyError) as e:
+            self.error.setText(
+                f"Not saved: {e} (the stored {old.rating} at {format_clock(old.t_s)} stays)."
+            )
+            self._loading = True
+            item.setText(str(old.rating))
+            self._loading = False
+            return
+        self.error.clear()
+        self.ratings = self.catalog.list_suds(self.session_id)
+        self.changed.emit()
+
+    def delete_selected(self) -> None:
+        r = self._selected()
+        if r is None or self.session_id is None:
+            return
+        ans = QMessageBox.question(
+            self,
+            "Delete SUDS rating?",
+            f"Delete the SUDS rating {r.rating} at {format_clock(r.t_s)}?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        if ans != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            self.catalog.delete_suds(r.id)
+        except KeyError as e:
+            QMessageBox.warning(self, "SUDS rating not deleted", str(e))
+        self.load(self.session_id)
+        self.changed.emit()

@@ -200,6 +200,18 @@ class ClinicalMixin(CatalogBase):
             self._write_audit("create", "suds", sid, f"session_id={session_id}; t_s={t:.3f}")
             return self._suds_or_raise(sid)
 
+    def update_suds(self, suds_id: int, rating: int) -> SudsRating:
+        """Correct a SUDS rating's value (its moment stays). ValueError: outside 0–100; KeyError:
+        no such rating."""
+        value = check_suds(rating)
+        with self._lock, self._conn:
+            old = self._suds_or_raise(suds_id)
+            if old.rating == value:
+                return old
+            self._conn.execute("UPDATE suds_ratings SET rating = ? WHERE id = ?", (value, suds_id))
+            self._write_audit("update", "suds", suds_id, f"session_id={old.session_id}")
+            return self._suds_or_raise(suds_id)
+
     def delete_suds(self, suds_id: int) -> SudsRating:
         """Delete a SUDS rating; returns it. KeyError: no such rating."""
         with self._lock, self._conn:

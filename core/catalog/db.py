@@ -568,6 +568,7 @@ _DOING = {
     "update_patient": "save the patient",
     "update_session_notes": "save the session notes",
     "update_session_quality": "save the session's quality figures",
+    "update_suds": "save the SUDS rating",
 }
 
 
@@ -594,6 +595,7 @@ _RETURNS_SESSION_PART = {
     "set_self_report",
     "set_questionnaire",
     "add_suds",
+    "update_suds",
     "delete_suds",
     "record_analysis",
     "update_analysis_summary",

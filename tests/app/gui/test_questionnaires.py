@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLineEdit
+from PySide6.QtWidgets import QLineEdit, QMessageBox
 
 from app.gui.questionnaires import FLAG_ROW_STYLE, INVALID_STYLE
 from app.gui.session_forms import SelfReportBox
@@ -103,3 +103,28 @@ def test_suds_ratings_on_the_review_timeline(qtbot, form) -> None:
     assert list(xs) == [12.0, 95.5] and list(ys) == [suds_y(80), suds_y(30)]
     assert [t.toPlainText() for t in view.suds_labels] == ["SUDS 80", "SUDS 30"]
     assert (suds_y(0), suds_y(50), suds_y(100)) == (-1.0, 0.0, 1.0)
+
+
+def test_suds_ratings_corrected_or_deleted_after_the_session(qtbot, form, monkeypatch) -> None:
+    box, cat, sid = form
+    cat.add_suds(sid, 12.0, 80)
+    cat.add_suds(sid, 95.5, 30)
+    box.load(sid)
+    editor = box.suds
+    box.questionnaires.setCurrentWidget(editor)
+    assert [editor.table.item(i, 0).text() for i in range(2)] == ["0:12", "1:36"]
+    editor.table.item(0, 1).setText("180")  # as typed into the cell
+    assert (
+        "from 0 to 100" in editor.error.text()
+        and "the stored 80 at 0:12 stays" in editor.error.text()
+    )
+    assert editor.table.item(0, 1).text() == "80" and cat.list_suds(sid)[0].rating == 80
+    editor.table.item(0, 1).setText("8")
+    assert editor.error.text() == "" and cat.list_suds(sid)[0].rating == 8
+    assert cat.list_suds(sid)[0].t_s == 12.0  # the moment stays
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    assert not editor.delete_btn.isEnabled()
+    editor.table.selectRow(1)
+    qtbot.mouseClick(editor.delete_btn, Qt.MouseButton.LeftButton)
+    assert [(r.t_s, r.rating) for r in cat.list_suds(sid)] == [(12.0, 8)]
+    assert editor.table.rowCount() == 1

@@ -147,6 +147,10 @@ def test_suds_ratings_stored_in_time_order_and_refused_out_of_range(tmp_path: Pa
                 c.add_suds(sid, 10.0, bad)  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="0 s or later"):
             c.add_suds(sid, -1.0, 10)
+        with pytest.raises(ValueError, match="SUDS must be from 0 to 100; 101"):
+            c.update_suds(early.id, 101)
+        assert c.update_suds(early.id, 80).rating == 80 and c.list_suds(sid)[0].t_s == 30.0
+        early = c.list_suds(sid)[0]
         assert c.delete_suds(early.id) == early
         assert c.list_suds(sid) == [late]
         with pytest.raises(sqlite3.IntegrityError):  # the schema refuses too
