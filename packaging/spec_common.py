@@ -9,6 +9,7 @@ need (test suites, tkinter, unused Qt modules) — nothing a feature needs is ex
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 from pathlib import Path
 
 from PyInstaller.utils.hooks import collect_data_files, collect_dynamic_libs, copy_metadata
@@ -124,7 +125,13 @@ def collect(
     hiddenimports += ["PySide6.QtOpenGL", "PySide6.QtOpenGLWidgets", "PySide6.QtSvg"]
     # torchvision >= 0.29 loads its operators from _C_stable.so / image_stable.so, which the
     # torchvision hook (looking for _C) misses: without them `import torchvision` fails
+    # (collect_dynamic_libs matches only lib*.so names; torch.ops.load_library finds them beside
+    # torchvision/extension.py)
     binaries: list[tuple[str, str]] = []
-    with contextlib.suppress(Exception):  # not installed in this flavour
-        binaries += collect_dynamic_libs("torchvision")
+    tv = importlib.util.find_spec("torchvision")
+    if tv is not None and tv.origin:
+        tv_dir = Path(tv.origin).parent
+        binaries += [(str(so), "torchvision") for so in sorted(tv_dir.glob("*.so"))]
+        with contextlib.suppress(Exception):
+            binaries += collect_dynamic_libs("torchvision")
     return hiddenimports, datas, binaries, excludes
