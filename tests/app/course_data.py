@@ -121,17 +121,25 @@ def hand_physiology(
     return out
 
 
+#: the folder :func:`course_folder` built in this test run (each test module that imports the
+#: fixture gets its own fixture instance; they share the folder)
+_BUILT: dict[Path, Path] = {}
+
+
 @pytest.fixture(scope="session")
 def course_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data folder (plain, no account) holding :func:`build_course`'s patient "C-3", built once
-    per test run; tests that write copy it first."""
-    root = tmp_path_factory.mktemp("course")
-    cat = Catalog.open(root / "catalog.sqlite")
-    try:
-        build_course(cat, root)
-    finally:
-        cat.close()
-    return root
+    per test run; tests read it as it is and copy it before writing."""
+    base = tmp_path_factory.getbasetemp()
+    if base not in _BUILT:
+        root = tmp_path_factory.mktemp("course")
+        cat = Catalog.open(root / "catalog.sqlite")
+        try:
+            build_course(cat, root)
+        finally:
+            cat.close()
+        _BUILT[base] = root
+    return _BUILT[base]
 
 
 def course_of(root: Path) -> CourseFixture:
