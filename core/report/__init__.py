@@ -1,1 +1,3 @@
-"""The PDF session report: data gathered from the catalog, flowables, charts and the document."""
+"""The PDF reports: the session report (data gathered from the catalog, flowables, charts and the
+document; :mod:`core.report.session`) and the course report of a patient's sessions
+(:mod:`core.report.course`)."""
