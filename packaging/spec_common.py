@@ -102,6 +102,9 @@ def collect(
         "torch.testing._internal.distributed",
         "torch.utils.benchmark",
         "torch.utils.tensorboard",
+        # the GPU kernel compiler behind torch.compile (~0.9 GB); TheraScope never compiles
+        # (torch falls back without it, as in CPU-only torch builds, which have no triton)
+        "triton",
         "tensorboard",
         # Qt modules the app does not load (PySide6-Essentials; the hooks only follow imports, but
         # pyqtgraph probes some optionally)
