@@ -96,6 +96,19 @@ else
     fail "version" "--version does not name the flavour"
 fi
 
+echo "== desktop entry"
+if "${RUN[@]}" sh "$APP/install-desktop-entry.sh" >/dev/null \
+    && ENTRY="$T/home/.local/share/applications/therascope.desktop" && [[ -f "$ENTRY" ]] \
+    && grep -q "^Exec=\"$APP/therascope\"" "$ENTRY" && [[ -f "$APP/share/icons/therascope.svg" ]]; then
+    if command -v desktop-file-validate >/dev/null && ! desktop-file-validate "$ENTRY"; then
+        fail "desktop" "the installed desktop entry does not validate"
+    else
+        pass "install-desktop-entry.sh installed a valid entry pointing into the bundle"
+    fi
+else
+    fail "desktop" "install-desktop-entry.sh did not install the entry"
+fi
+
 echo "== selftest"
 t0=$(now)
 "${RUN[@]}" "$APP/therascope" selftest > "$OUT/selftest.txt" 2>&1
