@@ -17,9 +17,13 @@ from __future__ import annotations
 import argparse
 import platform
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+# the checkout's packages: the editable install maps them only for the therascope command
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def machine() -> str:

@@ -5,7 +5,11 @@ clinic's data folder."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+
+# the checkout's packages: the editable install maps them only for the therascope command
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def add_flag(ap: argparse.ArgumentParser) -> None:

@@ -25,6 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
+# the checkout's packages: the editable install maps them only for the therascope command
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -19,6 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
+# the checkout's packages: the editable install maps them only for the therascope command
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 
 def machine() -> str:
     from core.machine import cpu_description

@@ -28,6 +28,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+# the checkout's packages: the editable install maps them only for the therascope command
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 #: displays for --sizes; a window's title bar takes about 30 px of the height
 SIZES = ((1366, 768), (1024, 640))
 TITLE_BAR = 30
