@@ -281,12 +281,12 @@ class LslSensor(BioSensorBase):
         found = [i for i in found if i.nominal_srate() > 0]
         return found[0] if found else None
 
-    def _open(self, info: Any) -> None:
+    def _open(self, info: Any, timeout_s: float = 5.0) -> None:
         pylsl = self._pylsl
         inlet = pylsl.StreamInlet(
             info, max_buflen=60, recover=False, processing_flags=pylsl.proc_clocksync
         )
-        full = inlet.info(timeout=5.0)
+        full = inlet.info(timeout=timeout_s)
         channels, device = read_channels(full)
         plan = plan_channels(full.name(), full.type(), full.channel_count(), channels, device)
         ref = LslStreamRef.from_info(full)
@@ -295,7 +295,7 @@ class LslSensor(BioSensorBase):
         ):
             inlet.close_stream()
             raise LslError(f"{ref.name} came back with other channels or another rate")
-        inlet.open_stream(timeout=5.0)
+        inlet.open_stream(timeout=timeout_s)
         self._inlet = inlet
         self.plan = plan
         self.ref = self.ref or ref
@@ -447,8 +447,9 @@ class LslSensor(BioSensorBase):
             attempt += 1
             try:
                 info = self._resolve(self.policy.resolve_s)
-                if info is not None:
-                    self._open(info)
+                if info is not None and not self._stop.is_set():
+                    # an outlet found just as it closes must not hold up a stop for long
+                    self._open(info, 2.0 * self.policy.resolve_s)
             except Exception as e:
                 log.info("%s: reconnect attempt %d failed: %r", self.name, attempt, e)
                 info = None

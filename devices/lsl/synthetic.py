@@ -13,7 +13,9 @@ push``: one-sided latency, as a program that stamps what it receives).
 The EDA value carries the sample's number on the grid (``5 + (k mod 65536) / 65536`` µS) so that a
 receiver can check where each stored sample belongs. A JSON report (``--report``) says how many
 samples the grid held from the first to the last one sent, how many were pushed and dropped, and
-the grid's start on LSL's clock.
+the grid's start on LSL's clock. With ``--restart-gap`` the outlet closes after its run and a new
+one (a new instance, the same source id, its counter from 0) opens that many seconds later and
+runs again on the same grid; the report then lists both runs.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stamps", choices=["sample", "push"], default="sample")
     ap.add_argument("--grid-start", type=float, default=0.0, help="grid start on LSL's clock")
     ap.add_argument("--wait-consumer", type=float, default=10.0)
-    ap.add_argument("--settle", type=float, default=0.3, help="wait after a consumer came (s)")
+    ap.add_argument("--settle", type=float, default=0.5, help="wait after a consumer came (s)")
+    ap.add_argument("--restart-gap", type=float, default=0.0, help="close, wait, open again (s)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--report", type=Path)
     a = ap.parse_args(argv)
@@ -77,19 +81,29 @@ def main(argv: list[str] | None = None) -> int:
         c.append_child_value("label", label)
         c.append_child_value("sensor", label)
         c.append_child_value("unit", unit)
+    t0 = a.grid_start or pylsl.local_clock()
+    runs = [_run(pylsl, info, a, rng, t0)]
+    if a.restart_gap > 0:  # the outlet closes, and a new one (same source id) opens later
+        time.sleep(a.restart_gap)
+        runs.append(_run(pylsl, info, a, rng, t0))
+    report = {**runs[0], "rate": a.rate, "grid_start": t0, "runs": runs}
+    if a.report:
+        a.report.write_text(json.dumps(report))
+    return 0
+
+
+def _run(pylsl: Any, info: Any, a: argparse.Namespace, rng: Any, t0: float) -> dict[str, int]:
+    """One outlet's life: wait for a consumer, push for ``a.seconds`` on the grid, close."""
     outlet = pylsl.StreamOutlet(info, chunk_size=0, max_buffered=60)
     print("ready", flush=True)
     deadline = time.monotonic() + a.wait_consumer
     while not outlet.have_consumers() and time.monotonic() < deadline:
         time.sleep(0.005)
     time.sleep(a.settle)  # a consumer asking for the description is not yet one that subscribed
-    t0 = a.grid_start or pylsl.local_clock()
     k_next = max(0, int(math.ceil((pylsl.local_clock() - t0) * a.rate)))
     k_first, pushed, dropped = k_next, 0, 0
     end = pylsl.local_clock() + a.seconds
-    j = 0
     while True:
-        j += 1
         wake = pylsl.local_clock() + a.chunk + rng.uniform(0.0, a.jitter)
         while (now := pylsl.local_clock()) < wake:
             time.sleep(max(0.0, min(0.002, wake - now)))
@@ -106,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         for run in np.split(kept, np.flatnonzero(np.diff(kept) != 1) + 1) if len(kept) else []:
             cols = [ecg_mv(run, a.rate), EDA_BASE + (run % EDA_WRAP) / EDA_WRAP]
             if a.counter:
-                seq = run - k_first
+                seq = run - k_first  # a new outlet counts from 0 again
                 cols.insert(0, seq % a.modulus if a.modulus else seq)
             chunk = np.stack(cols, axis=1).astype(np.float32)
             stamp = t0 + run[-1] / a.rate if a.stamps == "sample" else pylsl.local_clock()
@@ -116,19 +130,14 @@ def main(argv: list[str] | None = None) -> int:
         if now >= end:
             break
     time.sleep(0.2)  # let the last chunk leave before the outlet goes
-    report = {
-        "grid_start": t0,
+    del outlet
+    return {
         "first": k_first,
         "last": k_next - 1,
         "grid_samples": k_next - k_first,
         "pushed": pushed,
         "dropped": dropped,
-        "rate": a.rate,
     }
-    if a.report:
-        a.report.write_text(json.dumps(report))
-    del outlet
-    return 0
 
 
 if __name__ == "__main__":
