@@ -296,6 +296,9 @@ class LslSensor(BioSensorBase):
             inlet.close_stream()
             raise LslError(f"{ref.name} came back with other channels or another rate")
         inlet.open_stream(timeout=timeout_s)
+        # a synthetic outlet (ours, devices.lsl.synthetic) says so: its sessions are labelled
+        # simulated on screen and in reports, never taken for a patient's data
+        self.simulated = full.desc().child_value("synthetic").strip().lower() == "true"
         self._inlet = inlet
         self.plan = plan
         self.ref = self.ref or ref

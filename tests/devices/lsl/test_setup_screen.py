@@ -46,13 +46,15 @@ def test_an_lsl_stream_is_chosen_tested_and_recorded_from_the_scan_list(
         panel.camera_combo.setCurrentIndex(panel.camera_combo.findData(("none",)))
         qtbot.mouseClick(panel.connect_btn, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: panel.sensor is not None, timeout=10_000)
-        assert panel.sensor_state.text().startswith("Connected · ECG/EDA 1000 Hz (mV, µS)")
+        # a synthetic outlet: said so from the start
+        assert panel.sensor_state.text() == "Simulated sensor running · ECG/EDA 1000 Hz (mV, µS)"
         qtbot.waitUntil(lambda: "of 1,000 Hz" in panel.sensor_light.text.text(), timeout=10_000)
         assert panel.blocking_problem() is None
         page.consent.setChecked(True)
         monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
         qtbot.mouseClick(page.start_btn, Qt.MouseButton.LeftButton)
         assert page.recording and page.session is not None
+        assert page.sim_banner.isVisible()  # a synthetic stream is never taken for a patient's
         pylsl = load_pylsl()
         found = pylsl.resolve_bypred(f"name='{stream_name(page.session.record.uid)}'", 1, 5.0)
         assert len(found) == 1 and "LSL-GUI" not in found[0].name()  # the session, not the code
@@ -62,7 +64,7 @@ def test_an_lsl_stream_is_chosen_tested_and_recorded_from_the_scan_list(
         sid_ = page.stop_recording()
         assert sid_ is not None
         data = open_session(win.data_root / win.catalog.get_session(sid_).folder)
-        assert not data.manifest["simulated"]
+        assert data.manifest["simulated"]  # the synthetic outlet says so: labelled simulated
         bio = next(iter(data.streams.values()))
         assert bio.info.channels == ("ECG", "EDA") and bio.n_received > 500
         assert data.manifest["devices"]["sensor"]["lsl"]["source_id"] == sid
