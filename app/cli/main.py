@@ -154,6 +154,8 @@ def cmd_record(args: argparse.Namespace) -> int:
             "Name the sensor (--sensor ADDRESS or --lsl STREAM; `therascope devices` lists them) "
             "or add --simulate"
         )
+    if args.sensor and args.lsl:
+        raise SystemExit("Name one sensor: --sensor ADDRESS or --lsl STREAM, not both")
     if not 0.0 <= args.drop_prob < 1.0:
         raise SystemExit("--drop-prob is a probability: 0 ≤ p < 1")
     if args.duration <= 0:
