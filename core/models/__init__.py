@@ -1,6 +1,6 @@
 """BMMN model family (paper 000, Sec. III): Bio Network, Bio Auto-Encoder, Spatial Network, BMMN.
 
-Importing this package imports torch and torchvision, so nothing else in ``core`` imports it at
+Importing this package imports torch (not torchvision), so nothing else in ``core`` imports it at
 module level; callers that need the models import ``core.models`` themselves.
 """
 

@@ -3,20 +3,25 @@
 Backbones
 ---------
 ``"resnet50"``
-    torchvision ResNet-50 without its classifier, 2048 features (the paper's choice).
+    ResNet-50 without its classifier, 2048 features (the paper's choice).
 ``"resnet18"``
-    torchvision ResNet-18 without its classifier, 512 features (cheaper; same weights options).
+    ResNet-18 without its classifier, 512 features (cheaper; same weights options).
+
+Both are :mod:`core.models.resnet`: plain torch with torchvision's parameter names, so checkpoints
+and weight files in torchvision's format load unchanged, and torchvision is not needed to run
+(the CPU-only torch cannot be paired with it).
 ``"small"``
     A small CNN of our own, 256 features, for the demo model and fast tests. Never pretrained.
 
 Weights
 -------
 ``"imagenet"``
-    torchvision's ImageNet weights (``ResNet50_Weights.DEFAULT`` / ``ResNet18_Weights.DEFAULT``),
-    downloaded once into torch's hub cache. If that fails (no internet, bad hash) the network keeps
+    torchvision's ImageNet weights (``ResNet50_Weights.DEFAULT`` / ``ResNet18_Weights.DEFAULT``,
+    the files :data:`core.models.resnet.IMAGENET_URLS` names), downloaded once into torch's hub
+    cache. If that fails (no internet, bad hash) the network keeps
     its random init and a warning says it is untrained for faces.
 ``"none"``
-    torchvision's random init (or our He-uniform init for ``"small"``).
+    torchvision's random init (Kaiming normal; our He-uniform init for ``"small"``).
 a path
     A local state dict in torchvision's format (``torch.save(resnet.state_dict(), path)``), read
     with ``weights_only=True`` so it cannot run code. Classifier (``fc.*``) entries are ignored;
@@ -37,9 +42,9 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-from torchvision import models as tvm
 
 from core.faces.detect import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
+from core.models import resnet
 from core.models._init import he_uniform_
 
 log = logging.getLogger(__name__)
@@ -75,11 +80,8 @@ def _small_cnn() -> nn.Sequential:
 
 
 def _imagenet_state_dict(backbone: str) -> Mapping[str, Tensor] | None:
-    weights = (
-        tvm.ResNet50_Weights.DEFAULT if backbone == "resnet50" else tvm.ResNet18_Weights.DEFAULT
-    )
     try:
-        state: Mapping[str, Tensor] = weights.get_state_dict(progress=False, check_hash=True)
+        state = resnet.imagenet_state_dict(backbone)
     except (OSError, RuntimeError, ValueError) as exc:
         # URLError is an OSError; a corrupt download fails the hash check with a RuntimeError.
         msg = (
@@ -173,11 +175,10 @@ class SpatialNetwork(nn.Module):
                 _load_local(self.net, Path(weights), drop_fc=False)
                 self.pretrained = True
             return
-        ctor = tvm.resnet50 if backbone == "resnet50" else tvm.resnet18
-        resnet = ctor(weights=None)
+        net = resnet.resnet50() if backbone == "resnet50" else resnet.resnet18()
         # The classifier is dropped before loading; ImageNet's 1000-class head is of no use here.
-        resnet.fc = nn.Identity()  # type: ignore[assignment]
-        self.net = resnet
+        net.fc = nn.Identity()
+        self.net = net
         if is_path:
             _load_local(self.net, Path(weights), drop_fc=True)
             self.pretrained = True
@@ -187,7 +188,7 @@ class SpatialNetwork(nn.Module):
                 _load_strict(
                     self.net,
                     {k: v for k, v in state.items() if not k.startswith("fc.")},
-                    source="torchvision",
+                    source=resnet.IMAGENET_URLS[backbone],
                 )
                 self.pretrained = True
                 log.info("spatial network %s: ImageNet weights loaded", backbone)

@@ -98,15 +98,15 @@ def test_loading_never_fetches_backbone_weights(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ref = tvm.resnet18(weights=None).state_dict()
-    monkeypatch.setattr(tvm.ResNet18_Weights, "get_state_dict", lambda self, **kw: ref)
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", lambda url, **kw: ref)
     cfg = BMMNConfig(variant="bmmn", backbone="resnet18", backbone_weights="imagenet")
     model = build_model(cfg)
     path = save_checkpoint(tmp_path / "r18.pt", model, cfg, {})
 
-    def forbidden(self: Any, **kw: Any) -> Any:
+    def forbidden(url: str, **kw: Any) -> Any:
         raise AssertionError("load_checkpoint tried to fetch ImageNet weights")
 
-    monkeypatch.setattr(tvm.ResNet18_Weights, "get_state_dict", forbidden)
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", forbidden)
     loaded, config, _ = load_checkpoint(path)
     assert config.backbone_weights == "imagenet"
     assert loaded.spatial is not None

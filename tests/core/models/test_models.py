@@ -259,22 +259,28 @@ def test_imagenet_unavailable_offline_warns_and_starts_random(
 ) -> None:
     calls: list[Any] = []
 
-    def offline(self: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(self)
+    def offline(url: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append((url, kwargs["check_hash"]))
         raise urllib.error.URLError("Name or service not known")
 
-    monkeypatch.setattr(tvm.ResNet18_Weights, "get_state_dict", offline)
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
     with pytest.warns(UntrainedBackboneWarning, match="UNTRAINED for faces"):
         net = SpatialNetwork("resnet18", "imagenet")
-    assert calls == [tvm.ResNet18_Weights.DEFAULT]
+    assert calls == [(tvm.ResNet18_Weights.DEFAULT.url, True)]  # torchvision's file, checked
     assert not net.pretrained
     assert "UNTRAINED" in caplog.text
     assert net(_face(1)).shape == (1, 512)
 
 
-def test_imagenet_weights_are_used_when_available(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_imagenet_weights_are_used_when_available(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the file torchvision (or an earlier run) left in torch's hub cache: no download
     ref = tvm.resnet18(weights=None).state_dict()
-    monkeypatch.setattr(tvm.ResNet18_Weights, "get_state_dict", lambda self, **kw: ref)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    cached = tmp_path / "hub" / "checkpoints" / Path(tvm.ResNet18_Weights.DEFAULT.url).name
+    cached.parent.mkdir(parents=True)
+    torch.save(ref, cached)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model = build_model(BMMNConfig(variant="bmmn", backbone="resnet18", face_size=64))
