@@ -80,7 +80,24 @@ TORCH_BEFORE="$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.v
 step "PyInstaller $PYINSTALLER_VERSION and TheraScope from $SRC"
 "${PIP[@]}" "pyinstaller==$PYINSTALLER_VERSION"
 "${PIP[@]}" --force-reinstall --no-deps "$SRC"
-"${PIP[@]}" "$SRC"   # its dependencies (already-satisfied ones stay)
+if [[ "$FLAVOUR" == cuda ]]; then
+    "${PIP[@]}" "$SRC"   # its dependencies (already-satisfied ones stay)
+else
+    # its dependencies without torchvision: no torchvision pairs with the CPU-only torch, and
+    # installing one replaces that torch with the CUDA build. The bundle's selftest shows whether
+    # this TheraScope runs without it (it must: its ResNet and face detector are plain torch).
+    mapfile -t DEPS < <("$VENV/bin/python" - <<'PY'
+import re
+from importlib.metadata import requires
+for req in requires("therascope") or []:
+    name = re.split(r"[ ;<>=!~\[]", req, maxsplit=1)[0].lower()
+    if "extra ==" in req or name in ("torch", "torchvision"):
+        continue
+    print(req)
+PY
+)
+    "${PIP[@]}" "${DEPS[@]}"
+fi
 TORCH_AFTER="$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("torch"))')"
 if [[ "$TORCH_BEFORE" != "$TORCH_AFTER" ]]; then
     echo "build.sh: installing TheraScope replaced torch $TORCH_BEFORE with $TORCH_AFTER" >&2
