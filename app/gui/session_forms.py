@@ -146,6 +146,8 @@ class SelfReportBox(QGroupBox):
         self.suds = SudsEditor(catalog)
         self.suds.changed.connect(self.changed.emit)
         self.questionnaires.addTab(self.suds, "SUDS ratings")
+        # the tabs scroll: on a 1024×640 display the window must still fit (test_small_screens)
+        self.questionnaires.setMinimumHeight(80)
         lay = QVBoxLayout(self)
         lay.addLayout(grid)
         lay.addWidget(self.error)
@@ -234,6 +236,7 @@ class SelfReportBox(QGroupBox):
 
     def _show_problems(self) -> None:
         self.error.setText("<br>".join(self._problems.values()))
+        self.error.setVisible(bool(self._problems))  # no blank line above the tabs
 
     def _commit(self, phase: str, col: str) -> None:
         """Save one score as typed, or refuse it with a visible message."""

@@ -71,7 +71,7 @@ class TimelineView(QWidget):
         # SUDS ratings (0–100) share the plot: the right axis reads them
         p.showAxis("right")
         right = p.getAxis("right")
-        right.setTicks([[(suds_y(v), f"{v}") for v in (0, 25, 50, 75, 100)]])
+        right.setTicks([[(suds_y(v), f"{v}") for v in (0, 50, 100)]])
         right.setLabel("SUDS (0–100)", **{"color": SUDS_COLOUR, "font-size": "9pt"})
         right.setTextPen(pg.mkPen(SUDS_COLOUR))
         right.setPen(pg.mkPen("#666"))
