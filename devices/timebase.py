@@ -5,7 +5,7 @@ envelope of the arrivals (``host_ns = offset + period · counter``, the line und
 the recent packets' at the nominal rate, or the session fit of :mod:`core.clock` to extrapolate),
 a packet arriving at host time ``a`` therefore carries a last sample whose counter is at most
 ``(a − offset) / period`` (:meth:`HostTimebase.counter_bound`). The bound is reached by packets
-that arrived with the least latency. Three uses:
+that arrived with the least latency. Its uses:
 
 * a short sequence number (BITalino: 4 bits) tells the loss only modulo 16 frames; the bound,
   taken over several packets, picks how many whole wraps were lost;
