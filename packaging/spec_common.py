@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import re
 from pathlib import Path
 
 from PyInstaller.utils.hooks import collect_data_files, collect_dynamic_libs, copy_metadata
@@ -131,7 +132,19 @@ def collect(
     # (collect_dynamic_libs matches only lib*.so names; torch.ops.load_library finds them beside
     # torchvision/extension.py)
     binaries: list[tuple[str, str]] = []
-    tv = importlib.util.find_spec("torchvision")
+    # (only when our code still imports torchvision: since the ResNets and MTCNN's ops are plain
+    # torch, the bundle needs none of it)
+    uses_tv = any(
+        re.search(
+            r"^\s*(from|import)\s+torchvision\b",
+            f.read_text(encoding="utf-8", errors="replace"),
+            re.MULTILINE,
+        )
+        for pkg in top_level
+        for f in (src / pkg).rglob("*.py")
+        if "tests" not in f.parts
+    )
+    tv = importlib.util.find_spec("torchvision") if uses_tv else None
     if tv is not None and tv.origin:
         tv_dir = Path(tv.origin).parent
         binaries += [(str(so), "torchvision") for so in sorted(tv_dir.glob("*.so"))]
