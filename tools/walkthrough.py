@@ -348,7 +348,8 @@ def main() -> int:
         lock_screen(win, pump, shot)
     pdf = args.out / "report.pdf"
     win.show_patient(p.id)
-    win.patient.export_report(str(pdf), include_name=False)
+    # the session recorded above: its questionnaires, PHQ-9 item 9 banner and SUDS ratings
+    win.patient.export_report(str(pdf), include_name=False, session_id=sid)
     for _ in range(200):
         pump(0.1)
         if getattr(win.patient, "last_report", None):
