@@ -505,10 +505,16 @@ def compare_runtimes(args: argparse.Namespace) -> list[dict[str, Any]]:
                    if (r["model"], r["batch"], r["runtime"]) == (model_name, b, rt))  # fmt: skip
         base = sorted(r["frames_per_s"] for r in results
                       if (r["model"], r["batch"], r["runtime"]) == (model_name, b, "torch"))  # fmt: skip
-        ratio = f"  {v[len(v) // 2] / base[len(base) // 2]:.1f}× torch" if base else ""
-        print(f"  {model_name:<9} batch {b:>3} {rt:<17} {v[len(v) // 2]:8.1f}{ratio}")
+        ratio = f"  {_median(v) / _median(base):.1f}× torch" if base else ""
+        print(f"  {model_name:<9} batch {b:>3} {rt:<17} {_median(v):8.1f}{ratio}")
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (other work on the machine)")
     return results
+
+
+def _median(values: list[float]) -> float:
+    v = sorted(values)
+    m = len(v) // 2
+    return v[m] if len(v) % 2 else 0.5 * (v[m - 1] + v[m])
 
 
 def _runtime_step(rt: str, fn: Any, faces: np.ndarray, bio: np.ndarray, names: list[str]) -> Any:

@@ -576,7 +576,10 @@ def add_commands(sub: Any) -> None:
     p.add_argument("sessions", nargs="+", help="session uids")
     p.add_argument("--checkpoint", help="model checkpoint (default: the settings' or the demo)")
     p.add_argument(
-        "--device", type=device_spec, help="auto, cpu, cuda, cuda:N (default: the settings')"
+        "--device",
+        type=device_spec,
+        help="auto (a CUDA GPU, else an Apple GPU, else the optimised CPU runtime, OpenVINO), "
+        "cpu (torch, the reference), cuda, cuda:N, mps (default: the settings')",
     )
     p.add_argument(
         "--fps",

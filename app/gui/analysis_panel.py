@@ -240,8 +240,11 @@ class AnalysePanel(QWidget):
         device: str | None,
         frames_per_s: float | None,
         windows: Any,
+        whole_minutes: float = 40.0,
     ) -> None:
-        """Fill in the model, device, amount of work and estimated time for ``rec``."""
+        """Fill in the model, device, amount of work and estimated time for ``rec``
+        (``whole_minutes``: the optimised CPU runtime's whole-session limit,
+        :func:`core.analysis.planning.optimised_whole_minutes`)."""
         if settings.model_checkpoint:
             self.model.setText(
                 f"Model: {Path(settings.model_checkpoint).name} (chosen in Settings)"
@@ -258,7 +261,8 @@ class AnalysePanel(QWidget):
             return
         self.device.setText(f"Runs on: {device}")
         on_cuda = device.startswith("cuda")
-        n = frames_to_analyse(rec, settings, on_cuda, windows, optimised="OpenVINO" in device)
+        optimised = "OpenVINO" in device
+        n = frames_to_analyse(rec, settings, on_cuda, windows, whole_minutes if optimised else 40.0)
         how = "every frame" if on_cuda else f"{settings.analysis_frames_per_s:g} frames per second"
         self.amount.setText(
             f"Frames to analyse: about {n:,} ({how} of a {format_clock(rec.duration_s)} session)"

@@ -47,7 +47,7 @@ from app.gui.timeline_view import TimelineView
 from app.gui.widgets import VideoView, banner, heading
 from app.gui.workers import Job, run_job
 from core.analysis.circumplex import describe_shift
-from core.analysis.planning import measured_rate
+from core.analysis.planning import measured_rate, optimised_whole_minutes
 from core.analysis.review import SessionReview, refresh_summary, review_of, session_windows
 from core.catalog import Catalog, SessionRecord
 from core.config import Settings
@@ -351,7 +351,10 @@ class ReviewPage(QWidget):
         if device is not None:
             kind = "cuda" if device.startswith("cuda") else "cpu"
             rate = measured_rate(self.catalog, self.data_root, kind)
-        self.panel.describe(rec, self.settings, device, rate, windows)
+        whole = optimised_whole_minutes(
+            self.catalog, self.data_root, self.settings.analysis_frames_per_s
+        )
+        self.panel.describe(rec, self.settings, device, rate, windows, whole)
         if device is None:
 
             def found(_: object) -> None:

@@ -60,12 +60,6 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
 
-#: on the optimised CPU runtime the CPU default analyses sessions up to this long whole (at 4
-#: frames/s), longer ones in the comparison windows: the measured rate
-#: (benchmarks/analysis_throughput.py, README "Analysis") makes a 90-minute session about as
-#: long to analyse whole as torch's two 15-minute windows were
-OPTIMISED_SESSION_MINUTES = 90.0
-
 
 class AnalysisError(ValueError):
     """The session cannot be analysed with this checkpoint (the message says why, plainly)."""
@@ -89,9 +83,9 @@ class AnalysisOptions:
     cpu_frames_per_s : float — the CPU's default analysis rate (frames/s)
     scope : str — ``"session"`` (all of it), ``"phases"`` (the two comparison windows) or
         ``"auto"`` (the whole session on CUDA or when it is at most ``auto_session_minutes``
-        long — ``optimised_session_minutes`` on the optimised CPU runtime — else the phases)
+        long — on the optimised CPU runtime, 60 minutes when its network is fast enough:
+        :func:`core.inference.select.whole_session_minutes` — else the phases)
     auto_session_minutes : float — see ``scope``
-    optimised_session_minutes : float — see ``scope``
     phase_minutes : float — comparison window length without phase markers (min)
     batch_size : int — frames per model call
     amp : str — ``"auto"`` (bf16 on CUDA), ``"bf16"`` or ``"off"``
@@ -115,7 +109,6 @@ class AnalysisOptions:
     cpu_frames_per_s: float = 4.0
     scope: str = "auto"
     auto_session_minutes: float = 40.0
-    optimised_session_minutes: float = OPTIMISED_SESSION_MINUTES
     phase_minutes: float = 15.0
     batch_size: int = 128
     amp: str = "auto"
@@ -197,13 +190,13 @@ def _spans(
     on_cuda: bool,
     duration_s: float,
     markers: list[tuple[float, str]],
-    optimised: bool = False,
+    whole_minutes: float | None = None,
 ) -> list[tuple[float, float]] | None:
     from core.physiology.summary import phase_windows
 
     scope = opts.scope
     if scope == "auto":
-        whole = opts.optimised_session_minutes if optimised else opts.auto_session_minutes
+        whole = opts.auto_session_minutes if whole_minutes is None else whole_minutes
         short = duration_s <= whole * 60.0
         scope = "session" if on_cuda or short else "phases"
     if scope == "session":
@@ -250,6 +243,7 @@ def _optimised_model(
         precision=opt.precision,
         int8=opt.int8_note,
         export=opt.export_note,
+        model_frames_per_s=opt.frames_per_s,
     )
     return opt
 
@@ -362,7 +356,16 @@ def analyse_session(
             cap = anchor_rate_cap(inputs)
             frames_per_s = cap if frames_per_s is None else min(frames_per_s, cap)
         duration = data.duration_s
-        spans = _spans(opts, every, duration, markers or [], optimised is not None)
+        whole: float | None = None
+        if optimised is not None:
+            from core.inference.select import whole_session_minutes
+
+            whole = whole_session_minutes(
+                optimised.frames_per_s, frames_per_s or opts.cpu_frames_per_s,
+                opts.auto_session_minutes,
+            )  # fmt: skip
+            runtime["whole_session_minutes"] = whole
+        spans = _spans(opts, every, duration, markers or [], whole)
         if video is not None and len(video):
             all_t = (video.timestamps_ns - data.t0_ns) / 1e9
             frame_ids = video.frame_indices

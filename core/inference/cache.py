@@ -107,6 +107,8 @@ class Exports:
     int8_check: Int8Check
     inputs: list[str]
     rebuilt: str | None  # None: used as found; else why it was (re)built
+    #: the model alone, measured on the held-out check when the export was made (fp32, int8)
+    frames_per_s: dict[str, float] = field(default_factory=dict)
 
 
 def quadrant(valence: float, arousal: float) -> int:
@@ -212,8 +214,11 @@ def _build(
         held = _inputs_for(config, meta, HELD_OUT, HELD_OUT_FRAMES)
         f_net = CompiledNetwork(fp32, names)
         q_net = CompiledNetwork(int8, names, precision="int8")
+        info["frames_per_s"] = {}
         f_out = [f_net(h.get("face"), h.get("bio")) for h in held]
+        info["frames_per_s"]["fp32"] = _rate(f_net, held)
         q_out = [q_net(h.get("face"), h.get("bio")) for h in held]
+        info["frames_per_s"]["int8"] = _rate(q_net, held)
         check = check_int8(f_out, q_out)
     except Exception as exc:  # quantisation is an optimisation: fp32 runs without it
         log.warning("int8 export failed: %s", exc)
@@ -223,6 +228,17 @@ def _build(
         )
     info["int8_check"] = check.__dict__
     return info
+
+
+def _rate(net: Any, feeds: list[dict[str, np.ndarray]]) -> float:
+    """The network's frames/s over ``feeds`` (once warm): the model alone, on this machine."""
+    import time
+
+    t = time.perf_counter()
+    n = 0
+    for h in feeds:
+        n += len(net(h.get("face"), h.get("bio")))
+    return round(n / max(time.perf_counter() - t, 1e-9), 1)
 
 
 def _valid(folder: Path, sha256: str, ver: dict[str, str], inputs: list[str]) -> str | None:
@@ -306,5 +322,6 @@ def prepare(
         int8=int8 if int8.is_file() else None,
         int8_check=check,
         inputs=list(m["inputs"]),
+        frames_per_s={k: float(v) for k, v in m.get("frames_per_s", {}).items()},
         rebuilt=why,
     )

@@ -38,7 +38,7 @@ OPSET = 18
 #: values beyond it saturate; min/max would spend the 8 bits on them)
 PERCENTILE = 99.99
 #: changes whenever the exported graph or the quantisation change (invalidates every cache)
-EXPORT_FORMAT = 1
+EXPORT_FORMAT = 2
 
 
 def graph_inputs(config: Any) -> list[str]:

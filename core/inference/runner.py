@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
-#: frames per call into the compiled network: measured with benchmarks/model_throughput.py
-#: (--optimised; ResNet-50 and the demo model, 2 cores): throughput is flat from 8 to 64
-#: frames and lower at 1–4, so 16 keeps memory small
+#: frames per call into the compiled network, by measurement (benchmarks/model_throughput.py
+#: --runtimes openvino,openvino-int8 --runtime-batches 1,4,16,64; 2 cores, load 4): batch 1 is
+#: 2–3× slower than 4–64; ResNet-50 fp32 gains a little up to 64 (14.7 → 17.5 frames/s), its
+#: int8 loses there (48 → 27: activations leave the cache); 16 is near the best of both
 OPTIMISED_BATCH = 16
 
 

@@ -239,6 +239,10 @@ def test_the_analysis_records_which_runtime_ran_and_falls_back_to_torch(
     assert rt["engine"].startswith("OpenVINO") and rt["precision"] == "fp32"
     assert "no GPU" in rt["reason"] and "export" in rt
     assert "OpenVINO" in fast.info["device"] and fast.info["precision"] == "fp32"
+    # a network this fast analyses sessions up to 60 min whole at the CPU rate (this one: 12 s)
+    assert rt["model_frames_per_s"] > select.WHOLE_SESSION_MODEL_FPS
+    assert rt["whole_session_minutes"] == select.WHOLE_SESSION_MINUTES
+    assert fast.info["spans"] is None
     ref = analyse_session(
         folder, ck, AnalysisOptions(device="cpu", cpu_frames_per_s=2.0), save=False
     )
@@ -257,3 +261,12 @@ def test_the_analysis_records_which_runtime_ran_and_falls_back_to_torch(
     assert rt["engine"] == "torch" and "no CPU plugin" in rt["fallback"]
     assert "torch ran instead" in rt["fallback"]
     assert np.allclose(fell.outputs[ok], ref.outputs[ok], atol=1e-5)
+
+
+def test_the_whole_session_rule_follows_the_measured_rate() -> None:
+    from core.inference.select import whole_session_minutes
+
+    assert whole_session_minutes(500.0, 4.0, 40.0) == 60.0  # the demo model's class
+    assert whole_session_minutes(20.9, 4.0, 40.0) == 40.0  # ResNet-50 fp32 on 2 cores
+    assert whole_session_minutes(30.0, 8.0, 40.0) == 40.0  # twice the rate needs twice the speed
+    assert whole_session_minutes(None, 4.0, 40.0) == 40.0  # not measured: as torch
