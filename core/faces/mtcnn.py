@@ -21,7 +21,9 @@ classification heads give two logits (background, face); the fully connected lay
 O-Net read their input flattened in (width, height, channel) order; O-Net's landmark head gives
 the five x coordinates, then the five y coordinates, as fractions of the box.
 
-torch and torchvision are imported inside functions so that ``import core`` stays light.
+torch is imported inside functions so that ``import core`` stays light. torchvision is not used:
+RoIAlign and the batched NMS are written here (:func:`roi_align`, :func:`batched_nms`), so the
+detector runs on the CPU-only torch builds, which no torchvision wheel on the index fits.
 """
 
 from __future__ import annotations
@@ -223,6 +225,25 @@ def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "un
     return np.asarray(keep, dtype=np.int64)
 
 
+def batched_nms(
+    boxes: np.ndarray, scores: np.ndarray, groups: np.ndarray, threshold: float
+) -> np.ndarray:
+    """:func:`nms` (intersection over union) within each group apart; kept indices, best first.
+
+    What ``torchvision.ops.batched_nms`` does (tested against it where torchvision is installed;
+    torchvision shifts the groups apart in one call, which can round an overlap differently at
+    the threshold's edge); here so that torchvision is not needed.
+    """
+    keep = [
+        members[nms(boxes[members], scores[members], threshold)]
+        for members in (np.flatnonzero(groups == g) for g in np.unique(groups))
+    ]
+    if not keep:
+        return np.zeros(0, dtype=np.int64)
+    kept = np.concatenate(keep)
+    return kept[np.argsort(-scores[kept], kind="stable")]
+
+
 def _square(boxes: np.ndarray) -> np.ndarray:
     """Boxes grown to squares about their centres (side = the longer side)."""
     out = boxes.copy()
@@ -249,7 +270,6 @@ def _crops(
     Outside the image the crop is black (0) before normalisation, as the networks were trained.
     """
     import torch
-    from torchvision.ops import roi_align
 
     rois = torch.as_tensor(boxes, dtype=torch.float32, device=image.device)
     if frame_ids is None:
@@ -257,8 +277,106 @@ def _crops(
     else:
         first = torch.as_tensor(frame_ids, dtype=torch.float32, device=image.device)[:, None]
     rois = torch.cat([first, rois], dim=1)
-    crops = roi_align(image, rois, (size, size), spatial_scale=1.0, sampling_ratio=-1)
+    crops = roi_align(image, rois, size)
     return (crops - 127.5) * 0.0078125
+
+
+#: boxes whose interpolation matrices :func:`roi_align` builds at once (bounds memory)
+_ROI_CHUNK = 128
+
+
+def roi_align(image: torch.Tensor, rois: torch.Tensor, size: int) -> torch.Tensor:
+    """RoIAlign (He et al., Mask R-CNN, 2017) in plain torch: (K, C, size, size) crops.
+
+    The same as ``torchvision.ops.roi_align(image, rois, (size, size), spatial_scale=1.0,
+    sampling_ratio=-1, aligned=False)`` (equal to float rounding; tested where torchvision is
+    installed), which MTCNN's crops were made with: each of the size×size bins of a box averages
+    ceil(bin side) × ceil(bin side) bilinear samples at the centres of a regular grid in the bin;
+    a sample more than one pixel outside the image counts as 0, one within a pixel of the edge
+    takes the edge's value; a box side under 1 pixel counts as 1. Written here so that
+    torchvision, which the CPU-only torch builds cannot load, is not needed.
+
+    Bilinear sampling and the average over a bin are separable, so each crop is
+    ``Y @ window @ X.T`` with ``Y`` (size × rows) and ``X`` (size × columns) the averaged
+    interpolation weights over the box's window of the image.
+
+    Parameters
+    ----------
+    image : (N, C, H, W) float tensor
+    rois : (K, 5) float tensor of (image index, x1, y1, x2, y2) in pixels, on image's device
+    size : int — side of the output crops
+    """
+    import torch
+
+    _, c, h, w = image.shape
+    k = rois.shape[0]
+    out = image.new_zeros((k, c, size, size))
+    rois = rois.to(torch.float32)
+    for a in range(0, k, _ROI_CHUNK):
+        part = rois[a : a + _ROI_CHUNK]
+        x1, y1 = part[:, 1], part[:, 2]
+        side_w = torch.clamp(part[:, 3] - x1, min=1.0)
+        side_h = torch.clamp(part[:, 4] - y1, min=1.0)
+        ys = _roi_weights(y1, side_h / size, size, h)
+        xs = _roi_weights(x1, side_w / size, size, w)
+        # the image window each box's samples (and their neighbours) fall in
+        top = torch.clamp(torch.floor(y1), 0, h - 1).long().tolist()
+        bottom = torch.clamp(torch.floor(y1 + side_h) + 2, 1, h).long().tolist()
+        left = torch.clamp(torch.floor(x1), 0, w - 1).long().tolist()
+        right = torch.clamp(torch.floor(x1 + side_w) + 2, 1, w).long().tolist()
+        frames = part[:, 0].long().tolist()
+        for j, f in enumerate(frames):
+            t, b, lft, r = top[j], max(bottom[j], top[j] + 1), left[j], max(right[j], left[j] + 1)
+            window = image[f, :, t:b, lft:r]
+            out[a + j] = ys[j, :, t:b] @ window @ xs[j, :, lft:r].T
+    return out
+
+
+def _roi_weights(
+    start: torch.Tensor, bin_size: torch.Tensor, size: int, limit: int
+) -> torch.Tensor:
+    """(K, size, limit): for each box and bin along one axis, the weight of each pixel line."""
+    import torch
+
+    grid = torch.ceil(bin_size).long().clamp(min=1)
+    k = len(start)
+    m = start.new_zeros((k * size * limit,))
+    for g in torch.unique(grid).tolist():
+        sel = torch.nonzero(grid == g).flatten()
+        low, high, w_low, w_high = _roi_axis(start[sel], bin_size[sel], size, g, limit)
+        # row (box, bin) of each sample, in _roi_axis's (bin, sample) order
+        rows = sel[:, None] * size + torch.arange(size, device=start.device).repeat_interleave(g)
+        base = rows * limit
+        m.index_add_(0, (base + low).flatten(), (w_low / g).flatten())
+        m.index_add_(0, (base + high).flatten(), (w_high / g).flatten())
+    return m.view(k, size, limit)
+
+
+def _roi_axis(
+    start: torch.Tensor, bin_size: torch.Tensor, size: int, grid: int, limit: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Along one axis, for each box: the sample points' two neighbours and their weights.
+
+    Returns (low, high, weight of low, weight of high), each (K, size * grid); the weights are 0
+    for a point more than one pixel outside [0, limit - 1].
+    """
+    import torch
+
+    p = torch.arange(size, dtype=torch.float32, device=start.device)
+    i = torch.arange(grid, dtype=torch.float32, device=start.device) + 0.5
+    b = bin_size[:, None, None]
+    # torchvision's order of operations: start + p * bin + ((i + .5) * bin) / grid
+    at = start[:, None, None] + p[None, :, None] * b + (i[None, None, :] * b) / grid
+    at = at.reshape(len(start), size * grid)
+    inside = ((at >= -1.0) & (at <= limit)).to(torch.float32)
+    at = at.clamp(min=0.0)
+    low = at.long()
+    edge = low >= limit - 1
+    low = torch.where(edge, torch.full_like(low, limit - 1), low)
+    high = torch.where(edge, low, low + 1)
+    at = torch.where(edge, low.to(torch.float32), at)
+    frac = at - low.to(torch.float32)
+    return low, high, (1.0 - frac) * inside, frac * inside
 
 
 def _no_faces() -> Detections:
@@ -272,10 +390,9 @@ def _pnet_boxes(cand: torch.Tensor, scale_ids: torch.Tensor) -> np.ndarray:
     the pyramid level of each row. NMS within each level (IoU 0.5), then across levels (0.7),
     then the boxes are corrected and made square.
     """
-    from torchvision.ops import batched_nms
-
-    keep = batched_nms(cand[:, :4], cand[:, 8], scale_ids, 0.5)
-    c = cand[keep].cpu().numpy().astype(np.float64)
+    c32 = cand.cpu().numpy()
+    keep = batched_nms(c32[:, :4], c32[:, 8], scale_ids.cpu().numpy(), 0.5)
+    c = c32[keep].astype(np.float64)
     c = c[nms(c[:, :4], c[:, 8], 0.7)]
     return _square(_regress(c[:, :4], c[:, 4:8]))
 
