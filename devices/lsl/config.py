@@ -22,14 +22,14 @@ import threading
 from pathlib import Path
 from types import ModuleType
 
+from core.resources import resource_path
+
 log = logging.getLogger(__name__)
 
 
 def _shipped(name: str) -> Path:
     """A file of the shipped ``resources/lsl/`` folder (found by importlib, wherever installed)."""
-    import importlib.resources
-
-    return Path(str(importlib.resources.files("resources").joinpath("lsl").joinpath(name)))
+    return resource_path("lsl", name)
 
 
 #: discovery and outlets on this machine only (the default; tests and benchmarks)
