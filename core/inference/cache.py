@@ -3,7 +3,8 @@
 A cache folder ``<cache root>/<key>/`` holds ``fp32.onnx``, ``int8.onnx`` (when it could be made)
 and ``manifest.json``. The key is the checkpoint's SHA-256 with the versions of what made and runs
 the files (OpenVINO, torch, the export format): a new checkpoint file, or an update of any of
-them, gets a new folder and the old ones of that checkpoint are removed. On every use the manifest
+them, gets a new folder; the old ones of that checkpoint, and every export made by other
+versions, are removed when it is made. On every use the manifest
 must name the same checkpoint, versions and graph inputs, and each file's SHA-256 must match the
 manifest; anything else (a file cut short, edited or missing, a manifest from another version) is
 rebuilt. The cache root is the user's cache folder (``$THERASCOPE_CACHE_DIR`` overrides it).
@@ -290,8 +291,14 @@ def prepare(
         say("Preparing the optimised model (once for this checkpoint)…")
         log.info("inference export %s: %s; building it", folder.name, why)
         root.mkdir(parents=True, exist_ok=True)
-        for old in root.glob(f"{sha256[:32]}-*"):  # this checkpoint's stale or damaged exports
-            if old.is_dir() and not old.name.startswith("."):
+        suffix = folder.name[32:]
+        for old in root.iterdir():  # this checkpoint's stale or damaged exports, and any
+            # checkpoint's made by other versions (an update leaves none behind)
+            if (
+                old.is_dir()
+                and not old.name.startswith(".")
+                and (old.name.startswith(sha256[:32]) or not old.name.endswith(suffix))
+            ):
                 shutil.rmtree(old, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{sha256[:12]}-", dir=root))
         try:
