@@ -39,7 +39,7 @@ def test_selftest_passes_every_step(clinic, capsys):
     assert main(["selftest", "--temp-dir", str(temp)]) == 0
     out = capsys.readouterr().out
     lines = step_lines(out)
-    for name, line in lines.items():
+    for line in lines.values():
         assert line.startswith("  PASS"), line
         assert re.search(r"\d+\.\d s", line), f"no time on {line!r}"
     assert "20 s: " in lines["record"] and "none lost; files encrypted" in lines["record"]
