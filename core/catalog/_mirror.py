@@ -93,7 +93,9 @@ def session_record(
             phase: {key: {str(i): v for i, v in items.items()} for key, items in by.items()}
             for phase, by in (questionnaires or {}).items()
         },
-        "suds": [{"t_s": r.t_s, "rating": r.rating, "created_at": r.created_at} for r in suds or []],
+        "suds": [
+            {"t_s": r.t_s, "rating": r.rating, "created_at": r.created_at} for r in suds or []
+        ],
     }
 
 
