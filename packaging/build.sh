@@ -3,8 +3,8 @@
 #
 #   bash packaging/build.sh [--flavour cpu|cuda] [--worktree] [--fresh-venv]
 #
-#   --flavour cuda  (default) torch 2.14.1 + torchvision 0.29.1, the CUDA build (runs on the CPU
-#                   too); a bundle of several GB
+#   --flavour cuda  (default) torch 2.14.1, the CUDA build (runs on the CPU too); a bundle of
+#                   several GB
 #   --flavour cpu   the CPU-only torch wheel (TORCH_CPU_WHEEL, default /opt/wheels/torch-*+cpu*.whl);
 #                   needs a TheraScope whose install does not require torchvision
 #   --worktree      build from the working tree (tracked and untracked, not ignored files) instead
@@ -66,8 +66,9 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 fi
 PIP=("$VENV/bin/pip" install -q --disable-pip-version-check)
 if [[ "$FLAVOUR" == cuda ]]; then
-    step "torch 2.14.1 + torchvision 0.29.1 (CUDA build)"
-    "${PIP[@]}" "torch==2.14.1" "torchvision==0.29.1"
+    # (torchvision only if TheraScope still requires it; pip takes 0.29.1, the pair of 2.14.1)
+    step "torch 2.14.1 (CUDA build)"
+    "${PIP[@]}" "torch==2.14.1"
 else
     WHEEL="${TORCH_CPU_WHEEL:-$(ls /opt/wheels/torch-*+cpu*.whl 2>/dev/null | sort -V | tail -1)}"
     [[ -f "$WHEEL" ]] || { echo "build.sh: no CPU-only torch wheel (set TORCH_CPU_WHEEL)" >&2; exit 1; }

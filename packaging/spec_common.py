@@ -15,6 +15,12 @@ from pathlib import Path
 
 from PyInstaller.utils.hooks import collect_data_files, collect_dynamic_libs, copy_metadata
 
+#: packages whose Python sources must ship beside their bytecode: onnxscript reads its functions'
+#: source (inspect) when the optimised CPU path exports the model to ONNX (issue 21); without
+#: it: "Decorator script does not work on dynamically compiled function Rank". (PyInstaller's
+#: torch hook does the same for torch.)
+MODULE_COLLECTION_MODE = {"onnxscript": "pyz+py"}
+
 
 def collect(
     src: Path,
