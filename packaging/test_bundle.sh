@@ -133,8 +133,9 @@ if "${CLINIC[@]}" users add admin --admin > "$OUT/mtcnn.txt" 2>&1 \
         >> "$OUT/mtcnn.txt" 2>&1 \
     && UID_="$("${CLINIC[@]}" sessions 2>/dev/null | awk 'NR == 1 { print $1 }')" \
     && [[ -n "$UID_" ]] \
-    && "${CLINIC[@]}" analyse "$UID_" --detector mtcnn >> "$OUT/mtcnn.txt" 2>&1; then
-    pass "record 5 s and analyse with MTCNN: $(elapsed "$t0" "$(now)") s ($(tail -1 "$OUT/mtcnn.txt"))"
+    && "${CLINIC[@]}" analyse "$UID_" --detector mtcnn >> "$OUT/mtcnn.txt" 2>&1 \
+    && grep -q "valence" "$OUT/mtcnn.txt"; then
+    pass "recorded 5 s and analysed it with MTCNN in $(elapsed "$t0" "$(now)") s ($OUT/mtcnn.txt)"
 else
     fail "mtcnn" "record + analyse --detector mtcnn failed ($OUT/mtcnn.txt)"
     grep -v -i "recovery key\|^[A-Z0-9]\{4\}-" "$OUT/mtcnn.txt" | tail -8 | sed 's/^/  | /'
