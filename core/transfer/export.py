@@ -16,7 +16,9 @@ nothing behind)::
                               (kind suds, the rating 0-100 as the label)
     <out>/estimates.csv       per analysed frame: time_s, frame, valence, arousal (circumplex
                               scale), estimated, has_face, bio_complete, then every model output
-                              (only when the session is analysed)
+                              (only when the session is analysed); the column of an output the
+                              model did not learn (the demo model: liking and the emotions) is
+                              there but empty, "not estimated by this model" in session.json
     <out>/physiology.csv      per comparison window: heart rate, RMSSD, EDA level, SCR rate, the
                               beats, SCRs and seconds used (the review screen's figures)
     <out>/session.json        the session (uid, patient code, times, sources, simulated or not),
@@ -71,6 +73,7 @@ __all__ = [
     "FORMATS",
     "MANIFEST_NAME",
     "MARKERS_NAME",
+    "NOT_LEARNED",
     "PHYSIOLOGY_NAME",
     "ChannelExport",
     "ExportResult",
@@ -439,13 +442,33 @@ def _output_names(est: SessionEstimates) -> list[str]:
     return [f"{x}_1to9" if i < N_RATINGS else str(x) for i, x in enumerate(names)]
 
 
+#: the words of an output's column when the model did not learn that output
+NOT_LEARNED = "not estimated by this model (it did not learn this output): always empty"
+
+
+def _learned_columns(est: SessionEstimates) -> list[bool]:
+    """For each model output (in column order): whether the checkpoint learned it
+    (:attr:`SessionEstimates.outputs_trained`). The network computes every output, but one it
+    did not learn is not an estimate, so its column is written empty."""
+    learned = set(est.outputs_trained[0])
+    names = list(est.info.get("output_names") or [])
+    n = est.outputs.shape[1]
+    if len(names) != n:
+        names = list(DEFAULT_OUTPUT_NAMES[:n]) + [
+            f"output_{i + 1}" for i in range(len(DEFAULT_OUTPUT_NAMES), n)
+        ]
+    return [str(x) in learned for x in names]
+
+
 def _write_estimates(path: Path, est: SessionEstimates) -> dict[str, str]:
-    outputs = np.asarray(est.outputs, dtype=np.float32)
+    outputs = np.asarray(est.outputs, dtype=np.float32).copy()
     names = _output_names(est)
+    learned = _learned_columns(est)
+    outputs[:, [not ok for ok in learned]] = np.nan  # never a number for an unlearned output
     columns: list[tuple[str, np.ndarray]] = [
         ("frame", np.asarray(est.frame, dtype=np.int64)),
-        ("valence", est.valence.astype(np.float32)),
-        ("arousal", est.arousal.astype(np.float32)),
+        ("valence", np.where(learned[0], est.valence, np.nan).astype(np.float32)),
+        ("arousal", np.where(learned[1], est.arousal, np.nan).astype(np.float32)),
         ("estimated", est.estimated),
         ("has_face", np.asarray(est.has_face, dtype=bool)),
         ("bio_complete", np.asarray(est.bio_complete, dtype=bool)),
@@ -464,7 +487,9 @@ def _write_estimates(path: Path, est: SessionEstimates) -> dict[str, str]:
         "bio_complete": "1 when the frame's ECG/EDA window had no lost sample",
     }
     for i, name in enumerate(names):
-        if i < N_RATINGS:
+        if not learned[i]:
+            words[name] = NOT_LEARNED
+        elif i < N_RATINGS:
             words[name] = f"the model's {name[:-5]} rating on the 1-9 scale (SAM); empty where "
             words[name] += "not estimated"
         else:
@@ -647,6 +672,11 @@ def _session_document(
             "frames_analysed": len(est),
             "frames_estimated": int(np.count_nonzero(est.estimated)),
             "counts": dict(est.info.get("counts") or {}),
+            "outputs_learned": est.outputs_trained[0],
+            "outputs_learned_basis": est.outputs_trained[1],
+            "outputs_not_estimated": [
+                n for n, ok in zip(_output_names(est), _learned_columns(est), strict=True) if not ok
+            ],
         }
         if est.demo_model:
             analysis["warning"] = "DEMO MODEL: the estimates are not clinically valid"

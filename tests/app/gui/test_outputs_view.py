@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from pypdf import PdfReader
 from PySide6.QtCore import Qt
@@ -24,6 +25,7 @@ from core.catalog import Catalog
 from core.config import Settings, data_dir
 from core.learning.demo_model import SHIPPED
 from core.report.session import export_session_report
+from core.transfer.export import ESTIMATES_NAME, export_session
 from tests.app.outputs_data import analysed_by, train_full_checkpoint
 
 COLUMN = {name: i for i, name in enumerate(("valence", "arousal", *EXTRA_OUTPUTS))}
@@ -172,4 +174,14 @@ def test_the_demo_model_shows_no_number_for_what_it_did_not_learn(
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("    ")]
     for name in EXTRA_OUTPUTS:
         assert f"    {name:<10} {NOT_ESTIMATED}" in lines
+
+    # the CSV export, read back by pandas: the same columns, empty where not learned
+    out = tmp_path / "csv"
+    export_session(cat, data_dir(), rec.uid, "csv", out, settings=Settings.load())
+    df = pd.read_csv(out / ESTIMATES_NAME)
+    for col in ("liking_1to9", *EXTRA_OUTPUTS[1:]):
+        assert df[col].isna().all(), col
+    for col in ("valence", "arousal", "valence_1to9", "arousal_1to9"):
+        assert df[col].notna().sum() == int(np.isfinite(stored.outputs[:, 0]).sum()) > 0
+    np.testing.assert_allclose(df["valence_1to9"], stored.outputs[:, 0], rtol=1e-6)
     page.shutdown()

@@ -26,9 +26,13 @@ from core.config import Settings
 from core.recording import open_session
 from core.transfer import export
 from core.transfer.export import (
+    DEFAULT_OUTPUT_NAMES as OUTPUT_NAMES,
+)
+from core.transfer.export import (
     ESTIMATES_NAME,
     MANIFEST_NAME,
     MARKERS_NAME,
+    NOT_LEARNED,
     PHYSIOLOGY_NAME,
     channel_resolution,
     export_session,
@@ -428,3 +432,40 @@ def test_an_exported_edf_imported_again_exports_the_same(session, tmp_path: Path
     assert all(c.resolution is not None for c in res.channels)
     res = export_session(cat, root, again.uid, "edf", tmp_path / "c.edf", settings=SMALL)
     assert all(c.step_ok for c in res.channels)
+
+
+@pytest.mark.parametrize(
+    ("learned", "empty"),
+    [
+        (None, ["liking_1to9", *OUTPUT_NAMES[3:]]),  # an older analysis: valence and arousal
+        (["valence", "arousal"], ["liking_1to9", *OUTPUT_NAMES[3:]]),  # the demo model
+        (["valence", "arousal", "liking", "fear"], [n for n in OUTPUT_NAMES[3:] if n != "fear"]),
+    ],
+)
+def test_outputs_the_model_did_not_learn_are_empty_columns(  # type: ignore[no-untyped-def]
+    session, tmp_path: Path, learned: list[str] | None, empty: list[str]
+) -> None:
+    cat, root, rec = session
+    est = hand_estimates(20.0)
+    if learned is not None:
+        est.info["checkpoint"]["outputs_trained"] = learned  # type: ignore[typeddict-item]
+        est.info["checkpoint"]["outputs_basis"] = "as its checkpoint records"  # type: ignore[typeddict-item]
+    save_estimates(root / rec.folder, est)
+    out = tmp_path / "export"
+    export_session(cat, root, rec.uid, "csv", out, settings=SMALL)
+    df = pd.read_csv(out / ESTIMATES_NAME)
+    columns = ["valence_1to9", "arousal_1to9", "liking_1to9", *OUTPUT_NAMES[3:]]
+    assert list(df.columns[7:]) == columns  # the same columns whatever the model learned
+    for col in columns:
+        if col in empty:
+            assert df[col].isna().all(), col  # NaN in pandas, never a number
+        else:
+            assert df[col].notna().sum() == len(est) - 3, col
+    for col in ("valence", "arousal", "valence_1to9", "arousal_1to9"):
+        assert df[col].dtype == np.float64 and df[col].notna().sum() == len(est) - 3
+    doc = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
+    words = doc["files"][ESTIMATES_NAME]["columns"]
+    for col in columns:
+        assert (words[col] == NOT_LEARNED) == (col in empty), col
+    assert doc["analysis"]["outputs_not_estimated"] == empty
+    assert doc["analysis"]["outputs_learned"] == (learned or ["valence", "arousal"])
