@@ -19,6 +19,7 @@ import numpy as np
 
 from core.analysis.circumplex import NEUTRAL, QUADRANTS, describe_shift, quadrant_label
 from core.catalog import Catalog
+from core.clinical import INSTRUMENTS, PHASES, RESPONSES, SessionMeasures, session_measures
 from core.config import Settings
 from core.faces.track import detector_note
 from core.physiology.summary import METRICS, PhysiologySummary, describe_change
@@ -30,6 +31,8 @@ from core.timefmt import format_clock
 
 __all__ = [
     "NOT_ANALYSED_TEXT",
+    "measures_dict",
+    "measures_lines",
     "overview_lines",
     "physiology_dict",
     "quadrant_words",
@@ -170,6 +173,66 @@ def _analysis_dict(data: ReportData) -> dict[str, Any] | None:
     }
 
 
+def measures_dict(m: SessionMeasures) -> dict[str, Any]:
+    """A session's questionnaires item by item and its SUDS ratings, JSON-ready.
+
+    Returns
+    -------
+    dict — ``questionnaires``: ``{phase: {instrument: {...}}}`` for what was entered (phases
+    ``pre``/``post``, instruments ``gad7``/``phq9``), each with ``name``, ``source``
+    (``items`` | ``incomplete`` | ``total only``), ``items`` (every item: number, label, score
+    or None when not answered, the answer in words; empty for a total entered alone),
+    ``answered``, ``n_items``, ``total`` (None while incomplete), ``max_total``, ``band``,
+    ``flagged`` and ``flag`` (the flagged item's warning, e.g. PHQ-9 item 9 above 0, else None);
+    ``flagged``: the warnings of every flagged result; ``suds``: ``t_s``, ``time`` (m:ss) and
+    ``rating`` (0–100) in time order
+    """
+    questionnaires: dict[str, dict[str, Any]] = {}
+    for phase in PHASES:
+        by: dict[str, Any] = {}
+        for key, r in m.questionnaires.get(phase, {}).items():
+            inst = INSTRUMENTS[key]
+            items = []
+            if r.source != "total only":
+                for i, label in enumerate(inst.items, start=1):
+                    v = r.answers.get(i)
+                    items.append(
+                        {
+                            "item": i,
+                            "label": label,
+                            "score": v,
+                            "answer": None if v is None else RESPONSES[v],
+                            "flagged_item": inst.flagged_item == i,
+                        }
+                    )
+            by[key] = {
+                "name": inst.name,
+                "source": r.source,
+                "items": items,
+                "answered": len(r.answers),
+                "n_items": inst.n_items,
+                "total": r.total,
+                "max_total": inst.max_total,
+                "band": r.band,
+                "flagged": r.flagged,
+                "flag": inst.flag_text if r.flagged else None,
+            }
+        if by:
+            questionnaires[phase] = by
+    return {
+        "questionnaires": questionnaires,
+        "flagged": [
+            {
+                "phase": r.phase,
+                "instrument": r.instrument,
+                "warning": INSTRUMENTS[r.instrument].flag_text,
+            }
+            for r in m.flagged
+        ],
+        "suds": [{"t_s": r.t_s, "time": format_clock(r.t_s), "rating": r.rating} for r in m.suds],
+    }
+
+
 def session_overview(
     catalog: Catalog, data_root: Path, session_id: int, settings: Settings | None = None
 ) -> dict[str, Any]:
@@ -189,7 +252,8 @@ def session_overview(
     :func:`core.quality.session.quality_summary`), ``physiology`` (:func:`physiology_dict`),
     ``analysed`` and ``analysis`` (None when not analysed: counts, checkpoint and detector
     identity, device, per-window valence/arousal means, SDs and quadrant shares), ``markers``,
-    ``self_reports``; no NaN anywhere (``None``)
+    ``self_reports``, ``measures`` (GAD-7/PHQ-9 item by item and SUDS: :func:`measures_dict`);
+    no NaN anywhere (``None``)
 
     Raises
     ------
@@ -239,6 +303,7 @@ def session_overview(
             for t, kind, label in data.markers
         ],
         "self_reports": data.self_reports,
+        "measures": measures_dict(session_measures(catalog, session_id)),
     }
     return dict(strict_json(out))
 
@@ -356,6 +421,35 @@ def _analysis_lines(a: dict[str, Any] | None) -> list[str]:
     return out
 
 
+_PHASE_WORDS = {"pre": "before (pre)", "post": "after (post)"}
+
+
+def measures_lines(m: dict[str, Any]) -> list[str]:
+    """:func:`measures_dict` as text: each questionnaire's items, total and band (``total
+    only`` or ``incomplete`` said as such), the flagged item's warning, the SUDS ratings with
+    their session times."""
+    out = ["Questionnaires" + ("" if m["questionnaires"] else ": none entered")]
+    for phase, by in m["questionnaires"].items():
+        for q in by.values():
+            head = f"  {q['name']} {_PHASE_WORDS.get(phase, phase)}: "
+            if q["total"] is None:
+                head += f"incomplete, {q['answered']} of {q['n_items']} items answered, no total"
+            else:
+                head += f"total {q['total']} of {q['max_total']}"
+                head += f" ({q['band']})" if q["band"] else ""
+                head += " — total only, no items entered" if q["source"] == "total only" else ""
+            out.append(head)
+            for it in q["items"]:
+                score = "not answered" if it["score"] is None else f"{it['score']} ({it['answer']})"
+                mark = "  !!" if it["flagged_item"] and (it["score"] or 0) > 0 else ""
+                out.append(f"    {it['item']:>2}. {it['label']:<52} {score}{mark}")
+            if q["flag"]:
+                out.append(f"    !! {q['flag']}")
+    out.append("SUDS ratings (0–100)" + ("" if m["suds"] else ": none"))
+    out += [f"  {r['time']:>7}  {r['rating']}" for r in m["suds"]]
+    return out
+
+
 def overview_lines(ov: dict[str, Any]) -> list[str]:
     """:func:`session_overview` as readable text, one line each (no trailing newlines)."""
     s, q = ov["session"], ov["quality"]
@@ -392,4 +486,6 @@ def overview_lines(ov: dict[str, Any]) -> list[str]:
         sam = [("–" if r.get(k) is None else str(r[k])) for k in ("sam_valence", "sam_arousal")]
         gad = "–" if r.get("gad7") is None else str(r["gad7"])
         out.append(f"  {phase:<5} SAM valence {sam[0]}, arousal {sam[1]} (1–9); GAD-7 {gad}")
+    if "measures" in ov:
+        out += measures_lines(ov["measures"])
     return out

@@ -224,3 +224,73 @@ def test_show_is_audited_as_an_open_by_the_account(cat, capsys) -> None:  # type
         (e.entity_id, e.detail, e.account) for e in cat.audit_log(limit=5) if e.action == "open"
     ]
     assert opens == [(rec.id, "show", "tester")]
+
+
+def test_show_lists_questionnaires_item_by_item_and_suds(cat, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19: GAD-7 and PHQ-9 item by item (total, band, 'total only', incomplete, PHQ-9
+    item 9 flagged) and the SUDS ratings with their times, in the JSON and the text."""
+    p = cat.add_patient("S-Q")
+    rec = record_short(cat, data_dir(), p.id, 20.0)
+    cat.set_questionnaire(rec.id, "pre", "gad7", {i: 2 for i in range(1, 8)})  # 14: moderate
+    cat.set_questionnaire(rec.id, "pre", "phq9", {**{i: 1 for i in range(1, 9)}, 9: 2})  # 10
+    cat.set_questionnaire(rec.id, "post", "phq9", {1: 0, 2: 1})  # incomplete
+    cat.set_self_report(rec.id, "post", gad7=4)  # a total alone
+    cat.add_suds(rec.id, 75.25, 40)
+    cat.add_suds(rec.id, 5.0, 80)
+
+    m = show_json(capsys, rec.uid)["measures"]
+    gad = m["questionnaires"]["pre"]["gad7"]
+    assert (gad["total"], gad["max_total"], gad["band"], gad["source"]) == (
+        14,
+        21,
+        "moderate",
+        "items",
+    )
+    assert [it["score"] for it in gad["items"]] == [2] * 7
+    assert gad["items"][0]["label"] == "Feeling nervous, anxious, or on edge"
+    assert gad["items"][0]["answer"] == "More than half the days"
+    assert gad["flagged"] is False and gad["flag"] is None
+    phq = m["questionnaires"]["pre"]["phq9"]
+    assert (phq["total"], phq["band"], phq["flagged"]) == (10, "moderate", True)
+    assert phq["items"][8]["score"] == 2 and phq["items"][8]["flagged_item"] is True
+    assert phq["flag"].startswith("PHQ-9 item 9 answered above 0")
+    assert m["flagged"] == [{"phase": "pre", "instrument": "phq9", "warning": phq["flag"]}]
+    post = m["questionnaires"]["post"]
+    assert post["gad7"]["source"] == "total only" and post["gad7"]["total"] == 4
+    assert post["gad7"]["band"] == "minimal" and post["gad7"]["items"] == []
+    inc = post["phq9"]
+    assert (inc["source"], inc["total"], inc["answered"], inc["n_items"]) == (
+        "incomplete",
+        None,
+        2,
+        9,
+    )
+    assert [it["score"] for it in inc["items"]] == [0, 1, *[None] * 7]
+    assert m["suds"] == [
+        {"t_s": 5.0, "time": "0:05", "rating": 80},
+        {"t_s": 75.25, "time": "1:15", "rating": 40},
+    ]
+
+    text = show_text(capsys, rec.uid)
+    lines = text.splitlines()
+    assert "  GAD-7 before (pre): total 14 of 21 (moderate)" in lines
+    assert "  PHQ-9 before (pre): total 10 of 27 (moderate)" in lines
+    assert "  GAD-7 after (post): total 4 of 21 (minimal) — total only, no items entered" in lines
+    assert "  PHQ-9 after (post): incomplete, 2 of 9 items answered, no total" in lines
+    assert any(
+        ln.startswith("     9. ") and ln.endswith("2 (More than half the days)  !!") for ln in lines
+    )
+    assert any(ln.strip().startswith("!! PHQ-9 item 9 answered above 0") for ln in lines)
+    assert sum("not answered" in ln for ln in lines) == 7
+    i = lines.index("SUDS ratings (0–100)")
+    assert lines[i + 1 : i + 3] == ["     0:05  80", "     1:15  40"]
+
+    bare = cat.add_patient("S-R")
+    rec2 = record_short(cat, data_dir(), bare.id, 20.0)
+    assert show_json(capsys, rec2.uid)["measures"] == {
+        "questionnaires": {},
+        "flagged": [],
+        "suds": [],
+    }
+    lines = show_text(capsys, rec2.uid).splitlines()
+    assert "Questionnaires: none entered" in lines and "SUDS ratings (0–100): none" in lines
