@@ -103,7 +103,8 @@ class CourseView(QWidget):
 
     def load(self, catalog: Catalog, data_root: Path, patient_id: int) -> None:
         """Compute the patient's course in a worker thread and plot it (nothing is computed
-        again while the patient's sessions, analyses, markers and ratings stay the same)."""
+        again while the patient's sessions, analyses, markers, ratings, questionnaire items and SUDS
+        ratings stay the same)."""
         settings = self.settings or Settings.load()
         sessions = catalog.list_sessions(patient_id=patient_id)
         key = (
@@ -118,6 +119,13 @@ class CourseView(QWidget):
                     (a.id, a.updated_at) if (a := catalog.latest_analysis(r.id)) else None,
                     tuple((m.t_s, m.kind) for m in catalog.list_markers(r.id)),
                     tuple((p, s.updated_at) for p, s in sorted(catalog.self_reports(r.id).items())),
+                    tuple(
+                        (p, k, i, v)
+                        for p, by in sorted(catalog.questionnaire_items(r.id).items())
+                        for k, items in sorted(by.items())
+                        for i, v in sorted(items.items())
+                    ),
+                    tuple((u.id, u.t_s, u.rating) for u in catalog.list_suds(r.id)),
                 )
                 for r in sessions
             ),

@@ -100,3 +100,30 @@ def test_trends_course_report_and_compare(win, qtbot, monkeypatch, app_env):  # 
     assert win.patient.tabs.currentIndex() == 1 and view.course is None and not view.plots
     qtbot.waitUntil(lambda: view.course is not None, timeout=60000)
     assert view.course.patient_id == other.id and "No sessions yet" in view.status.text()
+
+
+def test_trends_follow_questionnaire_items_and_suds_entered_later(win, qtbot):  # type: ignore[no-untyped-def]
+    """Trends shown; PHQ-9 item 9 = 1 typed into the session's ratings form; back on the patient
+    page the trends are computed again and carry the item-9 flag (and the SUDS entered later)."""
+    p = win.catalog.add_patient("F-1")
+    rec = record_short(win.catalog, win.data_root, p.id, 4.0)
+    win.show_patients()
+    _open_trends(win, qtbot, p.id)
+    view = win.patient.trends
+    assert PHQ9.flag_text not in view.status.text() and "phq9" not in view.plots
+    win.show_review(rec.id)
+    box = win.review.self_report
+    win.review.tabs.setCurrentWidget(box)
+    box.questionnaires.setCurrentWidget(box.questionnaires.pages["phq9"])
+    field = box.questionnaires.forms["phq9"].fields["pre"][9]
+    qtbot.mouseClick(field, Qt.MouseButton.LeftButton)
+    qtbot.keyClicks(field, "1")
+    qtbot.keyClick(field, Qt.Key.Key_Tab)
+    assert win.catalog.questionnaire_items(rec.id)["pre"]["phq9"] == {9: 1}
+    win.catalog.add_suds(rec.id, 1.0, 70)  # a SUDS rating added meanwhile
+    before = view.course
+    qtbot.keyClick(win.review, Qt.Key.Key_Escape)  # back to the patient
+    assert win.stack.currentWidget() is win.patient
+    qtbot.waitUntil(lambda: view.course is not before and view.course is not None, timeout=60000)
+    assert f"{PHQ9.flag_text} (session 1)" in view.status.text()
+    assert view.points("phq9", "pre") == [] and view.points("suds", "pre") == [(1, 70.0)]
