@@ -1,5 +1,6 @@
-"""Screen 8 — Settings: data folder, the model in use (with its provenance), analysis device and
-rate, circumplex and phase options, the clinic's and the therapist's names for reports."""
+"""Screen 8 — Settings, on three pages: the model in use (with its provenance), analysis device,
+rate and face detector; circumplex and phase options, the clinic's and the therapist's names for
+reports; this computer's data folder, backup, idle lock and Lab Streaming Layer."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QRadioButton,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -211,28 +213,45 @@ class SettingsDialog(QDialog):
         # which build this is: version, torch flavour (CPU-only / CUDA) and torch version
         self.build = QLabel(build_info().line())
         self.build.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        form = QFormLayout()
-        form.addRow("This build", self.build)
-        form.addRow("Data folder", self.data)
-        form.addRow("Backup", self.backup)
-        form.addRow("Model", model)
-        form.addRow("Analysis runs on", self.device)
-        form.addRow("", self.device_note)
-        form.addRow("Analysis rate (CPU)", self.rate)
-        form.addRow("Face detector", self.detector)
-        form.addRow("Near-neutral radius", self.radius)
-        form.addRow("Pre/post windows", self.minutes)
-        form.addRow("Lock when idle", self.lock)
-        form.addRow("Lab Streaming Layer", lsl)
-        form.addRow("Clinic name", self.clinic)
-        form.addRow("Therapist name", self.therapist)
+        head = QFormLayout()  # which build this is, seen on every page
+        head.addRow("This build", self.build)
+        # three pages, so that the dialog fits a 1024×640 display: what the analysis uses, how
+        # the review and the reports read, and this computer (its data, lock and LSL)
+        analysis = QFormLayout()
+        analysis.addRow("Model", model)
+        analysis.addRow("Analysis runs on", self.device)
+        analysis.addRow("", self.device_note)
+        analysis.addRow("Analysis rate (CPU)", self.rate)
+        analysis.addRow("Face detector", self.detector)
+        review = QFormLayout()
+        review.addRow("Near-neutral radius", self.radius)
+        review.addRow("Pre/post windows", self.minutes)
+        review.addRow("Clinic name", self.clinic)
+        review.addRow("Therapist name", self.therapist)
+        computer = QFormLayout()
+        computer.addRow("Data folder", self.data)
+        computer.addRow("Backup", self.backup)
+        computer.addRow("Lock when idle", self.lock)
+        computer.addRow("Lab Streaming Layer", lsl)
+        self.pages = QTabWidget()
+        for form, title in (
+            (analysis, "Model && analysis"),
+            (review, "Review && reports"),
+            (computer, "This computer"),
+        ):
+            page = QWidget()
+            page_lay = QVBoxLayout(page)
+            page_lay.addLayout(form)
+            page_lay.addStretch(1)
+            self.pages.addTab(page, title)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
-        lay.addLayout(form)
+        lay.addLayout(head)
+        lay.addWidget(self.pages, 1)
         lay.addWidget(buttons)
         self._asked: Path | None = None
         self.job: Job | None = None
