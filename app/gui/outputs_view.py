@@ -1,4 +1,4 @@
-"""The review screen's "Liking & emotions" tab: the model's outputs beyond valence and arousal.
+"""The review screen's "Emotions" tab: liking and the emotions, the model's other outputs.
 
 One row per output (liking, then the seven basic emotions): its name and scale, its mean in the
 pre and post windows and its course over the session (the windows shaded, the cursor shared
@@ -206,13 +206,21 @@ class OutputsView(QWidget):
             self._add_row(i, o, duration)
 
     def _add_row(self, i: int, o: OutputSummary, duration_s: float) -> None:
-        name = QLabel(
-            f"<b>{html.escape(o.title)}</b><br><span style='color:#666; font-size:11px'>"
-            f"{html.escape(o.scale)}</span>"
-        )
-        name.setMinimumWidth(110)
-        cells = {"name": name}
-        self.grid.addWidget(name, i, 0)
+        # the name, and under it its scale in a smaller font: two labels, so that each is laid
+        # out (and measured) in its own font
+        name = QLabel(f"<b>{html.escape(o.title)}</b>")
+        scale = QLabel(o.scale)
+        scale.setTextFormat(Qt.TextFormat.PlainText)
+        scale.setStyleSheet("color:#666; font-size:11px;")
+        cell = QWidget()
+        cell_lay = QVBoxLayout(cell)
+        cell_lay.setContentsMargins(0, 0, 0, 0)
+        cell_lay.setSpacing(0)
+        cell_lay.addWidget(name)
+        cell_lay.addWidget(scale)
+        cell.setMinimumWidth(110)
+        cells = {"name": name, "scale": scale}
+        self.grid.addWidget(cell, i, 0)
         if o.estimated:
             for j, w in enumerate(o.windows[:2], start=1):
                 lab = QLabel(on_screen(format_mean(o, w)))

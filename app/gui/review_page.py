@@ -4,7 +4,8 @@ Not analysed yet: the patient's ratings, notes, markers and "Analyse now". Analy
 (pre and post with their spread, the course coloured by time, the arrow, the patient's own
 ratings), the valence/arousal timeline with windows and markers, the video at the cursor on one
 slider, the pre/post numbers beside the patient's ratings, and a plain-language sentence; the
-"Liking & emotions" tab (:mod:`app.gui.outputs_view`) gives the model's other outputs.
+"Emotions" tab (:mod:`app.gui.outputs_view`) gives the model's other outputs (liking and the
+seven emotions).
 """
 
 from __future__ import annotations
@@ -171,17 +172,22 @@ class ReviewPage(QWidget):
         self.details.setWordWrap(True)
         self.details.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.tabs = QTabWidget()
-        self.tabs.addTab(self.numbers, "Pre / post")
-        self.tabs.addTab(self.self_report, "Ratings && notes")
-        self.tabs.addTab(self.markers, "Markers")
         self.physiology = PhysiologyTable()
-        self.tabs.addTab(self.physiology, "Physiology")
         self.outputs = OutputsView()  # liking and the seven emotions
-        self.tabs.addTab(self.outputs, "Liking && emotions")
-        self.tabs.addTab(self.details, "Analysis")
         self.quality = QualityPanel()
-        self.tabs.addTab(self.quality, "Data quality")
+        self.tabs = QTabWidget()
+        # short titles, so that the seven fit beside the figure on a 1024 px wide display; each
+        # tab's tooltip gives its full name
+        for widget, title, tip in (
+            (self.numbers, "Pre / post", "The pre and post windows' numbers"),
+            (self.self_report, "Ratings", "Ratings & notes: SAM, GAD-7, PHQ-9, SUDS and notes"),
+            (self.markers, "Markers", "The session's markers"),
+            (self.physiology, "Physiology", "Heart rate, RMSSD, EDA and SCR rate before and after"),
+            (self.outputs, "Emotions", "Liking & emotions: the model's other outputs"),
+            (self.details, "Analysis", "How this session was analysed"),
+            (self.quality, "Quality", "Data quality: what the recording lost, and its verdict"),
+        ):
+            self.tabs.setTabToolTip(self.tabs.addTab(widget, title), tip)
 
         self.video = VideoView("no video", VIDEO_W, 160)
         self.timeline = TimelineView()

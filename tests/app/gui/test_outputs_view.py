@@ -44,10 +44,10 @@ def cat(app_env):  # type: ignore[no-untyped-def]
 
 
 def _open_outputs_tab(qtbot, page: ReviewPage) -> OutputsView:  # type: ignore[no-untyped-def]
-    """Click the "Liking & emotions" tab as the therapist would."""
+    """Click the "Emotions" tab (liking and the emotions) as the therapist would."""
     bar = page.tabs.tabBar()
     i = page.tabs.indexOf(page.outputs)
-    assert bar.tabText(i) == "Liking && emotions"
+    assert bar.tabText(i) == "Emotions" and "Liking & emotions" in bar.tabToolTip(i)
     qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(i).center())
     assert page.tabs.currentWidget() is page.outputs
     return page.outputs
@@ -147,7 +147,7 @@ def test_the_demo_model_shows_no_number_for_what_it_did_not_learn(
     assert not view.plots  # no line at all, neither at 0 nor of NaN
     for name in EXTRA_OUTPUTS:
         cells = view.labels[name]
-        assert set(cells) == {"name", "reason"}
+        assert set(cells) == {"name", "scale", "reason"}
         assert cells["reason"].text() == f"<i>{NOT_ESTIMATED}</i>"
         assert "valence and arousal only" in cells["reason"].toolTip()
     values = re.sub(r"1–9|0 \(absent\) – 1 \(present\)", "", view.visible_text())

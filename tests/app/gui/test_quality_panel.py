@@ -95,7 +95,8 @@ def test_review_screen_has_a_data_quality_tab(qtbot, store) -> None:  # type: ig
     try:
         page.load(rec.id)
         i = page.tabs.indexOf(page.quality)
-        assert page.tabs.tabText(i) == "Data quality" and not page.tabs.tabIcon(i).isNull()
+        assert page.tabs.tabText(i) == "Quality" and not page.tabs.tabIcon(i).isNull()
+        assert page.tabs.tabToolTip(i).startswith("Data quality")
         assert page.quality.verdict == "poor"
         assert page.quality.link.table.value("Disconnections") == "2"
     finally:
