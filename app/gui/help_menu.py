@@ -22,6 +22,7 @@ SHORTCUTS: tuple[tuple[str, str, str], ...] = (
     ("Enter", "recording (marker field)", "add the typed marker"),
     ("Space", "recording", "add a quick marker (outside the marker field, or in it when empty)"),
     ("Ctrl+Z", "recording", "undo the last marker added in this session"),
+    ("S", "recording", "the patient's SUDS rating (0–100) at this moment"),
     ("Ctrl+L", "everywhere (clinic data)", "lock TheraScope now (its password opens it again)"),
 )
 
