@@ -72,5 +72,5 @@ def export_course_report(
     def done(result: object) -> None:
         on_done(Path(str(result)))
 
-    run_job(job, done, on_failed, on_progress)
+    run_job(job, done, on_failed, on_progress, what="the course report")
     return True

@@ -93,7 +93,7 @@ def export_session_data(
             catalog, data_root, rec.uid, fmt, out, include_name=with_name, progress=progress
         )
 
-    run_job(job, lambda r: on_done(r), on_failed)  # type: ignore[arg-type]
+    run_job(job, lambda r: on_done(r), on_failed, what="the data export")  # type: ignore[arg-type]
     return True
 
 

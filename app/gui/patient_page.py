@@ -720,7 +720,7 @@ class PatientPage(QWidget):
         self._patient_exports += 1
         self.export_patient_btn.setEnabled(False)
         self.status.setText("Exporting the patient…")
-        run_job(job, lambda r: done(r), failed)
+        run_job(job, lambda r: done(r), failed, what="the patient's export")
         return True
 
     # --- archive and delete ----------------------------------------------------------------

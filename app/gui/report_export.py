@@ -80,5 +80,5 @@ def export_session_report(
     def done(result: object) -> None:
         on_done(Path(str(result)))
 
-    run_job(job, done, on_failed)
+    run_job(job, done, on_failed, what="the session report")
     return True

@@ -6,8 +6,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import QEventLoop, Qt
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QStackedWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QMainWindow,
+    QMessageBox,
+    QProgressDialog,
+    QStackedWidget,
+)
 
 from app.gui.access import IdleLock, install_clinic_menu
 from app.gui.cohort_page import CohortPage
@@ -18,7 +25,7 @@ from app.gui.playback_page import PlaybackPage
 from app.gui.record_page import RecordPage
 from app.gui.review_page import ReviewPage
 from app.gui.widgets import JobProgress
-from app.gui.workers import Job
+from app.gui.workers import Job, running_jobs, wait_for_jobs
 from core.catalog import Catalog
 from core.config import Settings
 from core.recording.sources import DeviceFactory
@@ -41,6 +48,11 @@ class MainWindow(QMainWindow):
         self.settings = settings if settings is not None else Settings()
         self.closing = threading.Event()  # background jobs poll it to stop early
         self.demo_job: Job | None = None
+        #: while the window closes: the question about a report being written, the message
+        #: shown while waiting for the background jobs (None otherwise)
+        self.close_question: QMessageBox | None = None
+        self.finishing_dialog: QProgressDialog | None = None
+        self._finishing = False
         #: the account that unlocked the clinic's data (None: the demo data folder)
         self.unlocked = unlocked
         self.idle_lock: IdleLock | None = None
@@ -207,6 +219,9 @@ class MainWindow(QMainWindow):
             self.patient.refresh()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 — Qt's name
+        if self._finishing or self.close_question is not None:  # already closing: one at a time
+            event.ignore()
+            return
         if self.record.recording:
             ans = QMessageBox.question(
                 self,
@@ -219,6 +234,10 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
             self.record.stop_recording()
+        writing = [j.what for j in running_jobs() if j.what]
+        if writing and not self._wait_for_writing(writing):
+            event.ignore()
+            return
         self.record.wait_saved()  # a session stopped just before is saved in full
         self.playback.stop()
         self.record.devices.shutdown()  # test signal, camera preview, the Bluetooth thread
@@ -228,4 +247,55 @@ class MainWindow(QMainWindow):
             self.idle_lock.stop()
         if self.demo_job is not None and self.demo_job.worker_thread.isRunning():
             self.demo_job.worker_thread.wait()  # the demo build stops at its next step (≤ 0.1 s)
+        self._finish_jobs()
         event.accept()
+
+    def _wait_for_writing(self, writing: list[str]) -> bool:
+        """Ask before closing while a report or an export is being written: wait for it, or
+        keep working. Closing without it is not offered: it would be left unfinished."""
+        what = ", ".join(dict.fromkeys(writing))
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Information)
+        box.setWindowTitle("Still being written")
+        box.setText(f"{what[:1].upper()}{what[1:]} is still being written.")
+        box.setInformativeText(
+            "TheraScope can wait until it is finished and then close (usually a few seconds), "
+            "or stay open. Closing without it would leave it unfinished."
+        )
+        wait = box.addButton("Wait, then close", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Keep working", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(wait)
+        self.close_question = box  # for the tests
+        box.exec()
+        self.close_question = None
+        return box.clickedButton() is wait
+
+    def _finish_jobs(self) -> None:
+        """Wait for every background job (a report, an export, the trends, a device scan) before
+        the window goes: none is cut off half-way, and no worker thread is destroyed while it
+        runs. A short message says what is awaited."""
+        busy = running_jobs()
+        if not busy:
+            return
+        self._finishing = True
+        what = ", ".join(dict.fromkeys(j.what for j in busy if j.what)) or "background work"
+        dlg = QProgressDialog(f"Finishing {what} before closing…", "", 0, 0, self)
+        dlg.setWindowTitle("Closing TheraScope")
+        dlg.setCancelButton(None)
+        dlg.setWindowModality(Qt.WindowModality.WindowModal)
+        dlg.setMinimumDuration(0)
+        self.statusBar().showMessage(f"Finishing {what} before closing…")
+        self.finishing_dialog = dlg  # for the tests
+        dlg.show()
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            wait_for_jobs(
+                lambda: QApplication.processEvents(
+                    QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents
+                )
+            )
+        finally:
+            QApplication.restoreOverrideCursor()
+            dlg.close()
+            self.finishing_dialog = None
+            self._finishing = False

@@ -1,4 +1,8 @@
-"""Run long core jobs (demo creation, report export) off the GUI thread."""
+"""Run long core jobs (demo creation, report export) off the GUI thread.
+
+:func:`run_job` starts one; :func:`running_jobs` and :func:`wait_for_jobs` let the main window,
+when it closes, wait for what is still being written (``Job.what``) instead of cutting it off.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +19,12 @@ class Job(QObject):
     finished = Signal(object)
     failed = Signal(str)
 
-    def __init__(self, fn: Callable[[Callable[[float], None]], Any]) -> None:
+    def __init__(self, fn: Callable[[Callable[[float], None]], Any], what: str = "") -> None:
         super().__init__()
         self._fn = fn
+        #: what the job writes, in the therapist's words ("the course report"); empty for a job
+        #: that writes nothing the therapist waits for (a device scan, a figure on screen)
+        self.what = what
         self.worker_thread = QThread()
         self.moveToThread(self.worker_thread)
         self.worker_thread.started.connect(self._run)
@@ -79,9 +86,11 @@ def run_job(
     on_done: Callable[[Any], None] | None = None,
     on_error: Callable[[str], None] | None = None,
     on_progress: Callable[[float], None] | None = None,
+    what: str = "",
 ) -> Job:
-    """Start ``fn`` in a worker thread; callbacks run on the GUI thread."""
-    job = Job(fn)
+    """Start ``fn`` in a worker thread; callbacks run on the GUI thread. ``what``: what the job
+    writes, in words ("the course report"), asked about when the main window closes."""
+    job = Job(fn, what)
     relay = _Relay(on_done, on_error, on_progress)
     job.finished.connect(relay.done)
     job.failed.connect(relay.error)
@@ -97,3 +106,25 @@ def run_job(
 def jobs_running() -> int:
     """Background jobs started with :func:`run_job` that have not finished yet."""
     return len(_running)
+
+
+def running_jobs() -> list[Job]:
+    """The jobs started with :func:`run_job` whose worker thread still runs."""
+    return [job for job, _ in list(_running) if job.worker_thread.isRunning()]
+
+
+def wait_for_jobs(tick: Callable[[], None] | None = None, step_ms: int = 50) -> int:
+    """Block until every job started with :func:`run_job` has finished its work (the main window
+    closing: a report must not be cut off half-written, nor its thread destroyed while it runs).
+    ``tick`` is called every ``step_ms`` while waiting (to keep a progress message painted).
+
+    Returns
+    -------
+    int — how many jobs were still running
+    """
+    busy = running_jobs()
+    for job in busy:
+        while not job.worker_thread.wait(step_ms):
+            if tick is not None:
+                tick()
+    return len(busy)
