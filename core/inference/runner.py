@@ -38,8 +38,33 @@ def available() -> bool:
 
 
 def threads() -> int:
-    """The threads the compiled network uses: the machine's cores."""
-    return max(1, os.cpu_count() or 1)
+    """The threads the compiled network uses: the cores this process may run on
+    (``os.sched_getaffinity``: a container's or ``taskset``'s limit counts), else the physical
+    cores where the platform says (macOS ``hw.physicalcpu``), else ``os.cpu_count()``."""
+    if hasattr(os, "sched_getaffinity"):
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except OSError:
+            pass
+    return max(1, _physical_cores() or os.cpu_count() or 1)
+
+
+def _physical_cores() -> int | None:
+    """Physical cores where the platform reports them without extra packages (macOS), else
+    None."""
+    import platform
+    import subprocess
+
+    if platform.system() != "Darwin":
+        return None
+    try:
+        out = subprocess.run(
+            ["sysctl", "-n", "hw.physicalcpu"], capture_output=True, text=True, timeout=2
+        )
+        n = int(out.stdout.strip())
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+    return n if n > 0 else None
 
 
 def compile_onnx(
