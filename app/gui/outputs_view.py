@@ -67,7 +67,7 @@ class OutputPlot(pg.PlotWidget):
         super().__init__(axisItems={"bottom": TimeAxis("bottom")})
         self.setBackground("w")
         self.setFixedHeight(PLOT_HEIGHT)
-        self.setMinimumWidth(180)
+        self.setMinimumWidth(150)  # the tab beside the figure on a 1024 px display
         p = self.getPlotItem()
         p.setMouseEnabled(x=False, y=False)
         p.hideButtons()
@@ -212,6 +212,7 @@ class OutputsView(QWidget):
         scale = QLabel(o.scale)
         scale.setTextFormat(Qt.TextFormat.PlainText)
         scale.setStyleSheet("color:#666; font-size:11px;")
+        scale.setWordWrap(True)  # on two lines where the column is narrow
         cell = QWidget()
         cell_lay = QVBoxLayout(cell)
         cell_lay.setContentsMargins(0, 0, 0, 0)
@@ -220,7 +221,7 @@ class OutputsView(QWidget):
         cell_lay.addWidget(scale)
         cell.setMinimumWidth(110)
         cells = {"name": name, "scale": scale}
-        self.grid.addWidget(cell, i, 0)
+        self.grid.addWidget(cell, i, 0, Qt.AlignmentFlag.AlignVCenter)
         if o.estimated:
             for j, w in enumerate(o.windows[:2], start=1):
                 lab = QLabel(on_screen(format_mean(o, w)))
