@@ -31,6 +31,7 @@ from core.clinical import (
     QuestionnaireResult,
     score,
     session_questionnaires,
+    total_only,
 )
 
 PHASE_NAMES = {"pre": "Before (pre)", "post": "After (post)"}
@@ -121,6 +122,11 @@ class InstrumentForm(QWidget):
         self.flag.setWordWrap(True)
         self.flag.setStyleSheet(FLAG_STYLE)
         self.flag.setVisible(False)
+        #: a total entered alone that stays while its items are being entered (a note per phase)
+        self.pending = QLabel()
+        self.pending.setWordWrap(True)
+        self.pending.setStyleSheet("color:#555;")
+        self.pending.setVisible(False)
         self.error = QLabel()
         self.error.setWordWrap(True)
         self.error.setStyleSheet("color:#c0392b;")
@@ -131,6 +137,7 @@ class InstrumentForm(QWidget):
         lay = QVBoxLayout(self)
         lay.addWidget(self.flag)  # above the items: seen without scrolling
         lay.addLayout(grid)
+        lay.addWidget(self.pending)
         lay.addWidget(self.error)
         lay.addWidget(ref)
         lay.addStretch(1)
@@ -189,18 +196,30 @@ class InstrumentForm(QWidget):
         return out
 
     def live_result(self, phase: str) -> QuestionnaireResult | None:
-        """What the fields say now (scored as typed), or the stored total-only result."""
+        """What the fields say now (scored as typed), or the stored total-only result (kept
+        while the items typed are incomplete)."""
         answers = self.typed_answers(phase)
-        if answers:
-            return score(self.inst, answers, phase)
         stored = self.stored.get(phase)
-        return stored if stored is not None and stored.source == "total only" else None
+        old = stored if stored is not None and stored.source == "total only" else None
+        if answers:
+            typed = score(self.inst, answers, phase)
+            if old is None or old.total is None or typed.complete:
+                return typed
+            return total_only(self.inst, old.total, phase, answers)
+        return old
 
     def _refresh(self) -> None:
         flagged_phases = []
+        pending = []
         for phase in PHASES:
             r = self.live_result(phase)
             self.totals[phase].setText(result_text(r, self.inst.n_items))
+            if r is not None and r.items_pending:
+                pending.append(
+                    f"{PHASE_NAMES[phase]}: items being entered ({r.n_answered} of "
+                    f"{self.inst.n_items}) — the total {r.total} entered alone stays until all "
+                    f"{self.inst.n_items} are answered, then the items' total replaces it."
+                )
             if r is not None and r.flagged:
                 flagged_phases.append(PHASE_NAMES[phase].lower())
         fi = self.inst.flagged_item
@@ -211,6 +230,8 @@ class InstrumentForm(QWidget):
                 f"⚠ {self.inst.flag_text} ({', '.join(flagged_phases)})." if on else ""
             )
             self.flag.setVisible(on)
+        self.pending.setText("<br>".join(pending))
+        self.pending.setVisible(bool(pending))
         self.error.setText("<br>".join(self._problems.values()))
         self.refreshed.emit()
 

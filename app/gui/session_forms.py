@@ -191,7 +191,10 @@ class SelfReportBox(QGroupBox):
                 total = sr.gad7 if sr is not None else None
                 field.setText("" if total is None else str(total))
                 field.setStyleSheet("background:#f0f0f0;")
-                field.setToolTip("GAD-7 is entered item by item: this total follows the items")
+                field.setToolTip(
+                    "GAD-7 is entered item by item: this total follows the items (a total "
+                    "entered alone stays until all seven are answered)"
+                )
                 self._problems.pop((phase, "gad7"), None)
             elif field.toolTip().startswith("GAD-7 is entered item by item"):
                 field.setStyleSheet("")

@@ -66,7 +66,9 @@ class ClinicalMixin(CatalogBase):
         Each ``item → score`` given is stored (``None`` clears that item); items not given stay
         as they are. Every score is checked first (0–3, the item must exist): one refused score
         stores nothing of the call. For GAD-7 the self-report's total (``self_reports.gad7``)
-        follows the items: their sum once all seven are answered, empty while some are missing.
+        follows the items: their sum once all seven are answered, empty while some are missing;
+        a total entered alone (e.g. before v8) stays until all seven are answered, then their
+        sum replaces it (the audit entry names the total it replaced).
 
         Returns
         -------
@@ -117,14 +119,15 @@ class ClinicalMixin(CatalogBase):
                     )
             after = self._questionnaire_answers(session_id, phase, ins.key)
             if changed:
+                replaced = ""
                 if ins.key == GAD7.key:
-                    self._gad7_follows_items(session_id, phase, after, now)
+                    replaced = self._gad7_follows_items(session_id, phase, stored, after, now)
                 self._write_audit(
                     "update" if stored else "create",
                     "questionnaire",
                     session_id,
                     f"session_id={session_id}; phase={phase}; instrument={ins.key};"
-                    f" items={','.join(map(str, changed))}",
+                    f" items={','.join(map(str, changed))}{replaced}",
                 )
         return QuestionnaireEntry(
             session_id=session_id, phase=phase, instrument=ins.key, answers=after
@@ -139,28 +142,41 @@ class ClinicalMixin(CatalogBase):
         return {int(r["item"]): int(r["score"]) for r in rows}
 
     def _gad7_follows_items(
-        self, session_id: int, phase: str, answers: dict[int, int], now: str
-    ) -> None:
-        """``self_reports.gad7`` := the items' sum (all seven answered) or NULL; the caller holds
-        the lock and the transaction."""
-        total = sum(answers.values()) if len(answers) == GAD7.n_items else None
+        self, session_id: int, phase: str, before: dict[int, int], answers: dict[int, int], now: str
+    ) -> str:
+        """``self_reports.gad7`` follows the items: their sum once all seven are answered; NULL
+        when a complete set loses an item; a total entered alone (no complete set before) stays
+        while items are being entered. Returns the audit note ``"; replaced_total=14"`` when a
+        complete set replaced such a total, else ``""``. The caller holds the lock and the
+        transaction."""
+        n = GAD7.n_items
         row = self._conn.execute(
             "SELECT id, gad7 FROM self_reports WHERE session_id = ? AND phase = ?",
             (session_id, phase),
         ).fetchone()
+        old = row["gad7"] if row is not None else None
+        note = ""
+        if len(answers) == n:
+            total: int | None = sum(answers.values())
+            if old is not None and len(before) != n:
+                note = f"; replaced_total={old}"  # a total entered alone, now from the items
+        elif len(before) == n:
+            total = None  # the total was the items' sum: it goes with the complete set
+        else:
+            return ""  # a total entered alone stays until all seven items are answered
         if row is None:
-            if total is None:
-                return
-            self._conn.execute(
-                "INSERT INTO self_reports (session_id, phase, gad7, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (session_id, phase, total, now, now),
-            )
-        elif row["gad7"] != total:
+            if total is not None:
+                self._conn.execute(
+                    "INSERT INTO self_reports (session_id, phase, gad7, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (session_id, phase, total, now, now),
+                )
+        elif old != total:
             self._conn.execute(
                 "UPDATE self_reports SET gad7 = ?, updated_at = ? WHERE id = ?",
                 (total, now, row["id"]),
             )
+        return note
 
     def questionnaire_items(self, session_id: int) -> dict[str, dict[str, dict[int, int]]]:
         """A session's answered items: ``{phase: {instrument: {item: score}}}`` (only what was

@@ -173,7 +173,8 @@ class ReportsMixin(CatalogBase):
 
     def _gad7_total_agrees_with_items(self, session_id: int, phase: str, gad7: int | None) -> None:
         """Once GAD-7 is entered item by item for a phase, its total is their sum (all seven
-        answered) or empty: a different total is refused (v8; :mod:`core.catalog._clinical`)."""
+        answered) or empty: a different total is refused (v8; :mod:`core.catalog._clinical`).
+        While items are incomplete, a total entered alone before them may stay (or be cleared)."""
         rows = self._conn.execute(
             "SELECT score FROM questionnaire_items WHERE session_id = ? AND phase = ?"
             " AND instrument = 'gad7'",
@@ -182,6 +183,13 @@ class ReportsMixin(CatalogBase):
         if not rows:
             return
         derived = sum(int(r[0]) for r in rows) if len(rows) == 7 else None
+        if derived is None:
+            kept = self._conn.execute(
+                "SELECT gad7 FROM self_reports WHERE session_id = ? AND phase = ?",
+                (session_id, phase),
+            ).fetchone()
+            if gad7 is None or (kept is not None and gad7 == kept[0]):
+                return
         if gad7 != derived:
             follows = f"{derived}" if derived is not None else "empty until all 7 are answered"
             raise ValueError(

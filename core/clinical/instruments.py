@@ -234,6 +234,12 @@ class QuestionnaireResult:
         return self.source == "items"
 
     @property
+    def items_pending(self) -> bool:
+        """A total entered alone that stays while its items are being entered (some answered,
+        not all): the items' sum replaces it once every item is answered."""
+        return self.source == "total only" and bool(self.answers)
+
+    @property
     def n_answered(self) -> int:
         return len(self.answers)
 
@@ -251,6 +257,9 @@ class QuestionnaireResult:
             n = INSTRUMENTS[self.instrument].n_items
             return f"{self.name} incomplete: {self.n_answered} of {n} items"
         only = "; total only" if self.source == "total only" else ""
+        if self.items_pending:
+            n = INSTRUMENTS[self.instrument].n_items
+            only += f", items being entered: {self.n_answered} of {n}"
         return f"{self.name} {self.total} ({self.band}{only})"
 
 
@@ -280,16 +289,26 @@ def score(
     )
 
 
-def total_only(inst: Instrument | str, total: int, phase: str = "pre") -> QuestionnaireResult:
-    """A total entered without its items (e.g. GAD-7 totals stored before item-by-item entry)."""
+def total_only(
+    inst: Instrument | str,
+    total: int,
+    phase: str = "pre",
+    answers: Mapping[int, object] | None = None,
+) -> QuestionnaireResult:
+    """A total entered without its items (e.g. GAD-7 totals stored before item-by-item entry);
+    ``answers``: the items answered so far while they are being entered (the total stays until
+    all are answered, :attr:`QuestionnaireResult.items_pending`)."""
     ins = instrument(inst) if isinstance(inst, str) else inst
     t = _whole(total, f"{ins.name} total", 0, ins.max_total)
+    partial = score(ins, answers or {}, phase)
     return QuestionnaireResult(
         instrument=ins.key,
         phase=phase,
+        answers=partial.answers,
         total=t,
         band=severity_band(ins, t),
         source="total only",
+        flagged=partial.flagged,
     )
 
 

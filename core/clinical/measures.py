@@ -66,7 +66,9 @@ def session_questionnaires(
 
     Items entered one by one are scored (:func:`core.clinical.instruments.score`): complete ones
     have their total and band, partly answered ones read ``incomplete`` without a total. A GAD-7
-    total stored without items (entered before v8, or as a total alone) reads ``total only``.
+    total stored without items (entered before v8, or as a total alone) reads ``total only``,
+    also while its items are being entered (``items_pending``; the items answered so far in
+    ``answers``) until all seven are answered.
     """
     items = source.questionnaire_items(session_id)
     reports = source.self_reports(session_id)
@@ -79,8 +81,10 @@ def session_questionnaires(
                 by[key] = score(key, answers, phase)
         sr = reports.get(phase)
         gad_total = getattr(sr, "gad7", None) if sr is not None else None
-        if GAD7.key not in by and gad_total is not None:
-            by[GAD7.key] = total_only(GAD7, gad_total, phase)
+        gad = by.get(GAD7.key)
+        if gad_total is not None and (gad is None or not gad.complete):
+            # a total entered alone stays (shown as such) while its items are being entered
+            by[GAD7.key] = total_only(GAD7, gad_total, phase, gad.answers if gad else None)
         out[phase] = by
     return out
 

@@ -36,10 +36,12 @@ def item9_flagged(measures: SessionMeasures | None) -> bool:
 
 
 def _score_text(r: QuestionnaireResult | None, item: int) -> str:
-    if r is None or r.source == "total only":
+    if r is None:
         return "–"
     v = r.answers.get(item)
-    return "not answered" if v is None else str(v)
+    if v is None:
+        return "–" if r.source == "total only" else "not answered"
+    return str(v)
 
 
 def _total_text(r: QuestionnaireResult | None, n_items: int) -> str:
@@ -47,6 +49,8 @@ def _total_text(r: QuestionnaireResult | None, n_items: int) -> str:
         return "not entered"
     if r.total is None:
         return f"incomplete, {r.n_answered} of {n_items}"
+    if r.items_pending:
+        return f"{r.total} (total only; items being entered, {r.n_answered} of {n_items})"
     return f"{r.total}" + (" (total only)" if r.source == "total only" else "")
 
 

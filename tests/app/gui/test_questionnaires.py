@@ -128,3 +128,31 @@ def test_suds_ratings_corrected_or_deleted_after_the_session(qtbot, form, monkey
     qtbot.mouseClick(editor.delete_btn, Qt.MouseButton.LeftButton)
     assert [(r.t_s, r.rating) for r in cat.list_suds(sid)] == [(12.0, 8)]
     assert editor.table.rowCount() == 1
+
+
+def test_an_old_gad7_total_stays_until_all_seven_items_are_typed(qtbot, form) -> None:
+    box, cat, sid = form
+    box.questionnaires.setCurrentWidget(box.questionnaires.pages["gad7"])
+    gad = box.questionnaires.forms["gad7"]
+    total_field = box.fields["pre"]["gad7"]
+    type_score(qtbot, gad.fields["pre"][1], "3")
+    # the old total stays, shown as 'total only' with a note; the field above keeps it
+    assert gad.totals["pre"].text() == "Total 14 — moderate (total only)"
+    assert gad.pending.isVisible() and gad.pending.text() == (
+        "Before (pre): items being entered (1 of 7) — the total 14 entered alone stays until "
+        "all 7 are answered, then the items' total replaces it."
+    )
+    assert cat.self_reports(sid)["pre"].gad7 == 14
+    assert total_field.isReadOnly() and total_field.text() == "14"
+    type_score(qtbot, box.fields["pre"]["sam_valence"], "5")  # other ratings still save
+    assert cat.self_reports(sid)["pre"].sam_valence == 5 and not box.problems()
+    for item in range(2, 7):
+        type_score(qtbot, gad.fields["pre"][item], "1")
+    assert "items being entered (6 of 7)" in gad.pending.text()
+    assert cat.self_reports(sid)["pre"].gad7 == 14
+    type_score(qtbot, gad.fields["pre"][7], "0")  # complete: the items' total replaces it
+    assert gad.totals["pre"].text() == "Total 8 — mild" and not gad.pending.isVisible()
+    assert cat.self_reports(sid)["pre"].gad7 == 8 and total_field.text() == "8"
+    r = session_measures(cat, sid).result("pre", "gad7")
+    assert r is not None and (r.total, r.source) == (8, "items")
+    assert "replaced_total=14" in cat.audit_log(limit=5, entity="questionnaire")[0].detail

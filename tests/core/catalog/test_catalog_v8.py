@@ -50,8 +50,32 @@ def test_a_v7_gad7_total_reads_as_total_only_after_migration(tmp_path: Path) -> 
         assert gad is not None
         assert (gad.total, gad.band, gad.source, gad.answers) == (14, "moderate", "total only", {})
         assert m.result("post", "gad7") is None and m.suds == []
-        # entering items replaces the total only: it follows them from now on
+        # items being entered: the old total stays ('total only') until all seven are answered
         c.set_questionnaire(1, "pre", "gad7", {1: 3})
+        assert c.self_reports(1)["pre"].gad7 == 14
+        gad = session_measures(c, 1).result("pre", "gad7")
+        assert gad is not None and (gad.total, gad.source, gad.answers) == (
+            14,
+            "total only",
+            {1: 3},
+        )
+        assert gad.items_pending and gad.summary() == (
+            "GAD-7 14 (moderate; total only, items being entered: 1 of 7)"
+        )
+        c.set_self_report(1, "pre", sam_valence=4, gad7=14)  # the kept total may be saved again
+        with pytest.raises(ValueError, match="item by item"):
+            c.set_self_report(1, "pre", sam_valence=4, gad7=9)  # but not a new one
+        c.set_questionnaire(1, "pre", "gad7", {i: 1 for i in range(2, 7)})
+        assert c.self_reports(1)["pre"].gad7 == 14  # six of seven: still the old total
+        # the seventh item: the complete set replaces it, the audit names the total replaced
+        c.set_questionnaire(1, "pre", "gad7", {7: 2})
+        assert c.self_reports(1)["pre"].gad7 == 3 + 5 + 2
+        gad = session_measures(c, 1).result("pre", "gad7")
+        assert gad is not None and (gad.total, gad.source) == (10, "items")
+        detail = next(e.detail for e in c.audit_log(limit=50) if e.entity == "questionnaire")
+        assert "items=7" in detail and "replaced_total=14" in detail
+        # from now on the total follows the items: a cleared item empties it
+        c.set_questionnaire(1, "pre", "gad7", {7: None})
         assert c.self_reports(1)["pre"].gad7 is None
         assert session_measures(c, 1).result("pre", "gad7").source == "incomplete"  # type: ignore[union-attr]
 
