@@ -123,7 +123,9 @@ class Settings:
         session is recorded); 0: never
     lsl_network : bool — Lab Streaming Layer streams are found (and TheraScope's marker stream is
         offered) on the local network; off: on this computer only (applies at the next start)
-    lsl_markers : bool — publish the session's markers as an LSL stream while recording
+    lsl_markers : bool — publish the session's markers as an LSL stream while recording (off by
+        default: liblsl's outlet servers listen on every network interface, so other computers
+        on the network can then see and read the marker stream — kinds and times, never text)
     """
 
     bio_rate_hz: float = 800.0
@@ -146,7 +148,7 @@ class Settings:
     face_detector: str = "model"
     lock_minutes: float = 10.0
     lsl_network: bool = False
-    lsl_markers: bool = True
+    lsl_markers: bool = False
 
     @classmethod
     def load(cls, path: Path | None = None) -> Settings:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
@@ -61,6 +61,9 @@ from core.recording.session import RecordingSession
 from core.recording.sources import DeviceFactory
 from core.simulation.scenario import scenario_names
 from core.timefmt import format_clock
+
+if TYPE_CHECKING:  # pylsl loads only when an outlet is opened
+    from devices.lsl.markers import MarkerOutlet
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +123,8 @@ class RecordPage(QWidget):
         #: what Ctrl+Z undoes, last first: (marker id, its time before a move; None: added)
         self.undo_stack: list[tuple[int, float | None]] = []
         self.suds_dialog: SudsDialog | None = None  # open while a SUDS rating is being typed
+        #: the session's LSL marker outlet (only with Settings → lsl_markers on; None otherwise)
+        self.marker_outlet: MarkerOutlet | None = None
         self._build()
         self.timer = QTimer(self)
         # a precise 30 ms timer keeps redraws at ≥ 30 Hz; a coarse one may fire up to 5 % late
@@ -359,10 +364,13 @@ class RecordPage(QWidget):
             self.session = None
             self.devices.reset(str(self.scenario.currentData()), auto_find=False)
             return
-        if self.settings.lsl_markers:  # LabRecorder can store the markers beside its streams
+        self.marker_outlet = None
+        # LabRecorder can store the markers beside its streams; an LSL outlet is reachable from
+        # the network (liblsl serves it on every interface), so only when Settings say so
+        if self.settings.lsl_markers:
             from devices.lsl.markers import publish_session_markers
 
-            publish_session_markers(self.session, self.settings.lsl_network)
+            self.marker_outlet = publish_session_markers(self.session, self.settings.lsl_network)
         rec = self.session.recorder
         chans = [
             (s.name, ch, s.units[i])
@@ -490,10 +498,7 @@ class RecordPage(QWidget):
         )
         if ans != QMessageBox.StandardButton.Yes or self.session is None:
             return
-        moved = self.catalog.update_marker(existing.id, t_s=round(t, 3))
-        self.session.recorder.log_event(
-            "marker_moved", marker_kind=kind, marker_id=moved.id, marker_t_s=moved.t_s
-        )
+        moved = self.session.move_marker(existing.id, t)  # the LSL marker stream hears it too
         self.undo_stack.append((moved.id, existing.t_s))
         self._show_markers(f"{name} moved to {format_clock(moved.t_s)}.")
 
@@ -511,14 +516,10 @@ class RecordPage(QWidget):
             return
         what = f"{self._marker_name(m)} at {format_clock(m.t_s)}"
         if before is None:
-            self.catalog.delete_marker(m.id)
-            self.session.recorder.log_event("marker_deleted", marker_kind=m.kind, marker_id=m.id)
+            self.session.delete_marker(m.id)
             self._show_markers(f"Undone: {what} removed.")
         else:
-            back = self.catalog.update_marker(m.id, t_s=before)
-            self.session.recorder.log_event(
-                "marker_moved", marker_kind=m.kind, marker_id=m.id, marker_t_s=back.t_s
-            )
+            back = self.session.move_marker(m.id, before)
             self._show_markers(f"Undone: {what} moved back to {format_clock(back.t_s)}.")
 
     def _markers(self) -> list[Marker]:

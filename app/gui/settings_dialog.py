@@ -184,16 +184,26 @@ class SettingsDialog(QDialog):
         )
         self.lsl_network.setChecked(settings.lsl_network)
         self.lsl_network.setToolTip(
-            "Off: TheraScope looks for LSL streams (OpenSignals…) on this computer only, and its "
-            "marker stream stays here. On: other computers on the network are searched and can "
-            "see the marker stream (named after the session, never the patient)"
+            "Off: TheraScope looks for LSL streams (OpenSignals…) on this computer only. On: "
+            "other computers on the network are searched too"
         )
-        self.lsl_markers = QCheckBox("Publish the session's markers while recording")
+        self.lsl_markers = QCheckBox("Publish the session's markers while recording (LabRecorder)")
         self.lsl_markers.setChecked(settings.lsl_markers)
-        self.lsl_markers.setToolTip("So that LabRecorder stores them beside other LSL streams")
+        #: said in plain words beside the box: an LSL outlet cannot be kept on this computer
+        self.lsl_markers_note = QLabel(
+            "When on, other computers on the network can see and read the session's marker "
+            "stream (marker kinds and times, never the patient or a note's text)."
+        )
+        self.lsl_markers_note.setWordWrap(True)
+        self.lsl_markers.setToolTip(
+            "So that LabRecorder stores them beside other LSL streams. Lab Streaming Layer "
+            "serves a stream on every network connection of this computer, whatever the "
+            "setting above"
+        )
         lsl = QVBoxLayout()
         lsl.addWidget(self.lsl_network)
         lsl.addWidget(self.lsl_markers)
+        lsl.addWidget(self.lsl_markers_note)
         ck_row = QHBoxLayout()
         ck_row.addWidget(self.checkpoint, 1)
         ck_row.addWidget(self.choose)

@@ -351,6 +351,25 @@ class RecordingSession:
         self.recorder.log_event("marker", marker_kind=kind, marker_id=m.id, marker_t_s=m.t_s)
         return m
 
+    def move_marker(self, marker_id: int, t_s: float) -> Marker:
+        """Move a marker of this session to ``t_s`` (s since start); returns it as moved.
+        KeyError: no such marker."""
+        m = self.catalog.update_marker(marker_id, t_s=round(float(t_s), 3))
+        self.recorder.log_event(
+            "marker_moved", marker_kind=m.kind, marker_id=m.id, marker_t_s=m.t_s
+        )
+        return m
+
+    def delete_marker(self, marker_id: int) -> Marker:
+        """Withdraw a marker of this session (an undo); returns it as it was. KeyError: no such
+        marker in this session."""
+        m = next((x for x in self.catalog.list_markers(self.record.id) if x.id == marker_id), None)
+        if m is None:
+            raise KeyError(marker_id)
+        self.catalog.delete_marker(m.id)
+        self.recorder.log_event("marker_deleted", marker_kind=m.kind, marker_id=m.id)
+        return m
+
     def add_suds(self, rating: int, t_s: float | None = None) -> SudsRating:
         """Store a SUDS rating (0–100) at ``t_s`` (s since start; default now) — the moment the
         therapist asked, not when the number was typed. Out of range: ValueError, nothing stored."""

@@ -1,11 +1,12 @@
 """Which Lab Streaming Layer configuration liblsl runs with, applied before pylsl loads.
 
-LSL discovers streams by multicast, by default on the whole site network, and its outlets accept
-connections on every interface. TheraScope keeps both on this machine unless the user widens
-discovery in Settings: :func:`load_pylsl` points the environment variable ``LSLAPICFG`` at
-``resources/lsl/lsl_api.cfg`` (``ResolveScope = machine``, ``KnownPeers = {127.0.0.1}``, outlets on
-127.0.0.1 only) or, with the setting on, ``resources/lsl/lsl_api_network.cfg``, and only then
-imports pylsl. liblsl reads its configuration once per process, at the first call that needs it,
+LSL discovers streams by multicast, by default on the whole site network. TheraScope keeps
+discovery on this machine unless the user widens it in Settings: :func:`load_pylsl` points the
+environment variable ``LSLAPICFG`` at ``resources/lsl/lsl_api.cfg`` (``ResolveScope = machine``,
+``KnownPeers = {127.0.0.1}``, multicast responders on 127.0.0.1) or, with the setting on,
+``resources/lsl/lsl_api_network.cfg``, and only then imports pylsl. No configuration keeps an
+*outlet* on this machine: liblsl binds its data servers (TCP and UDP) to every interface whatever
+the file says, so TheraScope opens one (the marker stream) only when Settings ask for it. liblsl reads its configuration once per process, at the first call that needs it,
 so the choice made first holds until the program restarts (:func:`load_pylsl` says so when asked
 for the other one later).
 
@@ -32,7 +33,7 @@ def _shipped(name: str) -> Path:
     return resource_path("lsl", name)
 
 
-#: discovery and outlets on this machine only (the default; tests and benchmarks)
+#: discovery on this machine only (the default; tests and benchmarks)
 MACHINE_CONFIG = _shipped("lsl_api.cfg")
 #: discovery on the local network (Settings → Lab Streaming Layer on the local network)
 NETWORK_CONFIG = _shipped("lsl_api_network.cfg")

@@ -5,9 +5,12 @@ stream of type ``Markers``, one text channel, named ``TheraScope markers <sessio
 ``therascope-<session uid>``) — the session's random uid, never the patient's code or name. Each
 marker the session adds is pushed with its own time on LSL's clock (the marker's session time, not
 the moment it was typed into the stream), as its kind (``treatment_start``, ``note``…) and its number
-in the session; a note's free text stays in the catalog (it may hold what the patient said, and a
-stream can be read by any program the discovery setting reaches). The outlet closes when the
-session stops.
+in the session; a note's free text stays in the catalog (it may hold what the patient said). The
+outlet closes when the session stops.
+
+An outlet can be read from the network whatever the LSL configuration says (liblsl binds its data
+servers to every interface; ``ListenAddress`` moves only the multicast responder), so callers open
+one only when Settings → ``lsl_markers`` is on, which is off by default and says so.
 """
 
 from __future__ import annotations
@@ -78,11 +81,14 @@ class MarkerOutlet:
         """LSL's clock (s) at session time ``t_s``."""
         return (self.t0_ns + t_s * 1e9 - self._offset_ns) / 1e9
 
-    def push(self, kind: str, marker_id: int | None, t_s: float) -> None:
-        """Publish one marker at session time ``t_s`` (s)."""
+    def push(self, kind: str, marker_id: int | None, t_s: float, change: str = "") -> None:
+        """Publish one marker at session time ``t_s`` (s); ``change`` (``moved``, ``withdrawn``)
+        follows the marker's number when a marker already sent is changed."""
         if self._outlet is None:
             return
         text = kind if marker_id is None else f"{kind} #{marker_id}"
+        if change:
+            text = f"{text} {change}"
         self._outlet.push_sample([text], self.lsl_time(t_s))
         self.pushed += 1
 
@@ -97,8 +103,12 @@ def publish_session_markers(session: Any, network: bool = False) -> MarkerOutlet
     """Publish a live :class:`~core.recording.session.RecordingSession`'s markers over LSL.
 
     Every marker the session adds from now on (``session.add_marker``, whoever calls it) goes
-    to the outlet too; ``session.stop`` closes it. Returns None, and the session records as
-    before, when LSL is not available (said in the log).
+    to the outlet too, and so does every change to one: a marker moved
+    (``session.move_marker``) is sent again at its new time as ``treatment_start #3 moved``, one
+    withdrawn (``session.delete_marker``, an undo) as ``treatment_start #3 withdrawn`` at the
+    moment of the undo, so that a LabRecorder file tells the markers that stand. ``session.stop``
+    closes the outlet. Returns None, and the session records as before, when LSL is not available
+    (said in the log).
     """
     try:
         outlet = MarkerOutlet(
@@ -107,14 +117,32 @@ def publish_session_markers(session: Any, network: bool = False) -> MarkerOutlet
     except Exception as e:
         log.warning("no LSL marker outlet for this session: %s", e)
         return None
-    add, stop = session.add_marker, session.stop
+    add, move, delete, stop = (
+        session.add_marker,
+        session.move_marker,
+        session.delete_marker,
+        session.stop,
+    )
+
+    def send(kind: str, marker_id: int, t_s: float, change: str = "") -> None:
+        try:
+            outlet.push(kind, marker_id, t_s, change)
+        except Exception as e:  # the catalog has the marker; the stream is a copy
+            log.warning("LSL marker not published: %r", e)
 
     def add_marker(kind: str, label: str = "", t_s: float | None = None) -> Any:
         m = add(kind, label, t_s)
-        try:
-            outlet.push(m.kind, m.id, m.t_s)
-        except Exception as e:  # the catalog has the marker; the stream is a copy
-            log.warning("LSL marker not published: %r", e)
+        send(m.kind, m.id, m.t_s)
+        return m
+
+    def move_marker(marker_id: int, t_s: float) -> Any:
+        m = move(marker_id, t_s)
+        send(m.kind, m.id, m.t_s, "moved")
+        return m
+
+    def delete_marker(marker_id: int) -> Any:
+        m = delete(marker_id)
+        send(m.kind, m.id, session.elapsed_s(), "withdrawn")
         return m
 
     def stop_session(*args: Any, **kwargs: Any) -> Any:
@@ -124,5 +152,7 @@ def publish_session_markers(session: Any, network: bool = False) -> MarkerOutlet
             outlet.close()
 
     session.add_marker = add_marker
+    session.move_marker = move_marker
+    session.delete_marker = delete_marker
     session.stop = stop_session
     return outlet

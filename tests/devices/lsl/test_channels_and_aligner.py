@@ -10,14 +10,6 @@ from core.formats.opensignals import TRANSFER
 from core.types import SampleBatch
 from devices.lsl.aligner import LslAligner
 from devices.lsl.channels import ChannelError, plan_channels
-from devices.lsl.config import MACHINE_CONFIG, NETWORK_CONFIG
-
-
-def test_the_shipped_configuration_keeps_lsl_on_this_machine() -> None:
-    text = MACHINE_CONFIG.read_text()
-    assert "ResolveScope = machine" in text and "KnownPeers = {127.0.0.1}" in text
-    assert "ListenAddress = 127.0.0.1" in text and "IPv6 = disable" in text
-    assert "ResolveScope = site" in NETWORK_CONFIG.read_text()
 
 
 def test_opensignals_layout_converted_values() -> None:

@@ -51,6 +51,9 @@ def test_an_lsl_stream_is_chosen_tested_and_recorded_from_the_scan_list(
         qtbot.waitUntil(lambda: "of 1,000 Hz" in panel.sensor_light.text.text(), timeout=10_000)
         assert panel.blocking_problem() is None
         page.consent.setChecked(True)
+        page.settings.lsl_markers = (
+            True  # Settings → Publish the session's markers (off by default)
+        )
         monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
         qtbot.mouseClick(page.start_btn, Qt.MouseButton.LeftButton)
         assert page.recording and page.session is not None
