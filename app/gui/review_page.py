@@ -51,6 +51,7 @@ from core.analysis.circumplex import describe_shift
 from core.analysis.planning import measured_rate, optimised_whole_minutes
 from core.analysis.review import SessionReview, refresh_summary, review_of, session_windows
 from core.catalog import Catalog, SessionRecord
+from core.clinical import PHQ9, session_measures
 from core.config import Settings
 from core.recording.video_file import SessionVideo
 from core.timefmt import format_clock, format_local_time
@@ -272,6 +273,7 @@ class ReviewPage(QWidget):
         self.quality.load(self.data_root / rec.folder)
         self.tabs.setTabIcon(self.tabs.indexOf(self.quality), verdict_icon(self.quality.verdict))
         self.self_report.load(session_id)
+        self._mark_ratings_tab()
         self.slider.blockSignals(True)
         self.slider.setRange(0, int(self.duration * 1000))
         self.slider.setValue(0)
@@ -436,7 +438,19 @@ class ReviewPage(QWidget):
         )
         return False
 
+    def _mark_ratings_tab(self) -> None:
+        """The Ratings tab reads "Ratings ⚠" in red while this session's PHQ-9 item 9 is above 0
+        (its tooltip says so), so the warning is seen from any tab."""
+        i = self.tabs.indexOf(self.self_report)
+        sid = self.session_id
+        on = sid is not None and bool(session_measures(self.catalog, sid).flagged)
+        self.tabs.setTabText(i, "Ratings ⚠" if on else "Ratings")
+        self.tabs.tabBar().setTabTextColor(i, Qt.GlobalColor.red if on else Qt.GlobalColor.black)
+        tip = "Ratings & notes: SAM, GAD-7, PHQ-9, SUDS and notes"
+        self.tabs.setTabToolTip(i, f"{tip} — ⚠ {PHQ9.flag_text}" if on else tip)
+
     def _self_report_changed(self) -> None:
+        self._mark_ratings_tab()
         if self.review is not None and self.session_id is not None:
             self.review.self_reports = self.catalog.self_reports(self.session_id)
             self.circumplex.show_session(self.review, phase_minutes=self.settings.phase_minutes)

@@ -49,6 +49,7 @@ from core.report.blocks import (
     table,
 )
 from core.report.cleanup import pending_export
+from core.report.clinical import ITEM9_COLOUR
 from core.report.data import DEMO_BANNER, DISCLAIMER, INTENDED_USE, NOT_MEASURED, SIMULATED_BANNER
 from core.report.fonts import draw_string
 from core.report.times import local_time
@@ -59,6 +60,8 @@ TITLE = "TheraScope course report"
 _NUMBERS = re.compile(r"[-+0-9. /—]*")
 #: after a PHQ-9 score whose item 9 was answered above 0 (printed in red, explained under the table)
 FLAG_MARK = "[item 9 above 0]"
+#: the red banner on every page of a course with PHQ-9 item 9 above 0 (then "— session 1, 3")
+ITEM9_BANNER_COURSE = "PHQ-9 item 9 above 0"
 DEMO_ROW = "demo model"
 SIMULATED_ROW = "simulated"
 
@@ -200,7 +203,18 @@ def plain_summary(course: PatientCourse) -> str:
     n_not = len(course.sessions) - len(done)
     if n_not:
         parts.append(f"{n_not} session(s) not analysed yet: shown without estimates.")
+    flagged = _flagged_numbers(course)
+    if flagged:
+        parts.append(
+            f"PHQ-9 item 9 (thoughts of being better off dead or of self-harm) was answered "
+            f"above 0 in session {flagged}: see the questionnaires below."
+        )
     return " ".join(parts)
+
+
+def _flagged_numbers(course: PatientCourse) -> str:
+    """``"1, 3"``: the sessions whose PHQ-9 item 9 was answered above 0 (``""`` if none)."""
+    return ", ".join(str(s.number) for s in course.sessions if s.flagged)
 
 
 def _row_tags(s: SessionCourse) -> str:
@@ -438,6 +452,12 @@ def _banners(data: CourseReportData) -> list[tuple[str, str]]:
         out.append((f"SIMULATED DATA — {n_sim} of {n} sessions not real recordings", "#c62828"))
     if data.course.demo_model:
         out.append((DEMO_BANNER, "#b45309"))
+    flagged = _flagged_numbers(data.course)
+    if len(flagged) > 40:  # the banner stays one line: the first sessions, then how many
+        n = sum(s.flagged for s in data.course.sessions)
+        flagged = flagged[:30].rsplit(",", 1)[0] + f", … ({n} sessions)"
+    if flagged:
+        out.append((f"{ITEM9_BANNER_COURSE} — session {flagged} (see the ratings)", ITEM9_COLOUR))
     return out
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pypdf import PdfReader
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QFileDialog
 
 from app.gui.session_compare import NOT_ANALYSED
@@ -113,13 +114,19 @@ def test_trends_follow_questionnaire_items_and_suds_entered_later(win, qtbot):  
     assert PHQ9.flag_text not in view.status.text() and "phq9" not in view.plots
     win.show_review(rec.id)
     box = win.review.self_report
-    win.review.tabs.setCurrentWidget(box)
+    tabs = win.review.tabs
+    tabs.setCurrentWidget(box)
+    assert tabs.tabText(tabs.indexOf(box)) == "Ratings"
     box.questionnaires.setCurrentWidget(box.questionnaires.pages["phq9"])
     field = box.questionnaires.forms["phq9"].fields["pre"][9]
     qtbot.mouseClick(field, Qt.MouseButton.LeftButton)
     qtbot.keyClicks(field, "1")
     qtbot.keyClick(field, Qt.Key.Key_Tab)
     assert win.catalog.questionnaire_items(rec.id)["pre"]["phq9"] == {9: 1}
+    # the review's Ratings tab carries the warning, in red, seen from any tab
+    i = tabs.indexOf(box)
+    assert tabs.tabText(i) == "Ratings ⚠" and PHQ9.flag_text in tabs.tabToolTip(i)
+    assert tabs.tabBar().tabTextColor(i) == QColor(Qt.GlobalColor.red)
     win.catalog.add_suds(rec.id, 1.0, 70)  # a SUDS rating added meanwhile
     before = view.course
     qtbot.keyClick(win.review, Qt.Key.Key_Escape)  # back to the patient

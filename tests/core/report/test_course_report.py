@@ -13,7 +13,7 @@ from pypdf import PdfReader
 from core.analysis.course import estimate_text, format_trend_value, patient_course, trend_measure
 from core.clinical import PHQ9
 from core.config import Settings
-from core.report.course import TITLE, export_course_report
+from core.report.course import ITEM9_BANNER_COURSE, TITLE, export_course_report
 from core.report.data import DEMO_BANNER, SIMULATED_BANNER
 from core.report.times import local_time
 from tests.app.course_data import GAD7, course_folder, course_of  # noqa: F401 — the fixture
@@ -42,6 +42,14 @@ def test_course_pdf_prints_the_computed_trends(course_folder: Path, tmp_path: Pa
     assert pages[0].count(TITLE) == 1 and "Patient code C-3" in pages[0]
     assert "Sessions 4 (3 analysed)" in pages[0]
     assert all(SIMULATED_BANNER in p and DEMO_BANNER in p for p in pages)
+    # PHQ-9 item 9 above 0 in session 1: a red banner on every page and a sentence on page one
+    assert len(pages) > 1
+    assert all(f"{ITEM9_BANNER_COURSE} — session 1 (see the ratings)" in p for p in pages)
+    assert (
+        "PHQ-9 item 9 (thoughts of being better off dead or of self-harm) was answered "
+        in (pages[0])
+    )
+    assert "above 0 in session 1" in pages[0]
     assert all(f"Page {i} of {len(pages)}" in p for i, p in enumerate(pages, start=1))
     assert "Decision support only" in pages[-1]
     # the per-session table: each row's four estimates as computed (mean ± SD)
