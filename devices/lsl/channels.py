@@ -16,6 +16,7 @@ without a network; :func:`read_channels` reads the dicts from a pylsl ``StreamIn
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,18 @@ EDA_UNITS.update({"ns": 1e-3, "siemens": 1e6})
 RAW_UNITS = {"", "raw", "adc", "a.u.", "au", "counts", "count", "n/a", "none", "digital"}
 #: channel labels of a sample counter
 COUNTER_LABELS = {"nseq", "seq", "sequence", "counter", "samplecounter", "sample_counter"}
+
+
+#: a MAC address: the content type OpenSignals gives its stream (the device's address)
+MAC_ADDRESS = re.compile(r"^([0-9A-F]{2}[:-]){5}[0-9A-F]{2}$", re.I)
+
+
+def is_opensignals(stream_name: str, stream_type: str) -> bool:
+    """Whether a stream is OpenSignals': named ``OpenSignals`` or typed with a device's MAC
+    address (pluxbiosignals/opensignals-samples ``LSL/Python/lsl_sample.py`` finds it so)."""
+    return stream_name.strip().lower() == "opensignals" or bool(
+        MAC_ADDRESS.match(stream_type.strip())
+    )
 
 
 class ChannelError(ValueError):
@@ -158,8 +171,9 @@ def plan_channels(
     stream_name, stream_type : str — the stream's name and content type
     channel_count : int — values per sample
     channels : list of dict — the metadata's channel entries (``label``, ``unit``, ``type``,
-        ``sensor``, ``resolution``; any may be missing); ``channel_count`` of them, or one fewer
-        when the first column is an undescribed counter (OpenSignals' nSeq)
+        ``sensor``, ``resolution``; any may be missing); ``channel_count`` of them, or — an
+        OpenSignals stream only (:func:`is_opensignals`) — one fewer, its first column being the
+        undescribed counter nSeq
     device : str — the device the stream names (``desc/device`` or similar), for raw codes
 
     Raises
@@ -169,6 +183,14 @@ def plan_channels(
     entries = list(channels)
     lead_counter = False
     if len(entries) == channel_count - 1 and channel_count > 1:
+        if not is_opensignals(stream_name, stream_type):
+            # another program's layout is unknown: a column taken for a counter would shift
+            # every channel by one
+            raise ChannelError(
+                f"The stream {stream_name!r} describes {len(entries)} channels but sends "
+                f"{channel_count}, so TheraScope cannot tell which column is which (only "
+                "OpenSignals streams are known to send an undescribed sample counter first)."
+            )
         entries = [{"label": "nSeq"}, *entries]  # OpenSignals: nSeq first, undescribed
         lead_counter = True
     if not entries:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -30,12 +29,12 @@ from core.recording.sources import BatchSink, EventSink
 from core.types import DeviceEvent, SampleBatch, StreamInfo
 from devices.base import BioSensorBase
 from devices.lsl.aligner import LslAligner
-from devices.lsl.channels import ChannelPlan, plan_channels, read_channels
+from devices.lsl.channels import MAC_ADDRESS, ChannelPlan, plan_channels, read_channels
 from devices.lsl.config import load_pylsl
 
 log = logging.getLogger(__name__)
 
-_MAC = re.compile(r"^([0-9A-F]{2}[:-]){5}[0-9A-F]{2}$", re.I)
+_MAC = MAC_ADDRESS
 _KEYWORDS = ("ECG", "EKG", "EDA", "GSR", "OPENSIGNALS", "PLUX", "BITALINO")
 
 

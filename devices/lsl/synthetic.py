@@ -3,7 +3,8 @@
     python -m devices.lsl.synthetic --seconds 60 --rate 1000 --counter
 
 It sends what OpenSignals sends — a stream named ``TheraScope synthetic ECG+EDA`` with ECG in mV and
-EDA in µS described in its metadata, optionally the sample counter ``nSeq`` first — on the
+EDA in µS described in its metadata, optionally the sample counter ``nSeq`` first (described, as
+OpenSignals does not: a stream not named OpenSignals must describe it) — on the
 machine-only LSL configuration. Chunks are pushed every ``--chunk`` seconds plus a random delay of
 up to ``--jitter`` seconds; with ``--drop`` some chunks lose a run of up to ``--drop-max`` samples
 (they are never pushed: the receiver must count them lost). Time stamps are either the samples'
@@ -76,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     desc = info.desc()
     desc.append_child_value("synthetic", "true")
     chans = desc.append_child("channels")
+    if a.counter:  # described: only OpenSignals' own streams may leave nSeq undescribed
+        chans.append_child("channel").append_child_value("label", "nSeq")
     for label, unit in (("ECG", "mV"), ("EDA", "uS")):
         c = chans.append_child("channel")
         c.append_child_value("label", label)

@@ -30,6 +30,20 @@ def test_opensignals_layout_converted_values() -> None:
         plan_channels("Polar", "ECG", 1, [])
 
 
+def test_an_undescribed_first_column_is_a_counter_only_for_opensignals() -> None:
+    chans = [{"label": "ECG", "unit": "mV"}, {"label": "EDA", "unit": "uS"}]
+    by_name = plan_channels("OpenSignals", "biosignalsplux", 3, chans)
+    by_mac = plan_channels("My session", "00-07-80-4d-2e-76", 3, chans)
+    assert by_name.counter == by_mac.counter == 0
+    assert [c.index for c in by_name.columns] == [1, 2]
+    # any other stream describing one channel fewer than it sends: its columns are unknown
+    with pytest.raises(ChannelError, match="describes 2 channels but sends 3") as e:
+        plan_channels("Shimmer ECG", "ECG", 3, chans)
+    assert "only OpenSignals" in str(e.value)
+    with pytest.raises(ChannelError, match="describes 2 channels but sends 3"):
+        plan_channels("OpenSignals2", "EXG", 3, chans)
+
+
 def test_raw_adc_codes_need_device_and_resolution() -> None:
     chans = [
         {"sensor": "ECG", "unit": "", "resolution": "16"},
