@@ -248,15 +248,37 @@ def _optimised_model(
     return opt
 
 
-def _fall_back(runtime: dict[str, Any], stage: str, exc: BaseException) -> None:
-    """Record that the optimised runtime failed and torch runs instead."""
+def _fall_back(
+    runtime: dict[str, Any],
+    stage: str,
+    exc: BaseException,
+    switched_at: dict[str, Any] | None = None,
+) -> None:
+    """Record that the optimised runtime failed and torch runs instead; ``switched_at`` (the
+    first analysed frame torch ran: ``analysed_frame``, ``stored_frame``, ``t_s``) when it
+    failed mid-analysis, after earlier frames ran on it: both runtimes are recorded."""
     msg = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
     log.warning("optimised CPU runtime failed while %s (%s); torch runs instead", stage, msg)
-    runtime.update(
-        engine="torch",
-        precision="fp32",
-        fallback=f"the optimised CPU runtime failed while {stage} ({msg}); torch ran instead",
-    )
+    text = f"the optimised CPU runtime failed while {stage} ({msg}); torch ran instead"
+    if switched_at is not None and runtime.get("engine", "torch") != "torch":
+        k = int(switched_at["analysed_frame"])
+        before = {
+            "engine": runtime["engine"],
+            "precision": runtime.get("precision", "fp32"),
+            "analysed_frames": [0, k],
+        }
+        runtime["runtimes"] = [
+            before,
+            {"engine": "torch", "precision": "fp32", "analysed_frames": [k, None]},
+        ]
+        runtime["switched_at"] = dict(switched_at)
+        text = (
+            f"the optimised CPU runtime ({before['engine']}, {before['precision']}) failed while "
+            f"{stage} at analysed frame {k} (stored frame {switched_at['stored_frame']}, "
+            f"{float(switched_at['t_s']):.1f} s; {msg}): frames before it ran on it, torch (fp32) "
+            "ran the rest"
+        )
+    runtime.update(engine="torch", precision="fp32", fallback=text)
 
 
 def _producer(
@@ -465,7 +487,12 @@ def analyse_session(
                         )
                         idx = idx[:0]
                     except Exception as exc:  # torch takes over, and the analysis says so
-                        _fall_back(runtime, "running", exc)
+                        at = {
+                            "analysed_frame": int(done),
+                            "stored_frame": int(frame_ids[pos[done]]),
+                            "t_s": round(float(times[done]), 3),
+                        }
+                        _fall_back(runtime, "running", exc, at if done > 0 else None)
                         optimised = None
                 for b in range(0, len(idx), opts.batch_size):
                     j = idx[b : b + opts.batch_size]
@@ -522,6 +549,11 @@ def analyse_session(
     prec = "bf16" if (opts.amp == "bf16" or (opts.amp == "auto" and on_cuda)) else "fp32"
     if runtime["engine"] != "torch":
         prec = str(runtime["precision"])
+    engine_text = f" — {runtime['engine']}" if runtime["engine"] != "torch" else ""
+    if "runtimes" in runtime:  # the optimised runtime failed mid-analysis: both are named
+        first, k = runtime["runtimes"][0], runtime["switched_at"]["analysed_frame"]
+        prec = f"{first['precision']} (analysed frames 0–{k - 1}), then fp32"
+        engine_text = f" — {first['engine']} for analysed frames 0–{k - 1}, then torch"
     wall = time.perf_counter() - t_start
     counts: AnalysisCounts = {
         "frames_stored": int(len(all_t)),
@@ -538,8 +570,7 @@ def analyse_session(
         "inputs": modality_label(cfg.modalities, cfg.signals)
         + (f" — {describe_sampling(inputs, frames_per_s)}" if sequence else ""),
         "output_names": list(meta.get("output_names", [])),
-        "device": describe_device(device)
-        + (f" — {runtime['engine']}" if runtime["engine"] != "torch" else ""),
+        "device": describe_device(device) + engine_text,
         "precision": prec,
         "runtime": runtime,
         "options": asdict(opts),

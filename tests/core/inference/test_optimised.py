@@ -222,6 +222,7 @@ def test_the_analysis_records_which_runtime_ran_and_falls_back_to_torch(
     from core.analysis.engine import AnalysisOptions, analyse_session
     from core.catalog import Catalog
     from core.config import Settings
+    from core.inference.runner import CompiledNetwork as Real
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(runtime, "_mps_available", lambda: False)
@@ -261,6 +262,33 @@ def test_the_analysis_records_which_runtime_ran_and_falls_back_to_torch(
     assert rt["engine"] == "torch" and "no CPU plugin" in rt["fallback"]
     assert "torch ran instead" in rt["fallback"]
     assert np.allclose(fell.outputs[ok], ref.outputs[ok], atol=1e-5)
+
+    # failing mid-analysis: the frames before ran on OpenVINO, the rest on torch; both recorded
+    class FailsLater(Real):
+        calls = 0
+
+        def __call__(self, face: np.ndarray | None, bio: np.ndarray | None) -> np.ndarray:
+            FailsLater.calls += 1
+            if FailsLater.calls > 1:
+                raise RuntimeError("device lost")
+            return super().__call__(face, bio)
+
+    monkeypatch.setattr("core.inference.runner.CompiledNetwork", FailsLater)
+    chunked = AnalysisOptions(
+        cpu_frames_per_s=2.0, cache_dir=str(tmp_path / "cache"), int8="off", chunk=8
+    )
+    mid = analyse_session(folder, ck, chunked, save=False)
+    rt = mid.info["runtime"]
+    assert rt["switched_at"]["analysed_frame"] == 8 and rt["engine"] == "torch"
+    assert rt["switched_at"]["t_s"] == pytest.approx(mid.t_s[8], abs=1e-3)
+    assert rt["switched_at"]["stored_frame"] == int(mid.frame[8])
+    first, then = rt["runtimes"]
+    assert first["engine"].startswith("OpenVINO") and first["precision"] == "fp32"
+    assert first["analysed_frames"] == [0, 8] and then["engine"] == "torch"
+    assert "device lost" in rt["fallback"] and "analysed frame 8" in rt["fallback"]
+    assert "OpenVINO" in mid.info["device"] and "then torch" in mid.info["device"]
+    assert mid.info["precision"] == "fp32 (analysed frames 0–7), then fp32"
+    assert np.abs(mid.outputs[ok] - ref.outputs[ok]).max() <= 1e-3 * 4
 
 
 def test_the_whole_session_rule_follows_the_measured_rate() -> None:
