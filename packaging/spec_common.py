@@ -156,4 +156,16 @@ def collect(
         binaries += [(str(so), "torchvision") for so in sorted(tv_dir.glob("*.so"))]
         with contextlib.suppress(Exception):
             binaries += collect_dynamic_libs("torchvision")
+    # OpenCV's Haar cascades (cv2/data/*.xml; the Haar face detector and the optimised path's
+    # calibration read them), which the cv2 hook leaves out
+    datas += collect_data_files("cv2", includes=["data/*.xml"])
+    # OpenVINO (issue 21's CPU runtime) loads its device plugins and model-format frontends by
+    # name at run time (libopenvino_intel_cpu_plugin.so, libopenvino_onnx_frontend.so, ...; the
+    # analysis' dependency scan sees only a few): the whole libs/ folder goes in
+    ov = importlib.util.find_spec("openvino")
+    if ov is not None and ov.origin:
+        for f in sorted((Path(ov.origin).parent / "libs").glob("*")):
+            if f.is_file():
+                kind = binaries if ".so" in f.name else datas
+                kind.append((str(f), "openvino/libs"))
     return hiddenimports, datas, binaries, excludes
