@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,7 +36,7 @@ from core.catalog._mirror import (
 from core.catalog.cipher import folder_key
 from core.catalog.db import CATALOG_FILENAME, Catalog
 from core.catalog.models import MARKER_KINDS, SESSION_STATUSES
-from core.clinical.instruments import check_item, check_suds
+from core.clinical.instruments import GAD7, check_item, check_suds
 from core.security import vault
 
 log = logging.getLogger(__name__)
@@ -71,7 +73,8 @@ class RebuildResult:
         """One line: what the new catalog holds."""
         return (
             f"{self.patients} patient(s), {self.sessions} session(s), {self.markers} marker(s), "
-            f"{self.self_reports} self-report(s), {self.analyses} analysis run(s), "
+            f"{self.self_reports} self-report(s), {self.questionnaire_items} questionnaire "
+            f"item(s), {self.suds} SUDS rating(s), {self.analyses} analysis run(s), "
             f"{self.reports} report export(s)"
         )
 
@@ -222,15 +225,49 @@ def _sessions(cat: Catalog, data_root: Path, ids: dict[str, int], result: Rebuil
     }
     for folder, facts in found:
         rel = f"sessions/{folder.name}"
+        # each session in a savepoint: one that fails leaves nothing half restored behind
+        counts = {n: getattr(result, n) for n in _COUNTS}
+        cat._conn.execute("SAVEPOINT restore_session")
         try:
             if facts is not None:
-                _session_from_facts(cat, rel, facts, ids, hints, result)
+                _session_from_facts(cat, rel, facts, ids, hints, result, folder.name)
             else:
                 _session_from_manifest(cat, folder, rel, ids, hints, result)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            result.problems.append(f"Session {folder.name} could not be restored ({exc}).")
-        except Exception as exc:  # sqlite3.IntegrityError: e.g. the same uid twice
-            result.problems.append(f"Session {folder.name} was not restored ({exc}).")
+        except Exception as exc:  # also sqlite3.IntegrityError: e.g. the same uid twice
+            cat._conn.execute("ROLLBACK TO restore_session")
+            _restore_counts(result, counts)
+            how = "could not be" if isinstance(exc, OSError | ValueError | KeyError) else "was not"
+            result.problems.append(f"Session {folder.name} {how} restored ({exc}).")
+        cat._conn.execute("RELEASE restore_session")
+
+
+_COUNTS = (
+    "patients",
+    "sessions",
+    "markers",
+    "self_reports",
+    "analyses",
+    "reports",
+    "questionnaire_items",
+    "suds",
+)
+
+
+def _restore_counts(result: RebuildResult, counts: dict[str, int]) -> None:
+    """Put back the counts taken before a session that was rolled back."""
+    for name, value in counts.items():
+        setattr(result, name, value)
+
+
+@contextmanager
+def _entry(result: RebuildResult, folder: str, what: str) -> Iterator[None]:
+    """One entry of a session's catalog.json: one that cannot be restored (a missing field, a
+    value the scales refuse, sqlite3.IntegrityError) is left out and named in
+    ``result.problems``; the session's other entries are kept."""
+    try:
+        yield
+    except Exception as exc:
+        result.problems.append(f"Session {folder}: {what} was left out ({exc}).")
 
 
 def _insert_session(cat: Catalog, patient_id: int, rel: str, s: dict[str, Any], status: str) -> int:
@@ -282,86 +319,132 @@ def _session_from_facts(
     ids: dict[str, int],
     hints: dict[str, str],
     result: RebuildResult,
+    folder: str = "",
 ) -> None:
+    """One session from its ``catalog.json``: the session row (an error here fails the whole
+    session), then each entry on its own (one refused or damaged entry is left out and named
+    in ``result.problems``; the others are kept)."""
     s = facts["session"]
+    folder = folder or rel
     pid = _patient_for(cat, facts.get("patient_uuid"), hints, ids, result)
     status = str(s.get("status"))
     if status not in SESSION_STATUSES:
         raise ValueError(f"unknown status {status!r}")
     sid = _insert_session(cat, pid, rel, s, status)
     result.sessions += 1
+    sql = cat._conn.execute
     for m in facts.get("markers", []):
         if m.get("kind") not in MARKER_KINDS:
+            result.problems.append(
+                f"Session {folder}: a marker of unknown kind {m.get('kind')!r} was left out."
+            )
             continue
-        cat._conn.execute(
-            "INSERT INTO markers (session_id, t_s, kind, label, created_at) VALUES (?, ?, ?, ?, ?)",
-            (sid, float(m["t_s"]), m["kind"], str(m.get("label") or ""), str(m["created_at"])),
-        )
-        result.markers += 1
+        with _entry(result, folder, "a marker"):
+            sql(
+                "INSERT INTO markers (session_id, t_s, kind, label, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (sid, float(m["t_s"]), m["kind"], str(m.get("label") or ""), str(m["created_at"])),
+            )
+            result.markers += 1
     for r in facts.get("self_reports", []):
-        cat._conn.execute(
-            "INSERT INTO self_reports (session_id, phase, sam_valence, sam_arousal, gad7,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                sid,
-                r["phase"],
-                r.get("sam_valence"),
-                r.get("sam_arousal"),
-                r.get("gad7"),
-                str(r["created_at"]),
-                str(r["updated_at"]),
-            ),
-        )
-        result.self_reports += 1
+        with _entry(result, folder, f"the {r.get('phase', '?')} self-report"):
+            sql(
+                "INSERT INTO self_reports (session_id, phase, sam_valence, sam_arousal, gad7,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    sid,
+                    r["phase"],
+                    r.get("sam_valence"),
+                    r.get("sam_arousal"),
+                    r.get("gad7"),
+                    str(r["created_at"]),
+                    str(r["updated_at"]),
+                ),
+            )
+            result.self_reports += 1
+    now = str(s.get("ended_at") or s.get("started_at"))
     for phase, by in dict(facts.get("questionnaires") or {}).items():
         for key, items in dict(by).items():
             for item, score in dict(items).items():
-                try:  # a value the scales refuse is left out, never changed
-                    checked = check_item(key, int(item), score)
-                except (TypeError, ValueError):
-                    continue
-                now = str(facts["session"].get("ended_at") or facts["session"].get("started_at"))
-                cat._conn.execute(
-                    "INSERT INTO questionnaire_items (session_id, phase, instrument, item, score,"
-                    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (sid, phase, key, int(item), checked, now, now),
-                )
-                result.questionnaire_items += 1
+                with _entry(result, folder, f"{key} item {item} ({phase}) = {score!r}"):
+                    checked = check_item(key, int(item), score)  # refused: left out, not changed
+                    sql(
+                        "INSERT INTO questionnaire_items (session_id, phase, instrument, item,"
+                        " score, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (sid, phase, key, int(item), checked, now, now),
+                    )
+                    result.questionnaire_items += 1
+    _gad7_totals_from_items(cat, sid, now, folder, result)
     for r in facts.get("suds", []):
-        try:
-            rating = check_suds(r.get("rating"))
-        except ValueError:
-            continue
-        cat._conn.execute(
-            "INSERT INTO suds_ratings (session_id, t_s, rating, created_at) VALUES (?, ?, ?, ?)",
-            (sid, float(r["t_s"]), rating, str(r["created_at"])),
-        )
-        result.suds += 1
+        with _entry(result, folder, f"a SUDS rating ({r.get('rating')!r})"):
+            sql(
+                "INSERT INTO suds_ratings (session_id, t_s, rating, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (sid, float(r["t_s"]), check_suds(r.get("rating")), str(r["created_at"])),
+            )
+            result.suds += 1
     # oldest first, so the newest analysis is again the latest
     for a in sorted(facts.get("analyses", []), key=lambda a: str(a.get("created_at"))):
-        cat._conn.execute(
-            "INSERT INTO analyses (session_id, created_at, updated_at, checkpoint_sha256,"
-            " checkpoint_label, demo_model, device, result_dir, summary_json)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                sid,
-                str(a["created_at"]),
-                str(a["updated_at"]),
-                str(a["checkpoint_sha256"]),
-                str(a["checkpoint_label"]),
-                int(bool(a["demo_model"])),
-                str(a["device"]),
-                str(a["result_dir"]),
-                to_json_object(dict(a.get("summary") or {}), "summary"),
-            ),
-        )
-        result.analyses += 1
+        with _entry(result, folder, f"the analysis of {a.get('created_at', '?')}"):
+            sql(
+                "INSERT INTO analyses (session_id, created_at, updated_at, checkpoint_sha256,"
+                " checkpoint_label, demo_model, device, result_dir, summary_json)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    sid,
+                    str(a["created_at"]),
+                    str(a["updated_at"]),
+                    str(a["checkpoint_sha256"]),
+                    str(a["checkpoint_label"]),
+                    int(bool(a["demo_model"])),
+                    str(a["device"]),
+                    str(a["result_dir"]),
+                    to_json_object(dict(a.get("summary") or {}), "summary"),
+                ),
+            )
+            result.analyses += 1
     for r in sorted(facts.get("reports", []), key=lambda r: str(r.get("created_at"))):
-        cat._conn.execute(
-            "INSERT INTO reports (session_id, created_at, pages, include_name) VALUES (?, ?, ?, ?)",
-            (sid, str(r["created_at"]), int(r["pages"]), int(bool(r["include_name"]))),
-        )
-        result.reports += 1
+        with _entry(result, folder, f"the report export of {r.get('created_at', '?')}"):
+            sql(
+                "INSERT INTO reports (session_id, created_at, pages, include_name)"
+                " VALUES (?, ?, ?, ?)",
+                (sid, str(r["created_at"]), int(r["pages"]), int(bool(r["include_name"]))),
+            )
+            result.reports += 1
+
+
+def _gad7_totals_from_items(
+    cat: Catalog, sid: int, now: str, folder: str, result: RebuildResult
+) -> None:
+    """Where all seven GAD-7 items of a phase were restored, the self-report's total is their
+    sum (as the catalog keeps it); a different total in the file is named in the problems."""
+    rows = cat._conn.execute(
+        "SELECT phase, COUNT(*) AS n, SUM(score) AS total FROM questionnaire_items"
+        " WHERE session_id = ? AND instrument = 'gad7' GROUP BY phase",
+        (sid,),
+    ).fetchall()
+    for r in rows:
+        if int(r["n"]) != GAD7.n_items:
+            continue
+        total = int(r["total"])
+        sr = cat._conn.execute(
+            "SELECT id, gad7 FROM self_reports WHERE session_id = ? AND phase = ?",
+            (sid, r["phase"]),
+        ).fetchone()
+        if sr is None:
+            cat._conn.execute(
+                "INSERT INTO self_reports (session_id, phase, gad7, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (sid, r["phase"], total, now, now),
+            )
+            result.self_reports += 1
+        elif sr["gad7"] != total:
+            if sr["gad7"] is not None:
+                result.problems.append(
+                    f"Session {folder}: the GAD-7 {r['phase']} total {sr['gad7']} did not match "
+                    f"its seven items; it is now their sum, {total}."
+                )
+            cat._conn.execute("UPDATE self_reports SET gad7 = ? WHERE id = ?", (total, sr["id"]))
 
 
 def _session_from_manifest(

@@ -83,7 +83,10 @@ def test_rebuild_brings_back_everything_the_folders_keep(data, capsys):
     remove_catalog(root)
     assert main(["--data-dir", str(root), "rebuild-catalog", "--replace"]) == 0
     out = capsys.readouterr().out
-    assert "2 patient(s), 3 session(s), 1 marker(s), 1 self-report(s), 1 analysis run(s)" in out
+    assert (
+        "2 patient(s), 3 session(s), 1 marker(s), 1 self-report(s), 0 questionnaire item(s), 0 SUDS rating(s), 1 analysis run(s)"
+        in out
+    )
     assert "audit trail" in out and "could not be recovered" in out
     with Catalog.open(root / "catalog.sqlite") as cat:
         assert snapshot(cat) == before
@@ -149,3 +152,54 @@ def test_migrating_to_v4_gives_each_patient_a_uuid_and_a_record_file(tmp_path):
     record = json.loads((root / "patients" / f"{patients[0].uuid}.json").read_text())
     assert record["format"] == "therascope-patient"
     assert record["patient"]["code"] == patients[0].code
+
+
+def test_bad_entries_are_reported_one_by_one_and_the_rest_of_the_session_kept(data):
+    """A catalog.json with refused and damaged entries: each is named in the problems, the
+    session's other entries (analyses, reports, good ratings) come back; GAD-7 items complete
+    for a phase set its total; the summary counts questionnaire items and SUDS ratings."""
+    from core.catalog.rebuild import rebuild_catalog
+    from core.security import vault
+
+    root, before = data
+    plain = next(u for u, s in before["sessions"].items() if s["notes"] == "quiet session")
+    analysed = next(u for u, s in before["sessions"].items() if s["analyses"])
+    with Catalog.open(root / "catalog.sqlite") as cat:
+        sid = cat.session_by_uid(plain).id
+        cat.set_questionnaire(sid, "pre", "gad7", dict(enumerate((2, 2, 2, 2, 1, 1, 1), 1)))
+        cat.set_questionnaire(sid, "post", "phq9", {1: 1, 9: 1})
+        cat.add_suds(sid, 1.0, 60)
+        cat.add_suds(sid, 2.0, 40)
+    remove_catalog(root)
+    path = root / "sessions" / plain / "catalog.json"
+    facts = json.loads(vault.read_bytes(path))
+    assert facts["self_reports"][0]["gad7"] == 11  # the items' sum
+    facts["self_reports"][0]["gad7"] = 13  # a total that disagrees with the items
+    facts["questionnaires"]["post"]["phq9"]["2"] = 7  # refused by the scale
+    facts["suds"].append({"t_s": 3.0, "rating": 150, "created_at": facts["suds"][0]["created_at"]})
+    facts["suds"].append({"rating": 20, "created_at": facts["suds"][0]["created_at"]})  # no time
+    vault.write_bytes_atomic(path, json.dumps(facts).encode("utf-8"))
+    path = root / "sessions" / analysed / "catalog.json"
+    facts = json.loads(vault.read_bytes(path))
+    good = facts["analyses"][0]
+    facts["analyses"].insert(0, {k: v for k, v in good.items() if k != "checkpoint_sha256"})
+    facts["analyses"][0]["created_at"] = "2000-01-01T00:00:00+00:00"  # restored first: fails
+    vault.write_bytes_atomic(path, json.dumps(facts).encode("utf-8"))
+
+    result = rebuild_catalog(root)
+    text = "\n".join(result.problems)
+    assert f"Session {plain}: phq9 item 2 (post) = 7 was left out" in text
+    assert f"Session {plain}: a SUDS rating (150) was left out" in text
+    assert f"Session {plain}: a SUDS rating (20) was left out" in text
+    assert "the GAD-7 pre total 13 did not match its seven items; it is now their sum, 11" in text
+    assert f"Session {analysed}: the analysis of 2000-01-01" in text
+    assert (result.questionnaire_items, result.suds, result.analyses) == (9, 2, 1)
+    assert "9 questionnaire item(s), 2 SUDS rating(s), 1 analysis run(s)" in result.summary()
+    with Catalog.open(result.path) as cat:
+        s = cat.session_by_uid(plain)
+        assert cat.self_reports(s.id)["pre"].gad7 == 11
+        assert cat.questionnaire_items(s.id)["post"]["phq9"] == {1: 1, 9: 1}
+        assert [(r.t_s, r.rating) for r in cat.list_suds(s.id)] == [(1.0, 60), (2.0, 40)]
+        a = cat.session_by_uid(analysed)
+        assert len(cat.list_analyses(a.id)) == 1 and len(cat.list_reports(a.id)) == 1
+        assert len(cat.list_sessions()) == 3
