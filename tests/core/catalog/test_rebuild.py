@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -186,8 +187,13 @@ def test_bad_entries_are_reported_one_by_one_and_the_rest_of_the_session_kept(da
     facts["analyses"][0]["created_at"] = "2000-01-01T00:00:00+00:00"  # restored first: fails
     vault.write_bytes_atomic(path, json.dumps(facts).encode("utf-8"))
 
+    # a copy of a session folder: the same uid again; the whole copy is rolled back
+    shutil.copytree(root / "sessions" / plain, root / "sessions" / "zz-copy")
+
     result = rebuild_catalog(root)
     text = "\n".join(result.problems)
+    assert "Session zz-copy was not restored (UNIQUE constraint failed" in text
+    assert result.sessions == 3 and result.self_reports == 1
     assert f"Session {plain}: phq9 item 2 (post) = 7 was left out" in text
     assert f"Session {plain}: a SUDS rating (150) was left out" in text
     assert f"Session {plain}: a SUDS rating (20) was left out" in text
