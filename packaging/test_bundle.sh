@@ -120,6 +120,14 @@ else
     fail "selftest" "selftest exit status $rc ($(elapsed "$t0" "$(now)") s; $OUT/selftest.txt)"
 fi
 
+# a part that fell back (the optimised CPU runtime, its int8 export) still passes the self-test:
+# in the bundle it means something was not packed
+if grep -E -q "runtime failed|export failed|not available in OpenCV" "$OUT/selftest.txt"; then
+    fail "fallback" "the self-test fell back: $(grep -E -m1 "runtime failed|export failed|not available in OpenCV" "$OUT/selftest.txt" | cut -c1-160)"
+else
+    pass "nothing fell back (optimised CPU runtime, its export, Haar cascades)"
+fi
+
 echo "== MTCNN face detector (its shipped weights and plain-torch ops, in a clinic folder)"
 # the self-test analyses with the demo model's own detector; this runs the other one on a short
 # simulated session recorded by the bundle into a throwaway clinic folder with an account
