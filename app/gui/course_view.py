@@ -227,7 +227,13 @@ class CourseView(QWidget):
 
     def _plot(self, course: PatientCourse, m: TrendMeasure, row: int, col: int) -> pg.PlotItem:
         p: pg.PlotItem = self.graphics.addPlot(row=row, col=col)
-        p.setTitle(m.title, size="9pt", color="#222")
+        title = m.title
+        if m.key == "suds":  # not the pre/post windows: the session's first and last rating
+            title += (
+                f" — <span style='color:{PRE_COLOUR}'>○</span> first → "
+                f"<span style='color:{POST_COLOUR}'>●</span> last rating"
+            )
+        p.setTitle(title, size="9pt", color="#222")
         p.setMouseEnabled(x=False, y=False)
         p.hideButtons()
         p.setMenuEnabled(False)

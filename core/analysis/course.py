@@ -15,7 +15,7 @@ For every session of the patient (oldest first) :func:`patient_course` gathers:
   session's self-reports; GAD-7 and PHQ-9 before and after as :mod:`core.clinical` scores them
   (the total of a complete questionnaire, or a GAD-7 total entered alone; an incomplete one has
   no total, and says so); SUDS ratings during the session (the trends take the first and the
-  last).
+  last rating, :data:`SUDS_POINTS`; a single rating is one point).
 
 A session without an analysis (or whose stored analysis cannot be read) is ``"not analysed"``:
 its valence and arousal are ``None``, never numbers; its physiology and ratings are still shown.
@@ -94,6 +94,10 @@ TRENDS: tuple[TrendMeasure, ...] = (
     TrendMeasure("suds", "SUDS", "0–100", 0, "self-report"),
 )
 TREND_KEYS = tuple(m.key for m in TRENDS)
+#: what SUDS's two points are (its "pre"/"post" are not the pre and post windows)
+SUDS_POINTS = (
+    "open circle: the session's first SUDS rating → filled: its last (one rating: one point)"
+)
 
 
 def trend_measure(key: str) -> TrendMeasure:
@@ -196,7 +200,9 @@ class SessionCourse:
         """The value of a :data:`TRENDS` measure in ``"pre"`` or ``"post"``; None where not
         analysed, not measured or not entered.
 
-        SUDS: ``pre`` is the session's first rating, ``post`` its last (None without ratings).
+        SUDS: ``pre`` is the session's first rating, ``post`` its last (None without ratings;
+        ``post`` None with a single rating: one point, never the same rating twice). Screens and
+        the PDF label them with :data:`SUDS_POINTS`, not as pre/post windows.
         """
         if phase not in PHASES:
             raise ValueError(f"phase must be 'pre' or 'post', not {phase!r}")
@@ -209,7 +215,7 @@ class SessionCourse:
             w = self.physiology.pre if phase == "pre" else self.physiology.post
             return w.value(key)
         if key == "suds":
-            if not self.suds:
+            if not self.suds or (phase == "post" and len(self.suds) < 2):
                 return None
             return float(self.suds[0 if phase == "pre" else -1][1])
         if key in ("gad7", "phq9", "sam_valence", "sam_arousal"):

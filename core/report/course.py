@@ -26,6 +26,7 @@ from xml.sax.saxutils import escape
 from core import __version__
 from core.analysis.course import (
     SPREAD_WORDS,
+    SUDS_POINTS,
     TRENDS,
     PatientCourse,
     SessionCourse,
@@ -269,9 +270,9 @@ def _questionnaire_cell(s: SessionCourse, key: str) -> str:
 def _suds_cell(s: SessionCourse) -> str:
     if not s.suds:
         return NOT_MEASURED
-    return (
-        f"{s.suds[0][1]} / {s.suds[-1][1]}\n({len(s.suds)} rating{'s' if len(s.suds) > 1 else ''})"
-    )
+    if len(s.suds) == 1:
+        return f"{s.suds[0][1]}\n(1 rating)"
+    return f"{s.suds[0][1]} / {s.suds[-1][1]}\n({len(s.suds)} ratings)"
 
 
 def measure_rows(course: PatientCourse, keys: tuple[str, ...]) -> list[list[str]]:
@@ -305,9 +306,10 @@ def _charts(
         m = trend_measure(k)
         if not data.course.has(k):
             continue
-        out.append(
-            KeepTogether([Paragraph(escape(m.title), st["h3"]), trend_chart(data.course, m, width)])
-        )
+        head = escape(m.title)
+        if k == "suds":  # not the pre/post windows: the session's first and last rating
+            head += f" <font size='8'>— {escape(SUDS_POINTS)}</font>"
+        out.append(KeepTogether([Paragraph(head, st["h3"]), trend_chart(data.course, m, width)]))
     return out
 
 
@@ -411,7 +413,8 @@ def _story(data: CourseReportData, st: dict[str, Any], width: float) -> list[Any
                 "GAD-7 (Spitzer et al. 2006) and PHQ-9 (Kroenke et al. 2001): total and severity "
                 "band before and after the session; a questionnaire with items missing has no "
                 "total. SAM: before / after (1–9). SUDS: the session's first / last rating "
-                f"(0–100). {NOT_MEASURED} = not entered. On the charts the published cut-offs "
+                f"(0–100; not the pre/post windows; a single rating is one value and one point). "
+                f"{NOT_MEASURED} = not entered. On the charts the published cut-offs "
                 "(GAD-7 5, 10, 15; PHQ-9 5, 10, 15, 20) are dotted lines."
             ),
             st["small"],

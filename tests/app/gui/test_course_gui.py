@@ -134,3 +134,6 @@ def test_trends_follow_questionnaire_items_and_suds_entered_later(win, qtbot):  
     qtbot.waitUntil(lambda: view.course is not before and view.course is not None, timeout=60000)
     assert f"{PHQ9.flag_text} (session 1)" in view.status.text()
     assert view.points("phq9", "pre") == [] and view.points("suds", "pre") == [(1, 70.0)]
+    assert view.points("suds", "post") == []  # one rating: one point, not before and after
+    assert "first →" in view.plots["suds"].titleLabel.text
+    assert "last rating" in view.plots["suds"].titleLabel.text

@@ -96,8 +96,12 @@ def test_a_session_not_analysed_shows_no_estimate(
         p = cat.patient_by_code("C-3")
         assert p is not None
         rec = record_short(cat, root, p.id, 4.0)
+        cat.add_suds(rec.id, 1.5, 55)  # a single SUDS rating: one point, not before and after
         course = patient_course(cat, root, p.id, Settings())
         last = course.sessions[-1]
+        assert last.suds == [(1.5, 55)]
+        assert (last.value("suds", "pre"), last.value("suds", "post")) == (55.0, None)
+        assert last.change("suds") is None
         assert last.session_id == rec.id and last.number == 4
         assert last.state == NOT_ANALYSED and not last.analysed
         for phase in ("pre", "post"):

@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from core.analysis.course import estimate_text, format_trend_value, patient_course, trend_measure
+from core.analysis.course import (
+    SUDS_POINTS,
+    estimate_text,
+    format_trend_value,
+    patient_course,
+    trend_measure,
+)
 from core.clinical import PHQ9
 from core.config import Settings
 from core.report.course import ITEM9_BANNER_COURSE, TITLE, export_course_report
@@ -29,7 +35,8 @@ def test_course_pdf_prints_the_computed_trends(course_folder: Path, tmp_path: Pa
     shutil.copytree(course_folder, root)
     fx = course_of(root)
     try:
-        record_short(fx.catalog, root, fx.patient_id, 4.0)  # a fourth session, not analysed
+        fourth = record_short(fx.catalog, root, fx.patient_id, 4.0)  # a fourth, not analysed
+        fx.catalog.add_suds(fourth.id, 1.0, 55)  # its single SUDS rating
         out = export_course_report(
             fx.catalog, root, fx.patient_id, tmp_path / "course.pdf", settings=Settings()
         )
@@ -82,6 +89,9 @@ def test_course_pdf_prints_the_computed_trends(course_folder: Path, tmp_path: Pa
     assert "before: 12 (moderate) [item 9 above 0]" in text  # PHQ-9 item 9 in session 1
     assert f"{PHQ9.flag_text} (session 1)" in text
     assert "after: incomplete (3 of 9 items)" in text
+    # SUDS: the session's first and last rating (not the windows); a single rating once
+    assert f"SUDS (0–100) — {SUDS_POINTS}" in text and "55 (1 rating)" in text
+    assert "55 / 55" not in text
     # the sentence compares the first and last analysed sessions' post windows
     first, third = course.sessions[0], course.sessions[2]
     dv = (third.value("valence", "post") or 0.0) - (first.value("valence", "post") or 0.0)
