@@ -191,6 +191,13 @@ class LslSensor(BioSensorBase):
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        # held while batches and events go out: once stop() has sealed the sensor, a worker
+        # still finishing a step (its join timed out) delivers nothing more
+        self._out_lock = threading.RLock()
+        self._sealed = False
+        #: longest wait (s) in :meth:`stop` for the inlet thread (its steps are bounded by
+        #: liblsl timeouts; past this it finishes alone and closes its own inlet)
+        self.stop_join_s = 5.0
         self._state = "idle"
         self.disconnects = 0
         self._reconnects = 0
@@ -281,24 +288,32 @@ class LslSensor(BioSensorBase):
         return found[0] if found else None
 
     def _open(self, info: Any, timeout_s: float = 5.0) -> None:
+        """Open an inlet on ``info`` and make it the sensor's; an inlet that cannot be used
+        (channels refused, a timeout, the sensor stopped meanwhile) is closed, not left to GC."""
         pylsl = self._pylsl
         inlet = pylsl.StreamInlet(
             info, max_buflen=60, recover=False, processing_flags=pylsl.proc_clocksync
         )
-        full = inlet.info(timeout=timeout_s)
-        channels, device = read_channels(full)
-        plan = plan_channels(full.name(), full.type(), full.channel_count(), channels, device)
-        ref = LslStreamRef.from_info(full)
-        if self.plan is not None and (
-            plan.names != self.plan.names or ref.rate_hz != self.ref_rate
-        ):
-            inlet.close_stream()
-            raise LslError(f"{ref.name} came back with other channels or another rate")
-        inlet.open_stream(timeout=timeout_s)
+        try:
+            full = inlet.info(timeout=timeout_s)
+            channels, device = read_channels(full)
+            plan = plan_channels(full.name(), full.type(), full.channel_count(), channels, device)
+            ref = LslStreamRef.from_info(full)
+            if self.plan is not None and (
+                plan.names != self.plan.names or ref.rate_hz != self.ref_rate
+            ):
+                raise LslError(f"{ref.name} came back with other channels or another rate")
+            inlet.open_stream(timeout=timeout_s)
+            with self._lock:  # stop() may have come while this waited on liblsl
+                if self._stop.is_set():
+                    raise LslError(f"{self.name} was stopped")
+                self._inlet = inlet
+        except BaseException:
+            _close(inlet)
+            raise
         # a synthetic outlet (ours, devices.lsl.synthetic) says so: its sessions are labelled
         # simulated on screen and in reports, never taken for a patient's data
         self.simulated = full.desc().child_value("synthetic").strip().lower() == "true"
-        self._inlet = inlet
         self.plan = plan
         self.ref = self.ref or ref
         self.ref_rate = ref.rate_hz
@@ -332,52 +347,81 @@ class LslSensor(BioSensorBase):
 
     def preview(self, on_batch: BatchSink | None) -> None:
         """Stream into ``on_batch`` before a session (the set-up's test); None stops sending."""
-        self._preview = on_batch
+        with self._lock:
+            self._preview = on_batch
         if on_batch is not None:
-            self.connect()
+            self._connect_unless_running()
             self._run_thread()
 
     def start(self, on_batch: BatchSink, on_event: EventSink) -> None:
-        """Start the session: batches to ``on_batch``, link events to ``on_event``."""
+        """Start the session: batches to ``on_batch``, link events to ``on_event``.
+
+        With the inlet thread already running (the set-up's test) only the sinks are attached:
+        a stream lost meanwhile is being looked for by that thread and is taken up by it, as a
+        Bluetooth link reconnects by itself (no second inlet opened beside it)."""
         if self._stop.is_set():
             raise RuntimeError(f"{self.name} was stopped")
-        self.connect()
+        self._connect_unless_running()
         with self._lock:
             self._on_batch, self._on_event = on_batch, on_event
         self._run_thread()
         self._emit("sensor_connected", self.clock.now_ns(), {**self.metadata})
 
+    def _connect_unless_running(self) -> None:
+        """connect(), unless the inlet thread runs: it owns the inlet (and its reconnection)."""
+        with self._lock:
+            running = self._thread is not None
+        if not running:
+            self.connect()
+
     def _run_thread(self) -> None:
-        if self._thread is None:
+        with self._lock:
+            if self._thread is not None:
+                return
             self._thread = threading.Thread(target=self._loop, name="lsl-inlet", daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
-        """Stop pulling, deliver what is held, close the inlet. Idempotent."""
+        """Stop pulling, deliver what is held, close the inlet. Idempotent.
+
+        Nothing is delivered after this returns: a worker still inside a liblsl call when the
+        wait ends (:attr:`stop_join_s`) delivers nothing more and closes what it opened."""
         if self._stop.is_set():
             return
         self._stop.set()
         t = self._thread
-        if t is not None:
-            t.join(timeout=5.0)
-        if self.aligner is not None:
+        alive = False
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout=self.stop_join_s)
+            alive = t.is_alive()
+        if alive:
+            log.warning("%s: the inlet thread is still in liblsl; it closes by itself", self.name)
+        elif self.aligner is not None:
             self._deliver(self.aligner.flush())
         self._emit("sensor_stats", self.clock.now_ns(), {**self.stats()})
-        self._close_inlet()
+        with self._out_lock:
+            self._sealed = True
+        if not alive:  # else the worker, still using it, closes it on its way out
+            self._close_inlet()
         self._state = "closed"
 
     def _close_inlet(self) -> None:
-        inlet, self._inlet = self._inlet, None
+        with self._lock:
+            inlet, self._inlet = self._inlet, None
         if inlet is not None:
-            try:
-                inlet.close_stream()
-            except Exception as e:  # a stream already gone
-                log.debug("closing the LSL inlet: %r", e)
+            _close(inlet)
 
     # ---- the inlet thread ------------------------------------------------------------------------
     def _loop(self) -> None:
         from pylsl.util import LostError as lost_error
 
+        try:
+            self._pull_until_stopped(lost_error)
+        finally:
+            if self._stop.is_set():
+                self._close_inlet()  # stop() may have stopped waiting for this thread
+
+    def _pull_until_stopped(self, lost_error: type[Exception]) -> None:
         last_data = time.monotonic()
         max_samples = max(64, int(self.ref_rate))
         while not self._stop.is_set():
@@ -474,17 +518,29 @@ class LslSensor(BioSensorBase):
             return
         with self._lock:
             sink, preview = self._on_batch, self._preview
-        for b in batches:
-            if sink is not None:
-                sink(b)
-            if preview is not None and preview is not sink:
-                preview(b)
+        with self._out_lock:
+            if self._sealed:
+                return
+            for b in batches:
+                if sink is not None:
+                    sink(b)
+                if preview is not None and preview is not sink:
+                    preview(b)
 
     def _emit(self, kind: str, t_ns: int, detail: dict[str, Any]) -> None:
         with self._lock:
             sink = self._on_event
-        if sink is not None:
-            sink(DeviceEvent(kind, int(t_ns), dict(detail)))
+        with self._out_lock:
+            if sink is not None and not self._sealed:
+                sink(DeviceEvent(kind, int(t_ns), dict(detail)))
+
+
+def _close(inlet: Any) -> None:
+    """Close an inlet's stream (one already gone is fine)."""
+    try:
+        inlet.close_stream()
+    except Exception as e:
+        log.debug("closing the LSL inlet: %r", e)
 
 
 def _q(value: str) -> str:
