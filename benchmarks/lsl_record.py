@@ -92,14 +92,17 @@ def main() -> int:
         stored = bio.n_received
         counters = bio.counters()
         lost = int(counters[-1] - counters[0] + 1 - stored) if stored else 0
-        unaccounted = out["grid_samples"] - stored - lost
+        # sent: the first to the last sample the outlet pushed (a run dropped at either end
+        # would be no loss anyone could see; the outlet never drops there)
+        sent = out["last_pushed"] - out["first_pushed"] + 1
+        unaccounted = sent - stored - lost
         # timing: fit over the stored arrivals, against the outlet's grid times
         idx = bio.index
         fit = fit_counter_clock(
             idx["first_counter"] + idx["n"] - 1, idx["arrival_ns"], info.rate_hz
         )
         k_mod = grid_index(bio.samples[:, 1])
-        k = out["first"] + (counters - counters[0])  # the grid number each counter should be
+        k = out["first_pushed"] + (counters - counters[0])  # the grid number each counter should be
         placed_right = int(np.sum(k % EDA_WRAP == k_mod))
         t_fit = fit["offset_ns"] + fit["period_ns"] * counters.astype(np.float64)
         offset = sensor.clock_offset_ns
@@ -113,8 +116,8 @@ def main() -> int:
         f"chunks every 10 ms + up to 3 ms delay, drop probability {a.drop:g}"
     )
     print(
-        f"grid samples {out['grid_samples']:,}, pushed {out['pushed']:,}, dropped at the outlet "
-        f"{out['dropped']:,}"
+        f"grid samples {out['grid_samples']:,}, sent (first to last pushed) {sent:,}, pushed "
+        f"{out['pushed']:,}, dropped at the outlet {out['dropped']:,}"
     )
     print(f"stored {stored:,}, lost {lost:,}, unaccounted {unaccounted:,}")
     print(f"samples at their own grid position: {placed_right:,} of {stored:,}")

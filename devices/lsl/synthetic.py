@@ -13,8 +13,9 @@ push``: one-sided latency, as a program that stamps what it receives).
 
 The EDA value carries the sample's number on the grid (``5 + (k mod 65536) / 65536`` µS) so that a
 receiver can check where each stored sample belongs. A JSON report (``--report``) says how many
-samples the grid held from the first to the last one sent, how many were pushed and dropped, and
-the grid's start on LSL's clock. With ``--restart-gap`` the outlet closes after its run and a new
+samples the grid held from the first to the last one sent, how many were pushed and dropped, the
+first and last sample pushed (``first_pushed``, ``last_pushed``: the first and the final chunk are
+never dropped from, so they are ``first`` and ``last``), and the grid's start on LSL's clock. With ``--restart-gap`` the outlet closes after its run and a new
 one (a new instance, the same source id, its counter from 0) opens that many seconds later and
 runs again on the same grid; the report then lists both runs.
 """
@@ -105,6 +106,7 @@ def _run(pylsl: Any, info: Any, a: argparse.Namespace, rng: Any, t0: float) -> d
     time.sleep(a.settle)  # a consumer asking for the description is not yet one that subscribed
     k_next = max(0, int(math.ceil((pylsl.local_clock() - t0) * a.rate)))
     k_first, pushed, dropped = k_next, 0, 0
+    first_pushed, last_pushed = -1, -1
     end = pylsl.local_clock() + a.seconds
     while True:
         wake = pylsl.local_clock() + a.chunk + rng.uniform(0.0, a.jitter)
@@ -115,7 +117,10 @@ def _run(pylsl: Any, info: Any, a: argparse.Namespace, rng: Any, t0: float) -> d
             continue
         ks = np.arange(k_next, k_end)
         keep = np.ones(len(ks), dtype=bool)
-        if a.drop and rng.random() < a.drop:
+        final = now >= end
+        # the first and the final chunk are sent whole: a run dropped at either end would not
+        # be a loss a receiver can see (no sample follows it, or none precedes it)
+        if a.drop and pushed and not final and rng.random() < a.drop:
             s = int(rng.integers(0, len(ks)))
             keep[s : s + int(rng.integers(1, a.drop_max + 1))] = False
         dropped += int((~keep).sum())
@@ -129,8 +134,10 @@ def _run(pylsl: Any, info: Any, a: argparse.Namespace, rng: Any, t0: float) -> d
             stamp = t0 + run[-1] / a.rate if a.stamps == "sample" else pylsl.local_clock()
             outlet.push_chunk(chunk, stamp)
             pushed += len(run)
+            first_pushed = int(run[0]) if first_pushed < 0 else first_pushed
+            last_pushed = int(run[-1])
         k_next = k_end
-        if now >= end:
+        if final:
             break
     time.sleep(0.2)  # let the last chunk leave before the outlet goes
     del outlet
@@ -140,6 +147,8 @@ def _run(pylsl: Any, info: Any, a: argparse.Namespace, rng: Any, t0: float) -> d
         "grid_samples": k_next - k_first,
         "pushed": pushed,
         "dropped": dropped,
+        "first_pushed": first_pushed,
+        "last_pushed": last_pushed,
     }
 
 
