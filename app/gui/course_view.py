@@ -24,7 +24,13 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 from shiboken6 import isValid
 
 from app.gui.workers import Job, run_job
-from core.analysis.course import PatientCourse, TrendMeasure, patient_course, trend_measure
+from core.analysis.course import (
+    PHASES,
+    PatientCourse,
+    TrendMeasure,
+    patient_course,
+    trend_measure,
+)
 from core.catalog import Catalog
 from core.clinical import PHQ9
 from core.config import Settings
@@ -36,7 +42,7 @@ COMPUTING = "Computing the trends…"
 PLOT_HEIGHT = 170
 #: the plots' area needs this width (px) for two columns side by side; narrower: one column
 TWO_COLUMNS_FROM = 440
-#: the plots, two per row; PHQ-9 and SUDS replace SAM arousal and SAM valence when entered
+#: the plots, two per row; PHQ-9, SUDS and SAM follow where entered
 BASE_KEYS = ("valence", "arousal", "hr_bpm", "rmssd_ms", "eda_tonic_us", "scr_per_min", "gad7")
 #: fixed value ranges; the physiology is fitted to the data
 RANGES: dict[str, tuple[float, float]] = {
@@ -51,10 +57,10 @@ RANGES: dict[str, tuple[float, float]] = {
 
 
 def plot_keys(course: PatientCourse) -> list[str]:
-    """The measures plotted: the base seven, then PHQ-9, SUDS and SAM valence where any session
-    has them (at most ten plots)."""
+    """The measures plotted: the base seven, then PHQ-9, SUDS, SAM valence and SAM arousal
+    where any session has them (all of them: the area scrolls)."""
     extra = [k for k in ("phq9", "suds", "sam_valence", "sam_arousal") if course.has(k)]
-    return [*BASE_KEYS, *extra][:10]
+    return [*BASE_KEYS, *extra]
 
 
 class CourseView(QWidget):
@@ -281,6 +287,17 @@ class CourseView(QWidget):
             p.addItem(item)
             self.scatter[(m.key, phase)] = item
         lo_hi = RANGES.get(m.key)
+        if lo_hi is not None and m.group == "model":
+            # a mean or ±1 SD bar beyond the fixed range widens the axis (never clipped)
+            ends = [
+                v
+                for s in sessions
+                for ph in PHASES
+                if (e := s.estimate(m.key, ph)) is not None
+                for v in (e.mean - (e.sd or 0.0), e.mean + (e.sd or 0.0))
+            ]
+            if ends and (min(ends) < lo_hi[0] or max(ends) > lo_hi[1]):
+                lo_hi = (min(lo_hi[0], min(ends) - 0.05), max(lo_hi[1], max(ends) + 0.05))
         if lo_hi is None:
             values = np.array(pre_y + post_y, float)
             if values.size:

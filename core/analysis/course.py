@@ -179,12 +179,18 @@ class SessionCourse:
         return any(q.flagged for by in self.questionnaires.values() for q in by.values())
 
     def questionnaire_text(self, key: str, phase: str) -> str:
-        """``"12 (moderate)"``, ``"incomplete (6 of 9 items)"`` or "—" (not entered)."""
+        """``"12 (moderate)"``, ``"14 (moderate; total only)"`` (a GAD-7 total entered alone,
+        as the session PDF prints it), ``"incomplete (6 of 9 items)"`` or "—" (not entered)."""
         q = self.questionnaires.get(phase, {}).get(key)
         if q is None:
             return "—"
+        n = instrument(key).n_items
         if q.total is None:
-            return f"incomplete ({q.n_answered} of {instrument(key).n_items} items)"
+            return f"incomplete ({q.n_answered} of {n} items)"
+        if q.items_pending:
+            return f"{q.total} ({q.band}; total only, items being entered: {q.n_answered} of {n})"
+        if q.source == "total only":
+            return f"{q.total} ({q.band}; total only)"
         return f"{q.total} ({q.band})"
 
     @property

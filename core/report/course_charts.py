@@ -85,12 +85,15 @@ def trend_chart(course: PatientCourse, m: TrendMeasure, width: float, height: fl
                 spread = _sd(s, m.key, p) or 0.0
                 values += [got - spread, got + spread]
     ticks = TICKS.get(m.key) or (nice_ticks(values) if values else (0.0, 1.0))
+    if values and (min(values) < ticks[0] or max(values) > ticks[-1]):
+        # a mean or SD bar beyond the fixed range: the axis widens to show it, never clipped
+        ticks = nice_ticks([*values, ticks[0], ticks[-1]])
     lo, hi = ticks[0], ticks[-1]
     grey = colors.HexColor("#8a8a8a")
     d.add(Rect(left, bottom, pw, ph, fillColor=None, strokeColor=colors.HexColor("#b0b8c0")))
 
     def y_of(v: float) -> float:
-        return bottom + (min(max(v, lo), hi) - lo) / (hi - lo) * ph
+        return bottom + (v - lo) / (hi - lo) * ph
 
     # value axis: round labelled levels, faint grid
     for v in ticks:

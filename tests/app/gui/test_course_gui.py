@@ -39,6 +39,14 @@ def test_trends_course_report_and_compare(win, qtbot, monkeypatch, app_env):  # 
             assert len(want) == 3 and view.points(key, phase) == want, (key, phase)
     assert view.banner.isVisible() and "DEMO MODEL" in view.banner.text()
     assert "SIMULATED DATA" in view.banner.text()
+    # every trend plotted (the area scrolls): SAM arousal too, the eleventh
+    assert list(view.plots) == [
+        *("valence", "arousal", "hr_bpm", "rmssd_ms", "eda_tonic_us", "scr_per_min", "gad7"),
+        *("phq9", "suds", "sam_valence", "sam_arousal"),
+    ]
+    for phase in ("pre", "post"):
+        want = [(s.number, v) for s, v in course.trend("sam_arousal", phase)]
+        assert len(want) == 3 and view.points("sam_arousal", phase) == want
     for key in ("phq9", "suds"):  # entered item by item / during the sessions: plotted too
         assert view.points(key, "pre") == [(s.number, v) for s, v in course.trend(key, "pre")]
     assert f"{PHQ9.flag_text} (session 1)" in view.status.text()

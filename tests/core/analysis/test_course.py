@@ -77,7 +77,9 @@ def test_trends_equal_hand_computed_values(built: tuple[Path, CourseFixture]) ->
     assert third.value("phq9", "post") is None  # 3 of 9 items: no total, said in words
     assert third.questionnaire_text("phq9", "post") == "incomplete (3 of 9 items)"
     assert third.questionnaire_text("gad7", "pre") == "9 (mild)"
-    assert course.sessions[0].questionnaire_text("gad7", "pre") == "15 (severe)"
+    assert (
+        course.sessions[0].questionnaire_text("gad7", "pre") == "15 (severe; total only)"
+    )  # entered alone
     # the estimates move towards pleasant and calm each week: the trend says so
     post_v = [v for _, v in course.trend("valence", "post")]
     pre_a = [v for _, v in course.trend("arousal", "pre")]
@@ -97,11 +99,18 @@ def test_a_session_not_analysed_shows_no_estimate(
         assert p is not None
         rec = record_short(cat, root, p.id, 4.0)
         cat.add_suds(rec.id, 1.5, 55)  # a single SUDS rating: one point, not before and after
+        cat.set_self_report(rec.id, "pre", gad7=14)  # a GAD-7 total entered alone
         course = patient_course(cat, root, p.id, Settings())
         last = course.sessions[-1]
         assert last.suds == [(1.5, 55)]
         assert (last.value("suds", "pre"), last.value("suds", "post")) == (55.0, None)
         assert last.change("suds") is None
+        assert last.questionnaire_text("gad7", "pre") == "14 (moderate; total only)"
+        cat.set_questionnaire(rec.id, "pre", "gad7", {1: 2})  # items begun: the total stays
+        course = patient_course(cat, root, p.id, Settings())
+        assert course.sessions[-1].questionnaire_text("gad7", "pre") == (
+            "14 (moderate; total only, items being entered: 1 of 7)"
+        )
         assert last.session_id == rec.id and last.number == 4
         assert last.state == NOT_ANALYSED and not last.analysed
         for phase in ("pre", "post"):

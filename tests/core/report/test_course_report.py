@@ -37,6 +37,7 @@ def test_course_pdf_prints_the_computed_trends(course_folder: Path, tmp_path: Pa
     try:
         fourth = record_short(fx.catalog, root, fx.patient_id, 4.0)  # a fourth, not analysed
         fx.catalog.add_suds(fourth.id, 1.0, 55)  # its single SUDS rating
+        fx.catalog.set_self_report(fourth.id, "pre", gad7=14)  # a GAD-7 total entered alone
         out = export_course_report(
             fx.catalog, root, fx.patient_id, tmp_path / "course.pdf", settings=Settings()
         )
@@ -92,6 +93,7 @@ def test_course_pdf_prints_the_computed_trends(course_folder: Path, tmp_path: Pa
     # SUDS: the session's first and last rating (not the windows); a single rating once
     assert f"SUDS (0–100) — {SUDS_POINTS}" in text and "55 (1 rating)" in text
     assert "55 / 55" not in text
+    assert "before: 14 (moderate; total only)" in text  # as the session report says it
     # the sentence compares the first and last analysed sessions' post windows
     first, third = course.sessions[0], course.sessions[2]
     dv = (third.value("valence", "post") or 0.0) - (first.value("valence", "post") or 0.0)
@@ -110,3 +112,35 @@ def test_a_patient_without_sessions_is_refused(course_folder: Path, tmp_path: Pa
     finally:
         fx.catalog.close()
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_chart_axis_widens_to_show_estimates_beyond_the_fixed_range(
+    course_folder: Path,  # noqa: F811
+) -> None:
+    """A valence mean or its ±1 SD bar beyond −1…+1 is drawn where it is (the axis widens),
+    never clamped to the edge."""
+    from dataclasses import replace
+
+    from reportlab.graphics.shapes import Circle, Line, String
+
+    from core.analysis.course import WindowEstimate
+    from core.report.course_charts import trend_chart
+
+    fx = course_of(course_folder)
+    try:
+        course = patient_course(fx.catalog, course_folder, fx.patient_id, Settings())
+    finally:
+        fx.catalog.close()
+    s0 = course.sessions[0]
+    wide = replace(s0, valence={**s0.valence, "post": WindowEstimate(0.95, 0.4, 100)})
+    course = replace(course, sessions=[wide, *course.sessions[1:]])
+    d = trend_chart(course, trend_measure("valence"), 400.0)
+    labels = [float(x.text) for x in d.contents if isinstance(x, String) and x.x == 27.0]
+    assert max(labels) >= 0.95 + 0.4 and min(labels) <= -1.0
+    frame_top = 130 - 8.0
+    ys = [y for x in d.contents if isinstance(x, Line) for y in (x.y1, x.y2)]
+    ys += [c.cy for c in d.contents if isinstance(c, Circle)]
+    assert max(ys) <= frame_top + 1e-6
+    # the point and the bar's top are apart (not both squeezed onto the edge)
+    circles = sorted(c.cy for c in d.contents if isinstance(c, Circle))
+    assert max(ys) - circles[-1] > 5
