@@ -83,8 +83,9 @@ class AnalysisOptions:
     cpu_frames_per_s : float — the CPU's default analysis rate (frames/s)
     scope : str — ``"session"`` (all of it), ``"phases"`` (the two comparison windows) or
         ``"auto"`` (the whole session on CUDA or when it is at most ``auto_session_minutes``
-        long — on the optimised CPU runtime, 60 minutes when its network is fast enough:
-        :func:`core.inference.select.whole_session_minutes` — else the phases)
+        long — on the optimised CPU runtime, 60 minutes when a 60-minute session would take at
+        most 20 min by the measured rates of the network and of decoding + faces:
+        :func:`core.inference.speed.whole_session_minutes` — else the phases)
     auto_session_minutes : float — see ``scope``
     phase_minutes : float — comparison window length without phase markers (min)
     batch_size : int — frames per model call
@@ -211,7 +212,7 @@ def _spans(
 
 def _optimised_model(
     plan: Any,
-    checkpoint: Path,
+    sha256: str,
     model: Any,
     cfg: Any,
     meta: dict[str, Any],
@@ -227,7 +228,7 @@ def _optimised_model(
 
     try:
         opt = load_optimised(
-            file_sha256(Path(checkpoint)),
+            sha256,
             model,
             cfg,
             meta,
@@ -368,7 +369,8 @@ def analyse_session(
                     "checkpoint (Settings → model)."
                 ) from None
         on_cuda = device.type == "cuda"
-        optimised = _optimised_model(plan, checkpoint, model, cfg, meta, opts, runtime, progress)
+        ck_sha = file_sha256(Path(checkpoint)) if plan.optimised else ""
+        optimised = _optimised_model(plan, ck_sha, model, cfg, meta, opts, runtime, progress)
         every = on_cuda or opts.every_frame  # every frame, of the whole session by default
         if opts.every_frame:
             frames_per_s = None
@@ -379,14 +381,24 @@ def analyse_session(
             frames_per_s = cap if frames_per_s is None else min(frames_per_s, cap)
         duration = data.duration_s
         whole: float | None = None
+        cache_dir = Path(opts.cache_dir) if opts.cache_dir else None
+        detector_spec = (opts.face_detector or trained) if use_face else None
+        rates_key = None
         if optimised is not None:
-            from core.inference.select import whole_session_minutes
+            from core.inference.speed import end_to_end, face_stage, rate_key
+            from core.inference.speed import whole_session_minutes as whole_rule
 
-            whole = whole_session_minutes(
-                optimised.frames_per_s, frames_per_s or opts.cpu_frames_per_s,
+            rates_key = rate_key(ck_sha, optimised.precision, detector_spec)
+            decision = whole_rule(
+                optimised.frames_per_s,
+                face_stage(detector_spec, cache_dir) if detector_spec else None,
+                frames_per_s or opts.cpu_frames_per_s,
                 opts.auto_session_minutes,
-            )  # fmt: skip
+                end_to_end(rates_key, cache_dir),
+            )
+            whole = decision.minutes
             runtime["whole_session_minutes"] = whole
+            runtime["whole_session_reason"] = decision.reason
         spans = _spans(opts, every, duration, markers or [], whole)
         if video is not None and len(video):
             all_t = (video.timestamps_ns - data.t0_ns) / 1e9
@@ -448,6 +460,7 @@ def analyse_session(
         stop = threading.Event()
         worker = threading.Thread(target=_producer, args=(chunks, q, stop), daemon=True)
         worker.start()
+        t_loop = time.perf_counter()
         done = 0
         try:
             while True:
@@ -513,6 +526,7 @@ def analyse_session(
         finally:
             stop.set()
             worker.join(timeout=5)
+        loop_s = time.perf_counter() - t_loop
         if done < n:  # the producer stopped early: only through cancel
             raise AnalysisCancelled("analysis cancelled")
         if sequence:
@@ -541,6 +555,13 @@ def analyse_session(
     finally:
         if video is not None:
             video.close()
+
+    if plan.optimised:  # the next whole-session decision's measured rates
+        from core.inference.speed import record_rates
+
+        whole_run = runtime["engine"] != "torch"  # no fallback: the rate is the optimised one
+        face_s = timings["decode"] + timings["faces"]
+        record_rates(n, detector_spec, face_s, rates_key if whole_run else None, loop_s, cache_dir)
 
     from core.models.outputs import from_training_scale
 

@@ -63,15 +63,20 @@ def cache_root() -> Path:
 
 
 def versions() -> dict[str, str]:
-    """What made and runs the cached files; a change of any makes the cache stale."""
-    import torch
+    """What made and runs the cached files; a change of any makes the cache stale. Read from the
+    installed packages' metadata (imports neither torch nor OpenVINO: the review screen asks).
+
+    Raises
+    ------
+    importlib.metadata.PackageNotFoundError — OpenVINO or torch is not installed
+    """
+    from importlib.metadata import version
 
     from core.inference.export import EXPORT_FORMAT, OPSET
-    from core.inference.runner import runtime_version
 
     return {
-        "openvino": runtime_version(),
-        "torch": str(torch.__version__).split("+")[0],
+        "openvino": version("openvino").split("-")[0],
+        "torch": version("torch").split("+")[0],
         "export_format": str(EXPORT_FORMAT),
         "opset": str(OPSET),
     }
@@ -242,6 +247,26 @@ def _rate(net: Any, feeds: list[dict[str, np.ndarray]]) -> float:
     return round(n / max(time.perf_counter() - t, 1e-9), 1)
 
 
+def find_manifest(sha256: str, root: Path | None = None) -> dict[str, Any] | None:
+    """The manifest of ``sha256``'s export for this computer's versions, when one was made (its
+    files are not hashed here: the analysis checks them before use), else None. No torch or
+    OpenVINO import: the review screen's estimate asks on the GUI thread."""
+    from importlib.metadata import PackageNotFoundError
+
+    try:
+        ver = versions()
+    except PackageNotFoundError:  # no OpenVINO: no optimised path
+        return None
+    man = (root or cache_root()) / cache_key(sha256, ver) / "manifest.json"
+    try:
+        m = json.loads(man.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(m, dict) or m.get("checkpoint_sha256") != sha256 or m.get("versions") != ver:
+        return None
+    return m
+
+
 def _valid(folder: Path, sha256: str, ver: dict[str, str], inputs: list[str]) -> str | None:
     """None when the folder's exports are whole and current, else what is wrong (words)."""
     man = folder / "manifest.json"
@@ -279,6 +304,7 @@ def prepare(
     root : Path, optional — the cache root (default :func:`cache_root`)
     progress : callable(text), optional — what it is doing, for people
     """
+    from core.faces.track import trained_detector
     from core.inference.export import graph_inputs
 
     say = progress or (lambda _t: None)
@@ -309,6 +335,7 @@ def prepare(
                 "versions": ver,
                 "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "files": files,
+                "face_detector": trained_detector(meta) if "face" in inputs else None,
                 **info,
             }
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))

@@ -65,25 +65,6 @@ def plan_inference(spec: str, frame_model: bool = True) -> InferencePlan:
     return InferencePlan(cpu, True, "auto: no GPU: the optimised CPU runtime (OpenVINO)")
 
 
-#: the network's own rate (frames/s, measured at export) from which the optimised path analyses
-#: sessions up to ``WHOLE_SESSION_MINUTES`` whole at the CPU rate: twice the 12 frames/s that
-#: put a 60-minute session at 4 frames/s within 20 minutes, leaving half the time to decoding
-#: and finding faces, which share the cores (scaled with the CPU rate)
-WHOLE_SESSION_MODEL_FPS = 24.0
-WHOLE_SESSION_MINUTES = 60.0
-
-
-def whole_session_minutes(
-    model_fps: float | None, cpu_frames_per_s: float, default: float
-) -> float:
-    """How long a session the CPU default analyses whole: :data:`WHOLE_SESSION_MINUTES` when the
-    network is fast enough (:data:`WHOLE_SESSION_MODEL_FPS` at 4 frames/s), else ``default``."""
-    need = WHOLE_SESSION_MODEL_FPS * cpu_frames_per_s / 4.0
-    if model_fps is not None and model_fps >= need:
-        return max(WHOLE_SESSION_MINUTES, default)
-    return default
-
-
 @dataclass
 class OptimisedModel:
     """The compiled network an analysis runs, and what to record about it."""

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from core.inference import cache as cache_mod
-from core.inference import select
+from core.inference import select, speed
 from core.inference.calibration import SCALING_KEYS, simulated_inputs
 from core.inference.select import load_optimised, plan_inference
 from core.learning.demo_model import SHIPPED
@@ -226,6 +226,7 @@ def test_the_analysis_records_which_runtime_ran_and_falls_back_to_torch(
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(runtime, "_mps_available", lambda: False)
+    monkeypatch.setattr(speed, "MIN_MEASURED_FRAMES", 5)
     cat = Catalog.open(tmp_path / "catalog.sqlite")
     rec = record_simulated(
         cat, tmp_path, cat.add_patient("P1").id, 12.0,
@@ -240,10 +241,17 @@ def test_the_analysis_records_which_runtime_ran_and_falls_back_to_torch(
     assert rt["engine"].startswith("OpenVINO") and rt["precision"] == "fp32"
     assert "no GPU" in rt["reason"] and "export" in rt
     assert "OpenVINO" in fast.info["device"] and fast.info["precision"] == "fp32"
-    # a network this fast analyses sessions up to 60 min whole at the CPU rate (this one: 12 s)
-    assert rt["model_frames_per_s"] > select.WHOLE_SESSION_MODEL_FPS
-    assert rt["whole_session_minutes"] == select.WHOLE_SESSION_MINUTES
+    # the first analysis: the network's export-time rate plus the conservative face stage
+    # (nothing measured on this computer yet); this small network at 2 frames/s fits 20 min
+    assert "not measured on this computer yet" in rt["whole_session_reason"]
+    assert rt["whole_session_minutes"] == speed.WHOLE_SESSION_MINUTES
     assert fast.info["spans"] is None
+    # it recorded its rates (kept from MIN_MEASURED_FRAMES, lowered here): the next decision
+    # uses this checkpoint's end-to-end rate, measured
+    spec = str(fast.info["face_detector_trained"])
+    assert speed.face_stage(spec, tmp_path / "cache").measured
+    again = analyse_session(folder, ck, opts, save=False)
+    assert "end to end, measured" in again.info["runtime"]["whole_session_reason"]
     ref = analyse_session(
         folder, ck, AnalysisOptions(device="cpu", cpu_frames_per_s=2.0), save=False
     )
@@ -291,10 +299,35 @@ def test_the_analysis_records_which_runtime_ran_and_falls_back_to_torch(
     assert np.abs(mid.outputs[ok] - ref.outputs[ok]).max() <= 1e-3 * 4
 
 
-def test_the_whole_session_rule_follows_the_measured_rate() -> None:
-    from core.inference.select import whole_session_minutes
+def test_the_whole_session_rule_follows_the_measured_rates(tmp_path: Path) -> None:
+    from core.inference.speed import FaceStage, whole_session_minutes
 
-    assert whole_session_minutes(500.0, 4.0, 40.0) == 60.0  # the demo model's class
-    assert whole_session_minutes(20.9, 4.0, 40.0) == 40.0  # ResNet-50 fp32 on 2 cores
-    assert whole_session_minutes(30.0, 8.0, 40.0) == 40.0  # twice the rate needs twice the speed
-    assert whole_session_minutes(None, 4.0, 40.0) == 40.0  # not measured: as torch
+    faces = FaceStage(80.0, "measured", measured=True)  # MTCNN on a quiet 2-core machine
+    # 60 min at 4 frames/s = 14,400 frames; whole when ≤ 20 min by the measured rates
+    demo = whole_session_minutes(500.0, faces, 4.0, 40.0)  # 0.5 + 3 min
+    assert demo.minutes == 60.0 and demo.session_minutes == pytest.approx(3.48, abs=0.01)
+    # the network alone is fast enough, but faces at 13 frames/s (load 8–10) make it 19 min…
+    slow_faces = FaceStage(13.0, "measured", measured=True)
+    assert whole_session_minutes(500.0, slow_faces, 4.0, 40.0).minutes == 60.0
+    # …and ResNet-50 fp32 (20.9 frames/s alone) with them 30 min: the windows
+    r50 = whole_session_minutes(20.9, slow_faces, 4.0, 40.0)
+    assert r50.minutes == 40.0 and "over 20 min" in r50.reason
+    assert whole_session_minutes(500.0, slow_faces, 8.0, 40.0).minutes == 40.0  # twice the frames
+    assert whole_session_minutes(None, faces, 4.0, 40.0).minutes == 40.0  # not measured
+    assert whole_session_minutes(30.0, None, 4.0, 40.0).minutes == 60.0  # bio only: 8 min
+    # a measured end-to-end rate decides over the export-time figures: ResNet-50 at 7 frames/s
+    measured = whole_session_minutes(500.0, faces, 4.0, 40.0, (7.0, "measured"))
+    assert measured.minutes == 40.0 and measured.session_minutes == pytest.approx(34.3, abs=0.1)
+    # the records: per detector and per checkpoint/precision/detector, this machine only
+    assert not speed.face_stage("mtcnn", tmp_path).measured
+    speed.record_rates(50, "mtcnn", 5.0, "k", 10.0, tmp_path)  # too few frames: not kept
+    assert speed.end_to_end("k", tmp_path) is None
+    speed.record_rates(400, "mtcnn", 10.0, "k", 20.0, tmp_path)
+    assert speed.face_stage("mtcnn", tmp_path).frames_per_s == 40.0
+    rate = speed.end_to_end("k", tmp_path)
+    assert rate is not None and rate[0] == 20.0 and "400 frames" in rate[1]
+    assert not speed.face_stage("haar", tmp_path).measured  # another detector: not measured
+    data = json.loads((tmp_path / speed.RATES_FILE).read_text())
+    data["faces"]["mtcnn"]["machine"] = "another CPU, 64 cores"
+    (tmp_path / speed.RATES_FILE).write_text(json.dumps(data))
+    assert not speed.face_stage("mtcnn", tmp_path).measured
