@@ -11,9 +11,15 @@ pushes it, or stamps each sample when it is taken), so the same envelope and the
 Counters:
 
 * with a counter channel (OpenSignals sends ``nSeq``) a jump of the counter is that many lost
-  samples. A counter that wraps (BITalino's 4-bit nSeq: its period is learnt at the first wrap)
-  tells the loss only modulo its period; whole periods lost are told by the time stamps (the
-  step from the last sample placed, to the nearest period);
+  samples. A counter that wraps (BITalino's 4-bit nSeq) tells the loss only modulo its period;
+  whole periods lost are told by the time stamps (the step from the last sample placed, to the
+  nearest period). The period comes from the metadata where it says it (``modulus``, ``max``,
+  the counter's bits, a BITalino); otherwise it is measured at the first backward step as the
+  counter's last value plus the samples the time stamps say passed, minus its new value (right
+  for a 0…999 counter, and for a first wrap whose top values were lost) and confirmed at each
+  later wrap. A backward step that no period explains, or one after more than ``restart_gap_s``
+  of silence (with no period known), is a counter that restarted: its samples are placed by time,
+  as after a reconnection, never counted as a near-whole period lost;
 * without one, lost samples are gaps in the time stamps at the nominal rate. A run of samples
   whose stamps follow each other at the nominal period is one *packet*; at each packet the lower
   envelope (:class:`~devices.timebase.HostTimebase`) bounds the counter its last sample can have.
@@ -59,6 +65,9 @@ class LslAligner:
     counter : bool — the stream has a counter channel
     hold_s : float — longest host time (s) a packet showing lateness is held
     restart_hold_s : float — host time (s) a new outlet's first packets are held before placing
+    modulus : int, optional — the value the counter wraps at, from the stream's metadata
+    restart_gap_s : float — a counter that goes back after this long (s) without samples, with
+        no period known, restarted
     """
 
     def __init__(
@@ -68,6 +77,9 @@ class LslAligner:
         counter: bool,
         hold_s: float = 0.5,
         restart_hold_s: float = 1.0,
+        *,
+        modulus: int | None = None,
+        restart_gap_s: float = 0.5,
     ) -> None:
         self.stream_id = stream_id
         self.rate_hz = float(rate_hz)
@@ -79,7 +91,13 @@ class LslAligner:
         self.end: int | None = None  # counter one past the newest placed sample
         self.last_seq: int | None = None
         self.max_seq = 0
-        self.modulus: int | None = None  # a wrapping counter's period, once seen
+        self.modulus: int | None = modulus  # a wrapping counter's period (metadata, or seen)
+        self.modulus_from_metadata = modulus is not None
+        self.wraps_confirmed = 0  # later wraps that agreed with a measured period
+        self._periods: list[int] = []  # the periods measured at the wraps so far
+        self.restart_gap = restart_gap_s * self.rate_hz  # in samples
+        self._seen_seq: int | None = None  # counter and stamp of the newest sample seen
+        self._seen_stamp = 0
         self.lost_samples = 0
         self.samples = 0
         self.resets = 0
@@ -155,12 +173,33 @@ class LslAligner:
         (modulo its period where it wraps)."""
         assert self.last_seq is not None
         x = first_seq - self.last_seq - 1
-        if x < 0 and self.modulus is None:
-            # the counter went back: it wraps at the next power of two above its largest value
-            self.modulus = 1 << max(1, int(self.max_seq).bit_length())
         if self.modulus is not None:
             x %= self.modulus
-        return x
+        return max(0, x)
+
+    def _counter_went_back(self, first_seq: int, first_ns: int) -> bool:
+        """A packet's counter ``first_seq`` is not above the last one seen: learn or confirm the
+        period from the time stamps; True when it is a counter that restarted instead."""
+        assert self._seen_seq is not None
+        gap = (first_ns - self._seen_stamp) / self.period_ns  # samples from the last one seen
+        span = self._seen_seq + gap - first_seq  # the period, if exactly one wrap passed
+        if self.modulus is not None and self.modulus_from_metadata:
+            return False  # whole periods lost are told by time (_whole_wraps)
+        if self.modulus is not None:
+            k = max(1, int(math.floor(span / self.modulus + 0.5)))
+            if abs(span - k * self.modulus) <= 1.5:
+                self.wraps_confirmed += 1
+                return False
+        if gap - 1 > self.restart_gap:
+            return True  # silence, then a counter from the start: a restart
+        measured = int(math.floor(span + 0.5))
+        if measured <= self.max_seq:
+            return True  # no period explains it
+        # one wrap, measured by time: the median of the wraps so far (stamps taken at the push
+        # scatter by a sample or two)
+        self._periods.append(measured)
+        self.modulus = int(np.median(self._periods[-9:]) + 0.5)
+        return False
 
     @property
     def _quantum(self) -> int | None:
@@ -182,6 +221,23 @@ class LslAligner:
         self.packets += 1
         n = samples.shape[0]
         out = self.expire(arrival_ns)
+        if seq is not None:
+            if (
+                self.end is not None
+                and not self._restart
+                and self._seen_seq is not None
+                and seq[0] <= self._seen_seq
+                and self._counter_went_back(seq[0], first_ns)
+            ):
+                self._restart = True  # placed by time, like a new outlet
+                self.max_seq = 0
+            if (
+                self.modulus is not None
+                and not self.modulus_from_metadata
+                and seq[1] >= self.modulus
+            ):
+                self.modulus, self._periods = None, []  # a value the period cannot hold
+            self._seen_seq, self._seen_stamp = seq[1], arrival_ns
         bound = self.timebase.counter_bound(arrival_ns) if self.timebase.ready else 0.0
         if seq is not None:
             self.max_seq = max(self.max_seq, seq[1])

@@ -83,11 +83,14 @@ class ChannelPlan:
     columns : tuple of Column — the ECG/EDA columns recorded, in order
     counter : int or None — the column holding the stream's own sample counter (nSeq)
     labels : tuple of str — every column's label, as understood (for the session's description)
+    counter_modulus : int or None — the value the counter wraps at, where the metadata says it
+        (:func:`counter_modulus`); None: unknown (learnt from the stream) or it never wraps
     """
 
     columns: tuple[Column, ...]
     counter: int | None
     labels: tuple[str, ...]
+    counter_modulus: int | None = None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -112,6 +115,7 @@ class ChannelPlan:
                 for c in self.columns
             ],
             "counter_column": self.counter,
+            "counter_modulus": self.counter_modulus,
             "labels": list(self.labels),
         }
 
@@ -126,6 +130,26 @@ def _kind(text: str) -> str | None:
     if t.startswith(("EDA", "GSR", "SCL", "SKINCONDUCTANCE")):
         return "EDA"
     return None
+
+
+def counter_modulus(entry: dict[str, str], device: str = "") -> int | None:
+    """The value a counter channel wraps at, where the metadata tells it: ``modulus``;
+    ``max`` (+1); a ``resolution`` in bits (2^bits); or a BITalino (its nSeq has 4 bits)."""
+
+    def number(key: str) -> int | None:
+        try:
+            v = int(float(entry.get(key, "")))
+        except ValueError:
+            return None
+        return v if v > 0 else None
+
+    if (m := number("modulus")) is not None and m > 1:
+        return m
+    if (m := number("max")) is not None:
+        return m + 1
+    if (bits := number("resolution")) is not None and bits <= 63:
+        return 1 << bits
+    return 16 if _family(device) == "bitalino" else None
 
 
 def _family(device: str) -> str:
@@ -209,6 +233,7 @@ def plan_channels(
         )
     columns: list[Column] = []
     counter: int | None = 0 if lead_counter else None
+    modulus = counter_modulus(entries[0], device) if lead_counter else None
     labels: list[str] = []
     for i, e in enumerate(entries):
         label = (e.get("label") or e.get("sensor") or e.get("type") or f"ch{i + 1}").strip()
@@ -218,7 +243,7 @@ def plan_channels(
             kind = kind or _kind(e.get(key, ""))
         if kind == "COUNTER":
             if counter is None:
-                counter = i
+                counter, modulus = i, counter_modulus(e, device)
             continue
         if kind not in ("ECG", "EDA"):
             continue
@@ -240,7 +265,7 @@ def plan_channels(
         raise ChannelError(
             f"The stream {stream_name!r} has no ECG or EDA channel (channels: {', '.join(labels)})."
         )
-    return ChannelPlan(tuple(columns), counter, tuple(labels))
+    return ChannelPlan(tuple(columns), counter, tuple(labels), modulus)
 
 
 def read_channels(info: Any) -> tuple[list[dict[str, str]], str]:
@@ -252,7 +277,7 @@ def read_channels(info: Any) -> tuple[list[dict[str, str]], str]:
         out.append(
             {
                 k: ch.child_value(k)
-                for k in ("label", "unit", "type", "sensor", "resolution")
+                for k in ("label", "unit", "type", "sensor", "resolution", "modulus", "max")
                 if ch.child_value(k)
             }
         )

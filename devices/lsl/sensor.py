@@ -320,7 +320,9 @@ class LslSensor(BioSensorBase):
         if self.info is None:
             stream_name = {"ECG": "ecg", "EDA": "eda"}.get("".join(plan.names), "bio")
             self.info = StreamInfo(0, stream_name, plan.names, plan.units, ref.rate_hz)
-            self.aligner = LslAligner(0, ref.rate_hz, plan.counter is not None, self.hold_s)
+            self.aligner = LslAligner(
+                0, ref.rate_hz, plan.counter is not None, self.hold_s, modulus=plan.counter_modulus
+            )
         self.metadata = {
             "name": ref.name,
             "type": ref.type,

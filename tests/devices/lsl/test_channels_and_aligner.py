@@ -99,13 +99,17 @@ def _run(
     return out + al.flush(), dropped
 
 
-@pytest.mark.parametrize("counter", [None, 0, 16], ids=["timestamps", "nseq", "nseq-mod16"])
+@pytest.mark.parametrize(
+    "counter", [None, 0, 16, 1000], ids=["timestamps", "nseq", "nseq-mod16", "nseq-0-999"]
+)
 def test_stored_plus_lost_is_sent_and_every_sample_in_its_place(counter: int | None) -> None:
     rng = np.random.default_rng(7)
     al = LslAligner(0, 1000.0, counter=counter is not None)
     out, dropped = _run(al, 30_000, rng, counter, drop=0.05, late_ms=8.0)
     stored = sum(b.n for b in out)
     assert stored + al.lost_samples == 30_000 and al.lost_samples == dropped
+    if counter:  # the period measured by time (not the next power of two), confirmed
+        assert al.modulus == counter and al.wraps_confirmed >= 1 and al.resets == 0
     for b in out:  # the value is the grid number: each sample under its own counter
         assert np.array_equal(b.samples[:, 0], np.arange(b.first_counter, b.end_counter))
 
@@ -152,3 +156,56 @@ def test_a_new_outlet_after_a_reconnect_is_placed_by_time() -> None:
     offsets = {int(b.first_counter - b.samples[0, 0]) for b in after}
     assert offsets and max(abs(o) for o in offsets) <= 1  # on the grid, to a sample
     assert 1499 <= al.lost_samples <= 1501
+
+
+def _feed(al: LslAligner, ks: np.ndarray, seqs: np.ndarray, t0: float = 1e12) -> list[SampleBatch]:
+    """Samples ``ks`` of a 1000 Hz grid (stamps on the grid) in chunks of 10, counter ``seqs``."""
+    out: list[SampleBatch] = []
+    for i in range(0, len(ks), 10):
+        k, q = ks[i : i + 10], seqs[i : i + 10]
+        stamps = (t0 + k * 1e6).astype(np.int64)
+        out += al.push(k.astype(np.float32)[:, None], stamps, q, int(stamps[-1]))
+    return out + al.flush()
+
+
+def test_a_first_wrap_whose_top_values_were_lost_gives_the_right_period() -> None:
+    # a 0…999 counter: 950…999 of the first period never arrive, so the largest value seen
+    # before the first wrap is 949 (the power-of-two guess would be 1024 and count 24 wrong
+    # per wrap)
+    ks = np.arange(0, 5000)
+    ks = ks[(ks < 950) | (ks >= 1000)]
+    al = LslAligner(0, 1000.0, counter=True)
+    out = _feed(al, ks, ks % 1000)
+    assert al.modulus == 1000 and al.lost_samples == 50 and al.resets == 0
+    assert sum(b.n for b in out) == len(ks)
+    for b in out:
+        assert np.array_equal(b.samples[:, 0], np.arange(b.first_counter, b.end_counter))
+
+
+def test_the_period_from_the_metadata_is_used_from_the_start() -> None:
+    chans = [{"label": "nSeq", "max": "999"}, {"label": "ECG", "unit": "mV"}]
+    plan = plan_channels("x", "ECG", 2, chans)
+    assert plan.counter == 0 and plan.counter_modulus == 1000
+    assert (
+        plan_channels("OpenSignals", "ECG", 2, chans[1:], device="BITalino").counter_modulus == 16
+    )
+    # 800…999 and 1000…1199 lost across the first wrap: the time stamps tell the whole span
+    ks = np.arange(0, 4000)
+    ks = ks[(ks < 800) | (ks >= 1200)]
+    al = LslAligner(0, 1000.0, counter=True, modulus=plan.counter_modulus)
+    out = _feed(al, ks, ks % 1000)
+    assert al.lost_samples == 400 and sum(b.n for b in out) == len(ks)
+
+
+def test_a_counter_that_restarts_after_a_pause_is_placed_by_time() -> None:
+    # nSeq 0…2999, 1.5 s without samples, then nSeq from 0 again (the acquisition restarted
+    # without the stream being lost): a restart, not a wrap of a 3000-period counter and not
+    # a near-whole period counted lost
+    al = LslAligner(0, 1000.0, counter=True, restart_hold_s=0.3)
+    first, second = np.arange(0, 3000), np.arange(4500, 7000)
+    out = _feed(al, first, first)
+    out += _feed(al, second, second - 4500)
+    assert al.resets == 1 and al.modulus is None
+    assert sum(b.n for b in out) == 5500 and 1499 <= al.lost_samples <= 1501
+    after = [b for b in out if b.samples[0, 0] >= 4500]
+    assert max(abs(int(b.first_counter - b.samples[0, 0])) for b in after) <= 1
