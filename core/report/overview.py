@@ -193,7 +193,7 @@ def measures_dict(m: SessionMeasures) -> dict[str, Any]:
         for key, r in m.questionnaires.get(phase, {}).items():
             inst = INSTRUMENTS[key]
             items = []
-            if r.source != "total only":
+            if r.source != "total only" or r.items_pending:  # items being entered: shown
                 for i, label in enumerate(inst.items, start=1):
                     v = r.answers.get(i)
                     items.append(
@@ -437,7 +437,12 @@ def measures_lines(m: dict[str, Any]) -> list[str]:
             else:
                 head += f"total {q['total']} of {q['max_total']}"
                 head += f" ({q['band']})" if q["band"] else ""
-                head += " — total only, no items entered" if q["source"] == "total only" else ""
+                if q["source"] == "total only":
+                    head += (
+                        f" — total only, items being entered ({q['answered']} of {q['n_items']})"
+                        if q["items"]
+                        else " — total only, no items entered"
+                    )
             out.append(head)
             for it in q["items"]:
                 score = "not answered" if it["score"] is None else f"{it['score']} ({it['answer']})"

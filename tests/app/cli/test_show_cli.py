@@ -284,6 +284,16 @@ def test_show_lists_questionnaires_item_by_item_and_suds(cat, capsys) -> None:  
     assert sum("not answered" in ln for ln in lines) == 7
     i = lines.index("SUDS ratings (0–100)")
     assert lines[i + 1 : i + 3] == ["     0:05  80", "     1:15  40"]
+    # GAD-7 items begun after the total alone: the total stays, the items so far are listed
+    cat.set_questionnaire(rec.id, "post", "gad7", {1: 1})
+    lines = show_text(capsys, rec.uid).splitlines()
+    assert (
+        "  GAD-7 after (post): total 4 of 21 (minimal) — total only, items being entered "
+        "(1 of 7)" in lines
+    )
+    assert any(
+        ln.startswith("     1. Feeling nervous") and ln.endswith("1 (Several days)") for ln in lines
+    )
 
     bare = cat.add_patient("S-R")
     rec2 = record_short(cat, data_dir(), bare.id, 20.0)
