@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from app.gui.workers import Job, run_job
-from core.analysis.planning import frames_to_analyse
+from core.analysis.planning import WholeSessionEstimate, frames_to_analyse
 from core.catalog import Catalog, SessionRecord
 from core.config import Settings
 from core.timefmt import format_clock
@@ -240,11 +240,11 @@ class AnalysePanel(QWidget):
         device: str | None,
         frames_per_s: float | None,
         windows: Any,
-        whole_minutes: float = 40.0,
+        whole: WholeSessionEstimate | None = None,
     ) -> None:
         """Fill in the model, device, amount of work and estimated time for ``rec``
-        (``whole_minutes``: the optimised CPU runtime's whole-session limit,
-        :func:`core.analysis.planning.optimised_whole_minutes`)."""
+        (``whole``: the optimised CPU runtime's whole-session limit for the chosen checkpoint,
+        :func:`core.analysis.planning.optimised_whole_minutes`; None: 40 min)."""
         if settings.model_checkpoint:
             self.model.setText(
                 f"Model: {Path(settings.model_checkpoint).name} (chosen in Settings)"
@@ -261,12 +261,18 @@ class AnalysePanel(QWidget):
             return
         self.device.setText(f"Runs on: {device}")
         on_cuda = device.startswith("cuda")
-        optimised = "OpenVINO" in device
-        n = frames_to_analyse(rec, settings, on_cuda, windows, whole_minutes if optimised else 40.0)
+        optimised = "OpenVINO" in device and whole is not None
+        limit = whole.minutes if optimised and whole is not None else 40.0
+        n = frames_to_analyse(rec, settings, on_cuda, windows, limit)
         how = "every frame" if on_cuda else f"{settings.analysis_frames_per_s:g} frames per second"
+        scope = ""  # why a long session is analysed whole or in windows here
+        if optimised and whole is not None and float(rec.duration_s or 0.0) > 40.0 * 60.0:
+            scope = f"<br>{whole.note[:1].upper()}{whole.note[1:]}"
         self.amount.setText(
-            f"Frames to analyse: about {n:,} ({how} of a {format_clock(rec.duration_s)} session)"
+            f"Frames to analyse: about {n:,} ({how} of a {format_clock(rec.duration_s)} "
+            f"session){scope}"
         )
+        self.amount.setToolTip(whole.reason if optimised and whole is not None else "")
         if frames_per_s:
             self.estimate.setText(
                 f"Estimated time: about {format_clock(max(n / frames_per_s, 1.0))} "

@@ -53,6 +53,7 @@ from core.analysis.review import SessionReview, refresh_summary, review_of, sess
 from core.catalog import Catalog, SessionRecord
 from core.clinical import PHQ9, session_measures
 from core.config import Settings
+from core.learning.demo_model import active_checkpoint
 from core.recording.video_file import SessionVideo
 from core.timefmt import format_clock, format_local_time
 from core.transfer.export import ExportResult
@@ -359,9 +360,13 @@ class ReviewPage(QWidget):
         if device is not None:
             kind = "cuda" if device.startswith("cuda") else "cpu"
             rate = measured_rate(self.catalog, self.data_root, kind)
-        whole = optimised_whole_minutes(
-            self.catalog, self.data_root, self.settings.analysis_frames_per_s
-        )
+        whole = None  # the optimised CPU runtime's limit for the checkpoint the settings choose
+        if device is not None and "OpenVINO" in device:
+            try:
+                ck = active_checkpoint(self.settings, self.data_root)
+            except FileNotFoundError:  # said when an analysis starts
+                ck = None
+            whole = optimised_whole_minutes(self.settings, ck)
         self.panel.describe(rec, self.settings, device, rate, windows, whole)
         if device is None:
 

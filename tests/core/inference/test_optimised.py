@@ -246,12 +246,26 @@ def test_the_analysis_records_which_runtime_ran_and_falls_back_to_torch(
     assert "not measured on this computer yet" in rt["whole_session_reason"]
     assert rt["whole_session_minutes"] == speed.WHOLE_SESSION_MINUTES
     assert fast.info["spans"] is None
-    # it recorded its rates (kept from MIN_MEASURED_FRAMES, lowered here): the next decision
-    # uses this checkpoint's end-to-end rate, measured
+    # it recorded its rates (kept from MIN_MEASURED_FRAMES, lowered here): the next decision —
+    # the review screen's estimate before it, and the analysis itself — uses this checkpoint's
+    # end-to-end rate, measured; the estimate applies the same rule on the same figures (this
+    # checkpoint's export manifest, this computer's measured rates)
+    from core.analysis.planning import optimised_whole_minutes
+
     spec = str(fast.info["face_detector_trained"])
     assert speed.face_stage(spec, tmp_path / "cache").measured
+    settings = Settings(analysis_frames_per_s=2.0)
+    est = optimised_whole_minutes(settings, ck, tmp_path / "cache", int8="off")
     again = analyse_session(folder, ck, opts, save=False)
     assert "end to end, measured" in again.info["runtime"]["whole_session_reason"]
+    assert est.minutes == again.info["runtime"]["whole_session_minutes"]
+    assert est.reason == again.info["runtime"]["whole_session_reason"]
+    # another checkpoint (no export yet): the default, and the note says why — never the
+    # limit another checkpoint's analysis used
+    other = optimised_whole_minutes(
+        settings, small_checkpoint(tmp_path / "o.pt", 2), tmp_path / "cache"
+    )
+    assert other.minutes == 40.0 and "until the first analysis with this model" in other.note
     ref = analyse_session(
         folder, ck, AnalysisOptions(device="cpu", cpu_frames_per_s=2.0), save=False
     )
