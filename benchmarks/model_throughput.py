@@ -445,7 +445,8 @@ def compare_runtimes(args: argparse.Namespace) -> list[dict[str, Any]]:
             )
         model, cfg, meta = load_any_checkpoint(ck)
         t = time.perf_counter()
-        ex = cache_mod.prepare(file_sha256(ck), model, cfg, meta, tmp / "cache")
+        cal = cache_mod.simulated_calibration(cfg, meta)  # an untrained network: timing only
+        ex = cache_mod.prepare(file_sha256(ck), model, cfg, meta, tmp / "cache", calibration=cal)
         print(f"{name}: export ready in {time.perf_counter() - t:.1f} s; {ex.int8_check.reason}")
         run: dict[str, Any] = {"torch": model.eval()}
         names = graph_inputs(cfg)

@@ -9,13 +9,23 @@ must name the same checkpoint, versions and graph inputs, and each file's SHA-25
 manifest; anything else (a file cut short, edited or missing, a manifest from another version) is
 rebuilt. The cache root is the user's cache folder (``$THERASCOPE_CACHE_DIR`` overrides it).
 
-The cache never holds patient data: the graphs are the checkpoint's network, and int8 is
-calibrated and checked on simulated frames (:mod:`core.inference.calibration`); the manifest
-holds versions, file hashes and the int8 check's figures on those simulated frames.
+The cache never holds patient data: the graphs are the checkpoint's network; the manifest holds
+versions, file hashes, the network's measured speed and the int8 check's figures and the name of
+what it was calibrated and checked on.
 
-int8 is used only where its accuracy holds (:func:`check_int8`): on held-out simulated sessions
-the int8 graph's valence and arousal must correlate with the fp32 graph's at r ≥ 0.99 per frame,
-and give the same pre and post quadrants; otherwise the analysis runs fp32 and says why.
+int8 is calibrated and checked on frames of the checkpoint's own kind of data:
+
+* the demo model (``demo`` in its metadata) on simulated sessions
+  (:mod:`core.inference.calibration`) — its training distribution;
+* any other checkpoint only on :class:`CalibrationData` handed to :func:`prepare`: frames and
+  windows of its training data or of the clinic's recorded sessions, held in memory and never
+  written (the manifest names their source and counts). Without them it runs fp32, and the
+  manifest and the analysis record why — simulated faces say nothing about its accuracy on real
+  ones.
+
+int8 is used only where its accuracy holds (:func:`check_int8`): on the held-out sessions the
+int8 graph's valence and arousal must correlate with the fp32 graph's at r ≥ 0.99 per frame, and
+give the same pre and post quadrants; otherwise the analysis runs fp32 and says why.
 """
 
 from __future__ import annotations
@@ -49,6 +59,33 @@ CALIBRATION_FRAMES = 24
 HELD_OUT_FRAMES = 30
 
 Progress = Callable[[str], None]
+SIMULATED_SOURCE = "simulated sessions (the demo model's training distribution)"
+NO_CALIBRATION = (
+    "int8 not used: this checkpoint was not trained on simulated faces, and no frames of its "
+    "training data or of the clinic's recorded sessions were given to calibrate and check int8 "
+    "on; fp32 runs"
+)
+
+
+@dataclass
+class CalibrationData:
+    """Frames and windows to calibrate and check a (non-demo) checkpoint's int8 on: its training
+    data or the clinic's recorded sessions, cut as the analysis cuts them. Held in memory only:
+    :func:`prepare` never writes them (the manifest keeps ``source`` and the counts).
+
+    Attributes
+    ----------
+    calibration : list of feeds — batches ``{"face": (N, S, S, 3) uint8, "bio": (N, C, W)
+        float32 scaled}`` (the graph's inputs only)
+    held_out : list of feeds — whole held-out sessions (not in ``calibration``), one feed each:
+        the check's per-frame correlation and pre/post quadrants
+    source : str — what they are, for people (no names or codes), e.g. "the clinic's recorded
+        sessions (4)"
+    """
+
+    calibration: list[dict[str, np.ndarray]]
+    held_out: list[dict[str, np.ndarray]]
+    source: str
 
 
 def cache_root() -> Path:
@@ -144,7 +181,10 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def check_int8(
-    fp32_runs: list[np.ndarray], int8_runs: list[np.ndarray], min_r: float = INT8_MIN_R
+    fp32_runs: list[np.ndarray],
+    int8_runs: list[np.ndarray],
+    min_r: float = INT8_MIN_R,
+    source: str = SIMULATED_SOURCE,
 ) -> Int8Check:
     """The int8 rule (module docstring) over held-out sessions' outputs (training scale)."""
     f, q = np.concatenate(fp32_runs), np.concatenate(int8_runs)
@@ -162,7 +202,7 @@ def check_int8(
     ok = not problems
     reason = (
         f"int8 kept: valence r = {rv:.4f}, arousal r = {ra:.4f} against fp32 on "
-        f"{len(f)} held-out simulated frames, same pre/post quadrants"
+        f"{len(f)} held-out frames of {source}, same pre/post quadrants"
         if ok
         else "int8 not used: " + "; ".join(problems)
     )
@@ -173,7 +213,7 @@ def _finite(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def _inputs_for(
+def simulated_feeds(
     config: Any, meta: dict[str, Any], runs: tuple[tuple[str, int], ...], n: int
 ) -> list[dict[str, np.ndarray]]:
     from core.inference.calibration import simulated_inputs
@@ -198,34 +238,76 @@ def _inputs_for(
     return feeds
 
 
+def simulated_calibration(
+    config: Any,
+    meta: dict[str, Any],
+    source: str = "simulated sessions (timing only: not this checkpoint's own data)",
+) -> CalibrationData:
+    """Simulated frames as :class:`CalibrationData`, for benchmarks that time the int8 graph of a
+    network not trained on simulated faces (an untrained ResNet-50): the check's verdict on them
+    says nothing about real faces, and ``source`` says so in the manifest and the analysis."""
+    calib = simulated_feeds(config, meta, CALIBRATION, CALIBRATION_FRAMES)
+    batches = [
+        {k: v[a : a + 8] for k, v in feed.items()}
+        for feed in calib
+        for a in range(0, CALIBRATION_FRAMES, 8)
+    ]
+    return CalibrationData(
+        batches, simulated_feeds(config, meta, HELD_OUT, HELD_OUT_FRAMES), source
+    )
+
+
 def _build(
-    folder: Path, model: Any, config: Any, meta: dict[str, Any], say: Progress
+    folder: Path,
+    model: Any,
+    config: Any,
+    meta: dict[str, Any],
+    say: Progress,
+    calibration: CalibrationData | None = None,
 ) -> dict[str, Any]:
     from core.inference.export import activation_ranges, export_onnx, graph_inputs, quantize_int8
     from core.inference.runner import CompiledNetwork, compile_onnx
 
     fp32 = export_onnx(model, config, folder / "fp32.onnx")
     names = graph_inputs(config)
-    info: dict[str, Any] = {"inputs": names}
-    say("Checking int8 on simulated sessions…")
+    info: dict[str, Any] = {"inputs": names, "int8_calibration": None}
+    # the network's speed, on simulated frames (speed only: what the frames show does not matter)
+    timing = simulated_feeds(config, meta, HELD_OUT, HELD_OUT_FRAMES)
+    f_net = CompiledNetwork(fp32, names)
+    info["frames_per_s"] = {"fp32": _rate(f_net, timing)}
+    if meta.get("demo"):
+        source = SIMULATED_SOURCE
+    elif calibration is not None:
+        source = calibration.source
+    else:
+        check = Int8Check(False, NO_CALIBRATION)
+        info["int8_check"] = check.__dict__
+        return info
+    say(f"Checking int8 on {source}…")
     try:
-        calib = _inputs_for(config, meta, CALIBRATION, CALIBRATION_FRAMES)
-        batches = [
-            {k: v[a : a + 8] for k, v in feed.items()}
-            for feed in calib
-            for a in range(0, CALIBRATION_FRAMES, 8)
-        ]
+        if calibration is None:
+            calib = simulated_feeds(config, meta, CALIBRATION, CALIBRATION_FRAMES)
+            batches = [
+                {k: v[a : a + 8] for k, v in feed.items()}
+                for feed in calib
+                for a in range(0, CALIBRATION_FRAMES, 8)
+            ]
+            held = timing
+        else:
+            batches = [{k: v for k, v in b.items() if k in names} for b in calibration.calibration]
+            held = [{k: v for k, v in h.items() if k in names} for h in calibration.held_out]
         ranges = activation_ranges(fp32, batches, lambda proto: compile_onnx(proto))
         int8 = quantize_int8(fp32, ranges, folder / "int8.onnx")
-        held = _inputs_for(config, meta, HELD_OUT, HELD_OUT_FRAMES)
-        f_net = CompiledNetwork(fp32, names)
         q_net = CompiledNetwork(int8, names, precision="int8")
-        info["frames_per_s"] = {}
         f_out = [f_net(h.get("face"), h.get("bio")) for h in held]
-        info["frames_per_s"]["fp32"] = _rate(f_net, held)
         q_out = [q_net(h.get("face"), h.get("bio")) for h in held]
-        info["frames_per_s"]["int8"] = _rate(q_net, held)
-        check = check_int8(f_out, q_out)
+        info["frames_per_s"]["int8"] = _rate(q_net, timing)
+        check = check_int8(f_out, q_out, source=source)
+        info["int8_calibration"] = {
+            "source": source,
+            "calibration_frames": int(sum(len(next(iter(b.values()))) for b in batches)),
+            "held_out_sessions": len(held),
+        }
     except Exception as exc:  # quantisation is an optimisation: fp32 runs without it
         log.warning("int8 export failed: %s", exc)
         (folder / "int8.onnx").unlink(missing_ok=True)
@@ -294,6 +376,7 @@ def prepare(
     meta: dict[str, Any],
     root: Path | None = None,
     progress: Progress | None = None,
+    calibration: CalibrationData | None = None,
 ) -> Exports:
     """The checkpoint's checked exports, built (or rebuilt) when needed.
 
@@ -303,6 +386,9 @@ def prepare(
     model, config, meta : as :func:`core.models.checkpoint.load_any_checkpoint` returns them
     root : Path, optional — the cache root (default :func:`cache_root`)
     progress : callable(text), optional — what it is doing, for people
+    calibration : CalibrationData, optional — a non-demo checkpoint's own frames to calibrate
+        and check int8 on (module docstring); an export made without them is rebuilt when they
+        are given
     """
     from core.faces.track import trained_detector
     from core.inference.export import graph_inputs
@@ -313,6 +399,15 @@ def prepare(
     folder = root / cache_key(sha256, ver)
     inputs = graph_inputs(config)
     why = _valid(folder, sha256, ver, inputs)
+    if why is None and calibration is not None and not meta.get("demo"):
+        try:
+            made_without = (
+                json.loads((folder / "manifest.json").read_text())["int8_calibration"] is None
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            made_without = True
+        if made_without:
+            why = "int8 calibration data is now available"
     if why is not None:
         say("Preparing the optimised model (once for this checkpoint)…")
         log.info("inference export %s: %s; building it", folder.name, why)
@@ -328,7 +423,7 @@ def prepare(
                 shutil.rmtree(old, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{sha256[:12]}-", dir=root))
         try:
-            info = _build(tmp, model, config, meta, say)
+            info = _build(tmp, model, config, meta, say, calibration)
             files = {p.name: file_sha256(p) for p in sorted(tmp.glob("*.onnx"))}
             manifest = {
                 "checkpoint_sha256": sha256,

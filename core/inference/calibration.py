@@ -1,5 +1,10 @@
 """Simulated inputs for int8 calibration and its accuracy check: never a patient's frames.
 
+They are the demo model's training distribution, so its int8 is calibrated and checked on them.
+Any other checkpoint's int8 is calibrated and checked only on frames of its own training data or
+of the clinic's sessions (:class:`core.inference.cache.CalibrationData`); these simulated inputs
+serve it only to time the int8 graph (benchmarks, labelled as such) and to measure speed.
+
 Frames come from the synthetic face (:func:`core.simulation.face.render_face`) and windows from
 the simulated physiology (:class:`core.simulation.physiology.PhysiologyGenerator`), along a
 scenario's valence and arousal — the demo model's training data, cut the way the analysis cuts

@@ -38,7 +38,7 @@ OPSET = 18
 #: values beyond it saturate; min/max would spend the 8 bits on them)
 PERCENTILE = 99.99
 #: changes whenever the exported graph or the quantisation change (invalidates every cache)
-EXPORT_FORMAT = 2
+EXPORT_FORMAT = 3  # 3: int8 of a non-demo checkpoint only on its own calibration data
 
 
 def graph_inputs(config: Any) -> list[str]:

@@ -89,6 +89,7 @@ def load_optimised(
     int8: str = "auto",
     cache_root: Path | None = None,
     progress: Any = None,
+    calibration: Any = None,
 ) -> OptimisedModel:
     """The checkpoint's network compiled for the CPU, exporting it first when needed.
 
@@ -97,13 +98,15 @@ def load_optimised(
     int8 : str — ``"auto"``: int8 where its check accepted it, else fp32; ``"on"``: int8 even
         where the check did not accept it (timing an untrained network; recorded); ``"off"``:
         fp32
+    calibration : core.inference.cache.CalibrationData, optional — a non-demo checkpoint's own
+        frames to calibrate and check int8 on (without them it runs fp32)
     """
     from core.inference.cache import prepare
     from core.inference.runner import CompiledNetwork, runtime_version
 
     if int8 not in INT8_MODES:
         raise ValueError(f"int8 must be one of {INT8_MODES}, not {int8!r}")
-    ex = prepare(sha256, model, config, meta, cache_root, progress)
+    ex = prepare(sha256, model, config, meta, cache_root, progress, calibration)
     use_int8 = ex.int8 is not None and (int8 == "on" or (int8 == "auto" and ex.int8_check.accepted))
     note = ex.int8_check.reason
     if int8 == "off":
