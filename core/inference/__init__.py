@@ -10,7 +10,9 @@ the fallback.
   checked on (never a patient's);
 * :mod:`core.inference.cache` — the exports cached per checkpoint (SHA-256) and runtime version,
   checked on every use and rebuilt when corrupt or stale;
-* :mod:`core.inference.runner` — the compiled network, run in batches.
+* :mod:`core.inference.runner` — the compiled network, run in batches;
+* :mod:`core.inference.speed` — whole session or windows, by this computer's measured rates
+  (light: the review screen's estimate asks it too).
 
 Nothing here imports OpenVINO or ONNX at module level; only :mod:`core.inference.select` and the
 export import torch.
