@@ -23,7 +23,9 @@ whatever the decision, samples between runs are a recorded gap.
 
 from __future__ import annotations
 
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -181,3 +183,46 @@ class HeldRun:
                     (SampleBatch(stream_id, origin + p.rel_first + off, s, p.arrival_ns), last)
                 )
         return out
+
+
+def pair_clocks(
+    host_now_ns: Callable[[], int],
+    other_now_ns: Callable[[], int],
+    tries: int = 20,
+    spin_s: float = 0.05,
+    good_ns: int = 50_000,
+) -> int:
+    """Host clock − other clock (ns), read where the host clock is exact: right after it ticks.
+
+    ``time.monotonic_ns`` ticks every ~15.6 ms on Windows before Python 3.13, so a reading taken at
+    a random moment lags the true time by up to a tick. Each try spins (at most ``spin_s``) until
+    the host clock changes — that instant its value is right — reads the other clock, and adds
+    half the fine interval (``perf_counter_ns``) between the two. The try with the shortest
+    interval wins; tries end at the first within ``good_ns`` (a tick that fell while the process
+    was pre-empted shows as a wide interval: on a loaded machine some tries are). On a fine clock
+    the host changes at once and the first try is the usual midpoint.
+    """
+    best: tuple[int, int] | None = None
+    perf = time.perf_counter_ns
+    for _ in range(max(1, tries)):
+        before = perf()  # a moment before a read that still gave a0: the tick comes after it
+        a0 = host_now_ns()
+        deadline = before + int(spin_s * 1e9)
+        while True:
+            now = perf()
+            a = host_now_ns()
+            if a != a0 or now >= deadline:
+                break
+            before = now
+        o = other_now_ns()
+        after = perf()
+        # with `seen` the moment the tick was seen, the tick is at (before + seen) / 2 and the
+        # other clock was read at (seen + after) / 2: (after − before) / 2 apart, whatever `seen`.
+        # The whole uncertainty (a pre-emption anywhere widens it) picks the best try
+        width = after - before
+        if best is None or width < best[0]:
+            best = (width, a + (after - before) // 2 - o)
+        if width <= good_ns:
+            break
+    assert best is not None
+    return best[1]

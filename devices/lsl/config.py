@@ -23,7 +23,9 @@ import threading
 from pathlib import Path
 from types import ModuleType
 
+from core.clock import Clock, MonotonicClock
 from core.resources import resource_path
+from devices.timebase import pair_clocks
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ ENV = "LSLAPICFG"
 
 _lock = threading.Lock()
 _applied: Path | None = None
+_monotonic_offset_ns: int | None = None  # measured once per process (clock_offset_ns)
 
 
 class LslUnavailable(RuntimeError):
@@ -96,3 +99,22 @@ def load_pylsl(network: bool = False) -> ModuleType:
         import pylsl
 
         return pylsl
+
+
+def clock_offset_ns(clock: Clock) -> int:
+    """Host clock − LSL's local clock (ns), paired right after the host clock ticks
+    (:func:`~devices.timebase.pair_clocks`). For the host monotonic clock it is measured once per
+    process and shared (the inlets and the marker outlet place time on the same pairing); any
+    other clock is paired on each call."""
+    global _monotonic_offset_ns
+    pylsl = load_pylsl()
+
+    def lsl_ns() -> int:
+        return int(round(pylsl.local_clock() * 1e9))
+
+    if type(clock) is not MonotonicClock:
+        return pair_clocks(clock.now_ns, lsl_ns)
+    with _lock:
+        if _monotonic_offset_ns is None:
+            _monotonic_offset_ns = pair_clocks(clock.now_ns, lsl_ns)
+        return _monotonic_offset_ns

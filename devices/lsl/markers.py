@@ -19,7 +19,7 @@ import logging
 from typing import Any
 
 from core.clock import Clock, MonotonicClock
-from devices.lsl.config import load_pylsl
+from devices.lsl.config import clock_offset_ns, load_pylsl
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +70,8 @@ class MarkerOutlet:
         ch.append_child_value("type", "Marker")
         self._pylsl = pylsl
         self._outlet: Any = pylsl.StreamOutlet(info)
-        # host monotonic ns − LSL local clock ns (both the steady clock on Linux: ≈ 0)
-        a = self.clock.now_ns()
-        lsl_ns = int(round(pylsl.local_clock() * 1e9))
-        b = self.clock.now_ns()
-        self._offset_ns = (a + b) // 2 - lsl_ns
+        # host monotonic ns − LSL local clock ns: the process's one pairing, as the inlets use
+        self._offset_ns = clock_offset_ns(self.clock)
         self.pushed = 0
 
     def lsl_time(self, t_s: float) -> float:

@@ -30,7 +30,7 @@ from core.types import DeviceEvent, SampleBatch, StreamInfo
 from devices.base import BioSensorBase
 from devices.lsl.aligner import LslAligner
 from devices.lsl.channels import MAC_ADDRESS, ChannelPlan, plan_channels, read_channels
-from devices.lsl.config import load_pylsl
+from devices.lsl.config import clock_offset_ns, load_pylsl
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ class LslSensor(BioSensorBase):
 
     @property
     def clock_offset_ns(self) -> int:
-        """Host monotonic clock − LSL's local clock (ns), measured when the inlet opened."""
+        """Host monotonic clock − LSL's local clock (ns) (:func:`~devices.lsl.config.clock_offset_ns`)."""
         return self._offset_ns
 
     @property
@@ -333,19 +333,7 @@ class LslSensor(BioSensorBase):
             "channel_count": ref.channel_count,
             "device": device,
         }
-        self._offset_ns = self._clock_offset()
-
-    def _clock_offset(self) -> int:
-        """Host clock − LSL's local clock (ns), from the tightest of a few paired readings."""
-        best: tuple[int, int] | None = None
-        for _ in range(5):
-            a = self.clock.now_ns()
-            lsl_ns = int(round(self._pylsl.local_clock() * 1e9))
-            b = self.clock.now_ns()
-            if best is None or b - a < best[0]:
-                best = (b - a, (a + b) // 2 - lsl_ns)
-        assert best is not None
-        return best[1]
+        self._offset_ns = clock_offset_ns(self.clock)  # once per process, shared
 
     def preview(self, on_batch: BatchSink | None) -> None:
         """Stream into ``on_batch`` before a session (the set-up's test); None stops sending."""

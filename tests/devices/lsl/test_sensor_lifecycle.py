@@ -1,6 +1,7 @@
 """LslSensor's start and stop against the inlet thread, on real pylsl outlets in this process
 (loopback, machine-only configuration): one inlet at a time, every inlet opened is closed, and
-nothing is delivered after stop().
+nothing is delivered after stop(); and the host ↔ LSL clock pairing (one per process, taken right
+after the host clock ticks).
 
 pylsl's ``StreamInlet`` is replaced by a subclass that counts the inlets opened and closed; the
 inlets themselves are liblsl's."""
@@ -15,10 +16,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from core.clock import MonotonicClock
 from core.types import DeviceEvent, SampleBatch
 from devices.lsl.channels import ChannelError
-from devices.lsl.config import load_pylsl
+from devices.lsl.config import clock_offset_ns, load_pylsl
+from devices.lsl.markers import MarkerOutlet
 from devices.lsl.sensor import LslSensor, ReconnectPolicy
+from devices.timebase import pair_clocks
 
 pylsl = load_pylsl()
 
@@ -166,3 +170,37 @@ def test_stop_while_the_thread_opens_an_inlet_leaves_nothing_behind(
     time.sleep(0.2)
     assert len(got) == n_batches and len(events) == n_events  # nothing after stop()
     assert len(inlets.opened) == 2
+
+
+def test_clocks_are_paired_right_after_the_host_clock_ticks() -> None:
+    # a host clock that ticks every 15.625 ms (time.monotonic_ns on Windows before 3.13) against
+    # a fine clock 123.456789 ms behind the true time: a reading at a random moment lags by up to
+    # a tick, the pairing after the tick by the time the fine reading takes
+    tick = 15_625_000
+
+    def coarse() -> int:
+        return time.perf_counter_ns() // tick * tick
+
+    def fine() -> int:
+        return time.perf_counter_ns() - 123_456_789
+
+    for _ in range(3):
+        assert abs(pair_clocks(coarse, fine) - 123_456_789) < 2_000_000  # not up to 15.6 ms
+
+
+def test_one_host_lsl_pairing_per_process_shared_by_inlets_and_markers(
+    inlets: Inlets, pushers: list[Pusher]
+) -> None:
+    sid = f"lifecycle-offset-{time.monotonic_ns()}"
+    pushers.append(Pusher(sid))
+    sensor = LslSensor(sid)
+    sensor.connect()
+    outlet = MarkerOutlet("offset-test", time.monotonic_ns())
+    try:
+        assert sensor.clock_offset_ns == outlet._offset_ns == clock_offset_ns(MonotonicClock())
+        # the pairing holds: LSL's clock now, mapped to the host, is the host's now
+        lsl_now = int(round(pylsl.local_clock() * 1e9))
+        assert abs(lsl_now + sensor.clock_offset_ns - time.monotonic_ns()) < 10_000_000
+    finally:
+        outlet.close()
+        sensor.stop()
