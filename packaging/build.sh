@@ -126,7 +126,6 @@ info = {
     "flavour": flavour,
     "torch_version": torch.__version__,
     "torch_cuda": cuda,
-    "torchvision_version": (lambda: metadata.version("torchvision"))() if flavour == "cuda" else None,
     "python": platform.python_version(),
     "platform": f"{platform.system()}-{platform.machine()}",
     "commit": commit,
