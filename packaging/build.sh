@@ -184,6 +184,7 @@ find "$SRC" -path "$SRC/tests" -prune -o -path "$SRC/packaging" -prune -o \
 "$VENV/bin/python" "$HERE/third_party_licenses.py" "$APP" "$SRC" "$BUILD/pyi-work" \
     "$APP/THIRD-PARTY-LICENSES.txt"
 chmod +x "$APP/therascope" "$APP/install-desktop-entry.sh"
+rm -rf "$BUILD/pyi-work" "$BUILD/pyi-dist"   # PyInstaller's work files (every build starts anew)
 
 # 7. the archive
 step "tar.gz"
