@@ -11,7 +11,7 @@ import html
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pyqtgraph as pg
@@ -64,19 +64,60 @@ def time_colormap() -> pg.ColorMap:
     return pg.ColorMap(np.linspace(0.0, 1.0, len(COURSE_ON_SCREEN)), list(COURSE_ON_SCREEN))
 
 
-#: a legend line: its pieces as (HTML, plain text), kept together when the legend wraps
-LegendLine = list[tuple[str, str]]
+class LegendPiece(NamedTuple):
+    """One legend entry: its HTML and plain text (measured); ``prefix`` (HTML before the words,
+    a coloured symbol) and ``text`` (the words) let a piece wider than the figure wrap itself."""
+
+    html: str
+    plain: str
+    prefix: str = ""
+    text: str = ""
+    colour: str = "#333"
+
+
+#: a legend line: its pieces, kept together when the legend wraps
+LegendLine = list[LegendPiece]
 
 
 def _legend_items(items: Sequence[tuple[str, str, str]]) -> LegendLine:
     """Legend pieces for (symbol, colour, text) items."""
-    return [
-        (
-            (f"<span style='color:{colour}; font-size:12pt'>{sym}</span>&nbsp;" if sym else "")
-            + f"<span style='color:#333'>{html.escape(text)}</span>",
-            f"{sym}  {text}" if sym else text,
+    out: LegendLine = []
+    for sym, colour, text in items:
+        prefix = f"<span style='color:{colour}; font-size:12pt'>{sym}</span>&nbsp;" if sym else ""
+        out.append(
+            LegendPiece(
+                prefix + f"<span style='color:#333'>{html.escape(text)}</span>",
+                f"{sym}  {text}" if sym else text,
+                prefix,
+                text,
+            )
         )
-        for sym, colour, text in items
+    return out
+
+
+def _split_piece(piece: LegendPiece, width_px: int, fm: QFontMetrics) -> LegendLine:
+    """``piece`` cut at spaces into pieces no wider than ``width_px`` (the symbol stays on the
+    first); a piece without words to cut, or one word wider than the row, is left as it is."""
+    if not piece.text:
+        return [piece]
+    lead = piece.plain[: len(piece.plain) - len(piece.text)]  # the symbol and its gap
+    rows: list[str] = []
+    for word in piece.text.split():
+        room = width_px - 6 - (fm.horizontalAdvance(lead) if not rows else 0)
+        if rows and fm.horizontalAdvance(f"{rows[-1]} {word}") <= room:
+            rows[-1] = f"{rows[-1]} {word}"
+        else:
+            rows.append(word)
+    return [
+        LegendPiece(
+            (piece.prefix if i == 0 else "")
+            + f"<span style='color:{piece.colour}'>{html.escape(row)}</span>",
+            (lead if i == 0 else "") + row,
+            piece.prefix if i == 0 else "",
+            row,
+            piece.colour,
+        )
+        for i, row in enumerate(rows)
     ]
 
 
@@ -89,12 +130,18 @@ def _legend_html(lines: Sequence[LegendLine], width_px: int, font: QFont) -> str
     for line in lines:
         row: list[str] = []
         used = 0
-        for piece_html, plain in line:
-            w = fm.horizontalAdvance(plain) + 6  # the symbols are drawn a little larger
+        pieces: LegendLine = []
+        for piece in line:
+            if fm.horizontalAdvance(piece.plain) + 6 > width_px:
+                pieces += _split_piece(piece, width_px, fm)  # wider than the figure: wrap it
+            else:
+                pieces.append(piece)
+        for piece in pieces:
+            w = fm.horizontalAdvance(piece.plain) + 6  # the symbols are drawn a little larger
             if row and used + gap + w > width_px:
                 rows.append("&nbsp;&nbsp;&nbsp;".join(row))
                 row, used = [], 0
-            row.append(piece_html)
+            row.append(piece.html)
             used += (gap if used else 0) + w
         if row:
             rows.append("&nbsp;&nbsp;&nbsp;".join(row))
@@ -110,7 +157,10 @@ def _wrapped(text: str, width_px: int, font: QFont, colour: str) -> LegendLine:
             rows[-1] = f"{rows[-1]} {word}"
         else:
             rows.append(word)
-    return [(f"<span style='color:{colour}'>{html.escape(r)}</span>", r) for r in rows]
+    return [
+        LegendPiece(f"<span style='color:{colour}'>{html.escape(r)}</span>", r, "", r, colour)
+        for r in rows
+    ]
 
 
 class CircumplexView(QWidget):
@@ -445,11 +495,12 @@ class CircumplexView(QWidget):
         self._set_legend(
             [
                 [
-                    (
-                        f"<span style='color:#333'>estimates over time: start&nbsp;</span>{ramp}"
+                    *_legend_items([("", "", "estimates over time:")]),
+                    LegendPiece(
+                        f"<span style='color:#333'>start&nbsp;</span>{ramp}"
                         "<span style='color:#333'>&nbsp;end</span>",
-                        "estimates over time: start ■■■■■■■■ end",
-                    )
+                        "start ■■■■■■■■ end",
+                    ),
                 ],
                 _legend_items(
                     [

@@ -188,3 +188,19 @@ def test_no_window_in_decimal_minutes_on_screen(qtbot, dense):
     for text in texts:
         assert not DECIMAL_MINUTES.search(text), text
     assert "first 0:07" in " ".join(texts)  # the windows in m:ss
+
+
+def test_a_legend_piece_wider_than_the_figure_wraps_itself(qtbot, dense):
+    """At 1024 px the review's figure is narrow: "◇ patient's own rating (SAM)" alone was wider
+    than it and ran past its right edge; the piece now wraps at its spaces, every word kept."""
+    view = _view(qtbot, dense)
+    view.resize(150, 600)
+    qtbot.wait(20)
+    view.show_session(dense)
+    legend = view.legend.item
+    assert legend.boundingRect().width() <= view.width()
+    words = " ".join(legend.toPlainText().split())
+    for text in ("patient's own rating (SAM)", "post (mean, ring ±1 SD)", "at the video's time"):
+        for word in text.split():
+            assert word in words
+    assert "estimates over time" in words
