@@ -40,8 +40,10 @@ POST_COLOUR = "#1f5fa8"
 COMPUTING = "Computing the trends…"
 #: height of one row of plots (px): the area scrolls below that
 PLOT_HEIGHT = 170
-#: the plots' area needs this width (px) for two columns side by side; narrower: one column
-TWO_COLUMNS_FROM = 440
+#: the plots' area needs this width (px) for two columns side by side; narrower: one column.
+#: A plot with its title ("Valence (pleasant–unpleasant)") and axes keeps ~290 px; at 440 the
+#: right-hand column ran past the area's edge (the patient page at 1280 px), cut off unseen
+TWO_COLUMNS_FROM = 600
 #: the plots, two per row; PHQ-9, SUDS and SAM follow where entered
 BASE_KEYS = ("valence", "arousal", "hr_bpm", "rmssd_ms", "eda_tonic_us", "scr_per_min", "gad7")
 #: fixed value ranges; the physiology is fitted to the data

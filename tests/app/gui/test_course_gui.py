@@ -51,6 +51,9 @@ def test_trends_course_report_and_compare(win, qtbot, monkeypatch, app_env):  # 
         assert view.points(key, "pre") == [(s.number, v) for s, v in course.trend(key, "pre")]
     assert f"{PHQ9.flag_text} (session 1)" in view.status.text()
     assert clipped_texts(win.patient) == []
+    # no plot runs past the area's right edge (at 1280 px the second column was cut off)
+    for key, plot in view.plots.items():
+        assert plot.sceneBoundingRect().right() <= view.graphics.viewport().width() + 1, key
 
     out = app_env / "course.pdf"
     offered: list[str] = []
