@@ -187,7 +187,9 @@ class TimelineView(QWidget):
             x=[r.t_s for r in rs], y=[suds_y(r.rating) for r in rs], data=[r.rating for r in rs]
         )
         for r in rs:
-            label = pg.TextItem(f"SUDS {r.rating}", color=SUDS_COLOUR, anchor=(0.5, 1.15))
+            # left of its diamond, at its height: the markers' labels hang right of their lines
+            # from the top, and a rating is often asked just after a marker (treatment start)
+            label = pg.TextItem(f"SUDS {r.rating}", color=SUDS_COLOUR, anchor=(1.08, 0.5))
             label.setPos(r.t_s, suds_y(r.rating))
             self.plot.addItem(label)
             self.suds_labels.append(label)
