@@ -153,7 +153,8 @@ def _wrapped(text: str, width_px: int, font: QFont, colour: str) -> LegendLine:
     fm = QFontMetrics(font)
     rows: list[str] = []
     for word in text.split():
-        if rows and fm.horizontalAdvance(f"{rows[-1]} {word}") <= width_px:
+        # 6 px short of the width, as _legend_html measures a piece, so no row is cut again
+        if rows and fm.horizontalAdvance(f"{rows[-1]} {word}") + 6 <= width_px:
             rows[-1] = f"{rows[-1]} {word}"
         else:
             rows.append(word)

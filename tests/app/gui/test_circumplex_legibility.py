@@ -15,7 +15,7 @@ import pytest
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGraphicsItem
 
-from app.gui.circumplex_view import CircumplexView
+from app.gui.circumplex_view import CircumplexView, _wrapped
 from app.gui.review_tables import PhaseTable, analysis_details
 from core.analysis.circumplex import describe_shift, window_rule_sentence
 from core.analysis.results import save_estimates
@@ -204,3 +204,15 @@ def test_a_legend_piece_wider_than_the_figure_wraps_itself(qtbot, dense):
         for word in text.split():
             assert word in words
     assert "estimates over time" in words
+
+
+def test_the_window_rule_wraps_once(qtbot, dense):
+    """The rule sentence's rows, already fitted to the figure, are not cut again by the legend
+    (a row within a few pixels of the width broke into a one-word row of its own)."""
+    view = _view(qtbot, dense)
+    for width in range(260, 540, 3):
+        view.resize(width, 600)
+        view.show_session(dense)
+        lines = [" ".join(line.split()) for line in view.legend.item.toPlainText().splitlines()]
+        want = _wrapped(view.window_rule, max(view.width() - 16, 120), view.legend_font, "#555")
+        assert lines[-len(want) :] == [" ".join(p.plain.split()) for p in want], width
