@@ -149,7 +149,7 @@ class ReviewPage(QWidget):
         self.panel.analyse_btn.clicked.connect(self.analyse)
         self.panel.cancel_btn.clicked.connect(self.cancel_analysis)
         self.circumplex = CircumplexView(self.settings.neutral_radius)
-        self.circumplex.setMinimumSize(280, 270)
+        self.circumplex.setMinimumSize(280, 262)
         self.left = QStackedWidget()
         self.left.addWidget(self.panel)
         self.left.addWidget(self.circumplex)
@@ -193,7 +193,6 @@ class ReviewPage(QWidget):
 
         self.video = VideoView("no video", VIDEO_W, 160)
         self.timeline = TimelineView()
-        self.timeline.setMinimumHeight(110)
         self.timeline.seek.connect(self.seek)
         self.no_timeline = QLabel(
             "The valence and arousal timeline appears here after the analysis.\n"

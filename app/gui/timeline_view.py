@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from core.palette import POST, POST_TINT, PRE, PRE_TINT, rgb
@@ -25,11 +26,23 @@ AROUSAL_COLOUR = "#c0392b"
 WINDOW_BRUSHES = {"pre": (*rgb(PRE), 40), "post": (*rgb(POST), 40)}
 MARKER_NAMES = {"treatment_start": "Treatment start", "treatment_end": "Treatment end"}
 SUDS_COLOUR = "#7b3fa0"
+#: the plot's own minimum height (px): below it the marker labels, the window captions and the
+#: axis titles no longer fit
+PLOT_MIN_HEIGHT = 120
+#: marker labels hang from the plot's top at up to this many heights, so that close ones do not
+#: overlap; one that still would is elided (its full text in its tooltip)
+MARKER_LEVELS = 3
+_LABEL_GAP = 6  # px between two marker labels on one level
 
 
 def suds_y(rating: float) -> float:
     """A SUDS rating 0–100 on the plot's −1 … +1 scale (read off the right axis: 0, 50, 100)."""
     return float(rating) / 50.0 - 1.0
+
+
+def _literal(text: str) -> str:
+    """``text`` as an InfLineLabel format string that shows it as it is (braces included)."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 class TimeAxis(pg.AxisItem):
@@ -62,8 +75,10 @@ class TimelineView(QWidget):
         # headroom above +1 for the marker labels, below −1 for the window labels
         p.setYRange(-1.3, 1.45, padding=0)
         p.getAxis("left").setTicks([[(v, f"{v:g}") for v in (-1, -0.5, 0, 0.5, 1)]])
-        p.setLabel("left", "estimate (−1 … +1)", **{"color": "#333", "font-size": "9pt"})
-        p.setLabel("bottom", "session time", **{"color": "#333", "font-size": "9pt"})
+        # short axis titles (a 150 px high plot has room for no more); the scales in tooltips
+        p.setLabel("left", "estimate", **{"color": "#333", "font-size": "9pt"})
+        p.getAxis("left").setToolTip("Valence and arousal estimates, on the circumplex's −1 … +1")
+        p.getAxis("bottom").setToolTip("Session time (m:ss)")  # no title: the ticks say it
         for side in ("left", "bottom"):
             p.getAxis(side).setTextPen(pg.mkPen("#333"))
             p.getAxis(side).setPen(pg.mkPen("#666"))
@@ -72,7 +87,8 @@ class TimelineView(QWidget):
         p.showAxis("right")
         right = p.getAxis("right")
         right.setTicks([[(suds_y(v), f"{v}") for v in (0, 50, 100)]])
-        right.setLabel("SUDS (0–100)", **{"color": SUDS_COLOUR, "font-size": "9pt"})
+        right.setLabel("SUDS", **{"color": SUDS_COLOUR, "font-size": "9pt"})
+        right.setToolTip("SUDS: the patient's rating of distress, 0–100")
         right.setTextPen(pg.mkPen(SUDS_COLOUR))
         right.setPen(pg.mkPen("#666"))
         self.suds_points = pg.ScatterPlotItem(
@@ -86,9 +102,12 @@ class TimelineView(QWidget):
             f"&nbsp;&nbsp;&nbsp;<span style='color:{AROUSAL_COLOUR}'>━━</span> arousal (calm → "
             f"activated)&nbsp;&nbsp;&nbsp;<span style='background:{PRE_TINT}'>&nbsp;&nbsp;&nbsp;</span>"
             f" pre window&nbsp;&nbsp;&nbsp;<span style='background:{POST_TINT}'>&nbsp;&nbsp;&nbsp;</span>"
-            " post window&nbsp;&nbsp;&nbsp;gaps: not estimated (no face, lost samples)"
-            f"&nbsp;&nbsp;&nbsp;<span style='color:{SUDS_COLOUR}'>◆</span> SUDS (patient's "
-            "distress 0–100, right scale)"
+            f" post window&nbsp;&nbsp;&nbsp;<span style='color:{SUDS_COLOUR}'>◆</span> SUDS"
+        )
+        # one line on a 1024 px display; the rest of the explanation on hover
+        self.legend.setToolTip(
+            "Gaps in the curves: not estimated (no face, lost samples).\n"
+            "◆ SUDS: the patient's rating of distress, 0–100, read on the right scale."
         )
         self.legend.setStyleSheet("color:#333;")
         self.legend.setWordWrap(True)
@@ -104,8 +123,13 @@ class TimelineView(QWidget):
         p.addItem(self.cursor_line)
         self.window_items: list[pg.LinearRegionItem] = []
         self.marker_items: list[pg.InfiniteLine] = []
+        #: each marker's time (s), full label text and label item, in time order
+        self.marker_labels: list[tuple[float, str, pg.InfLineLabel]] = []
         self.duration = 1.0
         p.scene().sigMouseClicked.connect(self._clicked)
+        p.vb.sigResized.connect(self._place_marker_labels)
+        p.vb.sigXRangeChanged.connect(self._place_marker_labels)
+        self.plot_widget.setMinimumHeight(PLOT_MIN_HEIGHT)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
@@ -150,32 +174,69 @@ class TimelineView(QWidget):
         self.plot.setXRange(0, self.duration, padding=0.01)
 
     def set_markers(self, markers: Sequence[Marker]) -> None:
-        """Draw the markers as labelled vertical lines."""
+        """Draw the markers as labelled vertical lines (the full label in each one's tooltip)."""
+        self.marker_labels = []  # first: each label is its line's child, deleted with it
         for item in self.marker_items:
             self.plot.removeItem(item)
         self.marker_items = []
-        # labels of markers close in time hang at staggered heights so they do not overlap
-        levels = (0.985, 0.9, 0.815)
-        last = [-np.inf] * len(levels)
-        gap = 0.15 * max(self.duration, 1e-6)
         for m in sorted(markers, key=lambda m: m.t_s):
-            level = next((i for i, t in enumerate(last) if m.t_s - t > gap), len(levels) - 1)
-            last[level] = m.t_s
             colour = "#2e7d32" if m.kind != "note" else "#b7791f"
+            text = MARKER_NAMES.get(m.kind, m.label or "note")
             line = pg.InfiniteLine(
-                pos=m.t_s,
-                angle=90,
-                pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine),
-                label=MARKER_NAMES.get(m.kind, m.label or "note"),
-                # hanging from the top, right of the line: above the data (which stay within ±1)
-                labelOpts={
-                    "position": levels[level],
-                    "anchors": [(0, 0), (0, 0)],
-                    "color": colour,
-                },
+                pos=m.t_s, angle=90, pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine)
             )
+            line.setToolTip(f"{text} at {format_clock(m.t_s)}")
+            # hanging from the top, right of the line: above the data (which stay within ±1)
+            label = pg.InfLineLabel(
+                line, text=_literal(text), position=0.985, anchors=[(0, 0), (0, 0)], color=colour
+            )
+            label.setToolTip(f"{text} at {format_clock(m.t_s)}")
             self.plot.addItem(line)
             self.marker_items.append(line)
+            self.marker_labels.append((float(m.t_s), text, label))
+        self._place_marker_labels()
+
+    def _place_marker_labels(self) -> None:
+        """Hang each marker's label at the highest level where it does not run into the label
+        before it; where all levels are taken, the earlier label is elided (or hidden) to end
+        before this one begins. Redone whenever the plot's size or time range changes."""
+        vb = self.plot.vb
+        width, height = vb.width(), vb.height()
+        if not self.marker_labels or width <= 0 or height <= 0:
+            return
+        (x0, x1), _ = vb.viewRange()
+        scale = width / max(x1 - x0, 1e-9)
+        fm = QFontMetrics(self.marker_labels[0][2].textItem.font())
+        step = fm.height() + 1
+        ends = [-np.inf] * MARKER_LEVELS
+        owners: list[tuple[pg.InfLineLabel, float, str] | None] = [None] * MARKER_LEVELS
+        for t, text, label in self.marker_labels:
+            start = (t - x0) * scale
+            free = [i for i in range(MARKER_LEVELS) if ends[i] + _LABEL_GAP <= start]
+            level = free[0] if free else int(np.argmin(ends))
+            owner = owners[level]
+            if not free and owner is not None:  # the earlier label gives way
+                before, before_start, before_text = owner
+                room = int(start - before_start - _LABEL_GAP - 4)
+                short = fm.elidedText(before_text, Qt.TextElideMode.ElideRight, room)
+                before.setVisible(room > fm.horizontalAdvance("…") * 3 and short != "…")
+                before.setFormat(_literal(short))
+            label.setVisible(True)
+            label.setFormat(_literal(text))
+            label.setPosition(1.0 - (2 + level * step) / height)
+            ends[level] = start + label.boundingRect().width()
+            owners[level] = (label, start, text)
+
+    def marker_label_rects(self) -> list[tuple[str, QRectF]]:
+        """Each visible marker label's shown text and the scene rectangle of its glyphs (without
+        the text item's margins), for checks of overlap."""
+        out = []
+        for _, _, label in self.marker_labels:
+            if label.isVisible():
+                m = label.textItem.document().documentMargin()
+                rect = label.textItem.sceneBoundingRect().adjusted(m, m, -m, -m)
+                out.append((label.textItem.toPlainText(), rect))
+        return out
 
     def set_suds(self, ratings: Sequence[SudsRating]) -> None:
         """Draw the SUDS ratings as diamonds at their moments, each labelled with its number."""
