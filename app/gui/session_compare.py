@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -20,7 +20,10 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QHBoxLayout,
     QLabel,
+    QScrollArea,
+    QSizePolicy,
     QSplitter,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -34,6 +37,35 @@ from core.config import Settings
 from core.timefmt import format_clock, format_local_time
 
 NOT_ANALYSED = "Not analysed yet: no estimates for this session (its physiology is below)."
+
+
+class _FitToRows(QObject):
+    """Keeps a table exactly as tall as its header and rows (each row grown to its wrapped
+    lines), so that it neither clips a row nor leaves an empty block under the last one; the
+    column around it scrolls instead."""
+
+    def __init__(self, table: QTableView) -> None:
+        super().__init__(table)
+        self.table = table
+        table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        table.verticalHeader().sectionResized.connect(self.fit)
+        table.horizontalHeader().geometriesChanged.connect(self.fit)  # a title of two lines
+        table.installEventFilter(self)
+
+    def fit(self) -> None:
+        t = self.table
+        t.resizeRowsToContents()
+        header = t.horizontalHeader()
+        header_h = max(header.height(), header.sizeHint().height())
+        height = header_h + t.verticalHeader().length() + 2 * t.frameWidth()
+        if t.height() != height:
+            t.setFixedHeight(height)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 — Qt's name
+        if event.type() in (QEvent.Type.Resize, QEvent.Type.Show, QEvent.Type.LayoutRequest):
+            self.fit()
+        return False
 
 
 def session_title(number: int, rec: SessionRecord) -> str:
@@ -71,14 +103,32 @@ class SessionColumn(QWidget):
         )
         self.table = PhaseTable()
         self.physiology = PhysiologyTable()
+        # both tables as tall as their rows; the figure takes the room left, and below its
+        # minimum the column scrolls (a 1024×640 display)
+        self._fits = [_FitToRows(self.table), _FitToRows(self.physiology.table)]
+        phys_lay = self.physiology.layout()
+        if isinstance(phys_lay, QVBoxLayout):
+            phys_lay.setStretch(0, 0)  # the table as tall as its rows, not stretched
+        # the figure asks for no more than its minimum height, so that the scroll area gives it
+        # only the room the tables leave
+        self.circumplex.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
+        content = QWidget()
+        col = QVBoxLayout(content)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.addWidget(self.not_analysed)
+        col.addWidget(self.circumplex, 1)
+        col.addWidget(self.table)
+        col.addWidget(self.physiology)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area.setWidget(content)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(self.chooser)
         lay.addWidget(self.info)
-        lay.addWidget(self.not_analysed)
-        lay.addWidget(self.circumplex, 4)
-        lay.addWidget(self.table, 4)
-        lay.addWidget(self.physiology, 3)
+        lay.addWidget(self.scroll_area, 1)
         self.chooser.currentIndexChanged.connect(self._chosen)
 
     @property
@@ -119,6 +169,7 @@ class SessionColumn(QWidget):
         if r is not None:
             self.circumplex.show_session(r, phase_minutes=self.settings.phase_minutes)
             self.table.show_review(r)
+            self._fits[0].fit()
         markers = [(m.t_s, m.kind) for m in self.catalog.list_markers(rec.id)]
         self.physiology.load(self.data_root / rec.folder, markers, self.settings.phase_minutes)
 

@@ -98,6 +98,13 @@ def test_trends_course_report_and_compare(win, qtbot, monkeypatch, app_env):  # 
     qtbot.waitUntil(lambda: dlg.width() == 1000)
     qtbot.wait(50)
     assert clipped_texts(dlg) == []
+    # each table exactly as tall as its header and rows: no row (a three-line 'Time per
+    # quadrant') half hidden under the table's edge, no empty block under the last row
+    for side in (dlg.left, dlg.right):
+        for table in (side.table, side.physiology.table):
+            rows = table.horizontalHeader().height() + table.verticalHeader().length()
+            assert table.height() == rows + 2 * table.frameWidth(), table
+            assert not table.verticalScrollBar().isVisible()
     # the left side switched to the session not analysed: no estimate, its physiology still
     dlg.left.chooser.setCurrentIndex(dlg.left.chooser.findData(plain.id))
     assert dlg.left.review is None and dlg.left.not_analysed.isVisible()
