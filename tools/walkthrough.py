@@ -269,6 +269,20 @@ def main() -> int:
     if args.demo:
         while not win.demo_progress.isHidden():
             pump(0.5)
+
+    def setup_settled(timeout_s: float = 20.0) -> None:
+        """Wait (at most ``timeout_s``) until the set-up screen's searches are over: the Bluetooth
+        scan, the Lab Streaming Layer search and the camera listing, so that its shot shows what
+        they found rather than "Looking for…"."""
+        devices = win.record.devices
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            searching = {"scan", "lsl", "cameras"} & devices.busy
+            if not searching and not devices.lsl_status.text().startswith("Looking for"):
+                return
+            pump(0.2)
+        print(f"set-up: still searching after {timeout_s:.0f} s ({sorted(devices.busy)})")
+
     shot("01-patients-welcome")
     dialog_shot("02-new-patient-dialog", win.patients.new_btn.click)
     p = win.catalog.add_patient("P-0042", name="Alex Example", birth_year=1990)
@@ -276,6 +290,7 @@ def main() -> int:
     win.show_patient(p.id)
     shot("03-patient-empty")
     win.show_record(p.id)
+    setup_settled()
     shot("04-setup")
     win.record.consent.setChecked(True)
     win.record.start_recording()
@@ -373,6 +388,8 @@ def main() -> int:
                 show()
                 win.resize(w, h - TITLE_BAR)
                 pump(0.5)
+                if name == "setup":
+                    setup_settled()
                 shot(f"20-{w}x{h}-{name}")
         win.record.cancel_btn.click()
     win.close()
