@@ -61,6 +61,8 @@ class _FitToRows(QObject):
         height = header_h + t.verticalHeader().length() + 2 * t.frameWidth()
         if t.height() != height:
             t.setFixedHeight(height)
+        # a moment too short (a title wrapped to two lines later) may have scrolled it: undo
+        t.verticalScrollBar().setValue(0)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 — Qt's name
         if event.type() in (QEvent.Type.Resize, QEvent.Type.Show, QEvent.Type.LayoutRequest):

@@ -105,6 +105,7 @@ def test_trends_course_report_and_compare(win, qtbot, monkeypatch, app_env):  # 
             rows = table.horizontalHeader().height() + table.verticalHeader().length()
             assert table.height() == rows + 2 * table.frameWidth(), table
             assert not table.verticalScrollBar().isVisible()
+            assert table.verticalScrollBar().value() == 0  # the first row at the top
     # the left side switched to the session not analysed: no estimate, its physiology still
     dlg.left.chooser.setCurrentIndex(dlg.left.chooser.findData(plain.id))
     assert dlg.left.review is None and dlg.left.not_analysed.isVisible()
