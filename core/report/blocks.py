@@ -9,11 +9,12 @@ Text typed by the therapist (names, codes, notes, marker labels) goes through
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from core.catalog.models import MAX_LABEL_LEN, MAX_NAME_LEN
-from core.report.data import NOT_MEASURED, ReportData, quality_verdict_text
-from core.report.fonts import PRIMARY, PRIMARY_BOLD, markup, paragraph, runs
+from core.report.data import DISCLAIMER, NOT_MEASURED, ReportData, quality_verdict_text
+from core.report.fonts import PRIMARY, PRIMARY_BOLD, draw_string, markup, paragraph, runs
 from core.timefmt import format_duration
 
 #: Characters of a one-line field on page 1 (patient code and name, clinic, therapist, consent
@@ -28,6 +29,85 @@ FIELD_CHARS = MAX_NAME_LEN
 LABEL_CHARS = MAX_LABEL_LEN
 #: Characters of the patient code in the footer of every page; longer codes end in "…".
 FOOTER_CODE_CHARS = 40
+
+
+#: the coloured bands at the top of every page (simulated data, demo model, PHQ-9 item 9): height
+#: and the gap under each, in points (9 mm and 1.5 mm)
+BANNER_BAND = 9 * 72 / 25.4
+BANNER_GAP = 1.5 * 72 / 25.4
+
+
+def top_margin(banners: Sequence[tuple[str, str]], margin: float) -> float:
+    """The page's top margin: room for ``banners`` above the text, at least ``margin``."""
+    mm = 72 / 25.4
+    return max(margin, 4 * mm + len(banners) * (BANNER_BAND + BANNER_GAP) + 8 * mm)
+
+
+def footer_code(code: str) -> str:
+    """A patient code as the page footer shows it: cut to :data:`FOOTER_CODE_CHARS`."""
+    if len(code) > FOOTER_CODE_CHARS:
+        return code[: FOOTER_CODE_CHARS - 1].rstrip() + "…"
+    return code
+
+
+def draw_page_frame(
+    canvas: Any, page_size: tuple[float, float], banners: Sequence[tuple[str, str]], margin: float
+) -> None:
+    """What every page of a report carries: the ``(text, colour)`` banners across its top, the
+    rule above the footer and the disclaimer at its right (the page count comes later, from
+    :func:`page_count_canvas`)."""
+    from reportlab.lib import colors
+
+    mm = 72 / 25.4
+    page_w, page_h = page_size
+    canvas.saveState()
+    y = page_h - 4 * mm
+    for text, colour in banners:
+        y -= BANNER_BAND
+        canvas.setFillColor(colors.HexColor(colour))
+        canvas.rect(0, y, page_w, BANNER_BAND, stroke=0, fill=1)
+        canvas.setFillColor(colors.white)
+        canvas.setFont("Helvetica-Bold", 13)
+        canvas.drawCentredString(page_w / 2, y + BANNER_BAND / 2 - 4.5, text)
+        y -= BANNER_GAP
+    canvas.setStrokeColor(colors.HexColor("#b0b8c0"))
+    canvas.line(margin, 13 * mm, page_w - margin, 13 * mm)
+    canvas.setFont("Helvetica-Bold", 7.5)
+    canvas.setFillColor(colors.HexColor("#444444"))
+    canvas.drawRightString(page_w - margin, 9 * mm, DISCLAIMER)
+    canvas.restoreState()
+
+
+def page_count_canvas(footer_line: Callable[[int, int], str], margin: float) -> Any:
+    """A reportlab canvas class that holds every page back until the end, then writes
+    ``footer_line(page, pages)`` at the foot of each: the page count is known only once all are
+    laid out."""
+    from reportlab.lib import colors
+    from reportlab.pdfgen.canvas import Canvas
+
+    mm = 72 / 25.4
+
+    class PageCountCanvas(Canvas):  # type: ignore[misc]  # reportlab has no type hints
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._held: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:  # noqa: N802 — reportlab's name
+            self._held.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._held)
+            for page, state in enumerate(self._held, start=1):
+                self.__dict__.update(state)
+                self.saveState()
+                self.setFillColor(colors.HexColor("#444444"))
+                draw_string(self, margin, 9 * mm, footer_line(page, total), "Helvetica", 7.5)
+                self.restoreState()
+                super().showPage()
+            super().save()
+
+    return PageCountCanvas
 
 
 def count(value: Any) -> str:

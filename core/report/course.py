@@ -42,17 +42,19 @@ from core.config import Settings
 from core.physiology.summary import SCR_RULE
 from core.report.blocks import (
     FIELD_CHARS,
-    FOOTER_CODE_CHARS,
+    draw_page_frame,
+    footer_code,
     multiline,
+    page_count_canvas,
     para,
     shorten,
     styles,
     table,
+    top_margin,
 )
 from core.report.cleanup import pending_export
 from core.report.clinical import ITEM9_COLOUR
-from core.report.data import DEMO_BANNER, DISCLAIMER, INTENDED_USE, NOT_MEASURED, SIMULATED_BANNER
-from core.report.fonts import draw_string
+from core.report.data import DEMO_BANNER, INTENDED_USE, NOT_MEASURED, SIMULATED_BANNER
 from core.report.times import local_time
 from core.timefmt import format_duration, now_local
 
@@ -466,76 +468,27 @@ def _banners(data: CourseReportData) -> list[tuple[str, str]]:
 
 def render_course_report(data: CourseReportData, out_path: Path) -> int:
     """Write the course report as PDF at ``out_path`` (directly); return its page count."""
-    from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.pdfgen.canvas import Canvas
     from reportlab.platypus import SimpleDocTemplate
 
     generated = data.generated_at or now_local()
-    page_w, page_h = A4
     margin = 18 * mm
     banners = _banners(data)
-    band, gap = 9 * mm, 1.5 * mm
-    top = max(margin, 4 * mm + len(banners) * (band + gap) + 8 * mm)
-    code = data.course.code
-    if len(code) > FOOTER_CODE_CHARS:
-        code = code[: FOOTER_CODE_CHARS - 1].rstrip() + "…"
-
-    def decorate(canvas: Any, doc: Any) -> None:
-        canvas.saveState()
-        y = page_h - 4 * mm
-        for text, colour in banners:
-            y -= band
-            canvas.setFillColor(colors.HexColor(colour))
-            canvas.rect(0, y, page_w, band, stroke=0, fill=1)
-            canvas.setFillColor(colors.white)
-            canvas.setFont("Helvetica-Bold", 13)
-            canvas.drawCentredString(page_w / 2, y + band / 2 - 4.5, text)
-            y -= gap
-        canvas.setStrokeColor(colors.HexColor("#b0b8c0"))
-        canvas.line(margin, 13 * mm, page_w - margin, 13 * mm)
-        canvas.setFont("Helvetica-Bold", 7.5)
-        canvas.setFillColor(colors.HexColor("#444444"))
-        canvas.drawRightString(page_w - margin, 9 * mm, DISCLAIMER)
-        canvas.restoreState()
-
-    class CountingCanvas(Canvas):  # type: ignore[misc]  # reportlab has no type hints
-        """Holds the pages back until the end, then writes "Page n of N" on each."""
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._held: list[dict[str, Any]] = []
-
-        def showPage(self) -> None:  # noqa: N802 — reportlab's name
-            self._held.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self) -> None:
-            total = len(self._held)
-            for page, state in enumerate(self._held, start=1):
-                self.__dict__.update(state)
-                self.saveState()
-                self.setFillColor(colors.HexColor("#444444"))
-                draw_string(
-                    self,
-                    margin,
-                    9 * mm,
-                    f"Page {page} of {total} · TheraScope {data.app_version} · "
-                    f"generated {generated} · course report · {code}",
-                    "Helvetica",
-                    7.5,
-                )
-                self.restoreState()
-                super().showPage()
-            super().save()
-
+    top = top_margin(banners, margin)
+    code = footer_code(data.course.code)
     pages = [0]
 
-    def count(canvas: Any, doc: Any) -> None:
+    def decorate(canvas: Any, doc: Any) -> None:
         pages[0] = max(pages[0], doc.page)
-        decorate(canvas, doc)
+        draw_page_frame(canvas, A4, banners, margin)
+
+    def footer_line(page: int, total: int) -> str:
+        return (
+            f"Page {page} of {total} · TheraScope {data.app_version} · "
+            f"generated {generated} · course report · {code}"
+        )
 
     out_path = Path(out_path)
     doc = SimpleDocTemplate(
@@ -552,8 +505,8 @@ def render_course_report(data: CourseReportData, out_path: Path) -> int:
     st = styles()
     st["h3"] = ParagraphStyle("h3", parent=st["body"], fontName="Helvetica-Bold", spaceBefore=6)
     doc.build(
-        _story(data, st, doc.width), onFirstPage=count, onLaterPages=count,
-        canvasmaker=CountingCanvas,
+        _story(data, st, doc.width), onFirstPage=decorate, onLaterPages=decorate,
+        canvasmaker=page_count_canvas(footer_line, margin),
     )  # fmt: skip
     return pages[0]
 

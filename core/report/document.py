@@ -30,7 +30,6 @@ taller than a page; notes too long for page 1 are printed whole after the detail
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -38,30 +37,31 @@ from xml.sax.saxutils import escape
 from core.physiology.summary import METRICS, SCR_RULE, describe_change
 from core.report.blocks import (
     FIELD_CHARS,
-    FOOTER_CODE_CHARS,
     LABEL_CHARS,
     count,
+    draw_page_frame,
+    footer_code,
     header,
     marker_kind,
     multiline,
     notes_section,
+    page_count_canvas,
     page_one_notes,
     para,
     shorten,
     styles,
     table,
+    top_margin,
 )
 from core.report.clinical import ITEM9_BANNER, ITEM9_COLOUR, clinical_section, item9_flagged
 from core.report.data import (
     DEMO_BANNER,
-    DISCLAIMER,
     NOT_ANALYSED,
     NOT_MEASURED,
     SIMULATED_BANNER,
     ReportData,
     format_value,
 )
-from core.report.fonts import draw_string
 from core.timefmt import format_clock, format_duration, now_local
 
 
@@ -323,35 +323,8 @@ def _banners(data: ReportData) -> list[tuple[str, str]]:
     return out
 
 
-def _page_count_canvas(footer: Callable[[Any, int, int], None]) -> Any:
-    """A reportlab canvas class that holds every page back until the end, then draws
-    ``footer(canvas, page, pages)`` on each: the page count is known only once all are laid out.
-    """
-    from reportlab.pdfgen.canvas import Canvas
-
-    class PageCountCanvas(Canvas):  # type: ignore[misc]  # reportlab has no type hints
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._held: list[dict[str, Any]] = []
-
-        def showPage(self) -> None:  # noqa: N802 — reportlab's name
-            self._held.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self) -> None:
-            total = len(self._held)
-            for page, state in enumerate(self._held, start=1):
-                self.__dict__.update(state)
-                footer(self, page, total)
-                super().showPage()
-            super().save()
-
-    return PageCountCanvas
-
-
 def render_session_report(data: ReportData, out_path: Path) -> int:
     """Write the session report as PDF at ``out_path`` (directly); return its page count."""
-    from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
     from reportlab.platypus import PageBreak, SimpleDocTemplate
@@ -359,48 +332,21 @@ def render_session_report(data: ReportData, out_path: Path) -> int:
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     generated = data.generated_at or now_local()
-    page_w, page_h = A4
     margin = 18 * mm
     banners = _banners(data)
-    band, gap = 9 * mm, 1.5 * mm
-    top = max(margin, 4 * mm + len(banners) * (band + gap) + 8 * mm)
+    top = top_margin(banners, margin)
     pages = [0]
+    code = footer_code(data.patient_code)
 
     def decorate(canvas: Any, doc: Any) -> None:
         pages[0] = max(pages[0], doc.page)
-        canvas.saveState()
-        y = page_h - 4 * mm
-        for text, colour in banners:
-            y -= band
-            canvas.setFillColor(colors.HexColor(colour))
-            canvas.rect(0, y, page_w, band, stroke=0, fill=1)
-            canvas.setFillColor(colors.white)
-            canvas.setFont("Helvetica-Bold", 13)
-            canvas.drawCentredString(page_w / 2, y + band / 2 - 4.5, text)
-            y -= gap
-        canvas.setStrokeColor(colors.HexColor("#b0b8c0"))
-        canvas.line(margin, 13 * mm, page_w - margin, 13 * mm)
-        canvas.setFont("Helvetica-Bold", 7.5)
-        canvas.setFillColor(colors.HexColor("#444444"))
-        canvas.drawRightString(page_w - margin, 9 * mm, DISCLAIMER)
-        canvas.restoreState()
+        draw_page_frame(canvas, A4, banners, margin)
 
-    def page_footer(canvas: Any, page: int, total: int) -> None:
-        canvas.saveState()
-        canvas.setFillColor(colors.HexColor("#444444"))
-        code = data.patient_code
-        if len(code) > FOOTER_CODE_CHARS:
-            code = code[: FOOTER_CODE_CHARS - 1].rstrip() + "…"
-        draw_string(
-            canvas,
-            margin,
-            9 * mm,
+    def footer_line(page: int, total: int) -> str:
+        return (
             f"Page {page} of {total} · TheraScope {data.app_version} · "
-            f"generated {generated} · {code}",
-            "Helvetica",
-            7.5,
+            f"generated {generated} · {code}"
         )
-        canvas.restoreState()
 
     doc = SimpleDocTemplate(
         str(out_path),
@@ -425,7 +371,7 @@ def render_session_report(data: ReportData, out_path: Path) -> int:
         story,
         onFirstPage=decorate,
         onLaterPages=decorate,
-        canvasmaker=_page_count_canvas(page_footer),
+        canvasmaker=page_count_canvas(footer_line, margin),
     )
     return pages[0]
 
