@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
@@ -41,6 +41,10 @@ from core.quality.signal_check import check_stream, face_aim, worst
 from core.recording.live import FrameSlot, SignalRing
 from core.recording.sources import BioSensor, Camera, DeviceFactory, DeviceSet
 from core.types import DeviceEvent, SampleBatch, StreamInfo
+
+if TYPE_CHECKING:  # imported where used: bleak and pylsl load only when a sensor is chosen
+    from devices.ble.sensor import BleSensor
+    from devices.lsl.sensor import LslSensor
 
 log = logging.getLogger(__name__)
 
@@ -478,20 +482,46 @@ class DeviceSetup(QWidget):
             self._sensor_ready(sensor, preview)
             return
         if d[0] == "lsl":
-            self._connect_lsl(d[2], gen, d)
+            ref, network = d[2], self.settings.lsl_network
+
+            def open_lsl() -> LslSensor:
+                from devices.lsl.sensor import LslSensor
+
+                return LslSensor(ref, network=network)
+
+            self._connect_in_background(
+                d, gen, f"the LSL stream {ref.name}", open_lsl, "Could not open the LSL stream."
+            )
             return
         _, address, profile, name = d
-        self.busy.add("connect")
-        self.sensor_state.setText(f"Connecting to {name}…")
-        self.sensor_light.set("grey", "connecting…")
-        self._update_buttons()
         transport = self.transport
 
-        def work(_p: Callable[[float], None]) -> tuple[BioSensor, SignalPreview]:
+        def open_ble() -> BleSensor:
             from devices.ble.profiles import make_driver
             from devices.ble.sensor import BleSensor
 
-            sensor = BleSensor(address, make_driver(profile), transport=transport, name=name)
+            return BleSensor(address, make_driver(profile), transport=transport, name=name)
+
+        self._connect_in_background(d, gen, name, open_ble, "Could not connect to the sensor.")
+
+    def _connect_in_background(
+        self,
+        d: Any,
+        gen: int,
+        what: str,
+        make_sensor: Callable[[], BleSensor | LslSensor],
+        failure: str,
+    ) -> None:
+        """Connect the sensor ``make_sensor`` builds and start its test signal in the background
+        (a Bluetooth sensor or an LSL stream): ``what`` names it while connecting, ``failure`` is
+        said when the driver gave no reason."""
+        self.busy.add("connect")
+        self.sensor_state.setText(f"Connecting to {what}…")
+        self.sensor_light.set("grey", "connecting…")
+        self._update_buttons()
+
+        def work(_p: Callable[[float], None]) -> tuple[BioSensor, SignalPreview]:
+            sensor = make_sensor()
             try:
                 sensor.connect()
                 preview = SignalPreview(list(sensor.streams))
@@ -513,47 +543,7 @@ class DeviceSetup(QWidget):
         def failed(msg: str) -> None:
             self.busy.discard("connect")
             self.sensor_error = msg
-            self.sensor_state.setText(msg.strip() or "Could not connect to the sensor.")
-            self.sensor_light.set("red", "not connected")
-            self.signal_level = "red"
-            self._update_buttons()
-            self.changed.emit()
-
-        run_job(work, done, failed)
-
-    def _connect_lsl(self, ref: Any, gen: int, d: Any) -> None:
-        self.busy.add("connect")
-        self.sensor_state.setText(f"Connecting to the LSL stream {ref.name}…")
-        self.sensor_light.set("grey", "connecting…")
-        self._update_buttons()
-        network = self.settings.lsl_network
-
-        def work(_p: Callable[[float], None]) -> tuple[BioSensor, SignalPreview]:
-            from devices.lsl.sensor import LslSensor
-
-            sensor = LslSensor(ref, network=network)
-            try:
-                sensor.connect()
-                preview = SignalPreview(list(sensor.streams))
-                sensor.preview(preview)
-            except BaseException:
-                sensor.stop()
-                raise
-            return sensor, preview
-
-        def done(result: tuple[BioSensor, SignalPreview]) -> None:
-            self.busy.discard("connect")
-            sensor, preview = result
-            if gen != self._gen or self.sensor_combo.currentData() != d:
-                sensor.stop()
-            else:
-                self._sensor_ready(sensor, preview)
-            self._update_buttons()
-
-        def failed(msg: str) -> None:
-            self.busy.discard("connect")
-            self.sensor_error = msg
-            self.sensor_state.setText(msg.strip() or "Could not open the LSL stream.")
+            self.sensor_state.setText(msg.strip() or failure)
             self.sensor_light.set("red", "not connected")
             self.signal_level = "red"
             self._update_buttons()
