@@ -9,6 +9,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from app.gui.widgets import ask_include_name
 from app.gui.workers import run_job
 from core.catalog import Catalog
 from core.filenames import safe_file_name, safe_name_part
@@ -54,14 +55,11 @@ def export_course_report(
         if not path:
             return False
     if include_name is None:
-        include_name = False
-        if p.name:
-            ans = QMessageBox.question(
-                parent,
-                "Patient name",
-                "Print the patient's name on the course report? (Otherwise only the code.)",
-            )
-            include_name = ans == QMessageBox.StandardButton.Yes
+        include_name = ask_include_name(
+            parent,
+            p.name,
+            "Print the patient's name on the course report? (Otherwise only the code.)",
+        )
     out, with_name = Path(path), bool(include_name)
 
     def job(progress: Callable[[float], None]) -> Path:

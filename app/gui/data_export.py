@@ -9,8 +9,9 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QPushButton, QWidget
+from PySide6.QtWidgets import QFileDialog, QMenu, QPushButton, QWidget
 
+from app.gui.widgets import ask_include_name
 from app.gui.workers import run_job
 from core.catalog import Catalog, SessionRecord
 from core.filenames import safe_file_name, safe_name_part
@@ -78,14 +79,11 @@ def export_session_data(
         if not path:
             return False
     if include_name is None:
-        include_name = False
-        if p.name:
-            ans = QMessageBox.question(
-                parent,
-                "Patient name",
-                "Write the patient's name into the exported files? (Otherwise only the code.)",
-            )
-            include_name = ans == QMessageBox.StandardButton.Yes
+        include_name = ask_include_name(
+            parent,
+            p.name,
+            "Write the patient's name into the exported files? (Otherwise only the code.)",
+        )
     out, with_name = Path(path), bool(include_name)
 
     def job(progress: Callable[[float], None]) -> ExportResult:

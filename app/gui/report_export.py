@@ -8,6 +8,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from app.gui.widgets import ask_include_name
 from app.gui.workers import run_job
 from core.catalog import Catalog, SessionRecord
 from core.filenames import safe_file_name, safe_name_part
@@ -50,14 +51,11 @@ def export_session_report(
         if not path:
             return False
     if include_name is None:
-        include_name = False
-        if p.name:
-            ans = QMessageBox.question(
-                parent,
-                "Patient name",
-                "Print the patient's name on the report? (Otherwise only the code.)",
-            )
-            include_name = ans == QMessageBox.StandardButton.Yes
+        include_name = ask_include_name(
+            parent,
+            p.name,
+            "Print the patient's name on the report? (Otherwise only the code.)",
+        )
     if include_notes is None:
         include_notes = False
         fresh = catalog.get_session(rec.id)  # the notes may have changed since ``rec`` was read

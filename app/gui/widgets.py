@@ -7,7 +7,14 @@ from collections.abc import Callable
 import numpy as np
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QImage, QPixmap, QResizeEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QSizePolicy,
+    QWidget,
+)
 
 from core.palette import LIGHT_COLOURS
 
@@ -174,3 +181,12 @@ class JobProgress(QWidget):
 
     def finish(self) -> None:
         self.setVisible(False)
+
+
+def ask_include_name(parent: QWidget | None, patient_name: str | None, question: str) -> bool:
+    """Whether an export carries the patient's name: asked only when the patient has one (the
+    code alone otherwise); ``question`` says where the name would go."""
+    if not patient_name:
+        return False
+    ans = QMessageBox.question(parent, "Patient name", question)
+    return ans == QMessageBox.StandardButton.Yes
