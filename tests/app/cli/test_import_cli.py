@@ -125,6 +125,55 @@ def test_the_real_bitalino_ecg_in_opensignalsreader_imports(cat, capsys) -> None
     assert ours["rmssd_ms"] == pytest.approx(rmssd, abs=0.1)
 
 
+def test_a_real_recording_in_the_course_of_therapy(cat, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The course (issue 19) on a real recording: the BITalino ECG that OpenSignals saved
+    (opensignalsreader) imported for a patient; its heart rate and RMSSD per window equal the
+    physiology summary over those slices of the real signal, it has no EDA and no estimates,
+    and the course PDF reads 'not analysed' and prints the heart rate."""
+    osr = pytest.importorskip("opensignalsreader")
+    from pypdf import PdfReader
+
+    from core.analysis.course import NOT_ANALYSED, format_trend_value, patient_course, trend_measure
+    from core.config import Settings
+    from core.physiology.summary import ecg_summary, phase_windows
+    from core.recording.reader import open_session
+
+    sample = Path(osr.__file__).parent / "files" / "SampleECG.txt"
+    p = cat.add_patient("REAL-2")
+    rc, out, err = _run(
+        capsys, "import", "--patient", "REAL-2", "--signals", str(sample), "--consent"
+    )
+    assert rc == 0, err
+    rec = cat.session_by_uid(out.strip())
+    # 22 s of ECG: the phase markers make two windows of at least 10 s (the shortest stretch
+    # heart rate is measured on)
+    cat.add_marker(rec.id, 11.0, "treatment_start")
+    cat.add_marker(rec.id, 11.2, "treatment_end")
+    course = patient_course(cat, data_dir(), p.id, Settings())
+    (s,) = course.sessions
+    assert s.state == NOT_ANALYSED and not s.simulated
+    assert s.estimate("valence", "pre") is None and s.estimate("arousal", "post") is None
+    ecg = open_session(data_dir() / rec.folder).signal("ECG")
+    pad = int(round(ecg.t_s[0] * ecg.rate_hz))
+    x = np.concatenate([np.full(pad, np.nan), ecg.values.astype(np.float64)])
+    markers = [(11.0, "treatment_start"), (11.2, "treatment_end")]
+    for w in phase_windows(float(rec.duration_s or 0.0), markers, course.phase_minutes):
+        hand = ecg_summary(
+            x[int(round(w.start_s * ecg.rate_hz)) : int(round(w.end_s * ecg.rate_hz))], ecg.rate_hz
+        )
+        assert hand["hr_bpm"] is not None and 40 < hand["hr_bpm"] < 180
+        assert s.value("hr_bpm", w.name) == pytest.approx(hand["hr_bpm"], rel=1e-9)
+        assert s.value("rmssd_ms", w.name) == pytest.approx(hand["rmssd_ms"], rel=1e-9)
+        assert s.value("eda_tonic_us", w.name) is None  # the file has no EDA channel
+    pdf = data_dir().parent / "course-real.pdf"
+    rc, _out, err = _run(capsys, "report", "--patient", "REAL-2", "--course", "--out", str(pdf))
+    assert rc == 0, err
+    text = " ".join(page.extract_text() for page in PdfReader(str(pdf)).pages)
+    assert "not analysed" in text
+    hr_pre = format_trend_value(s.value("hr_bpm", "pre"), trend_measure("hr_bpm"))
+    assert hr_pre in text
+
+
 def test_real_recordings_are_encrypted_in_a_clinic_folder_and_read_back_exactly(
     cat, capsys
 ) -> None:  # type: ignore[no-untyped-def]
