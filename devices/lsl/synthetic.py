@@ -70,13 +70,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--restart-gap", type=float, default=0.0, help="close, wait, open again (s)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--report", type=Path)
+    ap.add_argument(
+        "--ecg-file",
+        type=Path,
+        help="replay the ECG of this OpenSignals recording (mV, looped) instead of the synthetic one",
+    )
     a = ap.parse_args(argv)
+    a.ecg = None
+    if a.ecg_file is not None:
+        from core.formats.opensignals import read_opensignals
+
+        (ecg,) = read_opensignals(a.ecg_file).of_kind("ecg")[:1]
+        if ecg.unit != "mV" or ecg.n_lost:
+            raise SystemExit(f"{a.ecg_file}: need an ECG channel in mV without lost samples")
+        a.ecg = ecg.values
     pylsl = load_pylsl(False)
     rng = np.random.default_rng(a.seed)
     n_ch = 3 if a.counter else 2
     info = pylsl.StreamInfo(a.name, "ECG+EDA", n_ch, a.rate, "float32", a.source_id)
     desc = info.desc()
     desc.append_child_value("synthetic", "true")
+    if a.ecg is not None:  # the EDA stays synthetic: it carries each sample's grid number
+        desc.append_child_value("ecg_replayed_from", a.ecg_file.name)
     chans = desc.append_child("channels")
     if a.counter:  # described: only OpenSignals' own streams may leave nSeq undescribed
         chans.append_child("channel").append_child_value("label", "nSeq")
@@ -126,7 +141,8 @@ def _run(pylsl: Any, info: Any, a: argparse.Namespace, rng: Any, t0: float) -> d
         dropped += int((~keep).sum())
         kept = ks[keep]
         for run in np.split(kept, np.flatnonzero(np.diff(kept) != 1) + 1) if len(kept) else []:
-            cols = [ecg_mv(run, a.rate), EDA_BASE + (run % EDA_WRAP) / EDA_WRAP]
+            ecg = ecg_mv(run, a.rate) if a.ecg is None else a.ecg[run % len(a.ecg)]
+            cols = [ecg, EDA_BASE + (run % EDA_WRAP) / EDA_WRAP]
             if a.counter:
                 seq = run - k_first  # a new outlet counts from 0 again
                 cols.insert(0, seq % a.modulus if a.modulus else seq)

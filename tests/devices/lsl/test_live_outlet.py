@@ -187,3 +187,37 @@ def test_session_markers_reach_an_lsl_inlet_on_time(
     bio = data.streams[sensor.streams[0].name]
     assert bio.n_received > 1000 and bio.info.units == ("mV", "uS")
     assert data.manifest["devices"]["sensor"]["lsl"]["source_id"] == sid
+
+
+def test_a_real_ecg_streamed_over_lsl_is_stored_sample_for_sample(
+    tmp_path: Path, outlets: list[Outlet]
+) -> None:
+    """Real data over LSL: the BITalino ECG that OpenSignals saved (it ships in
+    opensignalsreader), replayed in mV with OpenSignals' nSeq counter by an outlet in another
+    process; every stored ECG value equals the file's value at that sample's place."""
+    osr = pytest.importorskip("opensignalsreader")
+    from core.formats.opensignals import read_opensignals
+
+    sample = Path(osr.__file__).parent / "files" / "SampleECG.txt"
+    (ecg_file,) = read_opensignals(sample).of_kind("ecg")[:1]
+    sid = f"real-ecg-{time.monotonic_ns()}"
+    args = ["--seconds", "1.5", "--source-id", sid, "--counter", "--ecg-file", str(sample)]
+    outlets.append(Outlet(tmp_path, sid, *args))
+    found = find_streams(5.0, query=sid)
+    sensor = LslSensor(found[0])
+    sensor.connect()
+    assert sensor.streams[0].units == ("mV", "uS")
+    got: list[SampleBatch] = []
+    sensor.start(got.append, lambda e: None)
+    rep = outlets[-1].result()
+    time.sleep(0.3)
+    sensor.stop()
+    samples = np.concatenate([b.samples for b in got])
+    # the outlet numbers samples from LSL's clock origin; its EDA carries k mod EDA_WRAP and the
+    # replayed ECG is the file's value at k mod len(file): recover k from the first sample
+    first = rep["first"] + int((grid_index(samples[:1, 1])[0] - rep["first"]) % EDA_WRAP)
+    ks = first + (grid_index(samples[:, 1]) - first) % EDA_WRAP
+    want = ecg_file.values[ks % len(ecg_file.values)].astype(np.float32)
+    assert len(samples) > 1000 and sensor.stats()["lost_samples"] == 0
+    np.testing.assert_array_equal(samples[:, 0].astype(np.float32), want)
+    assert np.ptp(samples[:, 0]) > 0.5  # a real ECG with its R peaks, not a flat line (mV)
